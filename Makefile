@@ -1,0 +1,53 @@
+# inkstone — the two commands: `make run` and `make test` (plus `make bench`).
+# Each installs the Debian packages it needs first (apt-get; sudo when not root).
+
+PACKAGES := build-essential cmake pkg-config \
+	libfcgi-dev libcgicc-dev libcurl4-openssl-dev libjsoncpp-dev libmysqlcppconn-dev \
+	libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev \
+	mariadb-server mariadb-client nginx curl wrk
+
+JOBS ?= $(shell nproc)
+PORT ?= 8080
+SIM_PORT ?= 8090
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build build-debug run test bench clean format
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+
+build: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+build-debug: deps
+	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build/debug -j $(JOBS)
+
+# Foreground: MariaDB under var/, migrations, simulator (without QWEN_API_KEY), pool, nginx.
+# Ctrl-C / SIGTERM stops everything it started.
+run: build
+	exec build/release/tests/inkstone-devstack --source-dir . --build-dir build/release \
+	  --var-dir var --port $(PORT) --sim-port $(SIM_PORT)
+
+# Every unit, DB and integration test, on the ASan+UBSan Debug build.
+test: build-debug
+	cd build/debug && ctest --output-on-failure --timeout 600 -j 2
+
+bench: build
+	build/release/tests/inkstone_micro_bench --benchmark_min_time=0.2
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -1,0 +1,87 @@
+#pragma once
+/// Typed, immutable configuration.
+///
+/// Sources, later ones win: built-in defaults < config file (`inkstone.conf`) < `.env`
+/// in the working directory < process environment.
+///
+/// File and `.env` syntax: one `key = value` per line (`=` may have no spaces), `#` starts a
+/// comment line, blank lines are ignored, values may be wrapped in single or double quotes.
+/// Keys in the file are lower-case dotted (`db.pool_size`); the environment / `.env` name of
+/// a key is upper-case with dots turned into underscores (`DB_POOL_SIZE`, `QWEN_API_KEY`).
+/// Both spellings are accepted in the file and in `.env`.
+///
+/// An unknown key in the file or in `.env` is a startup error naming the key; unknown
+/// environment variables are ignored (the environment holds much else). A value of the wrong
+/// type or out of range is an error naming the key and the value's problem (never the value
+/// itself when the key is secret).
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace inkstone::lib {
+
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct FcgiConfig {
+    std::string listen = "var/run/inkstone.sock";  ///< unix socket path, or host:port for TCP
+    int workers = 0;                ///< worker processes; 0 = number of cores
+    int threads = 32;               ///< request threads per worker
+    int thread_stack_kb = 256;      ///< stack size of each request thread
+    int backlog = 1024;             ///< listen(2) backlog
+    int64_t max_requests = 10000;   ///< recycle a worker after this many requests; 0 = never
+    int graceful_timeout_s = 30;    ///< SIGQUIT/recycle drain deadline before SIGKILL
+    int slow_request_ms = 2000;     ///< a request slower than this counts as slow
+    std::string status_path = "/inkstone-status";  ///< php-fpm style status page (loopback only)
+};
+
+struct DbConfig {
+    std::string host = "127.0.0.1";
+    int port = 3306;
+    std::string socket;             ///< unix socket; when set it wins over host/port
+    std::string user = "inkstone";
+    std::string password;           ///< secret
+    std::string name = "inkstone";
+    int pool_size = 8;              ///< connections per worker process
+    int connect_timeout_s = 2;
+    int read_timeout_s = 30;
+    int acquire_timeout_ms = 2000;  ///< wait for a free pooled connection before 503
+};
+
+struct LogConfig {
+    std::string file;               ///< empty = stderr
+    std::string level = "info";     ///< debug | info | warn | error
+};
+
+struct AuthConfig {
+    int64_t token_ttl_s = 7 * 24 * 3600;
+};
+
+struct Config {
+    FcgiConfig fcgi;
+    DbConfig db;
+    LogConfig log;
+    AuthConfig auth;
+    std::string sql_dir = "sql";    ///< where numbered migrations live
+
+    /// One line per key, `key = value`, secrets shown as `(set)`/`(unset)`. For `--print-config`.
+    std::string Describe() const;
+};
+
+/// Everything needed to build a Config; tests pass explicit maps instead of the real environment.
+struct ConfigSources {
+    std::string file_path;                     ///< empty = no file; a given path must exist
+    std::string dotenv_path = ".env";          ///< missing file is fine
+    std::map<std::string, std::string> env;    ///< process environment (all of it)
+};
+
+/// Reads the environment of this process into a map.
+std::map<std::string, std::string> ProcessEnvironment();
+
+/// Parses and validates. Throws ConfigError naming the offending key (and the file and line).
+Config LoadConfig(const ConfigSources& sources);
+
+}  // namespace inkstone::lib
