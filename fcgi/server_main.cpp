@@ -1,1 +1,90 @@
-int main() { return 0; }
+// inkstone: the FastCGI pool. `inkstone [--config FILE] [--check-config]`.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "fcgi/application.h"
+#include "fcgi/dispatcher.h"
+#include "fcgi/pool.h"
+#include "handlers/routes.h"
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/log.h"
+
+namespace {
+
+using namespace inkstone;
+
+/// Everything one worker process serves with, built after fork.
+class ServerApp final : public fcgi::Application {
+public:
+    explicit ServerApp(const lib::Config& config)
+        : config_(config),
+          db_(config_.db),
+          api_(handlers::Deps{config_, db_, clock_}),
+          router_(api_.Routes()),
+          dispatcher_(router_, nullptr) {}
+
+    void ThreadStarted() override { lib::db::Pool::ThreadInit(); }
+    void ThreadStopping() override { lib::db::Pool::ThreadEnd(); }
+    lib::Response Serve(lib::Request& request, lib::StreamWriter& stream,
+                        bool body_truncated) override {
+        return dispatcher_.Dispatch(request, stream, body_truncated);
+    }
+    size_t MaxBodyBytes() const override { return dispatcher_.MaxBodyBytes(); }
+
+private:
+    lib::Config config_;
+    lib::SystemClock clock_;
+    lib::db::Pool db_;
+    handlers::Api api_;
+    lib::Router router_;
+    fcgi::Dispatcher dispatcher_;
+};
+
+int Usage() {
+    std::fprintf(stderr, "usage: inkstone [--config FILE] [--check-config]\n");
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_file;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--config" && i + 1 < argc) {
+            config_file = argv[++i];
+        } else if (arg == "--check-config") {
+            check_only = true;
+        } else {
+            return Usage();
+        }
+    }
+    if (config_file.empty() && access("inkstone.conf", R_OK) == 0) config_file = "inkstone.conf";
+
+    auto load = [config_file] {
+        return lib::LoadConfig({config_file, ".env", lib::ProcessEnvironment()});
+    };
+    lib::Config config;
+    try {
+        config = load();
+    } catch (const lib::ConfigError& e) {
+        std::fprintf(stderr, "inkstone: configuration error: %s\n", e.what());
+        return 2;
+    }
+    if (check_only) {
+        std::cout << config.Describe();
+        return 0;
+    }
+    lib::LogInit(config.log);
+    return fcgi::RunPool(std::move(config), load, [](const lib::Config& c) {
+        return std::make_unique<ServerApp>(c);
+    });
+}

@@ -39,6 +39,8 @@ struct Request {
     std::string remote_addr;
     std::string request_id;
     std::map<std::string, std::string> path_params;  ///< from `{name}` segments of the route
+    /// The parsed body for routes that take JSON (the dispatcher fills it; an object).
+    Json::Value json{Json::objectValue};
     std::optional<Principal> principal;
 
     /// Header value or empty.

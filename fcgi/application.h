@@ -1,0 +1,31 @@
+#pragma once
+/// What a worker process runs. The application is built inside each worker after fork (so DB
+/// connections are never shared across processes) and lives until the worker exits.
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "lib/config.h"
+#include "lib/http.h"
+
+namespace inkstone::fcgi {
+
+class Application {
+public:
+    virtual ~Application() = default;
+    /// Called on each request thread before its first request / before it exits.
+    virtual void ThreadStarted() {}
+    virtual void ThreadStopping() {}
+    /// Serves one request. Must not throw: every failure is a response. `body_truncated`
+    /// means the body was longer than MaxBodyBytes() and only that much was kept.
+    virtual lib::Response Serve(lib::Request& request, lib::StreamWriter& stream,
+                                bool body_truncated) = 0;
+    /// The largest body any route accepts; the adapter reads at most this + 1 bytes.
+    virtual size_t MaxBodyBytes() const = 0;
+};
+
+/// Builds the application in a freshly forked worker. May throw (the worker then exits 1 and
+/// the master restarts it with backoff).
+using ApplicationFactory = std::function<std::unique_ptr<Application>(const lib::Config&)>;
+
+}  // namespace inkstone::fcgi

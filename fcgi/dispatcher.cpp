@@ -1,0 +1,215 @@
+#include "fcgi/dispatcher.h"
+
+#include <cppconn/exception.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include "lib/db.h"
+#include "lib/json_body.h"
+#include "lib/log.h"
+#include "lib/utf8.h"
+
+namespace inkstone::fcgi {
+namespace {
+
+using lib::ApiError;
+using lib::ErrorCode;
+using lib::Response;
+
+std::string ToLower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string_view Trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// Media type `type` with parameters; only a charset of utf-8 is allowed.
+bool MediaTypeIs(std::string_view content_type, std::string_view type) {
+    std::string lower = ToLower(content_type);
+    std::string_view rest = lower;
+    size_t semi = rest.find(';');
+    if (Trim(rest.substr(0, semi)) != type) return false;
+    while (semi != std::string_view::npos) {
+        rest = rest.substr(semi + 1);
+        semi = rest.find(';');
+        std::string_view param = Trim(rest.substr(0, semi));
+        if (param.empty()) continue;
+        size_t eq = param.find('=');
+        if (eq == std::string_view::npos) return false;
+        std::string_view name = Trim(param.substr(0, eq));
+        std::string_view value = Trim(param.substr(eq + 1));
+        if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+            value = value.substr(1, value.size() - 2);
+        }
+        if (name == "charset" && value != "utf-8" && value != "utf8") return false;
+    }
+    return true;
+}
+
+/// The token of an `Authorization: Bearer <token>` header, or empty.
+std::string_view BearerToken(const std::string& header) {
+    std::string_view h = Trim(header);
+    if (h.size() < 7) return {};
+    if (ToLower(h.substr(0, 7)) != "bearer ") return {};
+    return Trim(h.substr(7));
+}
+
+Response MapDbError(const lib::db::DbError& e, const lib::Request& request) {
+    lib::Log(lib::LogLevel::kError, "db_error",
+             [&] {
+                 Json::Value f;
+                 f["request_id"] = request.request_id;
+                 f["mysql_code"] = e.code;
+                 f["error"] = e.what();
+                 return f;
+             }());
+    if (e.kind == lib::db::ErrorKind::kUnavailable || e.kind == lib::db::ErrorKind::kAborted) {
+        return Response::Error(ApiError(ErrorCode::kUnavailable,
+                                        "the service is temporarily unavailable, try again"));
+    }
+    return Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
+}
+
+}  // namespace
+
+bool IsJsonContentType(std::string_view content_type) {
+    return MediaTypeIs(content_type, "application/json");
+}
+
+bool IsFormContentType(std::string_view content_type) {
+    return MediaTypeIs(content_type, "application/x-www-form-urlencoded");
+}
+
+std::string RequestIdFor(const std::string& supplied) {
+    bool ok = !supplied.empty() && supplied.size() <= 128;
+    for (char c : supplied) {
+        if (!ok) break;
+        ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
+             c == ':';
+    }
+    if (ok) return supplied;
+    unsigned char bytes[12];
+    randombytes_buf(bytes, sizeof bytes);
+    char hex[sizeof bytes * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+    return hex;
+}
+
+Dispatcher::Dispatcher(const lib::Router& router, const lib::Authenticator* authenticator)
+    : router_(router), authenticator_(authenticator) {
+    for (const lib::Route& route : router_.routes()) {
+        max_body_ = std::max(max_body_, route.body_limit);
+    }
+}
+
+Response Dispatcher::Dispatch(lib::Request& request, lib::StreamWriter& stream,
+                              bool body_truncated) const {
+    auto start = std::chrono::steady_clock::now();
+    request.request_id = RequestIdFor(request.Header("x-request-id"));
+    Response response;
+    try {
+        response = Route(request, stream, body_truncated);
+    } catch (const ApiError& e) {
+        response = Response::Error(e);
+    } catch (const lib::db::DbError& e) {
+        response = MapDbError(e, request);
+    } catch (const sql::SQLException& e) {
+        response = MapDbError(lib::db::DbError(lib::db::Classify(e), e.getErrorCode(), e.what()),
+                              request);
+    } catch (const std::exception& e) {
+        Json::Value f;
+        f["request_id"] = request.request_id;
+        f["error"] = e.what();
+        lib::Log(lib::LogLevel::kError, "unhandled_exception", f);
+        response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
+    } catch (...) {
+        lib::Log(lib::LogLevel::kError, "unhandled_exception");
+        response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
+    }
+    if (!response.streamed) response.headers.emplace_back("X-Request-Id", request.request_id);
+
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    Json::Value f;
+    f["method"] = request.method_name;
+    f["path"] = lib::IsValidUtf8(request.path) ? request.path : std::string("(invalid utf-8)");
+    f["status"] = response.status;
+    f["duration_us"] = Json::Int64(us);
+    if (request.principal) f["user_id"] = Json::Int64(request.principal->user_id);
+    f["request_id"] = request.request_id;
+    lib::Log(lib::LogLevel::kInfo, "request", f);
+    return response;
+}
+
+Response Dispatcher::Route(lib::Request& request, lib::StreamWriter& stream,
+                           bool body_truncated) const {
+    if (!lib::IsValidUtf8(request.path) || !lib::IsValidUtf8(request.query)) {
+        throw ApiError(ErrorCode::kBadRequest, "the request URI is not valid UTF-8");
+    }
+    lib::Router::Match match = router_.Find(request.method, request.path);
+    if (match.outcome == lib::Router::Outcome::kNotFound) {
+        throw ApiError(ErrorCode::kNotFound, "not found");
+    }
+    if (match.outcome == lib::Router::Outcome::kMethodNotAllowed) {
+        Response r = Response::Error(ApiError(ErrorCode::kMethodNotAllowed, "method not allowed"));
+        r.headers.emplace_back("Allow", match.allow);
+        return r;
+    }
+    const lib::Route& route = *match.route;
+    request.path_params = std::move(match.params);
+
+    if (body_truncated || request.body.size() > route.body_limit) {
+        throw ApiError(ErrorCode::kPayloadTooLarge,
+                       "request body exceeds " + std::to_string(route.body_limit) + " bytes");
+    }
+    switch (route.body) {
+        case lib::BodyKind::kNone:
+        case lib::BodyKind::kAny:
+            break;
+        case lib::BodyKind::kJson:
+            if (!IsJsonContentType(request.Header("content-type"))) {
+                throw ApiError(ErrorCode::kUnsupportedMediaType,
+                               "Content-Type must be application/json");
+            }
+            request.json = lib::ParseJsonObject(request.body);
+            break;
+        case lib::BodyKind::kForm:
+            if (!IsFormContentType(request.Header("content-type"))) {
+                throw ApiError(ErrorCode::kUnsupportedMediaType,
+                               "Content-Type must be application/x-www-form-urlencoded");
+            }
+            break;
+    }
+
+    if (route.auth != lib::Auth::kPublic) {
+        const std::string authorization = request.Header("authorization");
+        std::string_view token = BearerToken(authorization);
+        std::optional<lib::Principal> principal;
+        if (!token.empty() && authenticator_ != nullptr) {
+            principal = authenticator_->Authenticate(token);
+        }
+        if (!principal) {
+            Response r = Response::Error(
+                ApiError(ErrorCode::kUnauthorized, "missing, invalid or expired token"));
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return r;
+        }
+        if (route.auth == lib::Auth::kAdmin && principal->role != "admin") {
+            throw ApiError(ErrorCode::kForbidden, "administrator role required");
+        }
+        request.principal = std::move(principal);
+    }
+    return route.handler->Handle(request, stream);
+}
+
+}  // namespace inkstone::fcgi

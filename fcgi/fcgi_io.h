@@ -1,0 +1,42 @@
+#pragma once
+/// The only code that touches libfcgi's request API: FCGX_Request → lib::Request, and
+/// lib::Response / streamed chunks → FastCGI stdout.
+#include <fcgiapp.h>
+
+#include <cstddef>
+#include <string>
+
+#include "lib/http.h"
+
+namespace inkstone::fcgi {
+
+/// Fills `out` from the request's params and stdin. Reads at most `max_body + 1` bytes of body
+/// (then drains the rest, so nginx never sees a reset) and returns true if the body was longer.
+bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::Request& out);
+
+/// Writes a complete response (status line, headers, body). Returns false if the peer is gone.
+bool WriteResponse(FCGX_Request& fcgi, const lib::Response& response, bool head_only);
+
+/// Streams over one FastCGI request. Every event is flushed to nginx as soon as Flush() is
+/// called (libfcgi would otherwise hold up to 8 KiB). Any failed write, or the peer closing
+/// the connection (seen with a zero-timeout poll), marks the client gone.
+class FcgiStreamWriter final : public lib::StreamWriter {
+public:
+    explicit FcgiStreamWriter(FCGX_Request& fcgi) : fcgi_(fcgi) {}
+    bool Begin(int status,
+               const std::vector<std::pair<std::string, std::string>>& headers) override;
+    bool Write(std::string_view chunk) override;
+    bool Flush() override;
+    bool ClientGone() override;
+    bool begun() const { return begun_; }
+
+private:
+    FCGX_Request& fcgi_;
+    bool begun_ = false;
+    bool gone_ = false;
+};
+
+/// "200 OK" style reason phrases for the Status header.
+const char* ReasonPhrase(int status);
+
+}  // namespace inkstone::fcgi

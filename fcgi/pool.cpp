@@ -1,0 +1,291 @@
+#include "fcgi/pool.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "fcgi/scoreboard.h"
+#include "fcgi/worker.h"
+#include "lib/log.h"
+
+namespace inkstone::fcgi {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Child {
+    pid_t pid;
+    int generation;
+    Clock::time_point started;
+    bool stopping = false;   ///< the master told it to exit: no replacement
+    bool replaced = false;   ///< retiring and already replaced
+};
+
+int WorkerCount(const lib::Config& config) {
+    if (config.fcgi.workers > 0) return config.fcgi.workers;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
+Json::Value Fields(std::initializer_list<std::pair<const char*, Json::Value>> items) {
+    Json::Value f(Json::objectValue);
+    for (const auto& [k, v] : items) f[k] = v;
+    return f;
+}
+
+class Master {
+public:
+    Master(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory)
+        : config_(std::move(config)), reload_(std::move(reload)), factory_(std::move(factory)) {}
+
+    int Run();
+
+private:
+    void Spawn();
+    void Reap();
+    void OnExit(pid_t pid, int status);
+    void Reload();
+    void Signal(int sig, bool only_generation_old);
+    void BeginShutdown(bool graceful);
+    int ActiveCurrent() const;
+
+    lib::Config config_;
+    std::function<lib::Config()> reload_;
+    ApplicationFactory factory_;
+    Scoreboard* board_ = nullptr;
+    int listen_fd_ = -1;
+    int generation_ = 1;
+    std::vector<Child> children_;
+    int crash_streak_ = 0;
+    Clock::time_point next_spawn_ = Clock::time_point::min();
+    bool shutting_down_ = false;
+    Clock::time_point kill_at_ = Clock::time_point::max();
+    Clock::time_point reload_started_ = Clock::time_point::max();
+};
+
+int Master::ActiveCurrent() const {
+    return static_cast<int>(std::count_if(children_.begin(), children_.end(), [&](const Child& c) {
+        return c.generation == generation_ && !c.stopping && !c.replaced;
+    }));
+}
+
+void Master::Spawn() {
+    // The slot is claimed before fork so the child knows it without a race; the master fills
+    // in the pid right after fork returns, before it can reap anything.
+    WorkerSlot* slot = board_->Claim(-1, generation_);
+    if (slot == nullptr) {
+        lib::Log(lib::LogLevel::kError, "scoreboard_full");
+        next_spawn_ = Clock::now() + milliseconds(1000);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        lib::Log(lib::LogLevel::kError, "fork_failed", Json::Value(std::strerror(errno)));
+        board_->Release(slot);
+        next_spawn_ = Clock::now() + milliseconds(1000);
+        return;
+    }
+    if (pid == 0) {
+        sigset_t unblock;
+        sigemptyset(&unblock);
+        sigaddset(&unblock, SIGCHLD);
+        sigaddset(&unblock, SIGUSR2);
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
+        RunWorker(listen_fd_, config_, board_, slot, factory_);
+    }
+    slot->pid = pid;
+    children_.push_back(Child{pid, generation_, Clock::now()});
+    lib::Log(lib::LogLevel::kInfo, "worker_started",
+             Fields({{"pid", pid}, {"generation", generation_}}));
+}
+
+void Master::OnExit(pid_t pid, int status) {
+    auto it = std::find_if(children_.begin(), children_.end(),
+                           [&](const Child& c) { return c.pid == pid; });
+    if (WorkerSlot* slot = board_->Find(pid)) board_->Release(slot);
+    if (it == children_.end()) return;
+    Child child = *it;
+    children_.erase(it);
+
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
+    Json::Value f = Fields({{"pid", pid}, {"generation", child.generation}});
+    if (WIFSIGNALED(status)) f["signal"] = WTERMSIG(status);
+    if (WIFEXITED(status)) f["exit_code"] = WEXITSTATUS(status);
+    if (child.stopping || shutting_down_) {
+        lib::Log(lib::LogLevel::kInfo, "worker_stopped", f);
+        return;
+    }
+    if (clean) {
+        // Retired after max_requests; its replacement may already be running.
+        board_->recycles++;
+        lib::Log(lib::LogLevel::kInfo, "worker_retired", f);
+        return;
+    }
+    board_->restarts++;
+    auto lived = Clock::now() - child.started;
+    crash_streak_ = lived < std::chrono::seconds(5) ? crash_streak_ + 1 : 1;
+    // First crash: replace at once. A crash loop backs off 0.2 s, 0.4 s, ... up to 10 s.
+    auto delay = crash_streak_ <= 1
+                     ? milliseconds(0)
+                     : std::min(milliseconds(10000), milliseconds(200) * (1 << std::min(crash_streak_ - 2, 6)));
+    next_spawn_ = Clock::now() + delay;
+    f["restart_in_ms"] = Json::Int64(delay.count());
+    lib::Log(lib::LogLevel::kError, "worker_died", f);
+}
+
+void Master::Reap() {
+    while (true) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        OnExit(pid, status);
+    }
+}
+
+void Master::Signal(int sig, bool only_old_generation) {
+    for (Child& child : children_) {
+        if (only_old_generation && child.generation == generation_) continue;
+        kill(child.pid, sig);
+    }
+}
+
+void Master::Reload() {
+    try {
+        lib::Config fresh = reload_();
+        if (fresh.fcgi.listen != config_.fcgi.listen) {
+            lib::Log(lib::LogLevel::kWarn, "reload_listen_ignored",
+                     Json::Value("changing fcgi.listen needs a restart"));
+            fresh.fcgi.listen = config_.fcgi.listen;
+        }
+        config_ = std::move(fresh);
+        lib::LogInit(config_.log);
+    } catch (const std::exception& e) {
+        lib::Log(lib::LogLevel::kError, "reload_failed", Json::Value(e.what()));
+        return;
+    }
+    board_->reloads++;
+    ++generation_;
+    board_->generation = generation_;
+    reload_started_ = Clock::now();
+    crash_streak_ = 0;
+    next_spawn_ = Clock::time_point::min();
+    lib::Log(lib::LogLevel::kInfo, "reload", Fields({{"generation", generation_}}));
+}
+
+void Master::BeginShutdown(bool graceful) {
+    if (shutting_down_ && graceful) return;
+    shutting_down_ = true;
+    for (Child& c : children_) c.stopping = true;
+    Signal(graceful ? SIGQUIT : SIGTERM, false);
+    auto grace = graceful ? std::chrono::seconds(config_.fcgi.graceful_timeout_s + 2)
+                          : std::chrono::seconds(3);
+    kill_at_ = std::min(kill_at_, Clock::now() + grace);
+    lib::Log(lib::LogLevel::kInfo, graceful ? "graceful_shutdown" : "fast_shutdown");
+}
+
+int Master::Run() {
+    try {
+        listen_fd_ = BindListener(config_.fcgi.listen, config_.fcgi.backlog);
+    } catch (const std::exception& e) {
+        lib::Log(lib::LogLevel::kError, "listen_failed", Json::Value(e.what()));
+        return 1;
+    }
+    board_ = Scoreboard::Create();
+    board_->master_pid = getpid();
+    board_->started_ms = NowMs();
+    board_->generation = generation_;
+
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
+        sigaddset(&set, sig);
+    }
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    lib::Log(lib::LogLevel::kInfo, "pool_started",
+             Fields({{"listen", config_.fcgi.listen},
+                     {"workers", WorkerCount(config_)},
+                     {"threads", config_.fcgi.threads}}));
+
+    while (true) {
+        Reap();
+        auto now = Clock::now();
+        if (shutting_down_) {
+            if (children_.empty()) break;
+            if (now >= kill_at_) {
+                Signal(SIGKILL, false);
+                kill_at_ = now + std::chrono::seconds(1);
+            }
+        } else {
+            while (ActiveCurrent() < WorkerCount(config_) && now >= next_spawn_) Spawn();
+            // After a reload, drain the old generation once the new one accepts (or after
+            // 10 s): the socket never closes, so nothing in between is refused.
+            bool old_running = std::any_of(children_.begin(), children_.end(), [&](const Child& c) {
+                return c.generation != generation_ && !c.stopping;
+            });
+            if (old_running) {
+                bool ready = std::all_of(children_.begin(), children_.end(), [&](const Child& c) {
+                    if (c.generation != generation_) return true;
+                    WorkerSlot* slot = board_->Find(c.pid);
+                    return slot != nullptr &&
+                           slot->state.load() == static_cast<int32_t>(WorkerState::kReady);
+                });
+                if (ready || now - reload_started_ > std::chrono::seconds(10)) {
+                    for (Child& c : children_) {
+                        if (c.generation != generation_ && !c.stopping) {
+                            c.stopping = true;
+                            kill(c.pid, SIGQUIT);
+                        }
+                    }
+                }
+            }
+        }
+
+        siginfo_t info{};
+        timespec tick{0, 50 * 1000 * 1000};
+        int sig = sigtimedwait(&set, &info, &tick);
+        switch (sig) {
+            case SIGTERM:
+            case SIGINT: BeginShutdown(false); break;
+            case SIGQUIT: BeginShutdown(true); break;
+            case SIGHUP:
+                if (!shutting_down_) Reload();
+                break;
+            case SIGUSR1:
+                lib::LogReopen();
+                Signal(SIGUSR1, false);
+                break;
+            case SIGUSR2:
+                // A worker reached max_requests and is draining: replace it now.
+                for (Child& c : children_) {
+                    if (c.pid == info.si_pid) c.replaced = true;
+                }
+                break;
+            default: break;
+        }
+    }
+
+    close(listen_fd_);
+    if (config_.fcgi.listen.find('/') != std::string::npos ||
+        config_.fcgi.listen.find(':') == std::string::npos) {
+        unlink(config_.fcgi.listen.c_str());
+    }
+    lib::Log(lib::LogLevel::kInfo, "pool_stopped");
+    return 0;
+}
+
+}  // namespace
+
+int RunPool(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory) {
+    Master master(std::move(config), std::move(reload), std::move(factory));
+    return master.Run();
+}
+
+}  // namespace inkstone::fcgi

@@ -1,0 +1,215 @@
+#include "fcgi/worker.h"
+
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "fcgi/fcgi_io.h"
+#include "lib/log.h"
+
+namespace inkstone::fcgi {
+namespace {
+
+struct Worker {
+    int listen_fd;
+    const lib::Config& config;
+    Scoreboard* board;
+    WorkerSlot* slot;
+    Application* app = nullptr;
+    int wake_fd = -1;
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> retire{false};
+    std::atomic<int> running{0};
+};
+
+bool IsLoopback(const std::string& addr) {
+    return addr.rfind("127.", 0) == 0 || addr == "::1" || addr.rfind("::ffff:127.", 0) == 0 ||
+           addr.empty() /* unix-socket peers that set no REMOTE_ADDR */;
+}
+
+void ServeOne(Worker& w, FCGX_Request& fcgi) {
+    auto start = std::chrono::steady_clock::now();
+    lib::Request request;
+    bool truncated = ReadRequest(fcgi, w.app->MaxBodyBytes(), request);
+    bool head = request.method == lib::Method::kHead;
+
+    if (request.path == w.config.fcgi.status_path) {
+        lib::Response status =
+            IsLoopback(request.remote_addr)
+                ? lib::Response::Json(200, w.board->Status(NowMs()))
+                : lib::Response::Error(lib::ApiError(lib::ErrorCode::kForbidden, "forbidden"));
+        status.headers.emplace_back("Cache-Control", "no-store");
+        WriteResponse(fcgi, status, head);
+        return;
+    }
+
+    FcgiStreamWriter stream(fcgi);
+    lib::Response response = w.app->Serve(request, stream, truncated);
+    if (!response.streamed && !stream.begun()) WriteResponse(fcgi, response, head);
+
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    if (ms >= w.config.fcgi.slow_request_ms) {
+        w.slot->slow++;
+        Json::Value f;
+        f["path"] = request.path;
+        f["duration_ms"] = Json::Int64(ms);
+        f["request_id"] = request.request_id;
+        lib::Log(lib::LogLevel::kWarn, "slow_request", f);
+    }
+}
+
+void* ThreadMain(void* arg) {
+    Worker& w = *static_cast<Worker*>(arg);
+    w.app->ThreadStarted();
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    // EPOLLEXCLUSIVE wakes one waiting thread per connection instead of the whole herd.
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = w.listen_fd;
+    bool ok = ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, w.listen_fd, &ev) == 0;
+    ev.events = EPOLLIN;
+    ev.data.fd = w.wake_fd;
+    ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, w.wake_fd, &ev) == 0;
+    if (!ok) {
+        lib::Log(lib::LogLevel::kError, "epoll_setup_failed", Json::Value(std::strerror(errno)));
+        w.retire = true;
+    }
+
+    FCGX_Request fcgi;
+    FCGX_InitRequest(&fcgi, w.listen_fd, 0);
+    w.slot->threads++;
+    while (ok && !w.stopping.load()) {
+        epoll_event events[2];
+        int n = epoll_wait(ep, events, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        bool readable = false;
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd == w.wake_fd) readable = false, n = -1;
+            else if (events[i].data.fd == w.listen_fd) readable = true;
+        }
+        if (n < 0 || w.stopping.load()) break;
+        if (!readable) continue;
+
+        int rc = FCGX_Accept_r(&fcgi);
+        if (rc < 0) {
+            // Lost the race for the connection (EAGAIN) or the peer gave up: wait again.
+            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+            continue;
+        }
+        w.slot->busy++;
+        uint64_t accepted = ++w.slot->accepted;
+        ServeOne(w, fcgi);
+        FCGX_Finish_r(&fcgi);
+        w.slot->busy--;
+        int64_t max = w.config.fcgi.max_requests;
+        if (max > 0 && accepted >= static_cast<uint64_t>(max)) w.retire = true;
+    }
+    FCGX_Free(&fcgi, 1);
+    if (ep >= 0) close(ep);
+    w.slot->threads--;
+    w.app->ThreadStopping();
+    w.running--;
+    return nullptr;
+}
+
+void StopAccepting(Worker& w) {
+    w.stopping = true;
+    uint64_t one = 1;
+    // The eventfd stays readable, so every thread sees it, now or whenever it next waits.
+    if (write(w.wake_fd, &one, sizeof one) != sizeof one) {
+        lib::Log(lib::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
+    }
+}
+
+}  // namespace
+
+void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, WorkerSlot* slot,
+               const ApplicationFactory& factory) {
+    pid_t master = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master) _exit(kWorkerExitOk);
+
+    // A client abort must never kill the process: writes report EPIPE instead.
+    signal(SIGPIPE, SIG_IGN);
+    if (FCGX_Init() != 0) _exit(kWorkerExitStartup);
+
+    std::unique_ptr<Application> app;
+    try {
+        app = factory(config);
+    } catch (const std::exception& e) {
+        lib::Log(lib::LogLevel::kError, "worker_startup_failed", Json::Value(e.what()));
+        _exit(kWorkerExitStartup);
+    }
+
+    Worker w{listen_fd, config, board, slot};
+    w.app = app.get();
+    w.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w.wake_fd < 0) _exit(kWorkerExitStartup);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, static_cast<size_t>(config.fcgi.thread_stack_kb) * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    for (int i = 0; i < config.fcgi.threads; ++i) {
+        pthread_t tid;
+        w.running++;
+        if (pthread_create(&tid, &attr, ThreadMain, &w) != 0) {
+            w.running--;
+            lib::Log(lib::LogLevel::kError, "thread_create_failed", Json::Value(i));
+            break;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    if (w.running.load() == 0) _exit(kWorkerExitStartup);
+    slot->state = static_cast<int32_t>(WorkerState::kReady);
+
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+
+    bool draining = false;
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    while (true) {
+        timespec tick{0, 50 * 1000 * 1000};
+        int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig == SIGTERM || sig == SIGINT) _exit(kWorkerExitOk);
+        if (sig == SIGUSR1) lib::LogReopen();
+        if (getppid() != master) _exit(kWorkerExitOk);
+
+        if (!draining && (sig == SIGQUIT || w.retire.load())) {
+            draining = true;
+            slot->state = static_cast<int32_t>(WorkerState::kDraining);
+            // Retiring on max_requests: ask the master for a replacement before we stop.
+            if (w.retire.load() && sig != SIGQUIT) kill(master, SIGUSR2);
+            StopAccepting(w);
+            deadline = std::chrono::steady_clock::now() +
+                       std::chrono::seconds(config.fcgi.graceful_timeout_s);
+        }
+        if (draining && w.running.load() == 0) _exit(kWorkerExitOk);
+        if (draining && std::chrono::steady_clock::now() >= deadline) {
+            lib::Log(lib::LogLevel::kWarn, "drain_deadline_passed", Json::Value(slot->busy.load()));
+            _exit(kWorkerExitOk);
+        }
+    }
+}
+
+}  // namespace inkstone::fcgi

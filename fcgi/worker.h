@@ -1,0 +1,17 @@
+#pragma once
+/// One worker process: `threads` request threads on FCGX_Accept_r, a main thread that waits
+/// for signals. Runs in the child right after fork and never returns.
+#include "fcgi/application.h"
+#include "fcgi/scoreboard.h"
+#include "lib/config.h"
+
+namespace inkstone::fcgi {
+
+/// Exit codes the master understands.
+inline constexpr int kWorkerExitOk = 0;         ///< drained on request or retired
+inline constexpr int kWorkerExitStartup = 3;    ///< the application could not be built
+
+[[noreturn]] void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board,
+                            WorkerSlot* slot, const ApplicationFactory& factory);
+
+}  // namespace inkstone::fcgi

@@ -1,0 +1,32 @@
+#pragma once
+/// The API: every handler instance and the one routing table (routes.cpp).
+#include <memory>
+#include <vector>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/router.h"
+
+namespace inkstone::handlers {
+
+/// What handlers are built from. All references must outlive the Api.
+struct Deps {
+    const lib::Config& config;
+    lib::db::Pool& db;
+    const lib::Clock& clock;
+};
+
+class Api final {
+public:
+    explicit Api(const Deps& deps);
+    ~Api();
+    /// method, path, handler, auth, body kind, body limit: one row per endpoint.
+    std::vector<lib::Route> Routes() const;
+
+private:
+    struct Handlers;
+    std::unique_ptr<Handlers> handlers_;
+};
+
+}  // namespace inkstone::handlers
