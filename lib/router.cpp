@@ -88,49 +88,59 @@ Router::Match Router::Find(Method method, std::string_view path) const {
     Match match;
     if (path.size() < 2 || path[0] != '/' || path.back() == '/') return match;
 
-    std::vector<std::pair<std::string_view, std::string_view>> params;
-    const Node* found = nullptr;
+    Method effective = method == Method::kHead ? Method::kGet : method;
+    auto route_of = [&](const Node* node) {
+        return method == Method::kOther ? -1
+                                        : node->route_of_method[static_cast<size_t>(effective)];
+    };
+    auto has_any = [](const Node* node) {
+        for (int index : node->route_of_method) {
+            if (index >= 0) return true;
+        }
+        return false;
+    };
 
     // Depth-first over segments, literal before parameter; depth is the route depth (tiny).
+    // The first end node with a route for the method wins; an end node with routes for other
+    // methods only is remembered for a 405.
+    std::vector<std::pair<std::string_view, std::string_view>> params;
+    const Node* found = nullptr;
+    const Node* other_method = nullptr;
     auto descend = [&](auto&& self, const Node* node, std::string_view rest) -> bool {
         std::string_view tail = rest;
         bool last = tail.find('/') == std::string_view::npos;
         std::string_view segment = NextSegment(tail);
         if (segment.empty()) return false;
-        if (const Node* child = node->Literal(segment)) {
-            if (last) {
+        auto visit = [&](const Node* child) {
+            if (!last) return self(self, child, tail);
+            if (route_of(child) >= 0) {
                 found = child;
                 return true;
             }
-            if (self(self, child, tail)) return true;
+            if (other_method == nullptr && has_any(child)) other_method = child;
+            return false;
+        };
+        if (const Node* child = node->Literal(segment)) {
+            if (visit(child)) return true;
         }
         if (node->param) {
             params.emplace_back(node->param_name, segment);
-            if (last) {
-                found = node->param.get();
-                return true;
-            }
-            if (self(self, node->param.get(), tail)) return true;
+            if (visit(node->param.get())) return true;
             params.pop_back();
         }
         return false;
     };
-    if (!descend(descend, root_.get(), path.substr(1))) return match;
-
-    Method effective = method == Method::kHead ? Method::kGet : method;
-    int index = method == Method::kOther ? -1 : found->route_of_method[static_cast<size_t>(effective)];
-    if (index < 0) {
-        bool any = false;
-        for (size_t m = 0; m < found->route_of_method.size(); ++m) {
-            if (found->route_of_method[m] < 0) continue;
-            if (any) match.allow += ", ";
+    if (!descend(descend, root_.get(), path.substr(1))) {
+        if (other_method == nullptr) return match;
+        for (size_t m = 0; m < other_method->route_of_method.size(); ++m) {
+            if (other_method->route_of_method[m] < 0) continue;
+            if (!match.allow.empty()) match.allow += ", ";
             match.allow += MethodName(static_cast<Method>(m));
-            any = true;
         }
-        if (!any) return match;  // an inner node only: not a route
         match.outcome = Outcome::kMethodNotAllowed;
         return match;
     }
+    int index = route_of(found);
     match.outcome = Outcome::kFound;
     match.route = &routes_[static_cast<size_t>(index)];
     for (const auto& [name, raw] : params) {
