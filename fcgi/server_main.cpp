@@ -11,6 +11,7 @@
 #include "fcgi/dispatcher.h"
 #include "fcgi/pool.h"
 #include "handlers/routes.h"
+#include "lib/auth.h"
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/db.h"
@@ -28,7 +29,8 @@ public:
           db_(config_.db),
           api_(handlers::Deps{config_, db_, clock_}),
           router_(api_.Routes()),
-          dispatcher_(router_, nullptr) {}
+          authenticator_(db_, clock_),
+          dispatcher_(router_, &authenticator_) {}
 
     void ThreadStarted() override { lib::db::Pool::ThreadInit(); }
     void ThreadStopping() override { lib::db::Pool::ThreadEnd(); }
@@ -44,6 +46,7 @@ private:
     lib::db::Pool db_;
     handlers::Api api_;
     lib::Router router_;
+    lib::TokenAuthenticator authenticator_;
     fcgi::Dispatcher dispatcher_;
 };
 

@@ -177,7 +177,7 @@ int64_t PurgeExpiredAuthRows(db::Pool& pool, TimePoint now, std::chrono::seconds
 }
 
 lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const Json::Value body = lib::ParseJsonObject(request.body);
+    const Json::Value& body = request.json;  // parsed and checked by the dispatcher
     const lib::JsonFields fields(body);
     // JsonFields checks type and length (its messages name the bounds); lib's rules check the
     // rest and stay the single definition of a valid value.
@@ -241,7 +241,7 @@ lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWr
 }
 
 lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const Json::Value body = lib::ParseJsonObject(request.body);
+    const Json::Value& body = request.json;  // parsed and checked by the dispatcher
     const lib::JsonFields fields(body);
     const std::string username = fields.RequiredString("username", 0, kLoginFieldMaxChars);
     const std::string password = fields.RequiredString("password", 0, kLoginFieldMaxChars);

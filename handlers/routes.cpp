@@ -1,26 +1,42 @@
 #include "handlers/routes.h"
 
+#include "handlers/auth.h"
 #include "handlers/health.h"
 
 namespace inkstone::handlers {
 
 struct Api::Handlers {
-    explicit Handlers(const Deps& deps) : health(deps.db) {}
+    explicit Handlers(const Deps& deps)
+        : health(deps.db),
+          register_user(deps.db, deps.clock, deps.config.auth),
+          login(deps.db, deps.clock, deps.config.auth),
+          logout(deps.db, deps.clock),
+          me(deps.db, deps.clock) {}
     HealthHandler health;
+    RegisterHandler register_user;
+    LoginHandler login;
+    LogoutHandler logout;
+    MeHandler me;
 };
 
 Api::Api(const Deps& deps) : handlers_(std::make_unique<Handlers>(deps)) {}
 Api::~Api() = default;
 
+// clang-format off
 std::vector<lib::Route> Api::Routes() const {
     using lib::Auth;
     using lib::BodyKind;
     using lib::Method;
     const Handlers& h = *handlers_;
     return {
-        // method        path                    handler     auth            body
-        {Method::kGet, "/api/v1/health", &h.health, Auth::kPublic, BodyKind::kNone},
+        // method      path                       handler            auth           body
+        {Method::kGet,  "/api/v1/health",          &h.health,         Auth::kPublic, BodyKind::kNone},
+        {Method::kPost, "/api/v1/auth/register",   &h.register_user,  Auth::kPublic, BodyKind::kJson},
+        {Method::kPost, "/api/v1/auth/login",      &h.login,          Auth::kPublic, BodyKind::kJson},
+        {Method::kPost, "/api/v1/auth/logout",     &h.logout,         Auth::kUser,   BodyKind::kAny},
+        {Method::kGet,  "/api/v1/users/me",        &h.me,             Auth::kUser,   BodyKind::kNone},
     };
 }
+// clang-format on
 
 }  // namespace inkstone::handlers
