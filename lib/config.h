@@ -8,12 +8,14 @@
 /// comment line, blank lines are ignored, values may be wrapped in single or double quotes.
 /// Keys in the file are lower-case dotted (`db.pool_size`); the environment / `.env` name of
 /// a key is upper-case with dots turned into underscores (`DB_POOL_SIZE`, `QWEN_API_KEY`).
-/// Both spellings are accepted in the file and in `.env`.
+/// Both spellings are accepted in the file and in `.env`. A leading `export ` (shell-style
+/// `.env`) is ignored. Setting the same key twice in one file is an error naming both lines.
 ///
 /// An unknown key in the file or in `.env` is a startup error naming the key; unknown
 /// environment variables are ignored (the environment holds much else). A value of the wrong
 /// type or out of range is an error naming the key and the value's problem (never the value
-/// itself when the key is secret).
+/// itself when the key is secret). A key is secret when its name contains `password`,
+/// `secret` or `key` (`db.password`, `qwen.api_key`).
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -28,32 +30,32 @@ struct ConfigError : std::runtime_error {
 
 struct FcgiConfig {
     std::string listen = "var/run/inkstone.sock";  ///< unix socket path, or host:port for TCP
-    int workers = 0;                ///< worker processes; 0 = number of cores
-    int threads = 32;               ///< request threads per worker
-    int thread_stack_kb = 256;      ///< stack size of each request thread
-    int backlog = 1024;             ///< listen(2) backlog
-    int64_t max_requests = 10000;   ///< recycle a worker after this many requests; 0 = never
-    int graceful_timeout_s = 30;    ///< SIGQUIT/recycle drain deadline before SIGKILL
-    int slow_request_ms = 2000;     ///< a request slower than this counts as slow
+    int workers = 0;                               ///< worker processes; 0 = number of cores
+    int threads = 32;                              ///< request threads per worker
+    int thread_stack_kb = 256;                     ///< stack size of each request thread
+    int backlog = 1024;                            ///< listen(2) backlog
+    int64_t max_requests = 10000;  ///< recycle a worker after this many requests; 0 = never
+    int graceful_timeout_s = 30;   ///< SIGQUIT/recycle drain deadline before SIGKILL
+    int slow_request_ms = 2000;    ///< a request slower than this counts as slow
     std::string status_path = "/inkstone-status";  ///< php-fpm style status page (loopback only)
 };
 
 struct DbConfig {
     std::string host = "127.0.0.1";
     int port = 3306;
-    std::string socket;             ///< unix socket; when set it wins over host/port
+    std::string socket;  ///< unix socket; when set it wins over host/port
     std::string user = "inkstone";
-    std::string password;           ///< secret
+    std::string password;  ///< secret
     std::string name = "inkstone";
-    int pool_size = 8;              ///< connections per worker process
+    int pool_size = 8;  ///< connections per worker process
     int connect_timeout_s = 2;
     int read_timeout_s = 30;
     int acquire_timeout_ms = 2000;  ///< wait for a free pooled connection before 503
 };
 
 struct LogConfig {
-    std::string file;               ///< empty = stderr
-    std::string level = "info";     ///< debug | info | warn | error
+    std::string file;            ///< empty = stderr
+    std::string level = "info";  ///< debug | info | warn | error
 };
 
 struct AuthConfig {
@@ -65,7 +67,7 @@ struct Config {
     DbConfig db;
     LogConfig log;
     AuthConfig auth;
-    std::string sql_dir = "sql";    ///< where numbered migrations live
+    std::string sql_dir = "sql";  ///< where numbered migrations live
 
     /// One line per key, `key = value`, secrets shown as `(set)`/`(unset)`. For `--print-config`.
     std::string Describe() const;
@@ -73,9 +75,9 @@ struct Config {
 
 /// Everything needed to build a Config; tests pass explicit maps instead of the real environment.
 struct ConfigSources {
-    std::string file_path;                     ///< empty = no file; a given path must exist
-    std::string dotenv_path = ".env";          ///< missing file is fine
-    std::map<std::string, std::string> env;    ///< process environment (all of it)
+    std::string file_path;                   ///< empty = no file; a given path must exist
+    std::string dotenv_path = ".env";        ///< missing file is fine
+    std::map<std::string, std::string> env;  ///< process environment (all of it)
 };
 
 /// Reads the environment of this process into a map.

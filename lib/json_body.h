@@ -16,12 +16,15 @@
 namespace inkstone::lib {
 
 /// Parses `body` as a JSON object. Throws ApiError (400 INVALID_JSON).
+/// RFC 8259 strictly: no comments, trailing commas, leading zeros, `+1`, bare `-`, raw control
+/// characters in strings or NUL bytes; at most 32 nested arrays/objects (the root counts).
+/// A UTF-8 BOM is skipped; a lone low-surrogate escape (`\udc00`) becomes U+FFFD.
 Json::Value ParseJsonObject(std::string_view body);
 
 /// Typed reads of one JSON object's fields. Throws ApiError::Validation(field, ...) on failure.
 /// String lengths are counted in Unicode code points; strings must not contain NUL.
 class JsonFields {
-public:
+  public:
     explicit JsonFields(const Json::Value& object) : object_(object) {}
 
     std::string RequiredString(std::string_view name, size_t min_chars, size_t max_chars) const;
@@ -38,7 +41,7 @@ public:
                                                                 size_t max_chars) const;
     bool Has(std::string_view name) const;  ///< present and not null
 
-private:
+  private:
     const Json::Value& object_;
 };
 

@@ -1,0 +1,279 @@
+#include "lib/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace inkstone::lib {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/inkstone-config-test-XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+        sources_.dotenv_path = dir_ + "/.env";  // absent unless a test writes it
+    }
+    void TearDown() override {
+        for (const std::string& path : written_) unlink(path.c_str());
+        rmdir(dir_.c_str());
+    }
+
+    std::string Write(const std::string& name, const std::string& content) {
+        const std::string path = dir_ + "/" + name;
+        std::ofstream(path) << content;
+        written_.push_back(path);
+        return path;
+    }
+    void WriteFile(const std::string& content) {
+        sources_.file_path = Write("inkstone.conf", content);
+    }
+    void WriteDotenv(const std::string& content) { Write(".env", content); }
+
+    // The ConfigError message LoadConfig throws, or "" (and a failure) when it succeeds.
+    std::string LoadError() {
+        try {
+            LoadConfig(sources_);
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        ADD_FAILURE() << "LoadConfig succeeded";
+        return "";
+    }
+
+    std::string dir_;
+    std::vector<std::string> written_;
+    ConfigSources sources_;
+};
+
+bool Contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST_F(ConfigTest, DefaultsWithoutAnySource) {
+    const Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.db.pool_size, 8);
+    EXPECT_EQ(config.fcgi.threads, 32);
+    EXPECT_EQ(config.fcgi.listen, "var/run/inkstone.sock");
+    EXPECT_EQ(config.log.level, "info");
+    EXPECT_EQ(config.auth.token_ttl_s, 7 * 24 * 3600);
+    EXPECT_EQ(config.sql_dir, "sql");
+}
+
+TEST_F(ConfigTest, PrecedenceIsDefaultThenFileThenDotenvThenEnvironment) {
+    WriteFile("db.pool_size = 10\ndb.port = 3310\ndb.name = from_file\nfcgi.threads = 4\n");
+    WriteDotenv("DB_PORT=3320\ndb.name=from_dotenv\n");
+    sources_.env = {{"DB_NAME", "from_env"}, {"UNRELATED_VARIABLE", "whatever"}};
+    const Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.db.user, "inkstone");  // default
+    EXPECT_EQ(config.db.pool_size, 10);     // file
+    EXPECT_EQ(config.fcgi.threads, 4);      // file
+    EXPECT_EQ(config.db.port, 3320);        // .env beats file
+    EXPECT_EQ(config.db.name, "from_env");  // environment beats both
+}
+
+TEST_F(ConfigTest, ParsesCommentsBlanksSpacingAndQuotes) {
+    WriteFile(
+        "# a comment\n"
+        "\n"
+        "   # indented comment\n"
+        "db.host=10.0.0.5\r\n"
+        "  db.user   =   \"app user\"  \n"
+        "db.password = 'p#ss = word'\n"
+        "DB_SOCKET = \"\"\n"
+        "log.file = \"/var/log/inkstone.log\"\n");
+    WriteDotenv("export SQL_DIR=\"migrations\"\n");
+    const Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.db.host, "10.0.0.5");
+    EXPECT_EQ(config.db.user, "app user");
+    EXPECT_EQ(config.db.password, "p#ss = word");
+    EXPECT_EQ(config.db.socket, "");
+    EXPECT_EQ(config.log.file, "/var/log/inkstone.log");
+    EXPECT_EQ(config.sql_dir, "migrations");
+}
+
+TEST_F(ConfigTest, UnknownKeyInFileNamesKeyAndLine) {
+    WriteFile("db.port = 3306\n\ndb.pool = 4\n");
+    const std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "db.pool")) << error;
+    EXPECT_TRUE(Contains(error, "inkstone.conf:3")) << error;
+}
+
+TEST_F(ConfigTest, UnknownKeyInDotenvNamesKey) {
+    WriteDotenv("DB_PORT=3306\nDB_POOLSIZE=4\n");
+    const std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "DB_POOLSIZE")) << error;
+    EXPECT_TRUE(Contains(error, ".env:2")) << error;
+}
+
+TEST_F(ConfigTest, UnknownEnvironmentVariablesAreIgnored) {
+    sources_.env = {{"PATH", "/usr/bin"}, {"DB_POOLSIZE", "x"}, {"db.port", "x"}};
+    EXPECT_NO_THROW(LoadConfig(sources_));
+}
+
+TEST_F(ConfigTest, BadIntegerNamesKeySourceAndRange) {
+    WriteFile("db.pool_size = lots\n");
+    std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "inkstone.conf:1")) << error;
+    EXPECT_TRUE(Contains(error, "db.pool_size")) << error;
+    EXPECT_TRUE(Contains(error, "1 to 1024")) << error;
+    EXPECT_TRUE(Contains(error, "lots")) << error;
+
+    for (const char* bad : {"0", "1025", "8.0", "8 ", "+8", "0x10", "", "99999999999999999999"}) {
+        WriteFile("");
+        sources_.env = {{"DB_POOL_SIZE", bad}};
+        error = LoadError();
+        EXPECT_TRUE(Contains(error, "environment")) << bad << ": " << error;
+        EXPECT_TRUE(Contains(error, "DB_POOL_SIZE")) << bad << ": " << error;
+    }
+}
+
+TEST_F(ConfigTest, ValidatesRanges) {
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {"FCGI_WORKERS", "257"},  {"FCGI_WORKERS", "-1"},         {"FCGI_THREADS", "0"},
+        {"FCGI_THREADS", "4097"}, {"FCGI_THREAD_STACK_KB", "32"}, {"DB_PORT", "0"},
+        {"DB_PORT", "65536"},     {"FCGI_MAX_REQUESTS", "-1"},    {"LOG_LEVEL", "verbose"},
+        {"LOG_LEVEL", "INFO"},    {"FCGI_STATUS_PATH", "status"}, {"DB_HOST", ""},
+        {"SQL_DIR", ""},          {"AUTH_TOKEN_TTL_S", "0"},      {"FCGI_LISTEN", ""},
+    };
+    for (const auto& [name, value] : bad) {
+        sources_.env = {{name, value}};
+        const std::string error = LoadError();
+        EXPECT_TRUE(Contains(error, name)) << name << "=" << value << ": " << error;
+    }
+    sources_.env = {{"FCGI_WORKERS", "0"},
+                    {"FCGI_THREADS", "4096"},
+                    {"DB_PORT", "65535"},
+                    {"LOG_LEVEL", "debug"},
+                    {"FCGI_MAX_REQUESTS", "0"}};
+    const Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.fcgi.threads, 4096);
+    EXPECT_EQ(config.db.port, 65535);
+    EXPECT_EQ(config.log.level, "debug");
+}
+
+TEST_F(ConfigTest, SecretValueNeverAppearsInErrors) {
+    // Secret keys hold strings today; a bad quote is the error they can raise.
+    WriteFile("db.password = \"hunter2-secret-value\n");
+    const std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "db.password")) << error;
+    EXPECT_FALSE(Contains(error, "hunter2")) << error;
+}
+
+TEST_F(ConfigTest, MalformedLinesAndDuplicates) {
+    WriteFile("db.port\n");
+    std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "inkstone.conf:1")) << error;
+
+    WriteFile("db.port = 1\nDB_PORT = 2\n");
+    error = LoadError();
+    EXPECT_TRUE(Contains(error, "inkstone.conf:2")) << error;
+    EXPECT_TRUE(Contains(error, "line 1")) << error;
+
+    WriteFile("db.user = 'app\n");
+    error = LoadError();
+    EXPECT_TRUE(Contains(error, "quote")) << error;
+}
+
+TEST_F(ConfigTest, MissingConfigFileIsAnErrorMissingDotenvIsNot) {
+    sources_.file_path = dir_ + "/nope.conf";
+    const std::string error = LoadError();
+    EXPECT_TRUE(Contains(error, "nope.conf")) << error;
+
+    sources_.file_path.clear();
+    sources_.dotenv_path = dir_ + "/missing.env";
+    EXPECT_NO_THROW(LoadConfig(sources_));
+}
+
+TEST_F(ConfigTest, UnreadableConfigPathIsAnError) {
+    sources_.file_path = dir_;  // a directory
+    EXPECT_THROW(LoadConfig(sources_), ConfigError);
+}
+
+TEST_F(ConfigTest, DescribeListsEveryKeyAndHidesSecrets) {
+    sources_.env = {{"DB_PASSWORD", "hunter2"}, {"DB_POOL_SIZE", "16"}};
+    Config config = LoadConfig(sources_);
+    std::string text = config.Describe();
+    EXPECT_FALSE(Contains(text, "hunter2")) << text;
+    EXPECT_TRUE(Contains(text, "db.password = (set)\n")) << text;
+    EXPECT_TRUE(Contains(text, "db.pool_size = 16\n")) << text;
+    EXPECT_TRUE(Contains(text, "db.host = \"127.0.0.1\"\n")) << text;
+    for (const char* key : {"fcgi.listen",
+                            "fcgi.workers",
+                            "fcgi.threads",
+                            "fcgi.thread_stack_kb",
+                            "fcgi.backlog",
+                            "fcgi.max_requests",
+                            "fcgi.graceful_timeout_s",
+                            "fcgi.slow_request_ms",
+                            "fcgi.status_path",
+                            "db.host",
+                            "db.port",
+                            "db.socket",
+                            "db.user",
+                            "db.password",
+                            "db.name",
+                            "db.pool_size",
+                            "db.connect_timeout_s",
+                            "db.read_timeout_s",
+                            "db.acquire_timeout_ms",
+                            "log.file",
+                            "log.level",
+                            "auth.token_ttl_s",
+                            "sql_dir"}) {
+        EXPECT_TRUE(Contains(text, std::string(key) + " = ")) << key;
+    }
+    config.db.password.clear();
+    EXPECT_TRUE(Contains(config.Describe(), "db.password = (unset)\n"));
+}
+
+TEST_F(ConfigTest, DescribeOutputLoadsBackToTheSameConfig) {
+    sources_.env = {{"DB_USER", "someone"}, {"FCGI_WORKERS", "3"}, {"LOG_FILE", "/tmp/x.log"}};
+    const std::string described = LoadConfig(sources_).Describe();
+    std::string without_secrets;
+    std::istringstream lines(described);
+    for (std::string line; std::getline(lines, line);) {
+        if (!Contains(line, "(set)") && !Contains(line, "(unset)")) without_secrets += line + "\n";
+    }
+    sources_.env.clear();
+    WriteFile(without_secrets);
+    EXPECT_EQ(LoadConfig(sources_).Describe(), described);
+}
+
+TEST(ShippedConfigTest, InkstoneConfDocumentsEveryKeyWithItsDefault) {
+    // Uncommenting every `# key = value` line of the shipped file must give the defaults.
+    std::ifstream in(std::string(INKSTONE_SOURCE_DIR) + "/inkstone.conf");
+    ASSERT_TRUE(in.good());
+    std::string uncommented;
+    int settings = 0;
+    for (std::string line; std::getline(in, line);) {
+        ASSERT_TRUE(line.empty() || line[0] == '#') << "active line: " << line;
+        if (line.rfind("# ", 0) == 0 && line.find(" = ") != std::string::npos &&
+            line.find_first_of(" ", 2) == line.find(" = ")) {
+            uncommented += line.substr(2) + "\n";
+            ++settings;
+        }
+    }
+    char pattern[] = "/tmp/inkstone-conf-XXXXXX";
+    const int fd = mkstemp(pattern);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, uncommented.data(), uncommented.size()),
+              static_cast<ssize_t>(uncommented.size()));
+    close(fd);
+    ConfigSources sources;
+    sources.file_path = pattern;
+    sources.dotenv_path.clear();
+    const Config config = LoadConfig(sources);
+    unlink(pattern);
+    EXPECT_EQ(config.Describe(), Config().Describe());
+    EXPECT_EQ(settings, 23) << uncommented;
+}
+
+}  // namespace
+}  // namespace inkstone::lib
