@@ -2,6 +2,7 @@
 
 #include "handlers/auth.h"
 #include "handlers/health.h"
+#include "handlers/testing_hooks.h"
 
 namespace inkstone::handlers {
 
@@ -11,12 +12,15 @@ struct Api::Handlers {
           register_user(deps.db, deps.clock, deps.config.auth),
           login(deps.db, deps.clock, deps.config.auth),
           logout(deps.db, deps.clock),
-          me(deps.db, deps.clock) {}
+          me(deps.db, deps.clock),
+          testing_hooks(deps.config.testing.hooks) {}
     HealthHandler health;
     RegisterHandler register_user;
     LoginHandler login;
     LogoutHandler logout;
     MeHandler me;
+    bool testing_hooks;
+    SleepHandler test_sleep;
 };
 
 Api::Api(const Deps& deps) : handlers_(std::make_unique<Handlers>(deps)) {}
@@ -28,7 +32,7 @@ std::vector<lib::Route> Api::Routes() const {
     using lib::BodyKind;
     using lib::Method;
     const Handlers& h = *handlers_;
-    return {
+    std::vector<lib::Route> routes = {
         // method      path                       handler            auth           body
         {Method::kGet,  "/api/v1/health",          &h.health,         Auth::kPublic, BodyKind::kNone},
         {Method::kPost, "/api/v1/auth/register",   &h.register_user,  Auth::kPublic, BodyKind::kJson},
@@ -36,6 +40,11 @@ std::vector<lib::Route> Api::Routes() const {
         {Method::kPost, "/api/v1/auth/logout",     &h.logout,         Auth::kUser,   BodyKind::kAny},
         {Method::kGet,  "/api/v1/users/me",        &h.me,             Auth::kUser,   BodyKind::kNone},
     };
+    if (h.testing_hooks) {
+        routes.push_back(
+        {Method::kGet,  "/api/v1/_test/sleep",     &h.test_sleep,     Auth::kPublic, BodyKind::kNone});
+    }
+    return routes;
 }
 // clang-format on
 

@@ -110,6 +110,25 @@ KeySpec StringKey(std::string name, Access access, Text rule = Text::kAny) {
 }
 
 template <typename Access>
+KeySpec BoolKey(std::string name, Access access) {
+    KeySpec spec = MakeSpec(std::move(name));
+    spec.set = [access](Config& config, const std::string& raw) -> std::string {
+        if (raw == "true" || raw == "1" || raw == "yes" || raw == "on") {
+            access(config) = true;
+        } else if (raw == "false" || raw == "0" || raw == "no" || raw == "off") {
+            access(config) = false;
+        } else {
+            return "must be true or false";
+        }
+        return {};
+    };
+    spec.get = [access](const Config& config) {
+        return std::string(access(config) ? "true" : "false");
+    };
+    return spec;
+}
+
+template <typename Access>
 KeySpec ChoiceKey(std::string name, Access access, std::vector<std::string> choices) {
     KeySpec spec = StringKey(std::move(name), access);
     std::string problem = "must be one of";
@@ -151,6 +170,7 @@ const std::vector<KeySpec>& Keys() {
                   {"debug", "info", "warn", "error"}),
         IntKey("auth.token_ttl_s", Field(&C::auth, &AuthConfig::token_ttl_s), 60, 31622400),
         StringKey("sql_dir", Field(&C::sql_dir), Text::kNonEmpty),
+        BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
     };
     return keys;
 }

@@ -62,11 +62,17 @@ struct AuthConfig {
     int64_t token_ttl_s = 7 * 24 * 3600;
 };
 
+/// Test-only switches; never enable them in production.
+struct TestingConfig {
+    bool hooks = false;  ///< routes /api/v1/_test/* (sleep, ...) for the integration tests
+};
+
 struct Config {
     FcgiConfig fcgi;
     DbConfig db;
     LogConfig log;
     AuthConfig auth;
+    TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live
 
     /// One line per key, `key = value`, secrets shown as `(set)`/`(unset)`. For `--print-config`.

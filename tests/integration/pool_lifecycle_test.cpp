@@ -1,0 +1,248 @@
+// The process manager over real HTTP: crashes, drains, reloads, recycling, fast exit and the
+// database going away and coming back. Each test owns its stack, since it breaks something.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <json/writer.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "tests/harness/shared_stack.h"
+
+namespace inkstone::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+StackOptions Options(int workers = 2, int threads = 8) {
+    StackOptions options = GtestStackOptions();
+    options.workers = workers;
+    options.threads = threads;
+    options.config["testing.hooks"] = "true";
+    return options;
+}
+
+Json::Value Status(Stack& stack) { return stack.client().Get("/inkstone-status").JsonBody(); }
+
+std::set<int> WorkerPids(const Json::Value& status) {
+    std::set<int> out;
+    for (const Json::Value& w : status["workers"]) out.insert(w["pid"].asInt());
+    return out;
+}
+
+bool Alive(int pid) { return kill(pid, 0) == 0; }
+
+/// Polls `pred` every 50 ms until it holds or `timeout` passes.
+template <class Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return pred();
+}
+
+TEST(PoolLifecycle, KilledWorkerIsReplaced) {
+    Stack stack(Options());
+    stack.Start();
+    Json::Value before = Status(stack);
+    std::set<int> pids = WorkerPids(before);
+    ASSERT_EQ(pids.size(), 2u);
+    int victim = *pids.begin();
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            Json::Value s = Status(stack);
+            std::set<int> now = WorkerPids(s);
+            return now.size() == 2 && !now.count(victim) && s["restarts"].asInt() >= 1;
+        },
+        5s))
+        << Status(stack);
+    HttpClient c = stack.client();
+    for (int i = 0; i < 40; ++i) ASSERT_EQ(c.Get("/api/v1/health").status, 200) << i;
+}
+
+TEST(PoolLifecycle, CrashLoopBacksOff) {
+    Stack stack(Options(1, 2));
+    stack.Start();
+    // Kill the single worker as soon as each replacement appears; restarts must slow down.
+    std::vector<std::chrono::steady_clock::time_point> seen;
+    int last = -1;
+    auto deadline = std::chrono::steady_clock::now() + 4s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        Json::Value s = Status(stack);
+        if (s["workers"].size() == 1) {
+            int pid = s["workers"][0]["pid"].asInt();
+            if (pid != last && pid > 0) {
+                seen.push_back(std::chrono::steady_clock::now());
+                last = pid;
+                kill(pid, SIGKILL);
+            }
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    // Without backoff this loop would see a new worker every ~50 ms (~80 in 4 s).
+    EXPECT_GE(seen.size(), 3u);
+    EXPECT_LE(seen.size(), 12u);
+    // And once left alone, the pool recovers and serves again.
+    ASSERT_TRUE(WaitFor([&] { return stack.client().Get("/api/v1/health").status == 200; }, 15s));
+}
+
+TEST(PoolLifecycle, SigquitDrainsInFlightRequest) {
+    Stack stack(Options());
+    stack.Start();
+    HttpClient c = stack.client();
+    auto slow = std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=1500"); });
+    ASSERT_TRUE(WaitFor([&] { return Status(stack)["busy_threads"].asInt() >= 2; }, 3s));
+    std::set<int> pids = WorkerPids(Status(stack));
+    stack.pool().Signal(SIGQUIT);
+
+    HttpResponse r = slow.get();
+    EXPECT_EQ(r.status, 200) << r.body << r.error;
+    EXPECT_EQ(r.JsonBody()["slept_ms"], 1500);
+    ASSERT_TRUE(stack.pool().WaitExit(10s));
+    for (int pid : pids) EXPECT_FALSE(Alive(pid)) << pid;
+    // With the pool gone nginx answers for it, in JSON.
+    HttpResponse after = c.Get("/api/v1/health");
+    EXPECT_EQ(after.status, 502);
+    EXPECT_EQ(after.JsonBody()["code"], "UPSTREAM_ERROR");
+}
+
+TEST(PoolLifecycle, SighupUnderLoadDropsNothing) {
+    Stack stack(Options(2, 8));
+    stack.Start();
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> load;
+    for (int t = 0; t < 6; ++t) {
+        load.emplace_back([&, t] {
+            HttpClient c = stack.client();
+            while (!stop) {
+                // A mix of instant and in-flight-across-the-reload requests.
+                HttpResponse r = c.Get(t % 3 == 0 ? "/api/v1/_test/sleep?ms=300" : "/api/v1/health");
+                (r.status == 200 ? ok : failed)++;
+                if (r.status != 200) {
+                    std::fprintf(stderr, "failed during reload: %ld %s %s\n", r.status,
+                                 r.body.c_str(), r.error.c_str());
+                }
+            }
+        });
+    }
+    std::this_thread::sleep_for(500ms);
+    std::set<int> first = WorkerPids(Status(stack));
+    for (int i = 0; i < 3; ++i) {
+        stack.pool().Signal(SIGHUP);
+        std::this_thread::sleep_for(800ms);
+    }
+    stop = true;
+    for (auto& t : load) t.join();
+
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_GT(ok.load(), 100);
+    Json::Value s = Status(stack);
+    EXPECT_EQ(s["reloads"].asInt(), 3);
+    EXPECT_EQ(s["generation"].asInt(), 4);
+    ASSERT_TRUE(WaitFor([&] { return Status(stack)["processes"].asInt() == 2; }, 5s));
+    for (int pid : WorkerPids(Status(stack))) EXPECT_FALSE(first.count(pid));
+    for (int pid : first) EXPECT_TRUE(WaitFor([&] { return !Alive(pid); }, 5s)) << pid;
+}
+
+TEST(PoolLifecycle, ReloadPicksUpNewConfig) {
+    Stack stack(Options(2, 4));
+    stack.Start();
+    ASSERT_EQ(Status(stack)["processes"].asInt(), 2);
+    stack.pool().SetConfig("fcgi.workers", "3");
+    stack.pool().Signal(SIGHUP);
+    ASSERT_TRUE(WaitFor([&] { return Status(stack)["processes"].asInt() == 3; }, 5s));
+    // A broken config is refused and the running one keeps serving.
+    stack.pool().SetConfig("fcgi.threads", "not-a-number");
+    stack.pool().Signal(SIGHUP);
+    std::this_thread::sleep_for(500ms);
+    Json::Value s = Status(stack);
+    EXPECT_EQ(s["reloads"].asInt(), 1);
+    EXPECT_EQ(s["processes"].asInt(), 3);
+    EXPECT_EQ(stack.client().Get("/api/v1/health").status, 200);
+}
+
+TEST(PoolLifecycle, WorkersRetireAfterMaxRequests) {
+    StackOptions options = Options(1, 4);
+    options.max_requests = 25;
+    Stack stack(options);
+    stack.Start();
+    HttpClient c = stack.client();
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(c.Get("/api/v1/health").status, 200) << i;
+    Json::Value s = Status(stack);
+    EXPECT_GE(s["recycles"].asInt(), 2) << s;
+    EXPECT_EQ(s["restarts"].asInt(), 0) << s;
+    EXPECT_GE(s["accepted_requests"].asInt(), 100);
+}
+
+TEST(PoolLifecycle, SigtermLeavesNothingRunning) {
+    Stack stack(Options());
+    stack.Start();
+    std::set<int> pids = WorkerPids(Status(stack));
+    int master = stack.pool().pid();
+    std::string socket = stack.pool().dir() + "/run/inkstone.sock";
+    struct stat st {};
+    ASSERT_EQ(stat(socket.c_str(), &st), 0);
+    HttpClient c = stack.client();
+    auto in_flight = std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=5000"); });
+    ASSERT_TRUE(WaitFor([&] { return Status(stack)["busy_threads"].asInt() >= 2; }, 3s));
+
+    auto t0 = std::chrono::steady_clock::now();
+    stack.pool().Signal(SIGTERM);
+    ASSERT_TRUE(stack.pool().WaitExit(5s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);  // fast: does not wait for the sleeper
+    EXPECT_FALSE(Alive(master));
+    for (int pid : pids) EXPECT_TRUE(WaitFor([&] { return !Alive(pid); }, 2s)) << pid;
+    EXPECT_NE(stat(socket.c_str(), &st), 0) << "socket file left behind";
+    EXPECT_NE(in_flight.get().status, 200);
+}
+
+TEST(PoolLifecycle, UsrOneReopensTheLog) {
+    Stack stack(Options());
+    stack.Start();
+    std::string log = stack.pool().dir() + "/logs/inkstone.log";
+    ASSERT_EQ(std::rename(log.c_str(), (log + ".1").c_str()), 0);
+    stack.pool().Signal(SIGUSR1);
+    std::this_thread::sleep_for(300ms);
+    stack.client().Get("/api/v1/health", {{"X-Request-Id", "after-rotate"}});
+    ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("after-rotate") != std::string::npos; }, 3s));
+    EXPECT_EQ(ReadFile(log + ".1").find("after-rotate"), std::string::npos);
+}
+
+TEST(PoolLifecycle, HealthFollowsTheDatabase) {
+    Stack stack(Options());
+    stack.Start();
+    HttpClient c = stack.client();
+    ASSERT_EQ(c.Get("/api/v1/health").status, 200);
+
+    stack.db().Kill();
+    HttpResponse down;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+            down = c.Get("/api/v1/health");
+            return down.status == 503;
+        },
+        10s));
+    EXPECT_EQ(down.JsonBody()["code"], "UNAVAILABLE");
+    EXPECT_EQ(down.JsonBody()["db"], "down");
+
+    stack.db().Restart();
+    ASSERT_TRUE(WaitFor([&] { return c.Get("/api/v1/health").status == 200; }, 15s));
+    // Every worker and pooled connection recovers, not just one.
+    for (int i = 0; i < 30; ++i) EXPECT_EQ(c.Get("/api/v1/health").status, 200) << i;
+}
+
+}  // namespace
+}  // namespace inkstone::testing
