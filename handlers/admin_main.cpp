@@ -1,1 +1,157 @@
-int main() { return 0; }
+// inkstone-admin: operator commands against the configured database.
+//
+//   inkstone-admin [--config FILE] <command> [args...]
+//
+// Adding a command is one row in kCommands plus one function with the CommandFn signature.
+// Exit status: 0 success, 1 failure (message on stderr), 2 usage error.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/migrate.h"
+
+namespace inkstone::handlers {
+namespace {
+
+constexpr const char* kDefaultConfigFile = "inkstone.conf";
+constexpr const char* kCheckDbSql = "SELECT 1";
+
+/// A command gets the loaded config and its own arguments; returns the exit status.
+using CommandFn = int (*)(const lib::Config& config, const std::vector<std::string>& args);
+
+struct Command {
+    std::string_view name;
+    std::string_view args;  ///< shown in usage
+    int min_args;
+    int max_args;
+    CommandFn run;
+    std::string_view help;
+};
+
+/// One connection is plenty for an operator command.
+lib::DbConfig AdminDbConfig(const lib::Config& config) {
+    lib::DbConfig db = config.db;
+    db.pool_size = 1;
+    return db;
+}
+
+int Migrate(const lib::Config& config, const std::vector<std::string>&) {
+    lib::db::Pool pool(AdminDbConfig(config));
+    const lib::db::MigrationResult result = lib::db::ApplyMigrations(pool, config.sql_dir);
+    for (const std::string& name : result.applied) std::cout << "applied " << name << "\n";
+    std::cerr << "schema up to date: " << result.applied.size() << " applied, "
+              << result.skipped.size() << " already applied\n";
+    return 0;
+}
+
+int CheckDb(const lib::Config& config, const std::vector<std::string>&) {
+    lib::db::Pool pool(AdminDbConfig(config));
+    lib::db::Lease lease = pool.Acquire();
+    try {
+        std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kCheckDbSql).executeQuery());
+        if (!rs->next() || rs->getInt(1) != 1) {
+            std::cerr << "inkstone-admin: SELECT 1 returned an unexpected result\n";
+            return 1;
+        }
+    } catch (const sql::SQLException& e) {
+        lib::db::Rethrow(e, &lease);
+    }
+    std::cout << "ok\n";
+    return 0;
+}
+
+constexpr Command kCommands[] = {
+    {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
+    {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
+};
+
+void PrintUsage(std::ostream& out) {
+    out << "usage: inkstone-admin [--config FILE] <command> [args...]\n\n"
+        << "  --config FILE  config file (default: " << kDefaultConfigFile
+        << " when it exists); .env and the environment override it\n\ncommands:\n";
+    for (const Command& c : kCommands) {
+        std::string head = std::string(c.name);
+        if (!c.args.empty()) head += " " + std::string(c.args);
+        out << "  " << head << std::string(head.size() < 22 ? 22 - head.size() : 1, ' ') << c.help
+            << "\n";
+    }
+}
+
+bool FileExists(const char* path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int Main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::string config_file;
+    bool config_given = false;
+    size_t i = 0;
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "-h" || a == "--help") {
+            PrintUsage(std::cout);
+            return 0;
+        }
+        if (a == "--config" && i + 1 < args.size()) {
+            config_file = args[++i];
+            config_given = true;
+        } else if (a.rfind("--config=", 0) == 0) {
+            config_file = a.substr(9);
+            config_given = true;
+        } else if (!a.empty() && a[0] == '-') {
+            std::cerr << "inkstone-admin: unknown option " << a << "\n";
+            PrintUsage(std::cerr);
+            return 2;
+        } else {
+            break;
+        }
+    }
+    if (i == args.size()) {
+        PrintUsage(std::cerr);
+        return 2;
+    }
+    const Command* command = nullptr;
+    for (const Command& c : kCommands) {
+        if (c.name == args[i]) command = &c;
+    }
+    const std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+    if (command == nullptr || static_cast<int>(rest.size()) < command->min_args ||
+        static_cast<int>(rest.size()) > command->max_args) {
+        std::cerr << "inkstone-admin: "
+                  << (command == nullptr ? "unknown command " : "wrong arguments for ") << args[i]
+                  << "\n";
+        PrintUsage(std::cerr);
+        return 2;
+    }
+    if (!config_given && FileExists(kDefaultConfigFile)) config_file = kDefaultConfigFile;
+
+    // Messages below come from ConfigError (which never quotes secret values) and from the
+    // database client (which never echoes the password).
+    try {
+        lib::ConfigSources sources;
+        sources.file_path = config_file;
+        sources.dotenv_path = ".env";
+        sources.env = lib::ProcessEnvironment();
+        const lib::Config config = lib::LoadConfig(sources);
+        lib::db::Pool::ThreadInit();
+        const int status = command->run(config, rest);
+        lib::db::Pool::ThreadEnd();
+        return status;
+    } catch (const std::exception& e) {
+        std::cerr << "inkstone-admin " << args[i] << ": " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace
+}  // namespace inkstone::handlers
+
+int main(int argc, char** argv) { return inkstone::handlers::Main(argc, argv); }

@@ -144,6 +144,9 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
 /// Sleeps a jittered backoff for retry `attempt` (0-based).
 void BackoffSleep(int attempt);
 
+/// Logs (info, `db.tx.retry`) that transaction `name` is retried after `e`.
+void LogRetry(std::string_view name, int attempt, const sql::SQLException& e);
+
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
     -> decltype(fn(std::declval<Transaction&>())) {
@@ -162,6 +165,7 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
             }
         } catch (const sql::SQLException& e) {
             if (Classify(e) == ErrorKind::kAborted && attempt + 1 < attempts) {
+                LogRetry(name, attempt, e);
                 BackoffSleep(attempt);
                 continue;
             }
