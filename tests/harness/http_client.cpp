@@ -222,8 +222,8 @@ std::string RawExchange(int port, const std::string& bytes, std::chrono::millise
         if (n < 0) break;  // the server may hang up early; what it said is still worth reading
         sent += static_cast<size_t>(n);
     }
-    // Half-close: a server idling in keep-alive then closes instead of waiting for more.
-    shutdown(fd, SHUT_WR);
+    // No half-close: nginx takes a client's FIN as an abort (499) for proxied requests. Send
+    // `Connection: close` to make a server hang up after its answer.
 
     std::string received;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
