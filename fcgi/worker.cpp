@@ -71,6 +71,15 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
     }
 }
 
+void StopAccepting(Worker& w) {
+    w.stopping = true;
+    uint64_t one = 1;
+    // The eventfd stays readable, so every thread sees it, now or whenever it next waits.
+    if (write(w.wake_fd, &one, sizeof one) != sizeof one) {
+        lib::Log(lib::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
+    }
+}
+
 void* ThreadMain(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     w.app->ThreadStarted();
@@ -121,7 +130,10 @@ void* ThreadMain(void* arg) {
         FCGX_Finish_r(&fcgi);
         w.slot->busy--;
         int64_t max = w.config.fcgi.max_requests;
-        if (max > 0 && accepted >= static_cast<uint64_t>(max)) w.retire = true;
+        if (max > 0 && accepted >= static_cast<uint64_t>(max) && !w.retire.exchange(true)) {
+            // Stop taking connections now; the main thread asks the master for a replacement.
+            StopAccepting(w);
+        }
     }
     FCGX_Free(&fcgi, 1);
     if (ep >= 0) close(ep);
@@ -129,15 +141,6 @@ void* ThreadMain(void* arg) {
     w.app->ThreadStopping();
     w.running--;
     return nullptr;
-}
-
-void StopAccepting(Worker& w) {
-    w.stopping = true;
-    uint64_t one = 1;
-    // The eventfd stays readable, so every thread sees it, now or whenever it next waits.
-    if (write(w.wake_fd, &one, sizeof one) != sizeof one) {
-        lib::Log(lib::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
-    }
 }
 
 }  // namespace
