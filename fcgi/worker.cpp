@@ -56,6 +56,8 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
 
     FcgiStreamWriter stream(fcgi);
     lib::Response response = w.app->Serve(request, stream, truncated);
+    // Tests need to know which process answered; never exposed without testing.hooks.
+    if (w.config.testing.hooks) response.headers.emplace_back("X-Inkstone-Worker", std::to_string(getpid()));
     if (!response.streamed && !stream.begun()) WriteResponse(fcgi, response, head);
 
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -4,6 +4,7 @@
 #include <json/writer.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -162,6 +163,11 @@ TEST(Auth, HostileInputIs4xxAndChangesNothing) {
     for (const std::string& value : nasty) {
         for (const char* path : {"/api/v1/auth/register", "/api/v1/auth/login"}) {
             for (const char* field : {"username", "password", "email"}) {
+                // Login reads no email: with the right credentials that one would succeed.
+                if (std::string(path).find("login") != std::string::npos &&
+                    std::string(field) == "email") {
+                    continue;
+                }
                 Json::Value body = Creds("victim_user");
                 body[field] = value;
                 HttpResponse r = c.Post(path, body);
@@ -213,40 +219,38 @@ TEST(Auth, BruteForceLimitIs429WithRetryAfter) {
 }
 
 TEST(Auth, LogoutIsSeenByEveryWorker) {
-    Stack& stack = TheStack();
+    // Two workers with one thread each: concurrent requests must use both processes.
+    StackOptions options = GtestStackOptions();
+    options.workers = 2;
+    options.threads = 1;
+    options.config["testing.hooks"] = "true";  // X-Inkstone-Worker tells who answered
+    Stack stack(options);
+    stack.Start();
     HttpClient c = stack.client();
     HttpResponse reg = c.Post("/api/v1/auth/register", Creds("many_workers"));
     ASSERT_EQ(reg.status, 201);
     std::string token = reg.JsonBody()["access_token"].asString();
-    // Warm both workers with the live token.
-    for (int i = 0; i < 10; ++i) ASSERT_EQ(c.Get("/api/v1/users/me", Bearer(token)).status, 200);
+    ASSERT_EQ(c.Get("/api/v1/users/me", Bearer(token)).status, 200);
     ASSERT_EQ(c.Request("POST", "/api/v1/auth/logout", "", Bearer(token)).status, 204);
 
-    Json::Value before = c.Get("/inkstone-status").JsonBody();
+    std::mutex mu;
+    std::set<std::string> answered_by;
     std::atomic<int> not_401{0};
     std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t) {
+    for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&] {
-            HttpClient mine = stack.client();
-            for (int i = 0; i < 10; ++i) {
-                if (mine.Get("/api/v1/users/me", Bearer(token)).status != 401) not_401++;
+            for (int i = 0; i < 15; ++i) {
+                HttpResponse r = c.Get("/api/v1/users/me", Bearer(token));
+                if (r.status != 401) not_401++;
+                std::lock_guard<std::mutex> lock(mu);
+                answered_by.insert(r.Header("x-inkstone-worker"));
             }
         });
     }
     for (auto& t : threads) t.join();
-    Json::Value after = c.Get("/inkstone-status").JsonBody();
     EXPECT_EQ(not_401.load(), 0);
-    // Both worker processes served some of those requests.
-    int workers_used = 0;
-    for (const Json::Value& w : after["workers"]) {
-        for (const Json::Value& b : before["workers"]) {
-            if (b["pid"] == w["pid"] &&
-                w["accepted_requests"].asUInt64() > b["accepted_requests"].asUInt64() + 1) {
-                ++workers_used;
-            }
-        }
-    }
-    EXPECT_EQ(workers_used, 2) << before << after;
+    EXPECT_EQ(answered_by.size(), 2u);
+    EXPECT_EQ(answered_by.count(""), 0u);
 }
 
 }  // namespace
