@@ -16,6 +16,9 @@ public:
     /// Called on each request thread before its first request / before it exits.
     virtual void ThreadStarted() {}
     virtual void ThreadStopping() {}
+    /// Starts / stops the worker's background jobs (once the threads accept / when draining).
+    virtual void StartBackground() {}
+    virtual void StopBackground() {}
     /// Serves one request. Must not throw: every failure is a response. `body_truncated`
     /// means the body was longer than MaxBodyBytes() and only that much was kept.
     virtual lib::Response Serve(lib::Request& request, lib::StreamWriter& stream,

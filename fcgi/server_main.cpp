@@ -15,6 +15,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/jobs.h"
 #include "lib/log.h"
 
 namespace {
@@ -30,7 +31,8 @@ public:
           api_(handlers::Deps{config_, db_, clock_}),
           router_(api_.Routes()),
           authenticator_(db_, clock_),
-          dispatcher_(router_, &authenticator_) {}
+          dispatcher_(router_, &authenticator_),
+          jobs_(config_.jobs.enabled ? api_.Jobs() : std::vector<lib::Job>{}) {}
 
     void ThreadStarted() override { lib::db::Pool::ThreadInit(); }
     void ThreadStopping() override { lib::db::Pool::ThreadEnd(); }
@@ -39,6 +41,10 @@ public:
         return dispatcher_.Dispatch(request, stream, body_truncated);
     }
     size_t MaxBodyBytes() const override { return dispatcher_.MaxBodyBytes(); }
+    void StartBackground() override {
+        jobs_.Start(lib::db::Pool::ThreadInit, lib::db::Pool::ThreadEnd);
+    }
+    void StopBackground() override { jobs_.Stop(); }
 
 private:
     lib::Config config_;
@@ -48,6 +54,7 @@ private:
     lib::Router router_;
     lib::TokenAuthenticator authenticator_;
     fcgi::Dispatcher dispatcher_;
+    lib::JobRunner jobs_;
 };
 
 int Usage() {

@@ -186,6 +186,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
     pthread_attr_destroy(&attr);
     if (w.running.load() == 0) _exit(kWorkerExitStartup);
     slot->state = static_cast<int32_t>(WorkerState::kReady);
+    app->StartBackground();
 
     sigset_t set;
     sigemptyset(&set);
@@ -206,6 +207,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
             // Retiring on max_requests: ask the master for a replacement before we stop.
             if (w.retire.load() && sig != SIGQUIT) kill(master, SIGUSR2);
             StopAccepting(w);
+            app->StopBackground();
             deadline = std::chrono::steady_clock::now() +
                        std::chrono::seconds(config.fcgi.graceful_timeout_s);
         }

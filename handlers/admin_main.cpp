@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "handlers/admin.h"
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/migrate.h"
@@ -67,9 +68,21 @@ int CheckDb(const lib::Config& config, const std::vector<std::string>&) {
     return 0;
 }
 
+int GrantAdminCommand(const lib::Config& config, const std::vector<std::string>& args) {
+    lib::db::Pool pool(AdminDbConfig(config));
+    return GrantAdmin(pool, args[0], std::cout);
+}
+
+int RevokeAdminCommand(const lib::Config& config, const std::vector<std::string>& args) {
+    lib::db::Pool pool(AdminDbConfig(config));
+    return RevokeAdmin(pool, args[0], std::cout);
+}
+
 constexpr Command kCommands[] = {
     {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
     {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
+    {"grant-admin", "USER", 1, 1, GrantAdminCommand, "give USER the admin role"},
+    {"revoke-admin", "USER", 1, 1, RevokeAdminCommand, "take the admin role from USER"},
 };
 
 void PrintUsage(std::ostream& out) {

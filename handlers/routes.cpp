@@ -23,7 +23,7 @@ struct Api::Handlers {
     SleepHandler test_sleep;
 };
 
-Api::Api(const Deps& deps) : handlers_(std::make_unique<Handlers>(deps)) {}
+Api::Api(const Deps& deps) : deps_(deps), handlers_(std::make_unique<Handlers>(deps)) {}
 Api::~Api() = default;
 
 // clang-format off
@@ -47,5 +47,17 @@ std::vector<lib::Route> Api::Routes() const {
     return routes;
 }
 // clang-format on
+
+std::vector<lib::Job> Api::Jobs() const {
+    lib::db::Pool& db = deps_.db;
+    const lib::Clock& clock = deps_.clock;
+    return {
+        {"auth.purge", std::chrono::minutes(10),
+         [&db, &clock] {
+             while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
+             }
+         }},
+    };
+}
 
 }  // namespace inkstone::handlers

@@ -6,6 +6,7 @@
 #include "lib/clock.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/jobs.h"
 #include "lib/router.h"
 
 namespace inkstone::handlers {
@@ -23,9 +24,12 @@ public:
     ~Api();
     /// method, path, handler, auth, body kind, body limit: one row per endpoint.
     std::vector<lib::Route> Routes() const;
+    /// The background jobs every worker runs (each safe on every host at once).
+    std::vector<lib::Job> Jobs() const;
 
 private:
     struct Handlers;
+    const Deps deps_;
     std::unique_ptr<Handlers> handlers_;
 };
 

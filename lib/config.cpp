@@ -170,6 +170,7 @@ const std::vector<KeySpec>& Keys() {
                   {"debug", "info", "warn", "error"}),
         IntKey("auth.token_ttl_s", Field(&C::auth, &AuthConfig::token_ttl_s), 60, 31622400),
         StringKey("sql_dir", Field(&C::sql_dir), Text::kNonEmpty),
+        BoolKey("jobs.enabled", Field(&C::jobs, &JobsConfig::enabled)),
         BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
     };
     return keys;

@@ -62,6 +62,10 @@ struct AuthConfig {
     int64_t token_ttl_s = 7 * 24 * 3600;
 };
 
+struct JobsConfig {
+    bool enabled = true;  ///< run background jobs (expiry, recovery, purges) in this host's workers
+};
+
 /// Test-only switches; never enable them in production.
 struct TestingConfig {
     bool hooks = false;  ///< routes /api/v1/_test/* (sleep, ...) for the integration tests
@@ -72,6 +76,7 @@ struct Config {
     DbConfig db;
     LogConfig log;
     AuthConfig auth;
+    JobsConfig jobs;
     TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live
 

@@ -4,6 +4,7 @@
 #include <json/writer.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <string>
@@ -216,6 +217,25 @@ TEST(Auth, BruteForceLimitIs429WithRetryAfter) {
     EXPECT_EQ(c.Post("/api/v1/auth/login", Creds("brute_user")).status, 429);
     auto rows = TheStack().db().Query("SELECT COUNT(*) FROM inkstone.login_failures");
     EXPECT_GE(std::stoi(rows[0][0]), 10);
+}
+
+TEST(Auth, AdminRoleComesFromTheCommandLineOnly) {
+    HttpClient c = TheStack().client();
+    HttpResponse reg = c.Post("/api/v1/auth/register", Creds("future_admin"));
+    ASSERT_EQ(reg.status, 201);
+    std::string token = reg.JsonBody()["access_token"].asString();
+    EXPECT_EQ(c.Get("/api/v1/users/me", Bearer(token)).JsonBody()["role"], "user");
+
+    std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
+                          TheStack().pool().dir() + "/inkstone.conf grant-admin future_admin 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char buf[512];
+    std::string output;
+    while (fgets(buf, sizeof buf, pipe) != nullptr) output += buf;
+    ASSERT_EQ(pclose(pipe), 0) << output;
+    // Seen on the very next request, no new login needed.
+    EXPECT_EQ(c.Get("/api/v1/users/me", Bearer(token)).JsonBody()["role"], "admin");
 }
 
 TEST(Auth, LogoutIsSeenByEveryWorker) {

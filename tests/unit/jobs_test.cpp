@@ -1,0 +1,50 @@
+#include "lib/jobs.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace inkstone::lib {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(JobRunner, RunsEachJobRepeatedlyAndSurvivesExceptions) {
+    std::atomic<int> good{0};
+    std::atomic<int> bad{0};
+    std::atomic<int> inits{0};
+    JobRunner runner({
+        {"good", 20ms, [&] { good++; }},
+        {"bad", 20ms, [&] {
+             bad++;
+             throw std::runtime_error("job failure is logged, not fatal");
+         }},
+    });
+    runner.Start([&] { inits++; }, [&] { inits++; });
+    std::this_thread::sleep_for(300ms);
+    runner.Stop();
+    EXPECT_GE(good.load(), 5);
+    EXPECT_GE(bad.load(), 5);
+    EXPECT_EQ(inits.load(), 2);  // thread init and end, once each
+    int after = good.load();
+    std::this_thread::sleep_for(60ms);
+    EXPECT_EQ(good.load(), after);  // stopped means stopped
+}
+
+TEST(JobRunner, StopIsPromptWithLongIntervals) {
+    std::atomic<int> runs{0};
+    JobRunner runner({{"hourly", std::chrono::hours(1), [&] { runs++; }}});
+    runner.Start();
+    auto t0 = std::chrono::steady_clock::now();
+    runner.Stop();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    runner.Stop();  // idempotent
+    runner.RunAllOnce();
+    EXPECT_GE(runs.load(), 1);
+}
+
+}  // namespace
+}  // namespace inkstone::lib
