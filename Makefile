@@ -11,7 +11,7 @@ PORT ?= 8080
 SIM_PORT ?= 8090
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test bench clean format
+.PHONY: all deps build build-debug run test bench fuzz clean format
 
 all: build
 
@@ -45,6 +45,17 @@ test: build-debug
 
 bench: build
 	build/release/tests/inkstone_micro_bench --benchmark_min_time=0.2
+
+# libFuzzer targets (request parsing, JSON bodies, ...), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang++ >/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null)" ] \
+	  || $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang libclang-rt-dev
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DINKSTONE_FUZZ=ON \
+	  -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
+	cmake --build build/fuzz -j $(JOBS) --target $$(cd tests/fuzz && ls *_fuzz.cpp | sed 's/\.cpp$$//')
+	@for f in tests/fuzz/*_fuzz.cpp; do n=$$(basename $$f .cpp); echo "== $$n"; \
+	  build/fuzz/tests/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 2>&1 | tail -3 || exit 1; done
 
 clean:
 	rm -rf build

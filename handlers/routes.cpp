@@ -21,6 +21,7 @@ struct Api::Handlers {
     MeHandler me;
     bool testing_hooks;
     SleepHandler test_sleep;
+    StreamHandler test_stream;
 };
 
 Api::Api(const Deps& deps) : deps_(deps), handlers_(std::make_unique<Handlers>(deps)) {}
@@ -43,6 +44,8 @@ std::vector<lib::Route> Api::Routes() const {
     if (h.testing_hooks) {
         routes.push_back(
         {Method::kGet,  "/api/v1/_test/sleep",     &h.test_sleep,     Auth::kPublic, BodyKind::kNone});
+        routes.push_back(
+        {Method::kGet,  "/api/v1/_test/stream",    &h.test_stream,    Auth::kPublic, BodyKind::kNone});
     }
     return routes;
 }
