@@ -7,6 +7,7 @@
 
 #include "fcgi/dispatcher.h"
 #include "lib/json_body.h"
+#include "lib/log.h"
 #include "lib/router.h"
 
 namespace {
@@ -64,6 +65,11 @@ std::string Next(const uint8_t*& data, size_t& size) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const bool quiet = [] {
+        lib::LogInit(lib::LogConfig{"", "error"});  // one log line per request would dominate
+        return true;
+    }();
+    (void)quiet;
     lib::Request req;
     req.method_name = Next(data, size);
     req.method = lib::ParseMethod(req.method_name);
