@@ -19,7 +19,7 @@ extern char** environ;
 namespace inkstone::lib {
 namespace {
 
-enum class Text { kAny, kNonEmpty, kUrlPath };
+enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl };
 
 /// One configuration key. Every key is one row of the table in Keys(); the rest of this file
 /// (file/.env/environment parsing, validation, Describe) is driven by that table.
@@ -43,8 +43,14 @@ std::string EnvName(std::string_view name) {
 }
 
 // Anything that looks like a credential is kept out of Describe and error messages, so a new
-// key such as `qwen.api_key` is secret without anyone remembering to flag it.
+// key such as `qwen.api_key` is secret without anyone remembering to flag it. `*_file` keys
+// hold where a secret lives, which operators need to see when a key file fails to load.
 bool IsSecretName(std::string_view name) {
+    constexpr std::string_view kFileSuffix = "_file";
+    if (name.size() >= kFileSuffix.size() &&
+        name.substr(name.size() - kFileSuffix.size()) == kFileSuffix) {
+        return false;
+    }
     return name.find("password") != std::string_view::npos ||
            name.find("secret") != std::string_view::npos ||
            name.find("key") != std::string_view::npos;
@@ -100,6 +106,11 @@ KeySpec StringKey(std::string name, Access access, Text rule = Text::kAny) {
         if (rule == Text::kNonEmpty && raw.empty()) return "must not be empty";
         if (rule == Text::kUrlPath && (raw.empty() || raw.front() != '/')) {
             return "must be a path starting with '/'";
+        }
+        if (rule == Text::kHttpUrl &&
+            ((raw.rfind("http://", 0) != 0 && raw.rfind("https://", 0) != 0) ||
+             raw.find_first_of(" \t\r\n?#") != std::string::npos)) {
+            return "must be an http:// or https:// URL without spaces, query or fragment";
         }
         access(config) = raw;
         return {};
@@ -172,6 +183,21 @@ const std::vector<KeySpec>& Keys() {
         StringKey("sql_dir", Field(&C::sql_dir), Text::kNonEmpty),
         BoolKey("jobs.enabled", Field(&C::jobs, &JobsConfig::enabled)),
         BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
+        StringKey("public_base_url", Field(&C::public_base_url), Text::kHttpUrl),
+        StringKey("alipay.app_id", Field(&C::alipay, &AlipayConfig::app_id)),
+        StringKey("alipay.private_key_file", Field(&C::alipay, &AlipayConfig::private_key_file)),
+        StringKey("alipay.public_key_file", Field(&C::alipay, &AlipayConfig::public_key_file)),
+        StringKey("alipay.gateway", Field(&C::alipay, &AlipayConfig::gateway), Text::kHttpUrl),
+        StringKey("alipay.seller_id", Field(&C::alipay, &AlipayConfig::seller_id)),
+        StringKey("wechat.mchid", Field(&C::wechat, &WechatConfig::mchid)),
+        StringKey("wechat.appid", Field(&C::wechat, &WechatConfig::appid)),
+        StringKey("wechat.apiv3_key", Field(&C::wechat, &WechatConfig::apiv3_key)),
+        StringKey("wechat.private_key_file", Field(&C::wechat, &WechatConfig::private_key_file)),
+        StringKey("wechat.merchant_serial", Field(&C::wechat, &WechatConfig::merchant_serial)),
+        StringKey("wechat.platform_public_key_file",
+                  Field(&C::wechat, &WechatConfig::platform_public_key_file)),
+        StringKey("wechat.platform_serial", Field(&C::wechat, &WechatConfig::platform_serial)),
+        StringKey("wechat.api_base", Field(&C::wechat, &WechatConfig::api_base), Text::kHttpUrl),
     };
     return keys;
 }

@@ -15,7 +15,8 @@
 /// environment variables are ignored (the environment holds much else). A value of the wrong
 /// type or out of range is an error naming the key and the value's problem (never the value
 /// itself when the key is secret). A key is secret when its name contains `password`,
-/// `secret` or `key` (`db.password`, `qwen.api_key`).
+/// `secret` or `key` (`db.password`, `qwen.api_key`), unless it ends in `_file`: those hold
+/// the path of a secret (`alipay.private_key_file`), and a path is not a secret.
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -66,6 +67,27 @@ struct JobsConfig {
     bool enabled = true;  ///< run background jobs (expiry, recovery, purges) in this host's workers
 };
 
+/// Alipay (open platform, RSA2). Keys are PEM files or Alipay's bare base64 text.
+struct AlipayConfig {
+    std::string app_id;
+    std::string private_key_file;  ///< the app's private key: signs requests
+    std::string public_key_file;   ///< Alipay's public key: verifies notifies and answers
+    std::string gateway = "https://openapi.alipay.com/gateway.do";
+    std::string seller_id;  ///< optional; when set, a notify's seller_id must equal it
+};
+
+/// WeChat Pay API v3.
+struct WechatConfig {
+    std::string mchid;
+    std::string appid;
+    std::string apiv3_key;         ///< secret; the 32-character APIv3 key
+    std::string private_key_file;  ///< merchant API private key (apiclient_key.pem): signs requests
+    std::string merchant_serial;   ///< serial number of the merchant API certificate
+    std::string platform_public_key_file;  ///< WeChat Pay public key: verifies answers, notifies
+    std::string platform_serial;  ///< its id (PUB_KEY_ID_...), matched against Wechatpay-Serial
+    std::string api_base = "https://api.mch.weixin.qq.com";
+};
+
 /// Test-only switches; never enable them in production.
 struct TestingConfig {
     bool hooks = false;  ///< routes /api/v1/_test/* (sleep, ...) for the integration tests
@@ -79,6 +101,10 @@ struct Config {
     JobsConfig jobs;
     TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live
+    /// The URL the world reaches this server at; payment notify URLs are built from it.
+    std::string public_base_url = "http://127.0.0.1:8080";
+    AlipayConfig alipay;
+    WechatConfig wechat;
 
     /// One line per key, `key = value`, secrets shown as `(set)`/`(unset)`. For `--print-config`.
     std::string Describe() const;

@@ -227,11 +227,86 @@ TEST_F(ConfigTest, DescribeListsEveryKeyAndHidesSecrets) {
                             "log.file",
                             "log.level",
                             "auth.token_ttl_s",
-                            "sql_dir"}) {
+                            "sql_dir",
+                            "public_base_url",
+                            "alipay.app_id",
+                            "alipay.private_key_file",
+                            "alipay.public_key_file",
+                            "alipay.gateway",
+                            "alipay.seller_id",
+                            "wechat.mchid",
+                            "wechat.appid",
+                            "wechat.apiv3_key",
+                            "wechat.private_key_file",
+                            "wechat.merchant_serial",
+                            "wechat.platform_public_key_file",
+                            "wechat.platform_serial",
+                            "wechat.api_base"}) {
         EXPECT_TRUE(Contains(text, std::string(key) + " = ")) << key;
     }
     config.db.password.clear();
     EXPECT_TRUE(Contains(config.Describe(), "db.password = (unset)\n"));
+}
+
+TEST_F(ConfigTest, PaymentKeysDefaultsAndEnvironmentNames) {
+    Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.public_base_url, "http://127.0.0.1:8080");
+    EXPECT_EQ(config.alipay.gateway, "https://openapi.alipay.com/gateway.do");
+    EXPECT_EQ(config.wechat.api_base, "https://api.mch.weixin.qq.com");
+    EXPECT_EQ(config.alipay.app_id, "");
+    EXPECT_EQ(config.wechat.apiv3_key, "");
+
+    WriteFile("alipay.app_id = 2021000000000001\nwechat.mchid = 1900000001\n");
+    sources_.env = {{"PUBLIC_BASE_URL", "https://pay.example.com"},
+                    {"ALIPAY_PRIVATE_KEY_FILE", "/etc/inkstone/alipay_app.pem"},
+                    {"ALIPAY_PUBLIC_KEY_FILE", "/etc/inkstone/alipay_public.txt"},
+                    {"ALIPAY_GATEWAY", "http://127.0.0.1:9999/gateway.do"},
+                    {"ALIPAY_SELLER_ID", "2088000000000002"},
+                    {"WECHAT_APPID", "wx0000000000000001"},
+                    {"WECHAT_APIV3_KEY", "0123456789abcdef0123456789ABCDEF"},
+                    {"WECHAT_PRIVATE_KEY_FILE", "/etc/inkstone/apiclient_key.pem"},
+                    {"WECHAT_MERCHANT_SERIAL", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"},
+                    {"WECHAT_PLATFORM_PUBLIC_KEY_FILE", "/etc/inkstone/pub_key.pem"},
+                    {"WECHAT_PLATFORM_SERIAL", "PUB_KEY_ID_0114"},
+                    {"WECHAT_API_BASE", "http://127.0.0.1:9998"}};
+    config = LoadConfig(sources_);
+    EXPECT_EQ(config.public_base_url, "https://pay.example.com");
+    EXPECT_EQ(config.alipay.app_id, "2021000000000001");
+    EXPECT_EQ(config.alipay.private_key_file, "/etc/inkstone/alipay_app.pem");
+    EXPECT_EQ(config.alipay.public_key_file, "/etc/inkstone/alipay_public.txt");
+    EXPECT_EQ(config.alipay.gateway, "http://127.0.0.1:9999/gateway.do");
+    EXPECT_EQ(config.alipay.seller_id, "2088000000000002");
+    EXPECT_EQ(config.wechat.mchid, "1900000001");
+    EXPECT_EQ(config.wechat.appid, "wx0000000000000001");
+    EXPECT_EQ(config.wechat.apiv3_key, "0123456789abcdef0123456789ABCDEF");
+    EXPECT_EQ(config.wechat.private_key_file, "/etc/inkstone/apiclient_key.pem");
+    EXPECT_EQ(config.wechat.merchant_serial, "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+    EXPECT_EQ(config.wechat.platform_public_key_file, "/etc/inkstone/pub_key.pem");
+    EXPECT_EQ(config.wechat.platform_serial, "PUB_KEY_ID_0114");
+    EXPECT_EQ(config.wechat.api_base, "http://127.0.0.1:9998");
+
+    // The APIv3 key is a secret; the key files' paths are not (operators need to see them).
+    const std::string text = config.Describe();
+    EXPECT_FALSE(Contains(text, "0123456789abcdef")) << text;
+    EXPECT_TRUE(Contains(text, "wechat.apiv3_key = (set)\n")) << text;
+    EXPECT_TRUE(Contains(text, "alipay.private_key_file = \"/etc/inkstone/alipay_app.pem\"\n"))
+        << text;
+    EXPECT_TRUE(Contains(text, "wechat.platform_public_key_file = \"/etc/inkstone/pub_key.pem\"\n"))
+        << text;
+}
+
+TEST_F(ConfigTest, PaymentUrlsMustBeHttpUrls) {
+    for (const char* name : {"PUBLIC_BASE_URL", "ALIPAY_GATEWAY", "WECHAT_API_BASE"}) {
+        for (const char* bad :
+             {"", "127.0.0.1:8080", "ftp://example.com", "https://a b", "https://example.com/?x=1",
+              "https://example.com/#x", "HTTPS//example.com"}) {
+            sources_.env = {{name, bad}};
+            const std::string error = LoadError();
+            EXPECT_TRUE(Contains(error, name)) << name << "=" << bad << ": " << error;
+        }
+        sources_.env = {{name, "https://example.com:8443/base/"}};
+        EXPECT_NO_THROW(LoadConfig(sources_));
+    }
 }
 
 TEST_F(ConfigTest, DescribeOutputLoadsBackToTheSameConfig) {
