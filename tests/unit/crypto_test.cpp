@@ -5,6 +5,7 @@
 #include <openssl/encoder.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <memory>
