@@ -40,6 +40,9 @@ struct AlipayApp {
     std::string gateway = kAlipayDefaultGateway;
     std::string notify_url;  ///< where Alipay POSTs the async notify
     std::string return_url;  ///< optional page the browser returns to; empty = none
+    /// Optional (2088...): when set, the notify handler must require a notify's seller_id to
+    /// equal it. Not sent in requests.
+    std::string seller_id;
 };
 
 // --- Amounts ---

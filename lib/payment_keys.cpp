@@ -65,6 +65,7 @@ AlipayApp AlipayAppFromConfig(const Config& config) {
     AlipayApp app;
     app.app_id = config.alipay.app_id;
     app.gateway = config.alipay.gateway;
+    app.seller_id = config.alipay.seller_id;
     app.notify_url = PublicUrl(config, kAlipayNotifyPath);
     return app;
 }

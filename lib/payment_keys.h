@@ -32,7 +32,8 @@ PaymentKeys LoadPaymentKeys(const Config& config);
 /// `public_base_url` (trailing slashes dropped) + `path`.
 std::string PublicUrl(const Config& config, const std::string& path);
 
-/// The Alipay app: app_id, gateway and notify_url = PublicUrl(kAlipayNotifyPath). No return_url.
+/// The Alipay app: app_id, gateway, seller_id and notify_url = PublicUrl(kAlipayNotifyPath).
+/// No return_url.
 AlipayApp AlipayAppFromConfig(const Config& config);
 
 /// The WeChat Pay merchant: ids, serial, api_base and notify_url = PublicUrl(kWechatNotifyPath).

@@ -68,6 +68,9 @@ TEST_F(PaymentKeysTest, LoadsEveryKeyAndBuildsWorkingClients) {
     EXPECT_EQ(app.app_id, "2021000000000001");
     EXPECT_EQ(app.gateway, "https://openapi.alipay.com/gateway.do");
     EXPECT_EQ(app.notify_url, "https://pay.example.com/api/v1/payment/alipay/notify");
+    EXPECT_EQ(app.seller_id, "");
+    config_.alipay.seller_id = "2088000000000002";
+    EXPECT_EQ(AlipayAppFromConfig(config_).seller_id, "2088000000000002");
     const WechatMerchant merchant = WechatMerchantFromConfig(config_);
     EXPECT_EQ(merchant.notify_url, "https://pay.example.com/api/v1/payment/wechat/notify");
     EXPECT_EQ(merchant.api_base, "https://api.mch.weixin.qq.com");
