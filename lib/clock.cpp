@@ -37,14 +37,15 @@ bool ReadDigits(std::string_view text, size_t pos, size_t count, int* value) {
     return true;
 }
 
+}  // namespace
+
 bool IsLeapYear(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
 int DaysInMonth(int year, int month) {
     static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12) return 0;
     return month == 2 && IsLeapYear(year) ? 29 : kDays[month - 1];
 }
-
-}  // namespace
 
 std::string FormatRfc3339(TimePoint t) { return Format(t, "%04d-%02d-%02dT%02d:%02d:%02dZ"); }
 

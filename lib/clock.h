@@ -29,4 +29,8 @@ std::string FormatSqlDateTime(TimePoint t);
 /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC). nullopt on bad input.
 std::optional<TimePoint> ParseSqlDateTime(std::string_view text);
 
+/// Gregorian calendar: leap years, and the days of `month` (1..12; 0 for any other month).
+bool IsLeapYear(int year);
+int DaysInMonth(int year, int month);
+
 }  // namespace inkstone::lib
