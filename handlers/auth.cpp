@@ -57,24 +57,9 @@ constexpr char kPurgeLoginFailuresSql[] = "DELETE FROM login_failures WHERE fail
 // plain 401 like any wrong one; only absurd input is a 422.
 constexpr size_t kLoginFieldMaxChars = 1024;
 
-// Runs `fn(lease)` on a pooled connection outside any transaction (autocommit).
-template <class F>
-auto WithLease(db::Pool& pool, F&& fn) {
-    db::Lease lease = pool.Acquire();
-    try {
-        return fn(lease);
-    } catch (const sql::SQLException& e) {
-        db::Rethrow(e, &lease);
-    }
-}
+using db::WithLease;
 
 std::string SqlTime(TimePoint t) { return lib::FormatSqlDateTime(t); }
-
-TimePoint ParseStoredTime(const sql::SQLString& text) {
-    const std::optional<TimePoint> t = lib::ParseSqlDateTime(text.asStdString());
-    if (!t) throw std::runtime_error("unparsable DATETIME from the database");
-    return *t;
-}
 
 UserRecord ReadUser(sql::ResultSet& row) {
     UserRecord user;
@@ -83,10 +68,8 @@ UserRecord ReadUser(sql::ResultSet& row) {
     if (!row.isNull("email")) user.email = row.getString("email").asStdString();
     user.role = row.getString("role").asStdString();
     user.credits = row.getInt64("credits");
-    if (!row.isNull("member_expired_at")) {
-        user.member_expired_at = ParseStoredTime(row.getString("member_expired_at"));
-    }
-    user.created_at = ParseStoredTime(row.getString("created_at"));
+    user.member_expired_at = db::GetOptionalTime(row, "member_expired_at");
+    user.created_at = db::GetTime(row, "created_at");
     return user;
 }
 
@@ -129,17 +112,17 @@ ApiError InvalidCredentials() {
     return ApiError(ErrorCode::kUnauthorized, kInvalidCredentialsMessage);
 }
 
-const lib::Principal& RequirePrincipal(const lib::Request& request) {
-    if (!request.principal) throw ApiError(ErrorCode::kUnauthorized, "authentication required");
-    return *request.principal;
-}
-
 struct LoginCandidate {
     std::optional<int64_t> user_id;
     std::string password_hash;
 };
 
 }  // namespace
+
+const lib::Principal& RequirePrincipal(const lib::Request& request) {
+    if (!request.principal) throw ApiError(ErrorCode::kUnauthorized, "authentication required");
+    return *request.principal;
+}
 
 Json::Value UserToJson(const UserRecord& user, TimePoint now) {
     Json::Value json(Json::objectValue);
@@ -272,7 +255,7 @@ lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWrite
         boundary.setInt(5, kLoginMaxFailures - 1);
         std::unique_ptr<sql::ResultSet> blocking(boundary.executeQuery());
         if (blocking->next()) {
-            const TimePoint boundary_at = ParseStoredTime(blocking->getString("failed_at"));
+            const TimePoint boundary_at = db::GetTime(*blocking, "failed_at");
             // A refused attempt is not a guess: it must not extend the lock-out.
             sql::PreparedStatement& forget = lease.Prepare(kDeleteLoginAttemptSql);
             forget.setUInt64(1, attempt_id);

@@ -47,6 +47,10 @@ struct UserRecord {
     lib::TimePoint created_at;
 };
 
+/// The caller of an Auth::kUser / kAdmin route; ApiError 401 when there is none (a route
+/// wrongly marked public).
+const lib::Principal& RequirePrincipal(const lib::Request& request);
+
 /// The `/users/me` shape: `{"id", "username", "email", "role", "credits", "is_member",
 /// "member_expired_at", "created_at"}`; `is_member` is `member_expired_at > now`, times are
 /// RFC 3339 UTC, absent values are null.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 
 namespace inkstone::lib::db {
@@ -110,6 +111,20 @@ void Rethrow(const sql::SQLException& e, Lease* lease) {
     const ErrorKind kind = Classify(e);
     if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
     throw DbError(kind, e.getErrorCode(), e.what());
+}
+
+std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column) {
+    const std::optional<std::chrono::system_clock::time_point> t = GetOptionalTime(row, column);
+    if (!t) throw std::runtime_error(std::string("NULL in DATETIME column ") + column);
+    return *t;
+}
+
+std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::ResultSet& row,
+                                                                     const char* column) {
+    if (row.isNull(column)) return std::nullopt;
+    const std::optional<TimePoint> t = ParseSqlDateTime(row.getString(column).asStdString());
+    if (!t) throw std::runtime_error(std::string("unparsable DATETIME in column ") + column);
+    return t;
 }
 
 void BackoffSleep(int attempt) {

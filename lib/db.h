@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -140,6 +141,26 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
 /// Converts a SQLException into DbError (classified), marking the lease broken when the
 /// server went away. Exposed for code that runs statements outside RetryOnAborted.
 [[noreturn]] void Rethrow(const sql::SQLException& e, Lease* lease);
+
+/// Runs `fn(Lease&)` on a pooled connection outside any transaction (autocommit): for single
+/// statements and reads. SQL errors become DbError (the lease is dropped when the server went
+/// away); whatever else fn throws propagates.
+template <class F>
+auto WithLease(Pool& pool, F&& fn) -> decltype(fn(std::declval<Lease&>())) {
+    Lease lease = pool.Acquire();
+    try {
+        return fn(lease);
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, &lease);
+    }
+}
+
+/// A DATETIME column (UTC, as the application writes them) as a time point. Throws
+/// std::runtime_error when it is NULL or unparsable (a schema bug, not input).
+std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column);
+/// The same for a nullable column: nullopt for NULL.
+std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::ResultSet& row,
+                                                                     const char* column);
 
 /// Sleeps a jittered backoff for retry `attempt` (0-based).
 void BackoffSleep(int attempt);
