@@ -1,0 +1,270 @@
+#include "lib/orders.h"
+
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+
+#include <memory>
+#include <stdexcept>
+
+namespace inkstone::lib::orders {
+namespace {
+
+using money::OrderKind;
+
+constexpr char kSelectPackagesSql[] =
+    "SELECT id, credits, bonus_credits, price_fen FROM credit_prices WHERE active = 1 "
+    "ORDER BY sort_order, id";
+constexpr char kSelectPackageSql[] =
+    "SELECT id, credits, bonus_credits, price_fen FROM credit_prices WHERE id = ? AND active = 1";
+constexpr char kSelectPlansSql[] =
+    "SELECT id, plan, name, months, price_fen FROM membership_prices WHERE active = 1 "
+    "ORDER BY sort_order, id";
+
+constexpr char kInsertRechargeOrderSql[] =
+    "INSERT INTO recharge_orders (order_no, user_id, price_id, credits, bonus_credits, "
+    "amount_fen, payment_method, status, created_at, expires_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
+constexpr char kInsertMembershipOrderSql[] =
+    "INSERT INTO membership_orders (order_no, user_id, price_id, plan, months, amount_fen, "
+    "payment_method, status, created_at, expires_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
+
+constexpr char kSelectRechargeOrderSql[] =
+    "SELECT order_no, user_id, price_id, credits, bonus_credits, amount_fen, payment_method, "
+    "status, created_at, expires_at, paid_at FROM recharge_orders "
+    "WHERE order_no = ? AND user_id = ?";
+constexpr char kSelectMembershipOrderSql[] =
+    "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
+    "status, created_at, expires_at, paid_at FROM membership_orders "
+    "WHERE order_no = ? AND user_id = ?";
+constexpr char kListRechargeOrdersSql[] =
+    "SELECT order_no, user_id, price_id, credits, bonus_credits, amount_fen, payment_method, "
+    "status, created_at, expires_at, paid_at FROM recharge_orders WHERE user_id = ? "
+    "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
+constexpr char kListMembershipOrdersSql[] =
+    "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
+    "status, created_at, expires_at, paid_at FROM membership_orders WHERE user_id = ? "
+    "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
+constexpr char kCountRechargeOrdersSql[] = "SELECT COUNT(*) FROM recharge_orders WHERE user_id = ?";
+constexpr char kCountMembershipOrdersSql[] =
+    "SELECT COUNT(*) FROM membership_orders WHERE user_id = ?";
+
+// A fresh order_no colliding with an existing one is a ~2^-100 event per pair; a few attempts
+// make it impossible in practice without ever trusting luck alone (the UNIQUE key decides).
+constexpr int kOrderNoAttempts = 3;
+
+std::string SqlTime(TimePoint t) { return FormatSqlDateTime(t); }
+
+CreditPackage ReadPackage(sql::ResultSet& row) {
+    CreditPackage package;
+    package.id = static_cast<int64_t>(row.getUInt64("id"));
+    package.terms.credits = row.getInt64("credits");
+    package.terms.bonus_credits = row.getInt64("bonus_credits");
+    package.terms.amount_fen = row.getInt64("price_fen");
+    return package;
+}
+
+MembershipPlan ReadPlan(sql::ResultSet& row) {
+    MembershipPlan plan;
+    plan.id = static_cast<int64_t>(row.getUInt64("id"));
+    plan.plan = row.getString("plan").asStdString();
+    plan.name = row.getString("name").asStdString();
+    plan.months = row.getInt("months");
+    plan.price_fen = row.getInt64("price_fen");
+    return plan;
+}
+
+Order ReadOrder(sql::ResultSet& row, OrderKind kind) {
+    Order order;
+    order.kind = kind;
+    order.order_no = row.getString("order_no").asStdString();
+    order.user_id = static_cast<int64_t>(row.getUInt64("user_id"));
+    if (!row.isNull("price_id")) order.price_id = static_cast<int64_t>(row.getUInt64("price_id"));
+    if (kind == OrderKind::kRecharge) {
+        order.credits = row.getInt64("credits");
+        order.bonus_credits = row.getInt64("bonus_credits");
+    } else {
+        order.plan = row.getString("plan").asStdString();
+        order.months = row.getInt("months");
+        order.member_until = db::GetOptionalTime(row, "member_until");
+    }
+    order.amount_fen = row.getInt64("amount_fen");
+    order.payment_method = row.getString("payment_method").asStdString();
+    order.status = row.getString("status").asStdString();
+    order.created_at = db::GetTime(row, "created_at");
+    order.expires_at = db::GetTime(row, "expires_at");
+    order.paid_at = db::GetOptionalTime(row, "paid_at");
+    return order;
+}
+
+/// Runs `bind(stmt, order_no)` + INSERT with fresh order numbers until one is unique.
+template <class Bind>
+std::string InsertWithFreshOrderNo(db::Lease& lease, const char* sql_text, OrderKind kind,
+                                   TimePoint now, Bind&& bind) {
+    for (int attempt = 1;; ++attempt) {
+        std::string order_no = money::NewOrderNo(kind, now);
+        sql::PreparedStatement& insert = lease.Prepare(sql_text);
+        insert.setString(1, order_no);
+        bind(insert);
+        try {
+            insert.executeUpdate();
+            return order_no;
+        } catch (const sql::SQLException& e) {
+            // InnoDB rolls back only the failed statement, so the transaction goes on.
+            if (db::Classify(e) != db::ErrorKind::kDuplicate || attempt == kOrderNoAttempts) throw;
+        }
+    }
+}
+
+}  // namespace
+
+bool IsPaymentMethod(std::string_view method) { return method == "alipay" || method == "wechat"; }
+
+std::vector<CreditPackage> ActivePackages(db::Pool& pool) {
+    return db::WithLease(pool, [](db::Lease& lease) {
+        std::vector<CreditPackage> packages;
+        std::unique_ptr<sql::ResultSet> rows(lease.Prepare(kSelectPackagesSql).executeQuery());
+        while (rows->next()) {
+            CreditPackage package = ReadPackage(*rows);
+            if (!money::PackageError(package.terms)) packages.push_back(package);
+        }
+        return packages;
+    });
+}
+
+std::optional<CreditPackage> FindActivePackage(db::Pool& pool, int64_t id) {
+    return db::WithLease(pool, [id](db::Lease& lease) -> std::optional<CreditPackage> {
+        sql::PreparedStatement& select = lease.Prepare(kSelectPackageSql);
+        select.setUInt64(1, static_cast<uint64_t>(id));
+        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
+        if (!row->next()) return std::nullopt;
+        CreditPackage package = ReadPackage(*row);
+        if (money::PackageError(package.terms)) return std::nullopt;
+        return package;
+    });
+}
+
+std::vector<MembershipPlan> ActivePlans(db::Pool& pool) {
+    return db::WithLease(pool, [](db::Lease& lease) {
+        std::vector<MembershipPlan> plans;
+        std::unique_ptr<sql::ResultSet> rows(lease.Prepare(kSelectPlansSql).executeQuery());
+        while (rows->next()) plans.push_back(ReadPlan(*rows));
+        return plans;
+    });
+}
+
+std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64_t> id,
+                                             std::optional<std::string> plan) {
+    if (!id && !plan) return std::nullopt;
+    // Three rows: reading them all keeps one statement for every way of naming a plan.
+    for (MembershipPlan& candidate : ActivePlans(pool)) {
+        if ((!id || candidate.id == *id) && (!plan || candidate.plan == *plan)) {
+            return std::move(candidate);
+        }
+    }
+    return std::nullopt;
+}
+
+Order InsertRechargeOrder(db::Lease& lease, int64_t user_id, std::optional<int64_t> price_id,
+                          const money::RechargeTerms& terms, const std::string& payment_method,
+                          TimePoint now, std::chrono::seconds ttl) {
+    Order order;
+    order.kind = OrderKind::kRecharge;
+    order.user_id = user_id;
+    order.price_id = price_id;
+    order.credits = terms.credits;
+    order.bonus_credits = terms.bonus_credits;
+    order.amount_fen = terms.amount_fen;
+    order.payment_method = payment_method;
+    order.status = "PENDING";
+    // Stored at whole seconds; the returned order must equal what a later read gives.
+    order.created_at = std::chrono::floor<std::chrono::seconds>(now);
+    order.expires_at = order.created_at + ttl;
+    order.order_no =
+        InsertWithFreshOrderNo(lease, kInsertRechargeOrderSql, OrderKind::kRecharge, now,
+                               [&](sql::PreparedStatement& insert) {
+                                   insert.setUInt64(2, static_cast<uint64_t>(user_id));
+                                   if (price_id) {
+                                       insert.setUInt64(3, static_cast<uint64_t>(*price_id));
+                                   } else {
+                                       insert.setNull(3, sql::DataType::INTEGER);
+                                   }
+                                   insert.setInt64(4, terms.credits);
+                                   insert.setInt64(5, terms.bonus_credits);
+                                   insert.setInt64(6, terms.amount_fen);
+                                   insert.setString(7, payment_method);
+                                   insert.setString(8, SqlTime(order.created_at));
+                                   insert.setString(9, SqlTime(order.expires_at));
+                                   insert.setString(10, SqlTime(order.created_at));
+                               });
+    return order;
+}
+
+Order InsertMembershipOrder(db::Lease& lease, int64_t user_id, const MembershipPlan& plan,
+                            const std::string& payment_method, TimePoint now,
+                            std::chrono::seconds ttl) {
+    Order order;
+    order.kind = OrderKind::kMembership;
+    order.user_id = user_id;
+    order.price_id = plan.id;
+    order.plan = plan.plan;
+    order.months = plan.months;
+    order.amount_fen = plan.price_fen;
+    order.payment_method = payment_method;
+    order.status = "PENDING";
+    order.created_at = std::chrono::floor<std::chrono::seconds>(now);
+    order.expires_at = order.created_at + ttl;
+    order.order_no =
+        InsertWithFreshOrderNo(lease, kInsertMembershipOrderSql, OrderKind::kMembership, now,
+                               [&](sql::PreparedStatement& insert) {
+                                   insert.setUInt64(2, static_cast<uint64_t>(user_id));
+                                   insert.setUInt64(3, static_cast<uint64_t>(plan.id));
+                                   insert.setString(4, plan.plan);
+                                   insert.setInt(5, plan.months);
+                                   insert.setInt64(6, plan.price_fen);
+                                   insert.setString(7, payment_method);
+                                   insert.setString(8, SqlTime(order.created_at));
+                                   insert.setString(9, SqlTime(order.expires_at));
+                                   insert.setString(10, SqlTime(order.created_at));
+                               });
+    return order;
+}
+
+std::optional<Order> FindUserOrder(db::Pool& pool, OrderKind kind, int64_t user_id,
+                                   std::string_view order_no) {
+    if (money::OrderKindOf(order_no) != kind) return std::nullopt;
+    return db::WithLease(pool, [&](db::Lease& lease) -> std::optional<Order> {
+        sql::PreparedStatement& select = lease.Prepare(
+            kind == OrderKind::kRecharge ? kSelectRechargeOrderSql : kSelectMembershipOrderSql);
+        select.setString(1, std::string(order_no));
+        select.setUInt64(2, static_cast<uint64_t>(user_id));
+        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
+        if (!row->next()) return std::nullopt;
+        return ReadOrder(*row, kind);
+    });
+}
+
+OrderPage ListUserOrders(db::Pool& pool, OrderKind kind, int64_t user_id, int64_t limit,
+                         int64_t offset) {
+    const bool recharge = kind == OrderKind::kRecharge;
+    return db::WithLease(pool, [&](db::Lease& lease) {
+        OrderPage page;
+        sql::PreparedStatement& list =
+            lease.Prepare(recharge ? kListRechargeOrdersSql : kListMembershipOrdersSql);
+        list.setUInt64(1, static_cast<uint64_t>(user_id));
+        list.setInt64(2, limit);
+        list.setInt64(3, offset);
+        std::unique_ptr<sql::ResultSet> rows(list.executeQuery());
+        while (rows->next()) page.items.push_back(ReadOrder(*rows, kind));
+        sql::PreparedStatement& count =
+            lease.Prepare(recharge ? kCountRechargeOrdersSql : kCountMembershipOrdersSql);
+        count.setUInt64(1, static_cast<uint64_t>(user_id));
+        std::unique_ptr<sql::ResultSet> total(count.executeQuery());
+        if (!total->next()) throw std::runtime_error("COUNT(*) returned no row");
+        page.total = total->getInt64(1);
+        return page;
+    });
+}
+
+}  // namespace inkstone::lib::orders

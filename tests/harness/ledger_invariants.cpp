@@ -1,0 +1,130 @@
+#include "tests/harness/ledger_invariants.h"
+
+#include <string>
+
+namespace inkstone::testing {
+namespace {
+
+/// One rule: a query returning a row per violation, and how to describe such a row.
+struct Check {
+    const char* rule;
+    const char* sql;  ///< `$S` stands for the schema
+};
+
+// clang-format off
+const Check kChecks[] = {
+    {"users.credits >= 0",
+     "SELECT id, credits FROM $S.users WHERE credits < 0"},
+    {"users.credits = SUM(ledger amounts)",
+     "SELECT u.id, u.credits, COALESCE(SUM(t.amount), 0) FROM $S.users u "
+     "LEFT JOIN $S.credit_transactions t ON t.user_id = u.id "
+     "GROUP BY u.id, u.credits HAVING u.credits <> COALESCE(SUM(t.amount), 0)"},
+    {"balance_after = running sum in seq order, seq = 1..N",
+     "SELECT id, user_id, seq, balance_after, running, position FROM ("
+     "  SELECT id, user_id, seq, balance_after,"
+     "         SUM(amount) OVER (PARTITION BY user_id ORDER BY seq) AS running,"
+     "         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS position"
+     "  FROM $S.credit_transactions) chain "
+     "WHERE balance_after <> running OR seq <> position"},
+    {"id order agrees with seq order",
+     "SELECT id, user_id, seq FROM ("
+     "  SELECT id, user_id, seq,"
+     "         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY id) AS by_id,"
+     "         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY seq) AS by_seq"
+     "  FROM $S.credit_transactions) orders WHERE by_id <> by_seq"},
+    {"users.ledger_seq = number of ledger rows",
+     "SELECT u.id, u.ledger_seq, COUNT(t.id) FROM $S.users u "
+     "LEFT JOIN $S.credit_transactions t ON t.user_id = u.id "
+     "GROUP BY u.id, u.ledger_seq HAVING u.ledger_seq <> COUNT(t.id)"},
+    {"amount has the sign of its type, balance_after >= 0",
+     "SELECT id, type, amount, balance_after FROM $S.credit_transactions WHERE balance_after < 0 "
+     "OR (type IN ('RECHARGE', 'BONUS', 'REFUND') AND amount <= 0) "
+     "OR (type = 'CONSUME' AND amount >= 0) OR amount = 0"},
+    {"a PAID recharge order has one RECHARGE row of its credits (and one BONUS row of its "
+     "bonus); an unpaid one has none",
+     "SELECT o.order_no, o.status, o.credits, o.bonus_credits,"
+     "       SUM(t.type = 'RECHARGE'), SUM(CASE WHEN t.type = 'RECHARGE' THEN t.amount END),"
+     "       SUM(t.type = 'BONUS'), SUM(CASE WHEN t.type = 'BONUS' THEN t.amount END),"
+     "       SUM(t.user_id <> o.user_id) "
+     "FROM $S.recharge_orders o LEFT JOIN $S.credit_transactions t "
+     "  ON t.related_order_no = o.order_no AND t.type IN ('RECHARGE', 'BONUS') "
+     "GROUP BY o.id, o.order_no, o.status, o.credits, o.bonus_credits, o.user_id "
+     "HAVING (o.status = 'PAID' AND NOT ("
+     "          COALESCE(SUM(t.type = 'RECHARGE'), 0) = 1"
+     "          AND SUM(CASE WHEN t.type = 'RECHARGE' THEN t.amount END) = o.credits"
+     "          AND COALESCE(SUM(t.type = 'BONUS'), 0) = (o.bonus_credits > 0)"
+     "          AND COALESCE(SUM(CASE WHEN t.type = 'BONUS' THEN t.amount END), 0)"
+     "              = o.bonus_credits"
+     "          AND COALESCE(SUM(t.user_id <> o.user_id), 0) = 0))"
+     "    OR (o.status <> 'PAID' AND COUNT(t.id) > 0)"},
+    {"every RECHARGE/BONUS row belongs to a PAID order",
+     "SELECT t.id, t.type, t.related_order_no FROM $S.credit_transactions t "
+     "LEFT JOIN $S.recharge_orders o ON o.order_no = t.related_order_no AND o.status = 'PAID' "
+     "WHERE t.type IN ('RECHARGE', 'BONUS') AND o.id IS NULL"},
+    {"a charge is refunded at most once",
+     "SELECT refund_of, COUNT(*) FROM $S.credit_transactions WHERE refund_of IS NOT NULL "
+     "GROUP BY refund_of HAVING COUNT(*) > 1"},
+    {"a REFUND reverses one CONSUME row of the same user",
+     "SELECT r.id, r.refund_of, r.amount, c.type, c.amount FROM $S.credit_transactions r "
+     "LEFT JOIN $S.credit_transactions c ON c.id = r.refund_of "
+     "WHERE r.type = 'REFUND' AND (c.id IS NULL OR c.type <> 'CONSUME' "
+     "  OR c.user_id <> r.user_id OR r.amount <> -c.amount)"},
+    {"a PAID membership order has its period, an unpaid one none",
+     "SELECT order_no, status, member_from, member_until FROM $S.membership_orders "
+     "WHERE (status = 'PAID' AND NOT (member_from < member_until)) "
+     "   OR (status <> 'PAID' AND (member_from IS NOT NULL OR member_until IS NOT NULL))"},
+    {"member_expired_at = the latest member_until of the user's PAID membership orders",
+     "SELECT u.id, u.member_expired_at, MAX(o.member_until) FROM $S.users u "
+     "JOIN $S.membership_orders o ON o.user_id = u.id AND o.status = 'PAID' "
+     "GROUP BY u.id, u.member_expired_at "
+     "HAVING u.member_expired_at IS NULL OR u.member_expired_at <> MAX(o.member_until)"},
+};
+// clang-format on
+
+std::string WithSchema(const char* sql, const std::string& schema) {
+    std::string out = sql;
+    for (size_t at = out.find("$S"); at != std::string::npos; at = out.find("$S", at)) {
+        out.replace(at, 2, schema);
+    }
+    return out;
+}
+
+int64_t Count(MariaDb& db, const std::string& sql) {
+    const auto rows = db.Query(sql);
+    return rows.empty() || rows[0].empty() ? 0 : std::stoll(rows[0][0]);
+}
+
+}  // namespace
+
+std::string LedgerReport::Summary() const {
+    return "users=" + std::to_string(users) + " ledger_rows=" + std::to_string(ledger_rows) +
+           " paid_recharge_orders=" + std::to_string(paid_recharge_orders) +
+           " paid_membership_orders=" + std::to_string(paid_membership_orders) +
+           " charges=" + std::to_string(charges) + " refunds=" + std::to_string(refunds) +
+           " violations=" + std::to_string(violations.size());
+}
+
+LedgerReport CheckLedger(MariaDb& db, const std::string& schema) {
+    LedgerReport report;
+    for (const Check& check : kChecks) {
+        for (const auto& row : db.Query(WithSchema(check.sql, schema))) {
+            std::string line = std::string(check.rule) + ": ";
+            for (size_t i = 0; i < row.size(); ++i) line += (i ? " | " : "") + row[i];
+            report.violations.push_back(std::move(line));
+        }
+    }
+    const std::string s = schema + ".";
+    report.users = Count(db, "SELECT COUNT(*) FROM " + s + "users");
+    report.ledger_rows = Count(db, "SELECT COUNT(*) FROM " + s + "credit_transactions");
+    report.paid_recharge_orders =
+        Count(db, "SELECT COUNT(*) FROM " + s + "recharge_orders WHERE status = 'PAID'");
+    report.paid_membership_orders =
+        Count(db, "SELECT COUNT(*) FROM " + s + "membership_orders WHERE status = 'PAID'");
+    report.charges =
+        Count(db, "SELECT COUNT(*) FROM " + s + "credit_transactions WHERE type = 'CONSUME'");
+    report.refunds =
+        Count(db, "SELECT COUNT(*) FROM " + s + "credit_transactions WHERE type = 'REFUND'");
+    return report;
+}
+
+}  // namespace inkstone::testing

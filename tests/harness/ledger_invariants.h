@@ -1,0 +1,46 @@
+#pragma once
+/// The ledger invariants of SPEC §5, checked in SQL over a whole database, for every test that
+/// moves credits (the wallet's, generation's): call it after the dust settles (no transaction
+/// in flight that must still commit) and expect no violations.
+///
+/// Checked for every user, order and ledger row:
+///   - users.credits >= 0;
+///   - users.credits = SUM(amount) of the user's ledger rows;
+///   - the balance_after chain: in seq order, each row's balance_after = the running sum of
+///     amounts; seq runs 1..N without gaps and users.ledger_seq = N; id order agrees with seq
+///     order (true on MariaDB/MySQL, whose ids are allocated under the user's row lock);
+///   - amounts have the sign of their type; balance_after >= 0;
+///   - each PAID recharge order has exactly one RECHARGE row of its credits and, when its bonus
+///     is > 0, exactly one BONUS row of its bonus, both for its user; an unpaid order has none;
+///     no RECHARGE/BONUS row lacks a PAID order;
+///   - each charge (CONSUME row) is refunded at most once, by a REFUND row of the same user and
+///     the opposite amount; no REFUND row points at anything but a CONSUME row;
+///   - each PAID membership order has its period (member_from < member_until); an unpaid one
+///     has none; a user's member_expired_at is the latest member_until of their PAID orders.
+///
+/// Thread-safety: as MariaDb::Query (root over the unix socket).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tests/harness/mariadb.h"
+
+namespace inkstone::testing {
+
+struct LedgerReport {
+    std::vector<std::string> violations;  ///< one line per broken rule; empty = all hold
+    int64_t users = 0;
+    int64_t ledger_rows = 0;
+    int64_t paid_recharge_orders = 0;
+    int64_t paid_membership_orders = 0;
+    int64_t charges = 0;
+    int64_t refunds = 0;
+
+    /// "users=4 ledger_rows=1234 ..." for test logs.
+    std::string Summary() const;
+};
+
+/// Runs every check against `schema` (default `inkstone`).
+LedgerReport CheckLedger(MariaDb& db, const std::string& schema = "inkstone");
+
+}  // namespace inkstone::testing
