@@ -1,30 +1,80 @@
 #include "handlers/routes.h"
 
 #include "handlers/auth.h"
+#include "handlers/credit.h"
 #include "handlers/health.h"
+#include "handlers/payment.h"
 #include "handlers/testing_hooks.h"
+#include "lib/idempotency.h"
+#include "lib/wallet.h"
 
 namespace inkstone::handlers {
+namespace {
+
+using lib::money::OrderKind;
+
+lib::wallet::WalletOptions WalletOptionsFor(const lib::Config& config) {
+    lib::wallet::WalletOptions options;
+    if (config.testing.hooks) options.hold_locks_ms = config.testing.settle_delay_ms;
+    return options;
+}
+
+// Rows per statement of a purge or expiry pass: short transactions, few locks at a time.
+constexpr int kJobBatch = 500;
+
+}  // namespace
 
 struct Api::Handlers {
-    explicit Handlers(const Deps& deps)
-        : health(deps.db),
+    Handlers(const Deps& deps, const Api& api)
+        : wallet(deps.db, deps.clock, WalletOptionsFor(deps.config)),
+          health(deps.db),
           register_user(deps.db, deps.clock, deps.config.auth),
           login(deps.db, deps.clock, deps.config.auth),
           logout(deps.db, deps.clock),
           me(deps.db, deps.clock),
-          testing_hooks(deps.config.testing.hooks) {}
+          balance(wallet, deps.clock, deps.config.credit),
+          credit_prices(deps.db),
+          transactions(wallet),
+          recharge(deps.db, deps.clock, deps.config.payment),
+          recharge_orders(deps.db, OrderKind::kRecharge, deps.config.payment),
+          recharge_order(deps.db, OrderKind::kRecharge, deps.config.payment),
+          membership_prices(deps.db),
+          membership(deps.db, deps.clock, deps.config.payment),
+          membership_orders(deps.db, OrderKind::kMembership, deps.config.payment),
+          membership_order(deps.db, OrderKind::kMembership, deps.config.payment),
+          mock_pay(deps.db, wallet, deps.clock, deps.config.payment),
+          mock_payments(deps.config.payment.mode == "mock"),
+          testing_hooks(deps.config.testing.hooks),
+          test_charge(wallet),
+          test_refund(wallet),
+          test_run_jobs([&api] { return api.Jobs(); }) {}
+    const lib::wallet::Wallet wallet;
     HealthHandler health;
     RegisterHandler register_user;
     LoginHandler login;
     LogoutHandler logout;
     MeHandler me;
+    BalanceHandler balance;
+    CreditPricesHandler credit_prices;
+    TransactionsHandler transactions;
+    RechargeHandler recharge;
+    OrderListHandler recharge_orders;
+    OrderDetailHandler recharge_order;
+    MembershipPricesHandler membership_prices;
+    MembershipHandler membership;
+    OrderListHandler membership_orders;
+    OrderDetailHandler membership_order;
+    MockPayHandler mock_pay;
+    bool mock_payments;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;
+    TestChargeHandler test_charge;
+    TestRefundHandler test_refund;
+    RunJobsHandler test_run_jobs;
 };
 
-Api::Api(const Deps& deps) : deps_(deps), handlers_(std::make_unique<Handlers>(deps)) {}
+Api::Api(const Deps& deps) : deps_(deps), handlers_(std::make_unique<Handlers>(deps, *this)) {}
 Api::~Api() = default;
 
 // clang-format off
@@ -34,18 +84,35 @@ std::vector<lib::Route> Api::Routes() const {
     using lib::Method;
     const Handlers& h = *handlers_;
     std::vector<lib::Route> routes = {
-        // method      path                       handler            auth           body
-        {Method::kGet,  "/api/v1/health",          &h.health,         Auth::kPublic, BodyKind::kNone},
-        {Method::kPost, "/api/v1/auth/register",   &h.register_user,  Auth::kPublic, BodyKind::kJson},
-        {Method::kPost, "/api/v1/auth/login",      &h.login,          Auth::kPublic, BodyKind::kJson},
-        {Method::kPost, "/api/v1/auth/logout",     &h.logout,         Auth::kUser,   BodyKind::kAny},
-        {Method::kGet,  "/api/v1/users/me",        &h.me,             Auth::kUser,   BodyKind::kNone},
+        // method      path                                        handler               auth           body
+        {Method::kGet,  "/api/v1/health",                           &h.health,            Auth::kPublic, BodyKind::kNone},
+        {Method::kPost, "/api/v1/auth/register",                    &h.register_user,     Auth::kPublic, BodyKind::kJson},
+        {Method::kPost, "/api/v1/auth/login",                       &h.login,             Auth::kPublic, BodyKind::kJson},
+        {Method::kPost, "/api/v1/auth/logout",                      &h.logout,            Auth::kUser,   BodyKind::kAny},
+        {Method::kGet,  "/api/v1/users/me",                         &h.me,                Auth::kUser,   BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/balance",                   &h.balance,           Auth::kUser,   BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/prices",                    &h.credit_prices,     Auth::kPublic, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/transactions",              &h.transactions,      Auth::kUser,   BodyKind::kNone},
+        {Method::kPost, "/api/v1/credit/recharge",                  &h.recharge,          Auth::kUser,   BodyKind::kJson},
+        {Method::kGet,  "/api/v1/credit/recharge/orders",           &h.recharge_orders,   Auth::kUser,   BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/recharge/orders/{order_no}", &h.recharge_order,   Auth::kUser,   BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/membership/prices",         &h.membership_prices, Auth::kPublic, BodyKind::kNone},
+        {Method::kPost, "/api/v1/credit/membership",                &h.membership,        Auth::kUser,   BodyKind::kJson},
+        {Method::kGet,  "/api/v1/credit/membership/orders",         &h.membership_orders, Auth::kUser,   BodyKind::kNone},
+        {Method::kGet,  "/api/v1/credit/membership/orders/{order_no}", &h.membership_order, Auth::kUser, BodyKind::kNone},
     };
+    if (h.mock_payments) {
+        routes.push_back(
+        {Method::kPost, kMockPayPath,                               &h.mock_pay,          Auth::kUser,   BodyKind::kJson});
+    }
     if (h.testing_hooks) {
-        routes.push_back(
-        {Method::kGet,  "/api/v1/_test/sleep",     &h.test_sleep,     Auth::kPublic, BodyKind::kNone});
-        routes.push_back(
-        {Method::kGet,  "/api/v1/_test/stream",    &h.test_stream,    Auth::kPublic, BodyKind::kNone});
+        routes.insert(routes.end(), {
+        {Method::kGet,  "/api/v1/_test/sleep",                      &h.test_sleep,        Auth::kPublic, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/_test/stream",                     &h.test_stream,       Auth::kPublic, BodyKind::kNone},
+        {Method::kPost, "/api/v1/_test/credit/charge",              &h.test_charge,       Auth::kUser,   BodyKind::kJson},
+        {Method::kPost, "/api/v1/_test/credit/refund",              &h.test_refund,       Auth::kUser,   BodyKind::kJson},
+        {Method::kPost, "/api/v1/_test/run-jobs",                   &h.test_run_jobs,     Auth::kPublic, BodyKind::kAny},
+        });
     }
     return routes;
 }
@@ -54,10 +121,25 @@ std::vector<lib::Route> Api::Routes() const {
 std::vector<lib::Job> Api::Jobs() const {
     lib::db::Pool& db = deps_.db;
     const lib::Clock& clock = deps_.clock;
+    const lib::wallet::Wallet& wallet = handlers_->wallet;
     return {
         {"auth.purge", std::chrono::minutes(10),
          [&db, &clock] {
              while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
+             }
+         }},
+        // Issue 6 (live mode): before expiring, reconcile. For each PENDING order past
+        // expires_at, ask its provider (alipay.trade.query / WeChat query by out_trade_no)
+        // outside any transaction; Settle() the ones the provider reports paid, then expire
+        // the rest. Mock mode has no provider to ask.
+        {"payment.expire_orders", std::chrono::seconds(30),
+         [&wallet, &clock] {
+             while (wallet.ExpireOrders(clock.Now(), kJobBatch) >= kJobBatch) {
+             }
+         }},
+        {"idempotency.purge", std::chrono::minutes(10),
+         [&db, &clock] {
+             while (lib::idempotency::PurgeExpired(db, clock.Now(), kJobBatch) >= kJobBatch) {
              }
          }},
     };

@@ -1,12 +1,16 @@
 #include "handlers/testing_hooks.h"
 
-#include "lib/log.h"
-#include "lib/sse.h"
-
 #include <algorithm>
 #include <chrono>
+#include <limits>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include "handlers/auth.h"
+#include "lib/json_body.h"
+#include "lib/log.h"
+#include "lib/sse.h"
 
 namespace inkstone::handlers {
 
@@ -61,6 +65,45 @@ lib::Response StreamHandler::Handle(const lib::Request& request, lib::StreamWrit
         lib::Log(lib::LogLevel::kInfo, "test_stream_client_gone", f);
     }
     return done;
+}
+
+lib::Response TestChargeHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const lib::Principal& principal = RequirePrincipal(request);
+    const lib::JsonFields fields(request.json);
+    const int64_t credits = fields.RequiredInt("credits", 1, 1'000'000'000);
+    const std::string description =
+        fields.OptionalString("description", 1, lib::wallet::kMaxDescriptionChars)
+            .value_or("Test charge");
+    const std::optional<int64_t> generation_id =
+        fields.OptionalInt("generation_id", 1, std::numeric_limits<int64_t>::max());
+    const lib::wallet::ChargeResult charged =
+        wallet_.Charge(principal.user_id, credits, description, generation_id);
+    Json::Value body;
+    body["charge_id"] = Json::Int64(charged.charge_id);
+    body["balance"] = Json::Int64(charged.balance);
+    return lib::Response::Json(201, body);
+}
+
+lib::Response TestRefundHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    RequirePrincipal(request);
+    const lib::JsonFields fields(request.json);
+    const int64_t charge_id =
+        fields.RequiredInt("charge_id", 1, std::numeric_limits<int64_t>::max());
+    Json::Value body;
+    body["refunded"] =
+        wallet_.Refund(charge_id, "Test refund of charge " + std::to_string(charge_id));
+    return lib::Response::Json(200, body);
+}
+
+lib::Response RunJobsHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+    Json::Value ran(Json::arrayValue);
+    for (const lib::Job& job : jobs_()) {
+        job.run();
+        ran.append(job.name);
+    }
+    Json::Value body;
+    body["ran"] = std::move(ran);
+    return lib::Response::Json(200, body);
 }
 
 }  // namespace inkstone::handlers

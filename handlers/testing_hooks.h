@@ -1,13 +1,19 @@
 #pragma once
 /// Test-only endpoints, routed only when `testing.hooks = true` (never in production configs):
-/// they let integration tests hold a request in flight to exercise drains, reloads and crashes.
+/// they let integration tests hold a request in flight to exercise drains, reloads and crashes,
+/// drive the wallet's charge primitive before generation exists, and run background jobs now.
+#include <functional>
+#include <vector>
+
+#include "lib/jobs.h"
 #include "lib/router.h"
+#include "lib/wallet.h"
 
 namespace inkstone::handlers {
 
 /// GET /api/v1/_test/sleep?ms=N → sleeps N ms (at most 60 000), then 200 {"slept_ms": N}.
 class SleepHandler final : public lib::Handler {
-public:
+  public:
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 };
 
@@ -17,6 +23,41 @@ public:
 class StreamHandler final : public lib::Handler {
 public:
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+};
+
+/// POST /api/v1/_test/credit/charge `{"credits", "description"?, "generation_id"?}`
+/// (Auth::kUser) → 201 `{"charge_id", "balance"}` via Wallet::Charge on the caller, or its
+/// 402 INSUFFICIENT_CREDITS.
+class TestChargeHandler final : public lib::Handler {
+  public:
+    explicit TestChargeHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::wallet::Wallet& wallet_;
+};
+
+/// POST /api/v1/_test/credit/refund `{"charge_id"}` (Auth::kUser) → 200 `{"refunded": bool}`
+/// via Wallet::Refund (true only for the call that refunded it); 404 for an unknown charge.
+/// Any user's charge (test-only).
+class TestRefundHandler final : public lib::Handler {
+  public:
+    explicit TestRefundHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::wallet::Wallet& wallet_;
+};
+
+/// POST /api/v1/_test/run-jobs → runs every background job once, now, on this request's thread
+/// → 200 `{"ran": [job names]}`. A failing job fails the request (500), unlike in the runner.
+class RunJobsHandler final : public lib::Handler {
+  public:
+    explicit RunJobsHandler(std::function<std::vector<lib::Job>()> jobs) : jobs_(std::move(jobs)) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const std::function<std::vector<lib::Job>()> jobs_;
 };
 
 }  // namespace inkstone::handlers

@@ -182,6 +182,10 @@ const std::vector<KeySpec>& Keys() {
         IntKey("auth.token_ttl_s", Field(&C::auth, &AuthConfig::token_ttl_s), 60, 31622400),
         StringKey("sql_dir", Field(&C::sql_dir), Text::kNonEmpty),
         BoolKey("jobs.enabled", Field(&C::jobs, &JobsConfig::enabled)),
+        ChoiceKey("payment.mode", Field(&C::payment, &PaymentConfig::mode), {"mock", "live"}),
+        IntKey("payment.order_ttl_s", Field(&C::payment, &PaymentConfig::order_ttl_s), 1, 604800),
+        IntKey("credit.cost_per_generation",
+               Field(&C::credit, &CreditConfig::cost_per_generation), 0, 1000000),
         BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
         StringKey("public_base_url", Field(&C::public_base_url), Text::kHttpUrl),
         StringKey("alipay.app_id", Field(&C::alipay, &AlipayConfig::app_id)),
@@ -198,6 +202,8 @@ const std::vector<KeySpec>& Keys() {
                   Field(&C::wechat, &WechatConfig::platform_public_key_file)),
         StringKey("wechat.platform_serial", Field(&C::wechat, &WechatConfig::platform_serial)),
         StringKey("wechat.api_base", Field(&C::wechat, &WechatConfig::api_base), Text::kHttpUrl),
+        IntKey("testing.settle_delay_ms", Field(&C::testing, &TestingConfig::settle_delay_ms), 0,
+               60000),
     };
     return keys;
 }

@@ -88,9 +88,22 @@ struct WechatConfig {
     std::string api_base = "https://api.mch.weixin.qq.com";
 };
 
+struct PaymentConfig {
+    std::string mode = "mock";  ///< mock | live: mock completes orders via POST /payment/mock/pay
+    int64_t order_ttl_s = 1800;  ///< an unpaid order expires this long after it was created
+};
+
+struct CreditConfig {
+    int64_t cost_per_generation = 10;  ///< credits a non-member pays per generation
+};
+
 /// Test-only switches; never enable them in production.
 struct TestingConfig {
     bool hooks = false;  ///< routes /api/v1/_test/* (sleep, ...) for the integration tests
+    /// Sleep inside every wallet transaction (charge, refund, settlement) after its row locks
+    /// and before its commit, so crash tests can kill a worker mid-transaction. Only honoured
+    /// when `hooks` is true.
+    int settle_delay_ms = 0;
 };
 
 struct Config {
@@ -99,6 +112,8 @@ struct Config {
     LogConfig log;
     AuthConfig auth;
     JobsConfig jobs;
+    PaymentConfig payment;
+    CreditConfig credit;
     TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live
     /// The URL the world reaches this server at; payment notify URLs are built from it.

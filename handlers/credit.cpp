@@ -1,0 +1,268 @@
+#include "handlers/credit.h"
+
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "handlers/auth.h"
+#include "handlers/payment.h"
+#include "lib/errors.h"
+#include "lib/idempotency.h"
+#include "lib/json_body.h"
+#include "lib/paging.h"
+
+namespace inkstone::handlers {
+namespace {
+
+using lib::ApiError;
+using lib::ErrorCode;
+using lib::TimePoint;
+namespace db = lib::db;
+namespace idempotency = lib::idempotency;
+namespace money = lib::money;
+namespace orders = lib::orders;
+namespace wallet = lib::wallet;
+
+constexpr int64_t kMaxPriceId = std::numeric_limits<int32_t>::max();
+constexpr size_t kMaxPlanChars = 32;
+
+Json::Value OptionalTime(const std::optional<TimePoint>& t) {
+    return t ? Json::Value(lib::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
+}
+
+Json::Value OptionalId(const std::optional<int64_t>& id) {
+    return id ? Json::Value(Json::Int64{*id}) : Json::Value(Json::nullValue);
+}
+
+lib::Response NoStore(lib::Response response) {
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+}
+
+std::string PaymentMethod(const lib::JsonFields& fields) {
+    const std::string method = fields.RequiredString("payment_method", 1, 16);
+    if (!orders::IsPaymentMethod(method)) {
+        throw ApiError::Validation("payment_method", "must be \"alipay\" or \"wechat\"");
+    }
+    return method;
+}
+
+/// Runs `create(lease)` (which inserts the order and returns the 201 body) in one transaction
+/// with the request's Idempotency-Key, if any: a replay answers the stored first response and
+/// creates nothing; two concurrent first uses create one order (the key's primary key decides).
+template <class Create>
+lib::Response CreateOnce(db::Pool& pool, const lib::Request& request,
+                         const std::optional<std::string>& key, const char* endpoint, TimePoint now,
+                         Create&& create) {
+    const int64_t user_id = RequirePrincipal(request).user_id;
+    const std::string fingerprint = key ? idempotency::Fingerprint(endpoint, request.json) : "";
+    bool replayed = false;
+    const idempotency::StoredResponse response =
+        db::RetryOnAborted(pool, "order.create", [&](db::Transaction& tx) {
+            db::Lease& lease = tx.lease();
+            replayed = false;
+            if (key) {
+                if (std::optional<idempotency::StoredResponse> stored =
+                        idempotency::Claim(lease, user_id, *key, fingerprint, now)) {
+                    replayed = true;
+                    return *stored;
+                }
+            }
+            idempotency::StoredResponse fresh;
+            fresh.status = 201;
+            fresh.body = lib::ToJson(create(lease));
+            if (key) idempotency::Complete(lease, user_id, *key, fresh);
+            return fresh;
+        });
+    lib::Response out =
+        lib::Response::Text(response.status, "application/json; charset=utf-8", response.body);
+    if (replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
+    return NoStore(std::move(out));
+}
+
+Json::Value LedgerEntryToJson(const wallet::LedgerEntry& entry) {
+    Json::Value json(Json::objectValue);
+    json["id"] = Json::Int64{entry.id};
+    json["type"] = std::string(wallet::LedgerTypeName(entry.type));
+    json["amount"] = Json::Int64{entry.amount};
+    json["balance_after"] = Json::Int64{entry.balance_after};
+    json["description"] = entry.description;
+    json["related_order_id"] = entry.related_order_no ? Json::Value(*entry.related_order_no)
+                                                      : Json::Value(Json::nullValue);
+    json["related_generation_id"] = OptionalId(entry.related_generation_id);
+    json["created_at"] = lib::FormatRfc3339(entry.created_at);
+    return json;
+}
+
+}  // namespace
+
+Json::Value OrderToJson(const orders::Order& order, const lib::PaymentConfig& config) {
+    Json::Value json(Json::objectValue);
+    json["order_no"] = order.order_no;
+    json["price_id"] = OptionalId(order.price_id);
+    if (order.kind == money::OrderKind::kRecharge) {
+        json["credits"] = Json::Int64{order.credits};
+        json["bonus_credits"] = Json::Int64{order.bonus_credits};
+    } else {
+        json["plan"] = order.plan;
+        json["months"] = order.months;
+        json["member_until"] = OptionalTime(order.member_until);
+    }
+    json["amount_fen"] = Json::Int64{order.amount_fen};
+    json["payment_method"] = order.payment_method;
+    json["status"] = order.status;
+    json["created_at"] = lib::FormatRfc3339(order.created_at);
+    json["expires_at"] = lib::FormatRfc3339(order.expires_at);
+    json["paid_at"] = OptionalTime(order.paid_at);
+    json["payment"] = order.status == "PENDING" ? PaymentInstructions(config, order)
+                                                : Json::Value(Json::nullValue);
+    return json;
+}
+
+lib::Response BalanceHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const lib::Principal& principal = RequirePrincipal(request);
+    const std::optional<wallet::Balance> balance = wallet_.GetBalance(principal.user_id);
+    if (!balance) throw ApiError(ErrorCode::kUnauthorized, "authentication required");
+    Json::Value body(Json::objectValue);
+    body["credits"] = Json::Int64{balance->credits};
+    body["is_member"] = money::IsMember(balance->member_expired_at, clock_.Now());
+    body["member_expired_at"] = OptionalTime(balance->member_expired_at);
+    body["cost_per_generation"] = Json::Int64{config_.cost_per_generation};
+    return NoStore(lib::Response::Json(200, body));
+}
+
+lib::Response CreditPricesHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+    Json::Value items(Json::arrayValue);
+    for (const orders::CreditPackage& package : orders::ActivePackages(pool_)) {
+        Json::Value item(Json::objectValue);
+        item["id"] = Json::Int64{package.id};
+        item["credits"] = Json::Int64{package.terms.credits};
+        item["bonus_credits"] = Json::Int64{package.terms.bonus_credits};
+        item["price_fen"] = Json::Int64{package.terms.amount_fen};
+        items.append(std::move(item));
+    }
+    Json::Value body(Json::objectValue);
+    body["items"] = std::move(items);
+    return lib::Response::Json(200, body);
+}
+
+lib::Response MembershipPricesHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+    Json::Value items(Json::arrayValue);
+    for (const orders::MembershipPlan& plan : orders::ActivePlans(pool_)) {
+        Json::Value item(Json::objectValue);
+        item["id"] = Json::Int64{plan.id};
+        item["plan"] = plan.plan;
+        item["name"] = plan.name;
+        item["months"] = plan.months;
+        item["price_fen"] = Json::Int64{plan.price_fen};
+        items.append(std::move(item));
+    }
+    Json::Value body(Json::objectValue);
+    body["items"] = std::move(items);
+    return lib::Response::Json(200, body);
+}
+
+lib::Response TransactionsHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const lib::Principal& principal = RequirePrincipal(request);
+    std::optional<wallet::LedgerType> type;
+    if (const std::optional<std::string> name = request.QueryParam("type");
+        name && !name->empty()) {
+        type = wallet::ParseLedgerType(*name);
+        if (!type) {
+            throw ApiError::Validation(
+                "type", "must be one of RECHARGE, BONUS, CONSUME, REFUND, ADMIN_ADJUST");
+        }
+    }
+    const lib::PageRequest page = lib::ParsePageRequest(request);
+    const wallet::LedgerPage entries =
+        wallet_.ListTransactions(principal.user_id, type, page.limit(), page.offset());
+    Json::Value items(Json::arrayValue);
+    for (const wallet::LedgerEntry& entry : entries.items) items.append(LedgerEntryToJson(entry));
+    return NoStore(lib::Response::Json(200, lib::PageJson(std::move(items), entries.total, page)));
+}
+
+lib::Response RechargeHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const int64_t user_id = RequirePrincipal(request).user_id;
+    const std::optional<std::string> key = idempotency::KeyOf(request);
+    const lib::JsonFields fields(request.json);
+    const bool by_package = fields.Has("price_id");
+    const bool by_amount = fields.Has("amount_fen");
+    if (by_package == by_amount) {
+        throw ApiError::Validation("price_id", by_package
+                                                   ? "give either price_id or amount_fen, not both"
+                                                   : "price_id or amount_fen is required");
+    }
+    std::optional<int64_t> price_id;
+    money::RechargeTerms terms;
+    if (by_package) {
+        price_id = fields.RequiredInt("price_id", 1, kMaxPriceId);
+        const std::optional<orders::CreditPackage> package =
+            orders::FindActivePackage(pool_, *price_id);
+        if (!package) throw ApiError::Validation("price_id", "no such credit package");
+        terms = package->terms;
+    } else {
+        const int64_t amount_fen = fields.RequiredInt(
+            "amount_fen", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+        if (const std::optional<std::string> problem = money::CustomAmountError(amount_fen)) {
+            throw ApiError::Validation("amount_fen", *problem);
+        }
+        terms = money::CustomRecharge(amount_fen);
+    }
+    const std::string method = PaymentMethod(fields);
+
+    const TimePoint now = clock_.Now();
+    return CreateOnce(
+        pool_, request, key, "POST /api/v1/credit/recharge", now, [&](db::Lease& lease) {
+            const orders::Order order =
+                orders::InsertRechargeOrder(lease, user_id, price_id, terms, method, now,
+                                            std::chrono::seconds(config_.order_ttl_s));
+            return OrderToJson(order, config_);
+        });
+}
+
+lib::Response MembershipHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const int64_t user_id = RequirePrincipal(request).user_id;
+    const std::optional<std::string> key = idempotency::KeyOf(request);
+    const lib::JsonFields fields(request.json);
+    const std::optional<std::string> plan_name = fields.OptionalString("plan", 1, kMaxPlanChars);
+    const std::optional<int64_t> price_id = fields.OptionalInt("price_id", 1, kMaxPriceId);
+    if (!plan_name && !price_id) throw ApiError::Validation("plan", "plan or price_id is required");
+    const std::optional<orders::MembershipPlan> plan =
+        orders::FindActivePlan(pool_, price_id, plan_name);
+    if (!plan) {
+        if (plan_name && price_id) {
+            throw ApiError::Validation("plan", "plan and price_id do not name one active plan");
+        }
+        throw ApiError::Validation(plan_name ? "plan" : "price_id", "no such membership plan");
+    }
+    const std::string method = PaymentMethod(fields);
+
+    const TimePoint now = clock_.Now();
+    return CreateOnce(
+        pool_, request, key, "POST /api/v1/credit/membership", now, [&](db::Lease& lease) {
+            const orders::Order order = orders::InsertMembershipOrder(
+                lease, user_id, *plan, method, now, std::chrono::seconds(config_.order_ttl_s));
+            return OrderToJson(order, config_);
+        });
+}
+
+lib::Response OrderListHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const lib::Principal& principal = RequirePrincipal(request);
+    const lib::PageRequest page = lib::ParsePageRequest(request);
+    const orders::OrderPage found =
+        orders::ListUserOrders(pool_, kind_, principal.user_id, page.limit(), page.offset());
+    Json::Value items(Json::arrayValue);
+    for (const orders::Order& order : found.items) items.append(OrderToJson(order, config_));
+    return NoStore(lib::Response::Json(200, lib::PageJson(std::move(items), found.total, page)));
+}
+
+lib::Response OrderDetailHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const lib::Principal& principal = RequirePrincipal(request);
+    const std::optional<orders::Order> order =
+        orders::FindUserOrder(pool_, kind_, principal.user_id, request.PathParam("order_no"));
+    if (!order) throw ApiError(ErrorCode::kNotFound, "order not found");
+    return NoStore(lib::Response::Json(200, OrderToJson(*order, config_)));
+}
+
+}  // namespace inkstone::handlers

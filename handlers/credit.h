@@ -1,0 +1,145 @@
+#pragma once
+/// Credits, orders and memberships (SPEC §5, §6): balance, price lists, the ledger, and the
+/// creation and listing of recharge and membership orders.
+///
+/// Every handler is a final class with its dependencies taken in the constructor and no mutable
+/// state. Money is integer fen and credits are integers in every request and response. A user
+/// sees only their own orders and ledger: another user's order_no is a 404. Order creation
+/// honours `Idempotency-Key` (lib/idempotency.h): a replay answers the first response with
+/// `Idempotent-Replayed: true`.
+#include <json/value.h>
+
+#include "lib/clock.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/money.h"
+#include "lib/orders.h"
+#include "lib/router.h"
+#include "lib/wallet.h"
+
+namespace inkstone::handlers {
+
+/// An order as the API shows it. Recharge: `{"order_no", "price_id", "credits",
+/// "bonus_credits", "amount_fen", "payment_method", "status", "created_at", "expires_at",
+/// "paid_at", "payment"}`; membership: `{"order_no", "price_id", "plan", "months", "amount_fen",
+/// "payment_method", "status", "created_at", "expires_at", "paid_at", "member_until",
+/// "payment"}`. `payment` (PaymentInstructions) only while PENDING, else null.
+Json::Value OrderToJson(const lib::orders::Order& order, const lib::PaymentConfig& config);
+
+/// GET /credit/balance → `{"credits", "is_member", "member_expired_at", "cost_per_generation"}`.
+/// cost_per_generation is the configured non-member price (`credit.cost_per_generation`);
+/// members pay 0 while is_member is true.
+class BalanceHandler final : public lib::Handler {
+  public:
+    BalanceHandler(const lib::wallet::Wallet& wallet, const lib::Clock& clock,
+                   const lib::CreditConfig& config)
+        : wallet_(wallet), clock_(clock), config_(config) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::wallet::Wallet& wallet_;
+    const lib::Clock& clock_;
+    const lib::CreditConfig& config_;
+};
+
+/// GET /credit/prices (public) → `{"items": [{"id", "credits", "bonus_credits", "price_fen"}]}`.
+class CreditPricesHandler final : public lib::Handler {
+  public:
+    explicit CreditPricesHandler(lib::db::Pool& pool) : pool_(pool) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+};
+
+/// GET /credit/membership/prices (public) → `{"items": [{"id", "plan", "name", "months",
+/// "price_fen"}]}`.
+class MembershipPricesHandler final : public lib::Handler {
+  public:
+    explicit MembershipPricesHandler(lib::db::Pool& pool) : pool_(pool) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+};
+
+/// GET /credit/transactions?type=&page=&page_size= → a page (lib/paging.h) of `{"id", "type",
+/// "amount", "balance_after", "description", "related_order_id", "related_generation_id",
+/// "created_at"}`, newest first. related_order_id is the order's order_no (the public id of
+/// an order) or null. `type` is one of RECHARGE, BONUS, CONSUME, REFUND, ADMIN_ADJUST (empty
+/// = all); anything else is a 422 on `type`.
+class TransactionsHandler final : public lib::Handler {
+  public:
+    explicit TransactionsHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::wallet::Wallet& wallet_;
+};
+
+/// POST /credit/recharge `{"price_id", "payment_method"}` or `{"amount_fen", "payment_method"}`
+/// → 201 a PENDING recharge order (OrderToJson). A package's terms come from credit_prices; a
+/// custom amount is whole yuan from ¥1 to ¥50,000 at 10 credits per yuan, no bonus.
+/// 422 (field): neither or both of price_id / amount_fen (`price_id`), an unknown or inactive
+/// package (`price_id`), a bad amount (`amount_fen`), a payment_method other than alipay /
+/// wechat (`payment_method`), a malformed Idempotency-Key (`Idempotency-Key`).
+class RechargeHandler final : public lib::Handler {
+  public:
+    RechargeHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::PaymentConfig& config)
+        : pool_(pool), clock_(clock), config_(config) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+    const lib::Clock& clock_;
+    const lib::PaymentConfig& config_;
+};
+
+/// POST /credit/membership `{"plan" | "price_id", "payment_method"}` → 201 a PENDING
+/// membership order. 422 (field): no plan given or an unknown one (`plan`, or `price_id` when
+/// only that was given), plan and price_id naming different plans (`plan`), a bad
+/// payment_method, a malformed Idempotency-Key.
+class MembershipHandler final : public lib::Handler {
+  public:
+    MembershipHandler(lib::db::Pool& pool, const lib::Clock& clock,
+                      const lib::PaymentConfig& config)
+        : pool_(pool), clock_(clock), config_(config) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+    const lib::Clock& clock_;
+    const lib::PaymentConfig& config_;
+};
+
+/// GET /credit/recharge/orders and GET /credit/membership/orders (`kind`) → a page of the
+/// caller's orders of that kind, newest first.
+class OrderListHandler final : public lib::Handler {
+  public:
+    OrderListHandler(lib::db::Pool& pool, lib::money::OrderKind kind,
+                     const lib::PaymentConfig& config)
+        : pool_(pool), kind_(kind), config_(config) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+    const lib::money::OrderKind kind_;
+    const lib::PaymentConfig& config_;
+};
+
+/// GET /credit/recharge/orders/{order_no} and GET /credit/membership/orders/{order_no} → the
+/// caller's order; 404 for anyone else's, an order of the other kind, or a malformed order_no.
+class OrderDetailHandler final : public lib::Handler {
+  public:
+    OrderDetailHandler(lib::db::Pool& pool, lib::money::OrderKind kind,
+                       const lib::PaymentConfig& config)
+        : pool_(pool), kind_(kind), config_(config) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    lib::db::Pool& pool_;
+    const lib::money::OrderKind kind_;
+    const lib::PaymentConfig& config_;
+};
+
+}  // namespace inkstone::handlers
