@@ -128,10 +128,10 @@ std::vector<lib::Job> Api::Jobs() const {
              while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
              }
          }},
-        // Issue 6 (live mode): before expiring, reconcile. For each PENDING order past
-        // expires_at, ask its provider (alipay.trade.query / WeChat query by out_trade_no)
-        // outside any transaction; Settle() the ones the provider reports paid, then expire
-        // the rest. Mock mode has no provider to ask.
+        // Issue 6 (live mode) passes a Reconciler as ExpireOrders' third argument: it asks the
+        // order's provider (alipay.trade.query / WeChat query by out_trade_no), Settle()s the
+        // order when the provider reports it paid and returns true, so only truly unpaid orders
+        // expire. Mock mode has no provider to ask.
         {"payment.expire_orders", std::chrono::seconds(30),
          [&wallet, &clock] {
              while (wallet.ExpireOrders(clock.Now(), kJobBatch) >= kJobBatch) {

@@ -69,12 +69,21 @@ constexpr char kLockMembershipSql[] = "SELECT member_expired_at FROM users WHERE
 constexpr char kExtendMembershipSql[] =
     "UPDATE users SET member_expired_at = ?, updated_at = ? WHERE id = ?";
 
-constexpr char kExpireRechargeOrdersSql[] =
+// A bulk `UPDATE ... WHERE status = 'PENDING' AND expires_at < ? LIMIT ?` would lock through the
+// (status, expires_at) index first and the row second, the reverse of Settle's order_no → row,
+// and so deadlock with it; reading candidates first and expiring each by order_no does not.
+constexpr char kOverdueRechargeOrdersSql[] =
+    "SELECT order_no, payment_method, amount_fen FROM recharge_orders "
+    "WHERE status = 'PENDING' AND expires_at < ? ORDER BY expires_at LIMIT ?";
+constexpr char kOverdueMembershipOrdersSql[] =
+    "SELECT order_no, payment_method, amount_fen FROM membership_orders "
+    "WHERE status = 'PENDING' AND expires_at < ? ORDER BY expires_at LIMIT ?";
+constexpr char kExpireRechargeOrderSql[] =
     "UPDATE recharge_orders SET status = 'EXPIRED', updated_at = ? "
-    "WHERE status = 'PENDING' AND expires_at < ? LIMIT ?";
-constexpr char kExpireMembershipOrdersSql[] =
+    "WHERE order_no = ? AND status = 'PENDING' AND expires_at < ?";
+constexpr char kExpireMembershipOrderSql[] =
     "UPDATE membership_orders SET status = 'EXPIRED', updated_at = ? "
-    "WHERE status = 'PENDING' AND expires_at < ? LIMIT ?";
+    "WHERE order_no = ? AND status = 'PENDING' AND expires_at < ?";
 
 constexpr size_t kMaxTradeNoLength = 64;
 
@@ -477,18 +486,49 @@ SettleOutcome Wallet::Settle(const SettlementNotice& notice) const {
     });
 }
 
-int64_t Wallet::ExpireOrders(TimePoint now, int batch) const {
-    return db::WithLease(pool_, [&](db::Lease& lease) {
-        int64_t expired = 0;
-        for (const char* sql_text : {kExpireRechargeOrdersSql, kExpireMembershipOrdersSql}) {
-            sql::PreparedStatement& expire = lease.Prepare(sql_text);
-            expire.setString(1, SqlTime(now));
-            expire.setString(2, SqlTime(now));
-            expire.setInt(3, batch);
-            expired += expire.executeUpdate();
+int64_t Wallet::ExpireOrders(TimePoint now, int batch, const Reconciler& reconcile) const {
+    struct Kind {
+        const char* select_overdue;
+        const char* expire;
+    };
+    int64_t expired = 0;
+    for (const Kind& kind : {Kind{kOverdueRechargeOrdersSql, kExpireRechargeOrderSql},
+                             Kind{kOverdueMembershipOrdersSql, kExpireMembershipOrderSql}}) {
+        const std::vector<OverdueOrder> overdue = db::WithLease(pool_, [&](db::Lease& lease) {
+            sql::PreparedStatement& select = lease.Prepare(kind.select_overdue);
+            select.setString(1, SqlTime(now));
+            select.setInt(2, batch);
+            std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
+            std::vector<OverdueOrder> found;
+            while (rows->next()) {
+                OverdueOrder order;
+                order.order_no = rows->getString("order_no").asStdString();
+                order.payment_method = rows->getString("payment_method").asStdString();
+                order.amount_fen = rows->getInt64("amount_fen");
+                found.push_back(std::move(order));
+            }
+            return found;
+        });
+        for (const OverdueOrder& order : overdue) {
+            // The provider is asked with no lease held: its answer may take seconds.
+            if (reconcile && reconcile(order)) continue;
+            expired += db::WithLease(pool_, [&](db::Lease& lease) -> int64_t {
+                sql::PreparedStatement& expire = lease.Prepare(kind.expire);
+                expire.setString(1, SqlTime(now));
+                expire.setString(2, order.order_no);
+                expire.setString(3, SqlTime(now));
+                try {
+                    return expire.executeUpdate();
+                } catch (const sql::SQLException& e) {
+                    // Someone is settling it right now; whichever way that ends, the next run
+                    // sees the outcome.
+                    if (db::Classify(e) == db::ErrorKind::kAborted) return 0;
+                    throw;
+                }
+            });
         }
-        return expired;
-    });
+    }
+    return expired;
 }
 
 std::optional<Balance> Wallet::GetBalance(int64_t user_id) const {

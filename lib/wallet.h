@@ -16,6 +16,7 @@
 /// (deadlocks and lock-wait timeouts are retried first, see db::RetryOnAborted).
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,16 @@ enum class SettleOutcome {
 
 /// `"settled"`, `"already_settled"`, ... (for logs and test routes).
 std::string_view SettleOutcomeName(SettleOutcome outcome);
+
+/// An unpaid order past its expiry, as the expiry job sees it before expiring it.
+struct OverdueOrder {
+    std::string order_no;
+    std::string payment_method;  ///< "alipay" | "wechat": whom to ask
+    int64_t amount_fen = 0;
+};
+
+/// See Wallet::ExpireOrders.
+using Reconciler = std::function<bool(const OverdueOrder& order)>;
 
 struct Balance {
     int64_t credits = 0;
@@ -128,12 +139,18 @@ class Wallet {
     /// unknown provider or a malformed trade number; db::DbError when the database fails.
     SettleOutcome Settle(const SettlementNotice& notice) const;
 
-    /// Marks up to `batch` PENDING orders of each kind whose expires_at < now as EXPIRED and
-    /// returns how many it marked. One conditional UPDATE per kind (`WHERE status = 'PENDING'
-    /// AND expires_at < ?`): safe on every worker of every host at once, and an order being
-    /// settled at the same moment is either settled first (and skipped here) or expired first
-    /// (and still honoured by Settle). Call again while it returns >= batch.
-    int64_t ExpireOrders(TimePoint now, int batch) const;
+    /// Marks PENDING orders whose expires_at < now as EXPIRED, up to `batch` of each kind per
+    /// call, and returns how many it marked. The candidates are read without locks, then each is
+    /// expired by its own conditional UPDATE (`WHERE order_no = ? AND status = 'PENDING' AND
+    /// expires_at < ?`), which takes the order's locks in the same order as Settle (so the two
+    /// never deadlock): safe on every worker of every host at once, and an order being settled
+    /// at the same moment is either settled first (and skipped here) or expired first (and still
+    /// honoured by Settle). `reconcile`, when given, is asked about each candidate first,
+    /// outside any transaction; it returns true when it settled the order itself (live mode,
+    /// issue 6: the provider says it was paid) and false to let it expire. An order whose UPDATE
+    /// hits a deadlock or lock-wait timeout is left for the next run. Call again while it
+    /// returns >= batch.
+    int64_t ExpireOrders(TimePoint now, int batch, const Reconciler& reconcile = nullptr) const;
 
     /// The user's credits and membership end; nullopt when the user does not exist.
     std::optional<Balance> GetBalance(int64_t user_id) const;

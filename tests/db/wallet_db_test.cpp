@@ -1,8 +1,6 @@
 // The wallet (lib/wallet.h, lib/orders.h) against a real MariaDB with an injected clock:
 // charges, refunds, settlement outcomes, memberships on awkward dates, expiry, and the charge /
 // refund / settlement races at the library level. Every test ends with the ledger invariants.
-#include "lib/wallet.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +12,7 @@
 
 #include "lib/errors.h"
 #include "lib/orders.h"
+#include "lib/wallet.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/manual_clock.h"
 #include "tests/harness/shared_stack.h"
@@ -367,6 +366,26 @@ TEST_F(WalletTest, ExpiryRespectsTheBatchAndIsSafeFromManyThreads) {
     });
     EXPECT_EQ(expired.load(), 30);
     for (const Order& order : orders) EXPECT_EQ(Status(order), "EXPIRED");
+}
+
+TEST_F(WalletTest, ReconcilerIsAskedBeforeExpiring) {
+    const int64_t user = NewUser("reconcile");
+    const Order paid_at_provider = NewRechargeOrder(user, {100, 10, 1000}, std::chrono::seconds(1));
+    const Order unpaid = NewRechargeOrder(user, {10, 0, 100}, std::chrono::seconds(1));
+    std::vector<std::string> asked;
+    const auto reconcile = [&](const lib::wallet::OverdueOrder& overdue) {
+        asked.push_back(overdue.order_no);
+        EXPECT_EQ(overdue.payment_method, "alipay");
+        if (overdue.order_no != paid_at_provider.order_no) return false;
+        EXPECT_EQ(overdue.amount_fen, 1000);
+        // What issue 6's live reconciliation does when the provider says "paid".
+        return wallet().Settle(Notice(paid_at_provider, "t-reconciled")) == SettleOutcome::kSettled;
+    };
+    EXPECT_EQ(wallet().ExpireOrders(clock().Now() + std::chrono::minutes(5), 100, reconcile), 1);
+    EXPECT_THAT(asked, ::testing::UnorderedElementsAre(paid_at_provider.order_no, unpaid.order_no));
+    EXPECT_EQ(Status(paid_at_provider), "PAID");
+    EXPECT_EQ(Status(unpaid), "EXPIRED");
+    EXPECT_EQ(Credits(user), 110);
 }
 
 TEST_F(WalletTest, ConcurrentSettlementsOfOneOrderCreditOnce) {
