@@ -25,7 +25,6 @@ constexpr char kSelectUsernameTakenSql[] = "SELECT 1 FROM users WHERE username =
 constexpr char kInsertUserSql[] =
     "INSERT INTO users (username, email, password_hash, role, credits, created_at, updated_at) "
     "VALUES (?, ?, ?, 'user', 0, ?, ?)";
-constexpr char kLastInsertIdSql[] = "SELECT LAST_INSERT_ID()";
 constexpr char kSelectUserSql[] =
     "SELECT id, username, email, role, credits, member_expired_at, created_at "
     "FROM users WHERE id = ?";
@@ -212,9 +211,7 @@ lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWr
                 if (db::Classify(e) == db::ErrorKind::kDuplicate) throw taken;
                 throw;
             }
-            std::unique_ptr<sql::ResultSet> id_row(lease.Prepare(kLastInsertIdSql).executeQuery());
-            if (!id_row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
-            const auto user_id = static_cast<int64_t>(id_row->getUInt64(1));
+            const int64_t user_id = db::LastInsertId(lease);
             std::string token = IssueToken(lease, user_id, now, token_ttl_s_);
             std::optional<UserRecord> user = SelectUser(lease, user_id);
             if (!user) throw std::runtime_error("inserted user not visible in its transaction");
@@ -243,9 +240,7 @@ lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWrite
         insert.setString(2, client_key);
         insert.setString(3, SqlTime(attempt_at));
         insert.executeUpdate();
-        std::unique_ptr<sql::ResultSet> id_row(lease.Prepare(kLastInsertIdSql).executeQuery());
-        if (!id_row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
-        const uint64_t attempt_id = id_row->getUInt64(1);
+        const auto attempt_id = static_cast<uint64_t>(db::LastInsertId(lease));
 
         sql::PreparedStatement& boundary = lease.Prepare(kSelectLoginBoundarySql);
         boundary.setString(1, username_key);

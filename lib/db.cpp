@@ -28,6 +28,7 @@ constexpr const char* kSetSession =
     "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', "
     "SESSION innodb_lock_wait_timeout = 5";
 constexpr const char* kPing = "SELECT 1";
+constexpr const char* kLastInsertId = "SELECT LAST_INSERT_ID()";
 
 // A connection unused for this long may have been cut by wait_timeout, a proxy or a failover.
 constexpr auto kValidateAfterIdle = std::chrono::seconds(30);
@@ -111,6 +112,12 @@ void Rethrow(const sql::SQLException& e, Lease* lease) {
     const ErrorKind kind = Classify(e);
     if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
     throw DbError(kind, e.getErrorCode(), e.what());
+}
+
+int64_t LastInsertId(Lease& lease) {
+    std::unique_ptr<sql::ResultSet> row(lease.Prepare(kLastInsertId).executeQuery());
+    if (!row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
+    return static_cast<int64_t>(row->getUInt64(1));
 }
 
 std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column) {

@@ -23,8 +23,8 @@
 #include <string_view>
 #include <thread>
 #include <type_traits>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "lib/config.h"
@@ -37,9 +37,10 @@ namespace inkstone::lib::db {
 
 /// Abseil-style classes of failure.
 enum class ErrorKind {
-    kAborted,       ///< 1213 deadlock, 1205 lock wait timeout, Galera 1180/certification: retry the transaction
-    kUnavailable,   ///< 2002/2003/2006/2013/... server gone or unreachable, pool exhausted: 503
-    kDuplicate,     ///< 1062 duplicate key
+    kAborted,      ///< 1213 deadlock, 1205 lock wait timeout, Galera 1180/certification: retry the
+                   ///< transaction
+    kUnavailable,  ///< 2002/2003/2006/2013/... server gone or unreachable, pool exhausted: 503
+    kDuplicate,    ///< 1062 duplicate key
     kOther,
 };
 
@@ -50,7 +51,8 @@ ErrorKind Classify(const sql::SQLException& e);
 struct DbError : std::runtime_error {
     ErrorKind kind;
     int code;
-    DbError(ErrorKind k, int c, const std::string& what) : std::runtime_error(what), kind(k), code(c) {}
+    DbError(ErrorKind k, int c, const std::string& what)
+        : std::runtime_error(what), kind(k), code(c) {}
 };
 
 class Pool;
@@ -58,7 +60,7 @@ class Pool;
 /// A pooled connection on loan. Returned to the pool (clean: autocommit on, no open
 /// transaction) when destroyed; dropped instead if it was marked broken.
 class Lease {
-public:
+  public:
     Lease(Lease&&) noexcept;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
@@ -70,7 +72,7 @@ public:
     /// Called on an unrecoverable error: the connection is closed instead of pooled.
     void MarkBroken();
 
-private:
+  private:
     friend class Pool;
     struct Slot;
     Lease(Pool* pool, std::unique_ptr<Slot> slot);
@@ -79,7 +81,7 @@ private:
 };
 
 class Pool {
-public:
+  public:
     explicit Pool(const DbConfig& config);
     ~Pool();
     Pool(const Pool&) = delete;
@@ -98,7 +100,7 @@ public:
     int size() const { return size_; }
     int in_use() const;
 
-private:
+  private:
     friend class Lease;
     std::unique_ptr<Lease::Slot> Connect();
     void Return(std::unique_ptr<Lease::Slot> slot, bool broken);
@@ -109,14 +111,14 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Lease::Slot>> idle_;
-    int open_ = 0;       ///< connections alive (idle + leased)
+    int open_ = 0;  ///< connections alive (idle + leased)
     int leased_ = 0;
 };
 
 /// RAII transaction: BEGIN on construction, ROLLBACK on destruction unless Commit() ran.
 /// `name` ("credit.consume") appears in logs when a transaction is rolled back or retried.
 class Transaction {
-public:
+  public:
     Transaction(Lease& lease, std::string_view name);
     ~Transaction();
     Transaction(const Transaction&) = delete;
@@ -124,7 +126,7 @@ public:
     void Commit();
     Lease& lease() { return lease_; }
 
-private:
+  private:
     Lease& lease_;
     std::string name_;
     bool done_ = false;
@@ -154,6 +156,9 @@ auto WithLease(Pool& pool, F&& fn) -> decltype(fn(std::declval<Lease&>())) {
         Rethrow(e, &lease);
     }
 }
+
+/// `SELECT LAST_INSERT_ID()` on this lease: the AUTO_INCREMENT id of its last INSERT.
+int64_t LastInsertId(Lease& lease);
 
 /// A DATETIME column (UTC, as the application writes them) as a time point. Throws
 /// std::runtime_error when it is NULL or unparsable (a schema bug, not input).

@@ -28,8 +28,6 @@ constexpr char kCompleteKeySql[] =
     "WHERE user_id = ? AND idem_key = ?";
 constexpr char kPurgeKeysSql[] = "DELETE FROM idempotency_keys WHERE expires_at < ? LIMIT ?";
 
-std::string SqlTime(TimePoint t) { return FormatSqlDateTime(t); }
-
 /// The stored response for the key, checked against this request; nullopt when there is none.
 std::optional<StoredResponse> Stored(db::Lease& lease, int64_t user_id, const std::string& key,
                                      const std::string& fingerprint) {
@@ -86,7 +84,7 @@ std::optional<StoredResponse> Claim(db::Lease& lease, int64_t user_id, const std
     sql::PreparedStatement& forget = lease.Prepare(kDeleteDeadKeySql);
     forget.setUInt64(1, static_cast<uint64_t>(user_id));
     forget.setString(2, key);
-    forget.setString(3, SqlTime(now));
+    forget.setString(3, FormatSqlDateTime(now));
     forget.executeUpdate();
 
     if (std::optional<StoredResponse> stored = Stored(lease, user_id, key, fingerprint)) {
@@ -96,8 +94,8 @@ std::optional<StoredResponse> Claim(db::Lease& lease, int64_t user_id, const std
     insert.setUInt64(1, static_cast<uint64_t>(user_id));
     insert.setString(2, key);
     insert.setString(3, fingerprint);
-    insert.setString(4, SqlTime(now));
-    insert.setString(5, SqlTime(now + kRetention));
+    insert.setString(4, FormatSqlDateTime(now));
+    insert.setString(5, FormatSqlDateTime(now + kRetention));
     try {
         insert.executeUpdate();
         return std::nullopt;
@@ -124,7 +122,7 @@ void Complete(db::Lease& lease, int64_t user_id, const std::string& key,
 int64_t PurgeExpired(db::Pool& pool, TimePoint now, int batch) {
     return db::WithLease(pool, [&](db::Lease& lease) {
         sql::PreparedStatement& purge = lease.Prepare(kPurgeKeysSql);
-        purge.setString(1, SqlTime(now));
+        purge.setString(1, FormatSqlDateTime(now));
         purge.setInt(2, batch);
         return static_cast<int64_t>(purge.executeUpdate());
     });

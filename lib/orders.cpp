@@ -54,8 +54,6 @@ constexpr char kCountMembershipOrdersSql[] =
 // make it impossible in practice without ever trusting luck alone (the UNIQUE key decides).
 constexpr int kOrderNoAttempts = 3;
 
-std::string SqlTime(TimePoint t) { return FormatSqlDateTime(t); }
-
 CreditPackage ReadPackage(sql::ResultSet& row) {
     CreditPackage package;
     package.id = static_cast<int64_t>(row.getUInt64("id"));
@@ -98,18 +96,41 @@ Order ReadOrder(sql::ResultSet& row, OrderKind kind) {
     return order;
 }
 
-/// Runs `bind(stmt, order_no)` + INSERT with fresh order numbers until one is unique.
-template <class Bind>
-std::string InsertWithFreshOrderNo(db::Lease& lease, const char* sql_text, OrderKind kind,
-                                   TimePoint now, Bind&& bind) {
+/// A PENDING order of `kind` created now, expiring `ttl` later; the caller adds the terms.
+Order PendingOrder(OrderKind kind, int64_t user_id, std::optional<int64_t> price_id,
+                   const std::string& payment_method, TimePoint now, std::chrono::seconds ttl) {
+    Order order;
+    order.kind = kind;
+    order.user_id = user_id;
+    order.price_id = price_id;
+    order.payment_method = payment_method;
+    order.status = "PENDING";
+    // Stored at whole seconds; the returned order must equal what a later read gives.
+    order.created_at = std::chrono::floor<std::chrono::seconds>(now);
+    order.expires_at = order.created_at + ttl;
+    return order;
+}
+
+/// INSERTs `order` with a fresh order number (parameter 1), its terms bound by `bind_terms`
+/// (parameters 2–6) and the common tail (7–10: payment_method, created_at, expires_at,
+/// updated_at); retries on the rare order_no collision and stores the number in `order`.
+template <class BindTerms>
+void InsertWithFreshOrderNo(db::Lease& lease, const char* sql_text, Order& order,
+                            BindTerms&& bind_terms) {
     for (int attempt = 1;; ++attempt) {
-        std::string order_no = money::NewOrderNo(kind, now);
+        std::string order_no = money::NewOrderNo(order.kind, order.created_at);
         sql::PreparedStatement& insert = lease.Prepare(sql_text);
         insert.setString(1, order_no);
-        bind(insert);
+        insert.setUInt64(2, static_cast<uint64_t>(order.user_id));
+        bind_terms(insert);
+        insert.setString(7, order.payment_method);
+        insert.setString(8, FormatSqlDateTime(order.created_at));
+        insert.setString(9, FormatSqlDateTime(order.expires_at));
+        insert.setString(10, FormatSqlDateTime(order.created_at));
         try {
             insert.executeUpdate();
-            return order_no;
+            order.order_no = std::move(order_no);
+            return;
         } catch (const sql::SQLException& e) {
             // InnoDB rolls back only the failed statement, so the transaction goes on.
             if (db::Classify(e) != db::ErrorKind::kDuplicate || attempt == kOrderNoAttempts) throw;
@@ -169,65 +190,38 @@ std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64
 Order InsertRechargeOrder(db::Lease& lease, int64_t user_id, std::optional<int64_t> price_id,
                           const money::RechargeTerms& terms, const std::string& payment_method,
                           TimePoint now, std::chrono::seconds ttl) {
-    Order order;
-    order.kind = OrderKind::kRecharge;
-    order.user_id = user_id;
-    order.price_id = price_id;
+    Order order = PendingOrder(OrderKind::kRecharge, user_id, price_id, payment_method, now, ttl);
     order.credits = terms.credits;
     order.bonus_credits = terms.bonus_credits;
     order.amount_fen = terms.amount_fen;
-    order.payment_method = payment_method;
-    order.status = "PENDING";
-    // Stored at whole seconds; the returned order must equal what a later read gives.
-    order.created_at = std::chrono::floor<std::chrono::seconds>(now);
-    order.expires_at = order.created_at + ttl;
-    order.order_no =
-        InsertWithFreshOrderNo(lease, kInsertRechargeOrderSql, OrderKind::kRecharge, now,
-                               [&](sql::PreparedStatement& insert) {
-                                   insert.setUInt64(2, static_cast<uint64_t>(user_id));
-                                   if (price_id) {
-                                       insert.setUInt64(3, static_cast<uint64_t>(*price_id));
-                                   } else {
-                                       insert.setNull(3, sql::DataType::INTEGER);
-                                   }
-                                   insert.setInt64(4, terms.credits);
-                                   insert.setInt64(5, terms.bonus_credits);
-                                   insert.setInt64(6, terms.amount_fen);
-                                   insert.setString(7, payment_method);
-                                   insert.setString(8, SqlTime(order.created_at));
-                                   insert.setString(9, SqlTime(order.expires_at));
-                                   insert.setString(10, SqlTime(order.created_at));
-                               });
+    InsertWithFreshOrderNo(lease, kInsertRechargeOrderSql, order,
+                           [&](sql::PreparedStatement& insert) {
+                               if (price_id) {
+                                   insert.setUInt64(3, static_cast<uint64_t>(*price_id));
+                               } else {
+                                   insert.setNull(3, sql::DataType::INTEGER);
+                               }
+                               insert.setInt64(4, terms.credits);
+                               insert.setInt64(5, terms.bonus_credits);
+                               insert.setInt64(6, terms.amount_fen);
+                           });
     return order;
 }
 
 Order InsertMembershipOrder(db::Lease& lease, int64_t user_id, const MembershipPlan& plan,
                             const std::string& payment_method, TimePoint now,
                             std::chrono::seconds ttl) {
-    Order order;
-    order.kind = OrderKind::kMembership;
-    order.user_id = user_id;
-    order.price_id = plan.id;
+    Order order = PendingOrder(OrderKind::kMembership, user_id, plan.id, payment_method, now, ttl);
     order.plan = plan.plan;
     order.months = plan.months;
     order.amount_fen = plan.price_fen;
-    order.payment_method = payment_method;
-    order.status = "PENDING";
-    order.created_at = std::chrono::floor<std::chrono::seconds>(now);
-    order.expires_at = order.created_at + ttl;
-    order.order_no =
-        InsertWithFreshOrderNo(lease, kInsertMembershipOrderSql, OrderKind::kMembership, now,
-                               [&](sql::PreparedStatement& insert) {
-                                   insert.setUInt64(2, static_cast<uint64_t>(user_id));
-                                   insert.setUInt64(3, static_cast<uint64_t>(plan.id));
-                                   insert.setString(4, plan.plan);
-                                   insert.setInt(5, plan.months);
-                                   insert.setInt64(6, plan.price_fen);
-                                   insert.setString(7, payment_method);
-                                   insert.setString(8, SqlTime(order.created_at));
-                                   insert.setString(9, SqlTime(order.expires_at));
-                                   insert.setString(10, SqlTime(order.created_at));
-                               });
+    InsertWithFreshOrderNo(lease, kInsertMembershipOrderSql, order,
+                           [&](sql::PreparedStatement& insert) {
+                               insert.setUInt64(3, static_cast<uint64_t>(plan.id));
+                               insert.setString(4, plan.plan);
+                               insert.setInt(5, plan.months);
+                               insert.setInt64(6, plan.price_fen);
+                           });
     return order;
 }
 

@@ -32,7 +32,6 @@ constexpr char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
     "related_order_no, related_generation_id, refund_of, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr char kLastInsertIdSql[] = "SELECT LAST_INSERT_ID()";
 
 constexpr char kSelectChargeSql[] =
     "SELECT user_id, amount FROM credit_transactions WHERE id = ? AND type = 'CONSUME'";
@@ -107,8 +106,6 @@ struct Posted {
 /// RetryOnAborted rolls its credit back.
 struct AlreadyRefunded {};
 
-std::string SqlTime(TimePoint t) { return FormatSqlDateTime(t); }
-
 void SetOptionalString(sql::PreparedStatement& stmt, int index,
                        const std::optional<std::string>& value) {
     if (value) {
@@ -126,19 +123,13 @@ void SetOptionalId(sql::PreparedStatement& stmt, int index, const std::optional<
     }
 }
 
-int64_t LastInsertId(db::Lease& lease) {
-    std::unique_ptr<sql::ResultSet> row(lease.Prepare(kLastInsertIdSql).executeQuery());
-    if (!row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
-    return static_cast<int64_t>(row->getUInt64(1));
-}
-
 /// Applies `entry` inside the caller's transaction: the conditional UPDATE of users, the
 /// read-back, the ledger row. nullopt (and nothing changed) when a debit would overdraw or the
 /// user does not exist.
 std::optional<Posted> Post(db::Lease& lease, const Entry& entry, TimePoint now) {
     sql::PreparedStatement& apply = lease.Prepare(kApplyDeltaSql);
     apply.setInt64(1, entry.amount);
-    apply.setString(2, SqlTime(now));
+    apply.setString(2, FormatSqlDateTime(now));
     apply.setUInt64(3, static_cast<uint64_t>(entry.user_id));
     apply.setInt64(4, entry.amount < 0 ? -entry.amount : 0);
     if (apply.executeUpdate() != 1) return std::nullopt;
@@ -161,9 +152,9 @@ std::optional<Posted> Post(db::Lease& lease, const Entry& entry, TimePoint now) 
     SetOptionalString(insert, 7, entry.related_order_no);
     SetOptionalId(insert, 8, entry.related_generation_id);
     SetOptionalId(insert, 9, entry.refund_of);
-    insert.setString(10, SqlTime(now));
+    insert.setString(10, FormatSqlDateTime(now));
     insert.executeUpdate();
-    posted.entry_id = LastInsertId(lease);
+    posted.entry_id = db::LastInsertId(lease);
     return posted;
 }
 
@@ -243,14 +234,14 @@ bool MarkPaid(db::Lease& lease, const char* sql_text, const LockedOrder& order,
               const std::optional<money::MembershipPeriod>& period) {
     sql::PreparedStatement& pay = lease.Prepare(sql_text);
     int index = 1;
-    pay.setString(index++, SqlTime(notice.paid_at));
+    pay.setString(index++, FormatSqlDateTime(notice.paid_at));
     pay.setString(index++, notice.provider);
     pay.setString(index++, notice.provider_trade_no);
     if (period) {
-        pay.setString(index++, SqlTime(period->from));
-        pay.setString(index++, SqlTime(period->until));
+        pay.setString(index++, FormatSqlDateTime(period->from));
+        pay.setString(index++, FormatSqlDateTime(period->until));
     }
-    pay.setString(index++, SqlTime(now));
+    pay.setString(index++, FormatSqlDateTime(now));
     pay.setUInt64(index++, static_cast<uint64_t>(order.id));
     try {
         if (pay.executeUpdate() != 1) {
@@ -473,8 +464,8 @@ SettleOutcome Wallet::Settle(const SettlementNotice& notice) const {
                 return trade_no_reused();
             }
             sql::PreparedStatement& extend = lease.Prepare(kExtendMembershipSql);
-            extend.setString(1, SqlTime(period.until));
-            extend.setString(2, SqlTime(now));
+            extend.setString(1, FormatSqlDateTime(period.until));
+            extend.setString(2, FormatSqlDateTime(now));
             extend.setUInt64(3, static_cast<uint64_t>(order->user_id));
             extend.executeUpdate();
         }
@@ -496,7 +487,7 @@ int64_t Wallet::ExpireOrders(TimePoint now, int batch, const Reconciler& reconci
                              Kind{kOverdueMembershipOrdersSql, kExpireMembershipOrderSql}}) {
         const std::vector<OverdueOrder> overdue = db::WithLease(pool_, [&](db::Lease& lease) {
             sql::PreparedStatement& select = lease.Prepare(kind.select_overdue);
-            select.setString(1, SqlTime(now));
+            select.setString(1, FormatSqlDateTime(now));
             select.setInt(2, batch);
             std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
             std::vector<OverdueOrder> found;
@@ -514,9 +505,9 @@ int64_t Wallet::ExpireOrders(TimePoint now, int batch, const Reconciler& reconci
             if (reconcile && reconcile(order)) continue;
             expired += db::WithLease(pool_, [&](db::Lease& lease) -> int64_t {
                 sql::PreparedStatement& expire = lease.Prepare(kind.expire);
-                expire.setString(1, SqlTime(now));
+                expire.setString(1, FormatSqlDateTime(now));
                 expire.setString(2, order.order_no);
-                expire.setString(3, SqlTime(now));
+                expire.setString(3, FormatSqlDateTime(now));
                 try {
                     return expire.executeUpdate();
                 } catch (const sql::SQLException& e) {

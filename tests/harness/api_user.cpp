@@ -15,6 +15,12 @@ Json::Value Expect(const HttpResponse& response, long status, const char* what) 
 
 }  // namespace
 
+Json::Value JsonObject(std::initializer_list<std::pair<const char*, Json::Value>> fields) {
+    Json::Value body(Json::objectValue);
+    for (const auto& [name, value] : fields) body[name] = value;
+    return body;
+}
+
 HttpHeaders ApiUser::Auth(HttpHeaders extra) const {
     extra["Authorization"] = "Bearer " + token;
     return extra;

@@ -4,11 +4,17 @@
 #include <json/value.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "tests/harness/http_client.h"
 
 namespace inkstone::testing {
+
+/// A JSON object from name/value pairs: `JsonObject({{"price_id", 2}, {"payment_method",
+/// "alipay"}})`.
+Json::Value JsonObject(std::initializer_list<std::pair<const char*, Json::Value>> fields);
 
 struct ApiUser {
     int64_t id = 0;

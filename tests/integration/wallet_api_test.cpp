@@ -40,12 +40,6 @@ std::string UniqueName(const std::string& prefix) {
     return prefix + "_" + std::to_string(counter++);
 }
 
-Json::Value Body(std::initializer_list<std::pair<const char*, Json::Value>> fields) {
-    Json::Value body(Json::objectValue);
-    for (const auto& [name, value] : fields) body[name] = value;
-    return body;
-}
-
 lib::TimePoint ParseRfc3339(const std::string& text) {
     // `2026-11-26T08:00:00Z` → the SQL layout ParseSqlDateTime reads.
     std::string sql = text.substr(0, 19);
@@ -64,7 +58,9 @@ void ExpectError(const HttpResponse& r, long status, const std::string& code,
     const Json::Value body = r.JsonBody();
     EXPECT_EQ(body["code"], code) << r.body;
     EXPECT_TRUE(body["detail"].isString()) << r.body;
-    if (!field.empty()) EXPECT_EQ(body["field"], field) << r.body;
+    if (!field.empty()) {
+        EXPECT_EQ(body["field"], field) << r.body;
+    }
 }
 
 class WalletApi : public ::testing::Test {
@@ -121,7 +117,7 @@ TEST_F(WalletApi, EveryUserEndpointNeedsAToken) {
     ExpectError(c.Get("/api/v1/credit/recharge/orders/" + some_order), 401, "UNAUTHORIZED");
     for (const char* path :
          {"/api/v1/credit/recharge", "/api/v1/credit/membership", "/api/v1/payment/mock/pay"}) {
-        ExpectError(c.Post(path, Body({{"price_id", 1}, {"payment_method", "alipay"}})), 401,
+        ExpectError(c.Post(path, JsonObject({{"price_id", 1}, {"payment_method", "alipay"}})), 401,
                     "UNAUTHORIZED");
     }
 }
@@ -140,8 +136,8 @@ TEST_F(WalletApi, RechargePayAndBecomeAMember) {
     EXPECT_TRUE(balance["member_expired_at"].isNull());
     EXPECT_EQ(balance["cost_per_generation"], 10);
 
-    r = c.Post("/api/v1/credit/recharge", Body({{"price_id", 2}, {"payment_method", "alipay"}}),
-               user.Auth());
+    r = c.Post("/api/v1/credit/recharge",
+               JsonObject({{"price_id", 2}, {"payment_method", "alipay"}}), user.Auth());
     ASSERT_EQ(r.status, 201) << r.body;
     const Json::Value order = r.JsonBody();
     const std::string order_no = order["order_no"].asString();
@@ -171,7 +167,7 @@ TEST_F(WalletApi, RechargePayAndBecomeAMember) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.JsonBody(), order);
 
-    r = c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth());
+    r = c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}), user.Auth());
     ASSERT_EQ(r.status, 200) << r.body;
     Json::Value paid = r.JsonBody();
     EXPECT_EQ(paid["status"], "PAID");
@@ -210,7 +206,7 @@ TEST_F(WalletApi, RechargePayAndBecomeAMember) {
     EXPECT_EQ(c.Get("/api/v1/credit/transactions?type=", user.Auth()).JsonBody()["total"], 2);
 
     r = c.Post("/api/v1/credit/membership",
-               Body({{"plan", "monthly"}, {"payment_method", "wechat"}}), user.Auth());
+               JsonObject({{"plan", "monthly"}, {"payment_method", "wechat"}}), user.Auth());
     ASSERT_EQ(r.status, 201) << r.body;
     const Json::Value membership = r.JsonBody();
     EXPECT_EQ(membership["order_no"].asString()[0], 'M');
@@ -222,7 +218,7 @@ TEST_F(WalletApi, RechargePayAndBecomeAMember) {
     EXPECT_EQ(membership["payment"]["amount"], "9.90");
     EXPECT_TRUE(membership["member_until"].isNull());
     const auto before_pay = std::chrono::system_clock::now();
-    r = c.Post("/api/v1/payment/mock/pay", Body({{"order_no", membership["order_no"]}}),
+    r = c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", membership["order_no"]}}),
                user.Auth());
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.JsonBody()["status"], "PAID");
@@ -254,7 +250,7 @@ TEST_F(WalletApi, CustomAmountIsTenCreditsPerYuanWithoutBonus) {
     const ApiUser user = RegisterUser(c, UniqueName("custom"));
     HttpResponse r =
         c.Post("/api/v1/credit/recharge",
-               Body({{"amount_fen", 12300}, {"payment_method", "wechat"}}), user.Auth());
+               JsonObject({{"amount_fen", 12300}, {"payment_method", "wechat"}}), user.Auth());
     ASSERT_EQ(r.status, 201) << r.body;
     const Json::Value order = r.JsonBody();
     EXPECT_EQ(order["credits"], 1230);
@@ -263,14 +259,15 @@ TEST_F(WalletApi, CustomAmountIsTenCreditsPerYuanWithoutBonus) {
     EXPECT_TRUE(order["price_id"].isNull());
     EXPECT_EQ(order["payment"]["amount"], "123.00");
     for (const int64_t edge : {100, 5000000}) {
-        EXPECT_EQ(c.Post("/api/v1/credit/recharge",
-                         Body({{"amount_fen", Json::Int64{edge}}, {"payment_method", "alipay"}}),
-                         user.Auth())
-                      .status,
-                  201)
+        EXPECT_EQ(
+            c.Post("/api/v1/credit/recharge",
+                   JsonObject({{"amount_fen", Json::Int64{edge}}, {"payment_method", "alipay"}}),
+                   user.Auth())
+                .status,
+            201)
             << edge;
     }
-    RechargeAndPay(c, user, Body({{"amount_fen", 12300}}));
+    RechargeAndPay(c, user, JsonObject({{"amount_fen", 12300}}));
     const Json::Value ledger = c.Get("/api/v1/credit/transactions", user.Auth()).JsonBody();
     EXPECT_EQ(ledger["total"], 1);  // no BONUS row
     EXPECT_EQ(ledger["items"][0]["amount"], 1230);
@@ -286,28 +283,29 @@ TEST_F(WalletApi, RechargeValidationErrors) {
     };
     const Json::Value alipay = "alipay";
     std::vector<Case> cases = {
-        {Body({{"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", 1}, {"amount_fen", 100}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", 99}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", 0}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", -1}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", "2"}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", 2.0}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"price_id", true}, {"payment_method", alipay}}), "price_id"},
-        {Body({{"amount_fen", 99}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", 150}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", 0}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", -100}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", 5000100}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", 10.5}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", "1000"}, {"payment_method", alipay}}), "amount_fen"},
-        {Body({{"amount_fen", Json::Value(Json::arrayValue)}, {"payment_method", alipay}}),
+        {JsonObject({{"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", 1}, {"amount_fen", 100}, {"payment_method", alipay}}),
+         "price_id"},
+        {JsonObject({{"price_id", 99}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", 0}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", -1}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", "2"}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", 2.0}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"price_id", true}, {"payment_method", alipay}}), "price_id"},
+        {JsonObject({{"amount_fen", 99}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", 150}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", 0}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", -100}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", 5000100}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", 10.5}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", "1000"}, {"payment_method", alipay}}), "amount_fen"},
+        {JsonObject({{"amount_fen", Json::Value(Json::arrayValue)}, {"payment_method", alipay}}),
          "amount_fen"},
-        {Body({{"price_id", 1}}), "payment_method"},
-        {Body({{"price_id", 1}, {"payment_method", "paypal"}}), "payment_method"},
-        {Body({{"price_id", 1}, {"payment_method", "ALIPAY"}}), "payment_method"},
-        {Body({{"price_id", 1}, {"payment_method", 1}}), "payment_method"},
-        {Body({{"price_id", 1}, {"payment_method", ""}}), "payment_method"},
+        {JsonObject({{"price_id", 1}}), "payment_method"},
+        {JsonObject({{"price_id", 1}, {"payment_method", "paypal"}}), "payment_method"},
+        {JsonObject({{"price_id", 1}, {"payment_method", "ALIPAY"}}), "payment_method"},
+        {JsonObject({{"price_id", 1}, {"payment_method", 1}}), "payment_method"},
+        {JsonObject({{"price_id", 1}, {"payment_method", ""}}), "payment_method"},
     };
     for (const Case& k : cases) {
         ExpectError(c.Post("/api/v1/credit/recharge", k.body, user.Auth()), 422, "VALIDATION_ERROR",
@@ -327,10 +325,10 @@ TEST_F(WalletApi, RechargeValidationErrors) {
                 415, "UNSUPPORTED_MEDIA_TYPE");
     // The client never sets the terms: credits in the body are ignored.
     HttpResponse r = c.Post("/api/v1/credit/recharge",
-                            Body({{"price_id", 1},
-                                  {"payment_method", "alipay"},
-                                  {"credits", 1000000},
-                                  {"bonus_credits", 5}}),
+                            JsonObject({{"price_id", 1},
+                                        {"payment_method", "alipay"},
+                                        {"credits", 1000000},
+                                        {"bonus_credits", 5}}),
                             user.Auth());
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(r.JsonBody()["credits"], 10);
@@ -347,24 +345,24 @@ TEST_F(WalletApi, MembershipValidationErrors) {
         const char* field;
     };
     std::vector<Case> cases = {
-        {Body({{"payment_method", "alipay"}}), "plan"},
-        {Body({{"plan", "weekly"}, {"payment_method", "alipay"}}), "plan"},
-        {Body({{"plan", ""}, {"payment_method", "alipay"}}), "plan"},
-        {Body({{"plan", 1}, {"payment_method", "alipay"}}), "plan"},
-        {Body({{"price_id", 42}, {"payment_method", "alipay"}}), "price_id"},
-        {Body({{"price_id", "1"}, {"payment_method", "alipay"}}), "price_id"},
-        {Body({{"plan", "monthly"}, {"price_id", 3}, {"payment_method", "alipay"}}), "plan"},
-        {Body({{"plan", "yearly"}}), "payment_method"},
-        {Body({{"plan", "yearly"}, {"payment_method", "cash"}}), "payment_method"},
+        {JsonObject({{"payment_method", "alipay"}}), "plan"},
+        {JsonObject({{"plan", "weekly"}, {"payment_method", "alipay"}}), "plan"},
+        {JsonObject({{"plan", ""}, {"payment_method", "alipay"}}), "plan"},
+        {JsonObject({{"plan", 1}, {"payment_method", "alipay"}}), "plan"},
+        {JsonObject({{"price_id", 42}, {"payment_method", "alipay"}}), "price_id"},
+        {JsonObject({{"price_id", "1"}, {"payment_method", "alipay"}}), "price_id"},
+        {JsonObject({{"plan", "monthly"}, {"price_id", 3}, {"payment_method", "alipay"}}), "plan"},
+        {JsonObject({{"plan", "yearly"}}), "payment_method"},
+        {JsonObject({{"plan", "yearly"}, {"payment_method", "cash"}}), "payment_method"},
     };
     for (const Case& k : cases) {
         ExpectError(c.Post("/api/v1/credit/membership", k.body, user.Auth()), 422,
                     "VALIDATION_ERROR", k.field);
     }
     for (const Json::Value& good :
-         {Body({{"plan", "quarterly"}, {"payment_method", "alipay"}}),
-          Body({{"price_id", 3}, {"payment_method", "wechat"}}),
-          Body({{"plan", "yearly"}, {"price_id", 3}, {"payment_method", "wechat"}})}) {
+         {JsonObject({{"plan", "quarterly"}, {"payment_method", "alipay"}}),
+          JsonObject({{"price_id", 3}, {"payment_method", "wechat"}}),
+          JsonObject({{"plan", "yearly"}, {"price_id", 3}, {"payment_method", "wechat"}})}) {
         HttpResponse r = c.Post("/api/v1/credit/membership", good, user.Auth());
         EXPECT_EQ(r.status, 201) << r.body;
     }
@@ -377,12 +375,13 @@ TEST_F(WalletApi, MembershipValidationErrors) {
 TEST_F(WalletApi, ListsPageNewestFirstAndRejectBadPaging) {
     HttpClient c = Client();
     const ApiUser user = RegisterUser(c, UniqueName("paging"));
-    RechargeAndPay(c, user, Body({{"price_id", 4}}));  // 1300 credits, 2 rows
+    RechargeAndPay(c, user, JsonObject({{"price_id", 4}}));  // 1300 credits, 2 rows
     std::vector<int64_t> charge_ids;
     for (int i = 1; i <= 23; ++i) {
-        HttpResponse r = c.Post(
-            "/api/v1/_test/credit/charge",
-            Body({{"credits", i}, {"description", "charge " + std::to_string(i)}}), user.Auth());
+        HttpResponse r =
+            c.Post("/api/v1/_test/credit/charge",
+                   JsonObject({{"credits", i}, {"description", "charge " + std::to_string(i)}}),
+                   user.Auth());
         ASSERT_EQ(r.status, 201) << r.body;
         charge_ids.push_back(r.JsonBody()["charge_id"].asInt64());
     }
@@ -429,7 +428,7 @@ TEST_F(WalletApi, ListsPageNewestFirstAndRejectBadPaging) {
     // Orders page the same way.
     for (int i = 0; i < 3; ++i) {
         ASSERT_EQ(c.Post("/api/v1/credit/recharge",
-                         Body({{"price_id", 1}, {"payment_method", "alipay"}}), user.Auth())
+                         JsonObject({{"price_id", 1}, {"payment_method", "alipay"}}), user.Auth())
                       .status,
                   201);
     }
@@ -443,25 +442,26 @@ TEST_F(WalletApi, ListsPageNewestFirstAndRejectBadPaging) {
 TEST_F(WalletApi, InsufficientCreditsIs402WithRequiredAndBalance) {
     HttpClient c = Client();
     const ApiUser user = RegisterUser(c, UniqueName("poor"));
-    RechargeAndPay(c, user, Body({{"price_id", 1}}));  // 10 credits
-    HttpResponse r = c.Post("/api/v1/_test/credit/charge", Body({{"credits", 11}}), user.Auth());
+    RechargeAndPay(c, user, JsonObject({{"price_id", 1}}));  // 10 credits
+    HttpResponse r =
+        c.Post("/api/v1/_test/credit/charge", JsonObject({{"credits", 11}}), user.Auth());
     ExpectError(r, 402, "INSUFFICIENT_CREDITS");
     EXPECT_EQ(r.JsonBody()["required"], 11);
     EXPECT_EQ(r.JsonBody()["balance"], 10);
-    r = c.Post("/api/v1/_test/credit/charge", Body({{"credits", 10}}), user.Auth());
+    r = c.Post("/api/v1/_test/credit/charge", JsonObject({{"credits", 10}}), user.Auth());
     ASSERT_EQ(r.status, 201) << r.body;
     EXPECT_EQ(r.JsonBody()["balance"], 0);
     const int64_t charge_id = r.JsonBody()["charge_id"].asInt64();
-    r = c.Post("/api/v1/_test/credit/refund", Body({{"charge_id", Json::Int64{charge_id}}}),
+    r = c.Post("/api/v1/_test/credit/refund", JsonObject({{"charge_id", Json::Int64{charge_id}}}),
                user.Auth());
     EXPECT_EQ(r.JsonBody()["refunded"], true);
-    r = c.Post("/api/v1/_test/credit/refund", Body({{"charge_id", Json::Int64{charge_id}}}),
+    r = c.Post("/api/v1/_test/credit/refund", JsonObject({{"charge_id", Json::Int64{charge_id}}}),
                user.Auth());
     EXPECT_EQ(r.JsonBody()["refunded"], false);
     EXPECT_EQ(c.Get("/api/v1/credit/balance", user.Auth()).JsonBody()["credits"], 10);
     ExpectError(
-        c.Post("/api/v1/_test/credit/refund", Body({{"charge_id", 987654321}}), user.Auth()), 404,
-        "NOT_FOUND");
+        c.Post("/api/v1/_test/credit/refund", JsonObject({{"charge_id", 987654321}}), user.Auth()),
+        404, "NOT_FOUND");
 }
 
 TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
@@ -469,13 +469,13 @@ TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
     const ApiUser alice = RegisterUser(c, UniqueName("alice"));
     const ApiUser mallory = RegisterUser(c, UniqueName("mallory"));
     const std::string recharge =
-        c.Post("/api/v1/credit/recharge", Body({{"price_id", 3}, {"payment_method", "alipay"}}),
-               alice.Auth())
+        c.Post("/api/v1/credit/recharge",
+               JsonObject({{"price_id", 3}, {"payment_method", "alipay"}}), alice.Auth())
             .JsonBody()["order_no"]
             .asString();
     const std::string membership =
         c.Post("/api/v1/credit/membership",
-               Body({{"plan", "yearly"}, {"payment_method", "alipay"}}), alice.Auth())
+               JsonObject({{"plan", "yearly"}, {"payment_method", "alipay"}}), alice.Auth())
             .JsonBody()["order_no"]
             .asString();
     ASSERT_FALSE(recharge.empty());
@@ -485,11 +485,12 @@ TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
                 "NOT_FOUND");
     ExpectError(c.Get("/api/v1/credit/membership/orders/" + membership, mallory.Auth()), 404,
                 "NOT_FOUND");
-    ExpectError(c.Post("/api/v1/payment/mock/pay", Body({{"order_no", recharge}}), mallory.Auth()),
-                404, "NOT_FOUND");
     ExpectError(
-        c.Post("/api/v1/payment/mock/pay", Body({{"order_no", membership}}), mallory.Auth()), 404,
-        "NOT_FOUND");
+        c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", recharge}}), mallory.Auth()),
+        404, "NOT_FOUND");
+    ExpectError(
+        c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", membership}}), mallory.Auth()),
+        404, "NOT_FOUND");
     EXPECT_EQ(c.Get("/api/v1/credit/recharge/orders", mallory.Auth()).JsonBody()["total"], 0);
     EXPECT_EQ(c.Get("/api/v1/credit/membership/orders", mallory.Auth()).JsonBody()["total"], 0);
     // The 404 looks exactly like one for an order that does not exist.
@@ -504,9 +505,9 @@ TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
         "PENDING");
     EXPECT_EQ(c.Get("/api/v1/credit/balance", mallory.Auth()).JsonBody()["is_member"], false);
     EXPECT_EQ(c.Get("/api/v1/credit/balance", mallory.Auth()).JsonBody()["credits"], 0);
-    ASSERT_EQ(
-        c.Post("/api/v1/payment/mock/pay", Body({{"order_no", recharge}}), alice.Auth()).status,
-        200);
+    ASSERT_EQ(c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", recharge}}), alice.Auth())
+                  .status,
+              200);
     EXPECT_EQ(c.Get("/api/v1/credit/balance", alice.Auth()).JsonBody()["credits"], 600);
 
     // Wrong kind, malformed and hostile order numbers are 404s too.
@@ -519,21 +520,22 @@ TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
     }
     for (const Json::Value& bad :
          {Json::Value("nope"), Json::Value("' OR 1=1 --"), Json::Value(missing)}) {
-        ExpectError(c.Post("/api/v1/payment/mock/pay", Body({{"order_no", bad}}), alice.Auth()),
-                    404, "NOT_FOUND");
+        ExpectError(
+            c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", bad}}), alice.Auth()), 404,
+            "NOT_FOUND");
     }
-    ExpectError(c.Post("/api/v1/payment/mock/pay", Body({}), alice.Auth()), 422, "VALIDATION_ERROR",
-                "order_no");
-    ExpectError(c.Post("/api/v1/payment/mock/pay", Body({{"order_no", 5}}), alice.Auth()), 422,
+    ExpectError(c.Post("/api/v1/payment/mock/pay", JsonObject({}), alice.Auth()), 422,
                 "VALIDATION_ERROR", "order_no");
+    ExpectError(c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", 5}}), alice.Auth()),
+                422, "VALIDATION_ERROR", "order_no");
 }
 
 TEST_F(WalletApi, ReplayedPaymentCreditsOnce) {
     HttpClient c = Client();
     const ApiUser user = RegisterUser(c, UniqueName("replay"));
     const std::string order_no =
-        c.Post("/api/v1/credit/recharge", Body({{"price_id", 2}, {"payment_method", "alipay"}}),
-               user.Auth())
+        c.Post("/api/v1/credit/recharge",
+               JsonObject({{"price_id", 2}, {"payment_method", "alipay"}}), user.Auth())
             .JsonBody()["order_no"]
             .asString();
     // Concurrent first payments: exactly one settles.
@@ -542,8 +544,8 @@ TEST_F(WalletApi, ReplayedPaymentCreditsOnce) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 8; ++i) {
         threads.emplace_back([&] {
-            HttpResponse r =
-                c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth());
+            HttpResponse r = c.Post("/api/v1/payment/mock/pay",
+                                    JsonObject({{"order_no", order_no}}), user.Auth());
             if (r.status == 200) ok++;
             if (r.status == 200 && r.JsonBody()["settled_now"].asBool()) settled_now++;
         });
@@ -554,7 +556,7 @@ TEST_F(WalletApi, ReplayedPaymentCreditsOnce) {
     // And replays afterwards.
     for (int i = 0; i < 5; ++i) {
         HttpResponse r =
-            c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth());
+            c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}), user.Auth());
         ASSERT_EQ(r.status, 200) << r.body;
         EXPECT_EQ(r.JsonBody()["settled_now"], false);
         EXPECT_EQ(r.JsonBody()["status"], "PAID");
@@ -571,12 +573,13 @@ TEST_F(WalletApi, UnpaidOrdersExpireAndALatePaymentIsStillHonoured) {
         EXPECT_EQ(r.status, 201) << r.body;
         return r.JsonBody()["order_no"].asString();
     };
-    const std::string old_recharge =
-        create("/api/v1/credit/recharge", Body({{"price_id", 2}, {"payment_method", "alipay"}}));
-    const std::string old_membership = create(
-        "/api/v1/credit/membership", Body({{"plan", "monthly"}, {"payment_method", "alipay"}}));
-    const std::string fresh =
-        create("/api/v1/credit/recharge", Body({{"price_id", 1}, {"payment_method", "alipay"}}));
+    const std::string old_recharge = create(
+        "/api/v1/credit/recharge", JsonObject({{"price_id", 2}, {"payment_method", "alipay"}}));
+    const std::string old_membership =
+        create("/api/v1/credit/membership",
+               JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}));
+    const std::string fresh = create("/api/v1/credit/recharge",
+                                     JsonObject({{"price_id", 1}, {"payment_method", "alipay"}}));
     // Injected time: these two were created (and expired) an hour ago.
     for (const auto& [table, order_no] :
          {std::pair<std::string, std::string>{"recharge_orders", old_recharge},
@@ -606,7 +609,7 @@ TEST_F(WalletApi, UnpaidOrdersExpireAndALatePaymentIsStillHonoured) {
 
     // The provider says it was paid after all: honoured, once.
     HttpResponse r =
-        c.Post("/api/v1/payment/mock/pay", Body({{"order_no", old_recharge}}), user.Auth());
+        c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", old_recharge}}), user.Auth());
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.JsonBody()["status"], "PAID");
     EXPECT_EQ(r.JsonBody()["settled_now"], true);
@@ -618,7 +621,7 @@ TEST_F(WalletApi, IdempotencyKeyReplaysConflictsAndScopes) {
     const ApiUser user = RegisterUser(c, UniqueName("idem"));
     const ApiUser other = RegisterUser(c, UniqueName("idem_other"));
     const HttpHeaders key = user.Auth({{"Idempotency-Key", "order-2026-11-26-0001"}});
-    const Json::Value body = Body({{"price_id", 2}, {"payment_method", "alipay"}});
+    const Json::Value body = JsonObject({{"price_id", 2}, {"payment_method", "alipay"}});
 
     HttpResponse first = c.Post("/api/v1/credit/recharge", body, key);
     ASSERT_EQ(first.status, 201) << first.body;
@@ -631,17 +634,17 @@ TEST_F(WalletApi, IdempotencyKeyReplaysConflictsAndScopes) {
     EXPECT_EQ(again.Header("idempotent-replayed"), "true");
     // Even after the order changed: the first response, as it was.
     const std::string order_no = first.JsonBody()["order_no"].asString();
-    ASSERT_EQ(
-        c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth()).status,
-        200);
+    ASSERT_EQ(c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}), user.Auth())
+                  .status,
+              200);
     EXPECT_EQ(c.Post("/api/v1/credit/recharge", body, key).body, first.body);
 
     // Same key, another body, or another endpoint: 409, nothing created.
     ExpectError(c.Post("/api/v1/credit/recharge",
-                       Body({{"price_id", 3}, {"payment_method", "alipay"}}), key),
+                       JsonObject({{"price_id", 3}, {"payment_method", "alipay"}}), key),
                 409, "CONFLICT");
     ExpectError(c.Post("/api/v1/credit/membership",
-                       Body({{"plan", "monthly"}, {"payment_method", "alipay"}}), key),
+                       JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}), key),
                 409, "CONFLICT");
     EXPECT_EQ(c.Get("/api/v1/credit/recharge/orders", user.Auth()).JsonBody()["total"], 1);
     EXPECT_EQ(c.Get("/api/v1/credit/membership/orders", user.Auth()).JsonBody()["total"], 0);
@@ -678,9 +681,9 @@ TEST_F(WalletApi, ConcurrentRequestsWithOneKeyCreateOneOrder) {
     for (const char* path : {"/api/v1/credit/recharge", "/api/v1/credit/membership"}) {
         const ApiUser user = RegisterUser(c, UniqueName("idem_race"));
         const bool recharge = std::string(path).find("recharge") != std::string::npos;
-        const Json::Value body = recharge
-                                     ? Body({{"amount_fen", 4200}, {"payment_method", "wechat"}})
-                                     : Body({{"plan", "quarterly"}, {"payment_method", "wechat"}});
+        const Json::Value body =
+            recharge ? JsonObject({{"amount_fen", 4200}, {"payment_method", "wechat"}})
+                     : JsonObject({{"plan", "quarterly"}, {"payment_method", "wechat"}});
         const HttpHeaders headers = user.Auth({{"Idempotency-Key", "race-key"}});
         std::vector<HttpResponse> responses(12);
         std::vector<std::thread> threads;
@@ -715,8 +718,8 @@ TEST_F(WalletApi, MockPayIsNotFoundInLiveMode) {
     HttpClient c = Client();
     const ApiUser user = RegisterUser(c, UniqueName("live"));
     const std::string order_no =
-        c.Post("/api/v1/credit/recharge", Body({{"price_id", 1}, {"payment_method", "wechat"}}),
-               user.Auth())
+        c.Post("/api/v1/credit/recharge",
+               JsonObject({{"price_id", 1}, {"payment_method", "wechat"}}), user.Auth())
             .JsonBody()["order_no"]
             .asString();
     const auto reload = [&](const std::string& mode) {
@@ -743,17 +746,18 @@ TEST_F(WalletApi, MockPayIsNotFoundInLiveMode) {
         return want;
     };
     reload("live");
-    ExpectError(c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth()),
-                404, "NOT_FOUND");
+    ExpectError(
+        c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}), user.Auth()), 404,
+        "NOT_FOUND");
     const Json::Value order =
         c.Get("/api/v1/credit/recharge/orders/" + order_no, user.Auth()).JsonBody();
     EXPECT_EQ(order["status"], "PENDING");
     EXPECT_EQ(order["payment"]["provider"], "wechat");
     EXPECT_EQ(order["payment"]["mode"], "live");
     reload("mock");
-    EXPECT_EQ(
-        c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth()).status,
-        200);
+    EXPECT_EQ(c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}), user.Auth())
+                  .status,
+              200);
 }
 
 }  // namespace

@@ -28,12 +28,6 @@ constexpr int kThreads = 16;
 constexpr int kUsers = 4;
 constexpr auto kDuration = 6s;
 
-Json::Value Body(std::initializer_list<std::pair<const char*, Json::Value>> fields) {
-    Json::Value body(Json::objectValue);
-    for (const auto& [name, value] : fields) body[name] = value;
-    return body;
-}
-
 /// What the clients were told, to compare with the ledger afterwards.
 struct Tally {
     std::mutex mu;
@@ -82,8 +76,9 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
             if (dice < 22) {  // a recharge order: a package or a custom amount
                 const Json::Value body =
                     pick(3) == 0
-                        ? Body({{"amount_fen", (1 + pick(50)) * 100}, {"payment_method", "wechat"}})
-                        : Body({{"price_id", 1 + pick(4)}, {"payment_method", "alipay"}});
+                        ? JsonObject(
+                              {{"amount_fen", (1 + pick(50)) * 100}, {"payment_method", "wechat"}})
+                        : JsonObject({{"price_id", 1 + pick(4)}, {"payment_method", "alipay"}});
                 HttpResponse r = c.Post("/api/v1/credit/recharge", body, user.Auth());
                 tally.Count("recharge", r.status);
                 if (r.status != 201) {
@@ -104,8 +99,8 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                     }
                 }
                 if (order_no.empty()) continue;
-                HttpResponse r =
-                    c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth());
+                HttpResponse r = c.Post("/api/v1/payment/mock/pay",
+                                        JsonObject({{"order_no", order_no}}), user.Auth());
                 tally.Count("pay", r.status);
                 if (r.status != 200) {
                     tally.Unexpected("pay", r);
@@ -117,8 +112,8 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                 }
             } else if (dice < 50) {  // a membership, bought and paid at once
                 HttpResponse r = c.Post("/api/v1/credit/membership",
-                                        Body({{"plan", pick(2) ? "monthly" : "quarterly"},
-                                              {"payment_method", "alipay"}}),
+                                        JsonObject({{"plan", pick(2) ? "monthly" : "quarterly"},
+                                                    {"payment_method", "alipay"}}),
                                         user.Auth());
                 tally.Count("membership", r.status);
                 if (r.status != 201) {
@@ -130,7 +125,8 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                     std::lock_guard<std::mutex> lock(tally.mu);
                     tally.orders.emplace_back(order_no, u);
                 }
-                r = c.Post("/api/v1/payment/mock/pay", Body({{"order_no", order_no}}), user.Auth());
+                r = c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", order_no}}),
+                           user.Auth());
                 tally.Count("pay", r.status);
                 if (r.status != 200) {
                     tally.Unexpected("pay membership", r);
@@ -140,7 +136,7 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                 }
             } else if (dice < 78) {  // a charge; 402 is a fine answer
                 HttpResponse r = c.Post("/api/v1/_test/credit/charge",
-                                        Body({{"credits", 1 + pick(60)}}), user.Auth());
+                                        JsonObject({{"credits", 1 + pick(60)}}), user.Auth());
                 tally.Count("charge", r.status);
                 if (r.status == 201) {
                     std::lock_guard<std::mutex> lock(tally.mu);
@@ -157,8 +153,9 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                     }
                 }
                 if (charge_id == 0) continue;
-                HttpResponse r = c.Post("/api/v1/_test/credit/refund",
-                                        Body({{"charge_id", Json::Int64{charge_id}}}), user.Auth());
+                HttpResponse r =
+                    c.Post("/api/v1/_test/credit/refund",
+                           JsonObject({{"charge_id", Json::Int64{charge_id}}}), user.Auth());
                 tally.Count("refund", r.status);
                 if (r.status != 200) {
                     tally.Unexpected("refund", r);

@@ -28,12 +28,6 @@ using namespace std::chrono_literals;
 constexpr int kUsers = 4;
 constexpr int kDelayMs = 800;
 
-Json::Value Body(std::initializer_list<std::pair<const char*, Json::Value>> fields) {
-    Json::Value body(Json::objectValue);
-    for (const auto& [name, value] : fields) body[name] = value;
-    return body;
-}
-
 /// Runs every task on its own thread and waits for all.
 void RunAll(const std::vector<std::function<void()>>& tasks) {
     std::vector<std::thread> threads;
@@ -54,6 +48,15 @@ struct Op {
     int64_t charge_id = 0;  ///< refund: the charge; charge: the new charge's id when 201
     long status = 0;
     Json::Value reply;
+
+    static Op Make(std::string kind, int user, std::string order_no = "", int64_t charge_id = 0) {
+        Op op;
+        op.kind = std::move(kind);
+        op.user = user;
+        op.order_no = std::move(order_no);
+        op.charge_id = charge_id;
+        return op;
+    }
 };
 
 TEST(WalletCrash, KilledWorkerLeavesNoHalfAppliedOrderAndPayingAgainSettlesOnce) {
@@ -76,9 +79,9 @@ TEST(WalletCrash, KilledWorkerLeavesNoHalfAppliedOrderAndPayingAgainSettlesOnce)
     std::vector<std::function<void()>> setup;
     for (int i = 0; i < kUsers; ++i) {
         setup.push_back([&, i] {
-            RechargeAndPay(c, users[i], Body({{"price_id", 4}}));  // 1300 credits
-            HttpResponse r =
-                c.Post("/api/v1/_test/credit/charge", Body({{"credits", 50}}), users[i].Auth());
+            RechargeAndPay(c, users[i], JsonObject({{"price_id", 4}}));  // 1300 credits
+            HttpResponse r = c.Post("/api/v1/_test/credit/charge", JsonObject({{"credits", 50}}),
+                                    users[i].Auth());
             ASSERT_EQ(r.status, 201) << r.body;
             setup_charges[i] = r.JsonBody()["charge_id"].asInt64();
         });
@@ -91,19 +94,19 @@ TEST(WalletCrash, KilledWorkerLeavesNoHalfAppliedOrderAndPayingAgainSettlesOnce)
     for (int i = 0; i < kUsers; ++i) {
         for (int k = 0; k < 2; ++k) {
             const bool membership = k == 1 && i % 2 == 0;
-            HttpResponse r = membership
-                                 ? c.Post("/api/v1/credit/membership",
-                                          Body({{"plan", "monthly"}, {"payment_method", "alipay"}}),
-                                          users[i].Auth())
-                                 : c.Post("/api/v1/credit/recharge",
-                                          Body({{"price_id", 2 + k}, {"payment_method", "wechat"}}),
-                                          users[i].Auth());
+            HttpResponse r =
+                membership ? c.Post("/api/v1/credit/membership",
+                                    JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}),
+                                    users[i].Auth())
+                           : c.Post("/api/v1/credit/recharge",
+                                    JsonObject({{"price_id", 2 + k}, {"payment_method", "wechat"}}),
+                                    users[i].Auth());
             ASSERT_EQ(r.status, 201) << r.body;
-            ops.push_back(Op{"pay", i, r.JsonBody()["order_no"].asString()});
+            ops.push_back(Op::Make("pay", i, r.JsonBody()["order_no"].asString()));
         }
-        ops.push_back(Op{"charge", i});
-        ops.push_back(Op{"charge", i});
-        ops.push_back(Op{"refund", i, "", setup_charges[i]});
+        ops.push_back(Op::Make("charge", i));
+        ops.push_back(Op::Make("charge", i));
+        ops.push_back(Op::Make("refund", i, "", setup_charges[i]));
     }
 
     // The storm: one request every 60 ms; the worker dies as soon as two have been answered,
@@ -119,13 +122,14 @@ TEST(WalletCrash, KilledWorkerLeavesNoHalfAppliedOrderAndPayingAgainSettlesOnce)
             const ApiUser& user = users[op.user];
             HttpResponse r;
             if (op.kind == "pay") {
-                r = c.Post("/api/v1/payment/mock/pay", Body({{"order_no", op.order_no}}),
+                r = c.Post("/api/v1/payment/mock/pay", JsonObject({{"order_no", op.order_no}}),
                            user.Auth());
             } else if (op.kind == "charge") {
-                r = c.Post("/api/v1/_test/credit/charge", Body({{"credits", 7}}), user.Auth());
+                r = c.Post("/api/v1/_test/credit/charge", JsonObject({{"credits", 7}}),
+                           user.Auth());
             } else {
                 r = c.Post("/api/v1/_test/credit/refund",
-                           Body({{"charge_id", Json::Int64{op.charge_id}}}), user.Auth());
+                           JsonObject({{"charge_id", Json::Int64{op.charge_id}}}), user.Auth());
             }
             op.status = r.status;
             if (r.status == 200 || r.status == 201) op.reply = r.JsonBody();
@@ -208,14 +212,14 @@ TEST(WalletCrash, KilledWorkerLeavesNoHalfAppliedOrderAndPayingAgainSettlesOnce)
                 const ApiUser& user = users[op.user];
                 if (op.kind == "pay") {
                     HttpResponse r = c.Post("/api/v1/payment/mock/pay",
-                                            Body({{"order_no", op.order_no}}), user.Auth());
+                                            JsonObject({{"order_no", op.order_no}}), user.Auth());
                     ASSERT_EQ(r.status, 200) << r.body;
                     EXPECT_EQ(r.JsonBody()["status"], "PAID");
                     if (r.JsonBody()["settled_now"].asBool()) settled_now++;
                 } else {
                     HttpResponse r =
                         c.Post("/api/v1/_test/credit/refund",
-                               Body({{"charge_id", Json::Int64{op.charge_id}}}), user.Auth());
+                               JsonObject({{"charge_id", Json::Int64{op.charge_id}}}), user.Auth());
                     ASSERT_EQ(r.status, 200) << r.body;
                     if (r.JsonBody()["refunded"].asBool()) refunded_now++;
                 }
