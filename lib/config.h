@@ -89,7 +89,7 @@ struct WechatConfig {
 };
 
 struct PaymentConfig {
-    std::string mode = "mock";  ///< mock | live: mock completes orders via POST /payment/mock/pay
+    std::string mode = "mock";   ///< mock | live: mock completes orders via POST /payment/mock/pay
     int64_t order_ttl_s = 1800;  ///< an unpaid order expires this long after it was created
 };
 
