@@ -186,6 +186,8 @@ const std::vector<KeySpec>& Keys() {
         IntKey("payment.order_ttl_s", Field(&C::payment, &PaymentConfig::order_ttl_s), 1, 604800),
         IntKey("credit.cost_per_generation", Field(&C::credit, &CreditConfig::cost_per_generation),
                0, 1000000),
+        StringKey("qwen.api_key", Field(&C::qwen, &QwenConfig::api_key)),
+        StringKey("qwen.base_url", Field(&C::qwen, &QwenConfig::base_url), Text::kNonEmpty),
         BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
         StringKey("public_base_url", Field(&C::public_base_url), Text::kHttpUrl),
         StringKey("alipay.app_id", Field(&C::alipay, &AlipayConfig::app_id)),

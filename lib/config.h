@@ -97,6 +97,12 @@ struct CreditConfig {
     int64_t cost_per_generation = 10;  ///< credits a non-member pays per generation
 };
 
+/// DashScope (Qwen), the upstream of every generation.
+struct QwenConfig {
+    std::string api_key;  ///< secret; `QWEN_API_KEY` in the environment or `.env`
+    std::string base_url = "https://dashscope.aliyuncs.com/api/v1";  ///< no trailing '/'
+};
+
 /// Test-only switches; never enable them in production.
 struct TestingConfig {
     bool hooks = false;  ///< routes /api/v1/_test/* (sleep, ...) for the integration tests
@@ -114,6 +120,7 @@ struct Config {
     JobsConfig jobs;
     PaymentConfig payment;
     CreditConfig credit;
+    QwenConfig qwen;
     TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live
     /// The URL the world reaches this server at; payment notify URLs are built from it.
