@@ -162,7 +162,6 @@ bool ReadParameters(const Json::Value& root, GenerationRequest* request, ApiFail
         }
         request->message_format = f.asString() == "message";
     }
-    if (request->endpoint == Endpoint::kMultimodal) request->message_format = true;
     if (p.isMember("incremental_output")) {
         if (!p["incremental_output"].isBool()) {
             *failure = InvalidParameter("incremental_output must be a boolean.");
@@ -344,7 +343,9 @@ std::variant<GenerationRequest, ApiFailure> ParseGenerationRequest(Endpoint endp
     }
     if (!last_user) return AlgoInvalidParameter("There must be at least one user message");
 
+    // Qwen-VL answers in the message format only; `result_format: "text"` is ignored.
     if (!ReadParameters(*root, &request, &failure)) return failure;
+    if (endpoint == Endpoint::kMultimodal) request.message_format = true;
 
     ParsedPrompt parsed = ParseDirectives(*last_user);
     if (!parsed.error.empty()) return InvalidParameter(parsed.error);
