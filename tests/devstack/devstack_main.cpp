@@ -1,7 +1,8 @@
 // `make run`: the whole system in the foreground from a persistent var/ directory, built from
-// the same harness classes the integration tests use. Ctrl-C or SIGTERM stops nginx, the pool
-// (draining) and MariaDB, in that order, and exits 0 with nothing left running; a component
-// dying on its own stops the rest and exits 1.
+// the same harness classes the integration tests use. Without a QWEN_API_KEY (environment or
+// .env) the DashScope simulator stands in for DashScope. Ctrl-C or SIGTERM stops nginx, the
+// pool (draining), the simulator and MariaDB, in that order, and exits 0 with nothing left
+// running; a component dying on its own stops the rest and exits 1.
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "lib/config.h"
 #include "tests/harness/process.h"
 #include "tests/harness/stack.h"
 
@@ -97,19 +99,33 @@ void InstallSignalHandlers() {
     signal(SIGPIPE, SIG_IGN);
 }
 
-void PrintBanner(inkstone::testing::Stack& stack, const Args& args) {
+// The key and base URL the pool will see: its own reading of .env and the environment (the
+// generated inkstone.conf sets neither unless the simulator is used).
+inkstone::lib::QwenConfig UpstreamConfig(const Args& args) {
+    inkstone::lib::ConfigSources sources;
+    sources.dotenv_path = Absolute(args.source_dir) + "/.env";
+    sources.env = inkstone::lib::ProcessEnvironment();
+    return inkstone::lib::LoadConfig(sources).qwen;
+}
+
+void PrintBanner(inkstone::testing::Stack& stack, const Args& args,
+                 const inkstone::lib::QwenConfig& upstream, bool simulated) {
     const std::string url = stack.base_url();
+    const std::string dashscope =
+        simulated ? "simulator at http://127.0.0.1:" + std::to_string(stack.sim_port()) +
+                        "  (counters: /_sim/stats)"
+                  : upstream.base_url + "  (QWEN_API_KEY set)";
     std::printf(
         "\ninkstone is running (Ctrl-C stops everything)\n"
         "  API:          %s/api/v1/\n"
         "  health:       %s/api/v1/health\n"
         "  status page:  %s%s   (loopback only)\n"
-        "  simulator:    not part of this build yet (reserved: 127.0.0.1:%d)\n"
+        "  DashScope:    %s\n"
         "  MariaDB:      127.0.0.1:%d, socket %s (data kept in %s)\n"
         "  config:       %s (generated; .env in %s overrides it)\n"
         "logs:\n%s\n",
-        url.c_str(), url.c_str(), url.c_str(), stack.pool().status_path().c_str(), args.sim_port,
-        stack.db().port(), stack.db().socket().c_str(), stack.db().dir().c_str(),
+        url.c_str(), url.c_str(), url.c_str(), stack.pool().status_path().c_str(),
+        dashscope.c_str(), stack.db().port(), stack.db().socket().c_str(), stack.db().dir().c_str(),
         stack.pool().config_path().c_str(), Absolute(args.source_dir).c_str(),
         stack.LogLocations().c_str());
     std::fflush(stdout);
@@ -124,7 +140,25 @@ int Run(const Args& args) {
         return 1;
     }
 
+    inkstone::lib::QwenConfig upstream;
+    try {
+        upstream = UpstreamConfig(args);
+    } catch (const inkstone::lib::ConfigError& e) {
+        std::fprintf(stderr, "inkstone: %s\n", e.what());
+        return 1;
+    }
+    const bool simulated = upstream.api_key.empty();
+    if (simulated && inkstone::testing::WaitForPort(args.sim_port, std::chrono::milliseconds(0))) {
+        std::fprintf(stderr,
+                     "inkstone: 127.0.0.1:%d (the DashScope simulator's port) is already in use; "
+                     "stop what listens there or pick another port (make run SIM_PORT=...)\n",
+                     args.sim_port);
+        return 1;
+    }
+
     inkstone::testing::StackOptions options;
+    options.with_simulator = simulated;
+    options.sim_port = args.sim_port;
     options.dir = Absolute(args.var_dir);
     options.port = args.port;
     options.workers = 0;  // one per core, the pool's own default
@@ -135,8 +169,14 @@ int Run(const Args& args) {
     options.binary_dir = Absolute(args.build_dir);
 
     inkstone::testing::Stack stack(options);
-    std::printf("inkstone: starting MariaDB, migrations, the pool and nginx under %s ...\n",
-                stack.dir().c_str());
+    if (simulated) {
+        std::printf("no QWEN_API_KEY: using the DashScope simulator at http://127.0.0.1:%d\n",
+                    args.sim_port);
+    } else {
+        std::printf("QWEN_API_KEY is set: using DashScope at %s\n", upstream.base_url.c_str());
+    }
+    std::printf("inkstone: starting MariaDB, migrations, %sthe pool and nginx under %s ...\n",
+                simulated ? "the simulator, " : "", stack.dir().c_str());
     std::fflush(stdout);
     try {
         stack.Start();
@@ -144,7 +184,7 @@ int Run(const Args& args) {
         std::fprintf(stderr, "inkstone: failed to start:\n%s\n", e.what());
         return 1;
     }
-    PrintBanner(stack, args);
+    PrintBanner(stack, args, upstream, simulated);
 
     while (g_stop_signal == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -157,8 +197,8 @@ int Run(const Args& args) {
         return 1;
     }
 
-    std::printf("\ninkstone: %s, stopping nginx, the pool and MariaDB ...\n",
-                strsignal(g_stop_signal));
+    std::printf("\ninkstone: %s, stopping nginx, the pool, %sMariaDB ...\n",
+                strsignal(g_stop_signal), simulated ? "the simulator and " : "");
     std::fflush(stdout);
     stack.Stop(std::chrono::seconds(5));
     std::printf("inkstone: stopped\n");

@@ -1,5 +1,6 @@
 #include "tests/harness/stack.h"
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -10,6 +11,28 @@
 #include "tests/harness/process_tree.h"
 
 namespace inkstone::testing {
+namespace {
+
+// Config keys a test set itself win. The environment copies matter: inkstone reads the
+// environment after inkstone.conf, so an exported QWEN_API_KEY would otherwise send the
+// tests' generations to the real DashScope.
+void PointAtSimulator(const Simulator& sim, AppPoolOptions* pool) {
+    const std::pair<const char*, std::string> keys[] = {
+        {"qwen.base_url", sim.base_url()},
+        {"qwen.api_key", sim.api_key()},
+    };
+    for (const auto& [key, value] : keys) {
+        if (pool->config.count(key) != 0) continue;
+        pool->config[key] = value;
+        std::string env_name = key;
+        for (char& c : env_name) {
+            c = c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        pool->env.emplace(env_name, value);
+    }
+}
+
+}  // namespace
 
 Stack::Stack(StackOptions options) : options_(std::move(options)) {
     if (options_.dir.empty()) {
@@ -49,6 +72,17 @@ void Stack::Start() {
         if (!db_) db_ = std::make_unique<MariaDb>(dir_ + "/mariadb", options_.db_port);
         db_->Start();
 
+        if (options_.with_simulator) {
+            if (!sim_) {
+                SimulatorOptions sim;
+                sim.dir = dir_ + "/sim";
+                sim.port = options_.sim_port;
+                sim.binary_dir = options_.binary_dir;
+                sim_ = std::make_unique<Simulator>(std::move(sim));
+            }
+            sim_->Start();
+        }
+
         if (!pool_) {
             AppPoolOptions pool;
             pool.dir = dir_;
@@ -59,13 +93,13 @@ void Stack::Start() {
             pool.graceful_timeout_s = options_.graceful_timeout_s;
             pool.config = options_.config;
             pool.env = options_.env;
+            if (sim_) PointAtSimulator(*sim_, &pool);
             pool.working_dir = options_.working_dir;
             pool.binary_dir = options_.binary_dir;
             pool.sql_dir = options_.source_dir + "/sql";
             pool_ = std::make_unique<AppPool>(std::move(pool));
         }
         pool_->RunMigrations();
-        // The DashScope simulator starts here, before the pool that calls it.
         if (options_.with_pool) pool_->Start();
 
         if (options_.with_nginx) {
@@ -94,11 +128,13 @@ void Stack::Start() {
 void Stack::Stop(std::chrono::milliseconds pool_grace) {
     if (nginx_) nginx_->Stop();
     if (pool_) pool_->Stop(pool_grace);
+    if (sim_) sim_->Stop();
     if (db_) db_->Stop();
 }
 
 std::string Stack::DeadComponent() {
     if (db_ && !db_->running()) return "mariadb";
+    if (options_.with_simulator && sim_ && !sim_->running()) return "dashscope-sim";
     if (options_.with_pool && pool_ && !pool_->running()) return "inkstone";
     if (options_.with_nginx && nginx_ && !nginx_->running()) return "nginx";
     return "";
@@ -108,6 +144,7 @@ std::string Stack::LogTail(const std::string& component, size_t lines) const {
     if (component == "mariadb" && db_) {
         return "--- " + db_->error_log() + "\n" + TailFile(db_->error_log(), lines);
     }
+    if (component == "dashscope-sim" && sim_) return sim_->LogTail(lines);
     if (component == "inkstone" && pool_) return pool_->LogTail(lines);
     if (component == "nginx" && nginx_) return nginx_->LogTail(lines);
     return "";
@@ -116,6 +153,7 @@ std::string Stack::LogTail(const std::string& component, size_t lines) const {
 std::string Stack::LogLocations() const {
     std::string out;
     if (db_) out += "  mariadb:  " + db_->error_log() + "\n";
+    if (sim_) out += "  dashscope-sim: " + sim_->log_path() + ", " + sim_->stdout_log() + "\n";
     if (pool_) {
         out += "  inkstone: " + pool_->log_path() + "\n";
         out += "  migrate:  " + dir_ + "/logs/migrate.log\n";
@@ -130,6 +168,21 @@ std::string Stack::LogLocations() const {
 int Stack::port() const {
     if (!nginx_) throw std::logic_error("Stack::port: nginx is not part of this stack yet");
     return nginx_->port();
+}
+
+int Stack::sim_port() const {
+    if (!sim_) throw std::logic_error("Stack::sim_port: the simulator is not part of this stack");
+    return sim_->port();
+}
+
+SimulatorStats Stack::SimStats() const {
+    if (!sim_) throw std::logic_error("Stack::SimStats: the simulator is not part of this stack");
+    return sim_->Stats();
+}
+
+Simulator& Stack::simulator() {
+    if (!sim_) throw std::logic_error("Stack::simulator: call Start() with the simulator first");
+    return *sim_;
 }
 
 MariaDb& Stack::db() {

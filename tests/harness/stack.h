@@ -1,16 +1,20 @@
 #pragma once
 /// The whole system on one machine, for integration tests and `make run`: a private MariaDB,
-/// the migrations, the FastCGI pool and nginx, in one directory, on free ports.
+/// the migrations, the DashScope simulator, the FastCGI pool and nginx, in one directory, on
+/// free ports.
 ///
 /// Layout under dir():
 ///   mariadb/                       MariaDb (data/, mariadb.err, ...)
+///   sim/                           Simulator (sim.log, stdout.log)
 ///   inkstone.conf, run/, logs/     AppPool (logs/inkstone.log, logs/migrate.log)
 ///   nginx/                         Nginx prefix (conf/, logs/error.log, logs/access.log)
 ///
 /// Components start in dependency order and stop in reverse: nginx first (no new requests),
-/// then the pool (in-flight requests drain), then MariaDB. Every component is optional except
-/// MariaDB, so one more process (the DashScope simulator) slots in the same way: started
-/// before the pool, stopped after it, watched by DeadComponent().
+/// then the pool (in-flight requests drain), then the simulator, then MariaDB. Every component
+/// is optional except MariaDB. With the simulator the pool's `qwen.base_url` and
+/// `qwen.api_key` point at it (in inkstone.conf and in the pool's environment, so a
+/// developer's exported QWEN_API_KEY can never send test traffic to the real DashScope) unless
+/// `config` sets them.
 ///
 /// Not thread-safe: Start()/Stop() from one thread, the one that outlives the stack (the
 /// children get PR_SET_PDEATHSIG, see Process). The accessors' objects may be used from tests'
@@ -26,6 +30,7 @@
 #include "tests/harness/mariadb.h"
 #include "tests/harness/nginx.h"
 #include "tests/harness/pool.h"
+#include "tests/harness/simulator.h"
 
 namespace inkstone::testing {
 
@@ -34,10 +39,12 @@ struct StackOptions {
     /// persistent directory (`make run`'s var/), created if missing, never removed; MariaDB's
     /// data in it is reused.
     std::string dir;
-    int port = 0;            ///< nginx on 127.0.0.1; 0 = a free port
-    int db_port = 0;         ///< MariaDB on 127.0.0.1; 0 = a free port
-    bool with_pool = true;   ///< false: nginx points at a socket nobody serves (502s)
-    bool with_nginx = true;  ///< false: tests talk FastCGI or SQL only
+    int port = 0;                ///< nginx on 127.0.0.1; 0 = a free port
+    int db_port = 0;             ///< MariaDB on 127.0.0.1; 0 = a free port
+    bool with_pool = true;       ///< false: nginx points at a socket nobody serves (502s)
+    bool with_nginx = true;      ///< false: tests talk FastCGI or SQL only
+    bool with_simulator = true;  ///< the DashScope simulator as the pool's upstream
+    int sim_port = 0;            ///< the simulator on 127.0.0.1; 0 = a free port
 
     /// Pool settings, see AppPoolOptions.
     int workers = 2;
@@ -64,15 +71,15 @@ class Stack {
     Stack(const Stack&) = delete;
     Stack& operator=(const Stack&) = delete;
 
-    /// MariaDB, migrations, pool, nginx; each waited for. On failure stops what was started and
+    /// MariaDB, the simulator, migrations, pool, nginx; each waited for. On failure stops what was started and
     /// throws std::runtime_error carrying the failing component's log tail.
     void Start();
     /// nginx (graceful), the pool (SIGQUIT drain up to `pool_grace`, then SIGTERM/SIGKILL),
-    /// MariaDB. Leaves no process behind. Idempotent.
+    /// the simulator, MariaDB. Leaves no process behind. Idempotent.
     void Stop(std::chrono::milliseconds pool_grace = std::chrono::seconds(15));
 
-    /// The name of a component that should be running and is not ("mariadb", "inkstone",
-    /// "nginx"), or "" when all are up. For `make run`'s watchdog.
+    /// The name of a component that should be running and is not ("mariadb",
+    /// "dashscope-sim", "inkstone", "nginx"), or "" when all are up. For `make run`'s watchdog.
     std::string DeadComponent();
     /// The tail of one component's logs, by the names DeadComponent() uses.
     std::string LogTail(const std::string& component, size_t lines = 30) const;
@@ -91,10 +98,16 @@ class Stack {
         return HttpClient(port(), timeout);
     }
 
+    /// The simulator's port on 127.0.0.1 (valid after Start() with the simulator).
+    int sim_port() const;
+    /// The simulator's counters (GET /_sim/stats); throws std::runtime_error when unreachable.
+    SimulatorStats SimStats() const;
+
     /// The components; they throw std::logic_error before Start() created them.
     MariaDb& db();
     AppPool& pool();
     Nginx& nginx();
+    Simulator& simulator();
 
   private:
     StackOptions options_;
@@ -102,6 +115,7 @@ class Stack {
     bool temp_dir_ = false;
     bool keep_dir_ = false;
     std::unique_ptr<MariaDb> db_;
+    std::unique_ptr<Simulator> sim_;
     std::unique_ptr<AppPool> pool_;
     std::unique_ptr<Nginx> nginx_;
 };

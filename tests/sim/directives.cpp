@@ -142,7 +142,8 @@ ParsedPrompt ParseDirectives(std::string_view message) {
             break;
         }
         text.append(message.substr(pos, open - pos));
-        const std::string_view body = message.substr(open + kOpen.size(), close - open - kOpen.size());
+        const std::string_view body =
+            message.substr(open + kOpen.size(), close - open - kOpen.size());
         std::string problem = ParseBlock(body, &parsed.directives);
         if (!problem.empty() && parsed.error.empty()) parsed.error = std::move(problem);
         pos = close + kClose.size();
@@ -150,7 +151,8 @@ ParsedPrompt ParseDirectives(std::string_view message) {
     if (pos < message.size()) text.append(message.substr(pos));
 
     const Directives& d = parsed.directives;
-    const int endings = d.fail_after.has_value() + d.cut_after.has_value() + d.hang_after.has_value();
+    const int endings =
+        d.fail_after.has_value() + d.cut_after.has_value() + d.hang_after.has_value();
     if (parsed.error.empty() && endings > 1) {
         parsed.error = "fail_after, cut_after and hang_after exclude each other";
     }

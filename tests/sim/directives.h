@@ -29,7 +29,7 @@ enum class ErrorForm {
 };
 
 struct Directives {
-    int64_t tokens = 20;  ///< output tokens (one SSE delta each)
+    int64_t tokens = 20;         ///< output tokens (one SSE delta each)
     int64_t delay_ms = 0;        ///< between tokens
     int64_t first_delay_ms = 0;  ///< before the first token
     std::optional<SimError> error;

@@ -237,10 +237,11 @@ ParseResult ParseHttpRequest(std::string_view buffer, const ParseLimits& limits)
     if (chunked) {
         size_t consumed = 0;
         std::string error;
-        const ParseStatus status = DecodeChunked(buffer, body_start, limits.max_body_bytes,
-                                                 &req.body, &consumed, &error);
+        const ParseStatus status =
+            DecodeChunked(buffer, body_start, limits.max_body_bytes, &req.body, &consumed, &error);
         if (status == ParseStatus::kError) {
-            return Error(error == "body too large" ? 413 : 400, error.empty() ? "bad chunking" : error);
+            return Error(error == "body too large" ? 413 : 400,
+                         error.empty() ? "bad chunking" : error);
         }
         if (status == ParseStatus::kIncomplete) {
             ParseResult waiting;

@@ -13,7 +13,7 @@ namespace inkstone::sim {
 struct HttpRequest {
     std::string method;  ///< as sent (case-sensitive, "GET", "POST", ...)
     std::string target;  ///< as sent
-    std::string path;    ///< target without the query ("http://host" prefix of absolute-form removed)
+    std::string path;  ///< target without the query ("http://host" prefix of absolute-form removed)
     int minor_version = 1;  ///< HTTP/1.<minor>: 0 or 1
     /// In order; names lower-cased, values trimmed.
     std::vector<std::pair<std::string, std::string>> headers;
@@ -35,8 +35,8 @@ enum class ParseStatus { kIncomplete, kComplete, kError };
 
 struct ParseResult {
     ParseStatus status = ParseStatus::kIncomplete;
-    size_t consumed = 0;  ///< kComplete: bytes of the buffer this request took
-    HttpRequest request;  ///< kComplete
+    size_t consumed = 0;   ///< kComplete: bytes of the buffer this request took
+    HttpRequest request;   ///< kComplete
     int error_status = 0;  ///< kError: 400, 413, 431 or 501; the connection must be closed
     std::string error;     ///< kError: what was wrong, for the log
     /// kIncomplete: the headers are in, the body is not, and the client sent

@@ -25,7 +25,8 @@ uint32_t Crc32(const std::string& data, size_t from) {
 }
 
 void PutU32(std::string* out, uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((v >> shift) & 0xff));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out->push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 void AppendChunk(std::string* out, const char* type, const std::string& data) {
@@ -45,7 +46,8 @@ std::string SolidPng(int width, int height, uint8_t red, uint8_t green, uint8_t 
     std::string header;
     PutU32(&header, static_cast<uint32_t>(width));
     PutU32(&header, static_cast<uint32_t>(height));
-    header += std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit, RGB, deflate, no filter, no interlace
+    header +=
+        std::string("\x08\x02\x00\x00\x00", 5);  // 8-bit, RGB, deflate, no filter, no interlace
 
     std::string raw;
     for (int y = 0; y < height; ++y) {

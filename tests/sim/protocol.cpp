@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <array>
-#include <initializer_list>
-#include <utility>
 #include <cstdio>
+#include <initializer_list>
 #include <random>
+#include <utility>
 
 #include "lib/errors.h"
 #include "lib/json_body.h"
@@ -30,12 +30,14 @@ constexpr int64_t kTokensPerMessage = 4;
 // One token each. Mixed on purpose: multi-byte UTF-8 (3-byte CJK, a 4-byte emoji) so clients
 // meet characters split across reads, and `"`, `\` and newlines so they meet JSON escapes.
 constexpr std::array<std::string_view, 64> kVocabulary = {
-    "写作", "是", "一种", "创造", "的", "过程", "，", "。", "灵感", "来自", "生活", "我们",
-    "可以", "用", "文字", "记录", "世界", "故事", "、", "！", "秋天", "阳光", "温暖", "砚台",
-    "墨", "笔", "纸", "千问", "读者", "标题", "摘要", "小红书", " the", " story", " of", " ink",
-    "stone", " and", " a", " quiet", " morning", ";", " words", " flow", " like", " water", ".",
-    ",", " Qwen", " writes", " 2025", " AI", "\n", "\n\n", "“", "”", " \"draft\"", " C:\\",
-    "🖋", " 100%", " <b>", "——", "（", "）",
+    "写作",       "是",      "一种",   "创造",  "的",    "过程",   "，",   "。",
+    "灵感",       "来自",    "生活",   "我们",  "可以",  "用",     "文字", "记录",
+    "世界",       "故事",    "、",     "！",    "秋天",  "阳光",   "温暖", "砚台",
+    "墨",         "笔",      "纸",     "千问",  "读者",  "标题",   "摘要", "小红书",
+    " the",       " story",  " of",    " ink",  "stone", " and",   " a",   " quiet",
+    " morning",   ";",       " words", " flow", " like", " water", ".",    ",",
+    " Qwen",      " writes", " 2025",  " AI",   "\n",    "\n\n",   "“",    "”",
+    " \"draft\"", " C:\\",   "🖋",   " 100%", " <b>",  "——",     "（",   "）",
 };
 
 ApiFailure Failure(int status, std::string code, std::string message) {
@@ -66,8 +68,8 @@ int64_t EstimateTokens(std::string_view text) {
     int64_t n = 0;
     bool in_word = false;
     for (unsigned char c : text) {
-        const bool word_char = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                               (c >= 'A' && c <= 'Z') || c == '_';
+        const bool word_char =
+            (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
         if (word_char) {
             if (!in_word) ++n;
             in_word = true;
@@ -107,6 +109,8 @@ std::optional<MessageText> ReadContent(const Json::Value& content) {
             ++out.images;
         } else if (part.isMember("video")) {
             ++out.images;
+        } else if (!part.isMember("audio")) {
+            return std::nullopt;  // a part must say what it is
         }
     }
     return out;
@@ -236,7 +240,9 @@ ApiFailure InvalidApiKeyFailure() {
     return Failure(401, "InvalidApiKey", "Invalid API-key provided.");
 }
 
-ApiFailure NotFoundFailure() { return Failure(404, "NotFound", "The requested URL was not found."); }
+ApiFailure NotFoundFailure() {
+    return Failure(404, "NotFound", "The requested URL was not found.");
+}
 
 ApiFailure MethodNotAllowedFailure() {
     return Failure(405, "MethodNotAllowed", "The request method is not allowed for this URL.");
@@ -299,7 +305,8 @@ std::variant<GenerationRequest, ApiFailure> ParseGenerationRequest(Endpoint endp
 
     const Json::Value& input = (*root)["input"];
     if (!input.isObject()) {
-        return Failure(400, "BadRequest.EmptyInput", "Required input parameter missing from request.");
+        return Failure(400, "BadRequest.EmptyInput",
+                       "Required input parameter missing from request.");
     }
     const bool has_messages = input.isMember("messages") && !input["messages"].isNull();
     const bool has_prompt = input.isMember("prompt") && !input["prompt"].isNull();
@@ -368,7 +375,8 @@ std::variant<ImageRequest, ApiFailure> ParseImageRequest(std::string_view body) 
     if (request.model == nullptr) return failure;
     const Json::Value& input = (*root)["input"];
     if (!input.isObject()) {
-        return Failure(400, "BadRequest.EmptyInput", "Required input parameter missing from request.");
+        return Failure(400, "BadRequest.EmptyInput",
+                       "Required input parameter missing from request.");
     }
     if (!input["prompt"].isString() || input["prompt"].asString().empty()) {
         return InvalidParameter("input.prompt must be a non-empty string.");
@@ -599,9 +607,8 @@ std::string NewUuid() {
     const uint64_t hi = engine();
     const uint64_t lo = engine();
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx",
-                  static_cast<unsigned>(hi >> 32), static_cast<unsigned>((hi >> 16) & 0xffff),
-                  static_cast<unsigned>(hi & 0x0fff),
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                  static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0x0fff),
                   static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
                   static_cast<unsigned long long>(lo & 0xffffffffffffULL));
     return buf;

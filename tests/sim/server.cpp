@@ -51,6 +51,9 @@ constexpr int kMaxTimersPerTurn = 4096;
 constexpr size_t kMaxTasks = 100000;
 constexpr std::chrono::milliseconds kAcceptPause{100};
 constexpr std::chrono::milliseconds kSweepInterval{1000};
+// After our last byte, how long a closing connection keeps reading (and dropping) what the
+// client still sends, so the kernel does not answer it with a reset that destroys the reply.
+constexpr std::chrono::milliseconds kLingerTime{2000};
 
 constexpr std::string_view kTextPath = "/api/v1/services/aigc/text-generation/generation";
 constexpr std::string_view kMultimodalPath =
@@ -137,8 +140,8 @@ std::string FormatTime(WallClock::time_point at) {
 }
 
 std::string StampNow() {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-        WallClock::now().time_since_epoch());
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(WallClock::now().time_since_epoch());
     return std::to_string(us.count()) + " ";
 }
 
@@ -189,9 +192,10 @@ struct Connection {
     Phase phase = Phase::kIdle;
     bool continue_sent = false;
     bool close_when_flushed = false;
-    bool broken = false;  // the peer left or a write failed; Settle() closes it
+    bool lingering = false;  // our side is shut down; dropping input until the client closes
+    bool broken = false;     // the peer left or a write failed; Settle() closes it
     uint64_t timer_seq = 0;
-    Clock::time_point last_active;
+    Clock::time_point last_active;  // or, while lingering, when the linger began
     std::unique_ptr<Exchange> ex;
 };
 
@@ -469,9 +473,13 @@ void Server::Impl::Sweep() {
     next_sweep_ = now + kSweepInterval;
     std::vector<uint64_t> idle;
     for (const auto& [id, c] : connections_) {
-        if (c->phase == Phase::kIdle && !c->ex && now - c->last_active > options_.idle_timeout) {
-            idle.push_back(id);
-        }
+        const bool idle_too_long = c->phase == Phase::kIdle && !c->ex && !c->close_when_flushed &&
+                                   now - c->last_active > options_.idle_timeout;
+        const bool lingered_enough = c->lingering && now - c->last_active > kLingerTime;
+        // A reader that stopped reading our last bytes for that long is not coming back.
+        const bool stuck_closing =
+            c->close_when_flushed && !c->lingering && now - c->last_active > options_.idle_timeout;
+        if (idle_too_long || lingered_enough || stuck_closing) idle.push_back(id);
     }
     for (uint64_t id : idle) Close(*connections_.at(id));
 }
@@ -495,6 +503,7 @@ void Server::Impl::ReadInput(Connection& c) {
     static char buffer[kReadChunk];
     for (;;) {
         const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
+        if (n > 0 && c.lingering) continue;
         if (n > 0) {
             c.in.append(buffer, static_cast<size_t>(n));
             if (c.phase != Phase::kIdle && c.in.size() > kMaxBufferedInput) {
@@ -510,6 +519,7 @@ void Server::Impl::ReadInput(Connection& c) {
         c.broken = true;
         return;
     }
+    if (c.lingering) return;
     c.last_active = Clock::now();
     if (c.phase == Phase::kIdle) ProcessInput(c);
 }
@@ -568,7 +578,17 @@ void Server::Impl::Settle(uint64_t id) {
         Close(c);
         return;
     }
-    if (c.close_when_flushed && c.out_pos == c.out.size()) Close(c);
+    if (!c.close_when_flushed || c.lingering || c.out_pos != c.out.size()) return;
+    // A close with unread input makes the kernel send RST, and a RST can wipe our answer from
+    // the client's receive buffer before it reads it: send FIN, drain, then close (as nginx's
+    // lingering_close).
+    if (shutdown(c.fd, SHUT_WR) != 0) {
+        Close(c);
+        return;
+    }
+    c.lingering = true;
+    c.last_active = Clock::now();
+    c.in.clear();
 }
 
 void Server::Impl::Close(Connection& c) {
@@ -692,7 +712,8 @@ void Server::Impl::HandleGeneration(Connection& c, const HttpRequest& request, E
         const ApiFailure failure = DirectiveFailure(*d.error, false);
         if (!ex.stream) return ReplyFailure(c, failure);
         return ReplyStreamError(
-            c, failure, d.error_form == ErrorForm::kDefault ? ErrorFormFor(*d.error) : d.error_form);
+            c, failure,
+            d.error_form == ErrorForm::kDefault ? ErrorFormFor(*d.error) : d.error_form);
     }
 
     ex.plan = PlanOutput(generation);
@@ -788,8 +809,8 @@ void Server::Impl::EndStream(Connection& c) {
         case Ending::kFail: {
             const ApiFailure failure = DirectiveFailure(
                 generation.directives.error.value_or(SimError::kInternal), ex.emitted > 0);
-            SendStreamPiece(c, SseFrame(frame_id, "error", failure.status,
-                                        ErrorJson(failure, ex.request_id)));
+            SendStreamPiece(
+                c, SseFrame(frame_id, "error", failure.status, ErrorJson(failure, ex.request_id)));
             ex.outcome = "fail_after";
             break;
         }
@@ -834,9 +855,9 @@ void Server::Impl::CompleteReply(Connection& c) {
                          CompletionJson(generation, ex.request_id, progress));
         }
         case Ending::kFail:
-            return ReplyFailure(c, DirectiveFailure(
-                                       generation.directives.error.value_or(SimError::kInternal),
-                                       ex.emitted > 0));
+            return ReplyFailure(
+                c, DirectiveFailure(generation.directives.error.value_or(SimError::kInternal),
+                                    ex.emitted > 0));
         case Ending::kCut:
             ex.outcome = "cut_after";
             LogExchange(ex);
@@ -967,7 +988,8 @@ void Server::Impl::ReplyFailure(Connection& c, const ApiFailure& failure) {
 void Server::Impl::ReplyStreamError(Connection& c, const ApiFailure& failure, ErrorForm form) {
     Exchange& ex = *c.ex;
     ex.outcome = failure.code;
-    const std::string frame = SseFrame(1, "error", failure.status, ErrorJson(failure, ex.request_id));
+    const std::string frame =
+        SseFrame(1, "error", failure.status, ErrorJson(failure, ex.request_id));
     switch (form) {
         case ErrorForm::kSse200:
             return Reply(c, 200, "text/event-stream;charset=UTF-8", frame);

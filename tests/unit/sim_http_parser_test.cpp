@@ -52,8 +52,8 @@ TEST(SimHttpParser, ChunkedBody) {
 }
 
 TEST(SimHttpParser, ConnectionCloseAndHttp10) {
-    EXPECT_FALSE(
-        ParseHttpRequest("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n").request.keep_alive);
+    EXPECT_FALSE(ParseHttpRequest("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n")
+                     .request.keep_alive);
     const ParseResult old = ParseHttpRequest("GET / HTTP/1.0\r\n\r\n");
     ASSERT_EQ(old.status, ParseStatus::kComplete);
     EXPECT_EQ(old.request.minor_version, 0);
@@ -61,17 +61,19 @@ TEST(SimHttpParser, ConnectionCloseAndHttp10) {
 }
 
 TEST(SimHttpParser, LeadingBlankLinesAndAbsoluteForm) {
-    const ParseResult r = ParseHttpRequest("\r\n\r\nGET http://127.0.0.1:1/_sim/stats HTTP/1.1\r\n\r\n");
+    const ParseResult r =
+        ParseHttpRequest("\r\n\r\nGET http://127.0.0.1:1/_sim/stats HTTP/1.1\r\n\r\n");
     ASSERT_EQ(r.status, ParseStatus::kComplete) << r.error;
     EXPECT_EQ(r.request.path, "/_sim/stats");
 }
 
 TEST(SimHttpParser, ExpectContinue) {
-    const ParseResult r = ParseHttpRequest(
-        "POST /p HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    const ParseResult r =
+        ParseHttpRequest("POST /p HTTP/1.1\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
     EXPECT_EQ(r.status, ParseStatus::kIncomplete);
     EXPECT_TRUE(r.expects_continue);
-    EXPECT_FALSE(ParseHttpRequest("POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\n").expects_continue);
+    EXPECT_FALSE(
+        ParseHttpRequest("POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\n").expects_continue);
 }
 
 TEST(SimHttpParser, Limits) {
@@ -80,10 +82,12 @@ TEST(SimHttpParser, Limits) {
     limits.max_body_bytes = 10;
     limits.max_headers = 2;
     EXPECT_EQ(ParseHttpRequest("GET /" + std::string(200, 'a'), limits).error_status, 431);
-    EXPECT_EQ(ParseHttpRequest("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits).error_status,
-              431);
-    EXPECT_EQ(ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits).error_status,
-              413);
+    EXPECT_EQ(
+        ParseHttpRequest("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits).error_status,
+        431);
+    EXPECT_EQ(
+        ParseHttpRequest("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits).error_status,
+        413);
     EXPECT_EQ(ParseHttpRequest("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", limits)
                   .error_status,
               413);
@@ -105,12 +109,14 @@ TEST(SimHttpParser, GarbageIsAnErrorNeverACrash) {
              std::string("POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n"),
              std::string("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
              std::string("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-             std::string("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+             std::string(
+                 "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
              std::string("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
              std::string("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
              std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
              std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n"),
-             std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n"),
+             std::string(
+                 "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n"),
          }) {
         const ParseResult r = ParseHttpRequest(bad);
         EXPECT_EQ(r.status, ParseStatus::kError) << bad;

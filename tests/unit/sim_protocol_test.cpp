@@ -91,8 +91,9 @@ TEST(SimProtocol, PromptNextToMessagesIsTheLastUserMessage) {
         Endpoint::kText,
         R"({"model":"qwen-max","input":{"prompt":"second","messages":[{"role":"user","content":"first"}]}})");
     EXPECT_EQ(r.prompt, "second");
-    EXPECT_EQ(MustParse(Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"only"}})").prompt,
-              "only");
+    EXPECT_EQ(
+        MustParse(Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"only"}})").prompt,
+        "only");
 }
 
 TEST(SimProtocol, MultimodalRequest) {
@@ -139,23 +140,30 @@ TEST(SimProtocol, ValidationErrorsAreDashScopes) {
          ""},
         {Endpoint::kText, R"({"model":"qwen-plus","input":{"messages":[{"content":"a"}]}})",
          "InvalidParameter", ""},
-        {Endpoint::kText, R"({"model":"qwen-plus","input":{"messages":[{"role":"god","content":"a"}]}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-plus","input":{"messages":[{"role":"god","content":"a"}]}})",
          "InvalidParameter", ""},
-        {Endpoint::kText, R"({"model":"qwen-plus","input":{"messages":[{"role":"user","content":5}]}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-plus","input":{"messages":[{"role":"user","content":5}]}})",
          "InvalidParameter", ""},
         {Endpoint::kText,
          R"({"model":"qwen-plus","input":{"messages":[{"role":"system","content":"a"}]}})",
          "InvalidParameter", "user"},
         {Endpoint::kText, R"({"model":"qwen-plus","input":{"prompt":5}})", "InvalidParameter", ""},
-        {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":0}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":0}})",
          "InvalidParameter", "Range of max_tokens should be [1, 8192]"},
-        {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":9000}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":9000}})",
          "InvalidParameter", "Range of max_tokens should be [1, 8192]"},
-        {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":"5"}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":"5"}})",
          "InvalidParameter", "max_tokens"},
-        {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":5.5}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"max_tokens":5.5}})",
          "InvalidParameter", "max_tokens"},
-        {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"temperature":2}})",
+        {Endpoint::kText,
+         R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"temperature":2}})",
          "InvalidParameter", "Temperature should be in [0.0, 2.0)"},
         {Endpoint::kText, R"({"model":"qwen-max","input":{"prompt":"a"},"parameters":{"top_p":0}})",
          "InvalidParameter", "top_p"},
@@ -174,6 +182,9 @@ TEST(SimProtocol, ValidationErrorsAreDashScopes) {
          "InvalidParameter", ""},
         {Endpoint::kMultimodal,
          R"({"model":"qwen-vl-plus","input":{"messages":[{"role":"user","content":["text"]}]}})",
+         "InvalidParameter", ""},
+        {Endpoint::kMultimodal,
+         R"({"model":"qwen-vl-plus","input":{"messages":[{"role":"user","content":[{}]}]}})",
          "InvalidParameter", ""},
     };
     for (const Case& c : cases) {
@@ -257,7 +268,8 @@ TEST(SimProtocol, TextIsDeterministicMixedAndValidUtf8) {
         text_b += b.Next();
         text_other += other.Next();
         if (static_cast<unsigned char>(token[0]) >= 0xe4) cjk = true;
-        if (token[0] == ' ' && token.size() > 1 && std::isalpha(static_cast<unsigned char>(token[1]))) {
+        if (token[0] == ' ' && token.size() > 1 &&
+            std::isalpha(static_cast<unsigned char>(token[1]))) {
             ascii_word = true;
         }
     }
@@ -394,7 +406,8 @@ TEST(SimProtocol, ErrorShapes) {
     EXPECT_EQ(ErrorFormFor(SimError::kInternal), ErrorForm::kSse);
     EXPECT_EQ(ErrorFormFor(SimError::kDataInspectionFailed), ErrorForm::kSse);
 
-    EXPECT_EQ(AsyncMismatchFailure(false).message, "current user api does not support synchronous calls");
+    EXPECT_EQ(AsyncMismatchFailure(false).message,
+              "current user api does not support synchronous calls");
     EXPECT_EQ(AsyncMismatchFailure(true).status, 403);
     EXPECT_EQ(MalformedHttpFailure(413).code, "BadRequest.TooLarge");
 }
