@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <json/reader.h>
 #include <json/writer.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "tests/harness/process.h"
+#include "tests/harness/shared_stack.h"
 #include "tests/harness/simulator.h"
 
 namespace inkstone::testing {
@@ -787,6 +789,40 @@ TEST(Sim, LogHasOneLinePerRequestWithoutTheKey) {
     for (std::string line; std::getline(lines, line);) {
         ParseJson(line);
     }
+}
+
+// The harness side: a Stack starts its own simulator before the pool and points the pool's
+// qwen.* config (file and environment) at it.
+TEST(SimStack, StackStartsTheSimulatorForThePool) {
+    StackOptions options = GtestStackOptions();
+    options.with_nginx = false;
+    options.workers = 1;
+    options.threads = 2;
+    // A developer's exported key must not send test traffic to the real DashScope.
+    ASSERT_EQ(setenv("QWEN_API_KEY", "sk-a-developers-real-key", 1), 0);
+    Stack stack(options);
+    stack.Start();
+    ASSERT_EQ(unsetenv("QWEN_API_KEY"), 0);
+    std::string pool_env = ReadFile("/proc/" + std::to_string(stack.pool().pid()) + "/environ");
+    std::replace(pool_env.begin(), pool_env.end(), '\0', '\n');
+    EXPECT_NE(pool_env.find(std::string("\nQWEN_API_KEY=") + kSimulatorApiKey + "\n"),
+              std::string::npos);
+    EXPECT_EQ(pool_env.find("sk-a-developers-real-key"), std::string::npos);
+    EXPECT_NE(pool_env.find("\nQWEN_BASE_URL=http://127.0.0.1:"), std::string::npos);
+    ASSERT_GT(stack.sim_port(), 0);
+    EXPECT_TRUE(stack.pool().running());
+    const std::string conf = ReadFile(stack.pool().config_path());
+    EXPECT_NE(conf.find("qwen.base_url = http://127.0.0.1:" + std::to_string(stack.sim_port()) +
+                        "/api/v1"),
+              std::string::npos)
+        << conf;
+    EXPECT_NE(conf.find(std::string("qwen.api_key = ") + kSimulatorApiKey), std::string::npos);
+    const SimulatorStats stats = stack.SimStats();
+    EXPECT_EQ(stats.active_streams, 0);
+    EXPECT_EQ(stack.DeadComponent(), "");
+    stack.simulator().Stop();
+    EXPECT_EQ(stack.DeadComponent(), "dashscope-sim");
+    EXPECT_NE(stack.LogTail("dashscope-sim").find("listening on"), std::string::npos);
 }
 
 int64_t RssKb(pid_t pid) {
