@@ -153,7 +153,7 @@ std::string Stack::LogTail(const std::string& component, size_t lines) const {
 std::string Stack::LogLocations() const {
     std::string out;
     if (db_) out += "  mariadb:  " + db_->error_log() + "\n";
-    if (sim_) out += "  dashscope-sim: " + sim_->log_path() + ", " + sim_->stdout_log() + "\n";
+    if (sim_) out += "  sim:      " + sim_->log_path() + ", " + sim_->stdout_log() + "\n";
     if (pool_) {
         out += "  inkstone: " + pool_->log_path() + "\n";
         out += "  migrate:  " + dir_ + "/logs/migrate.log\n";

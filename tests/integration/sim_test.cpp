@@ -8,7 +8,6 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -35,35 +34,33 @@ constexpr const char* kTextPath = "/api/v1/services/aigc/text-generation/generat
 constexpr const char* kVisionPath = "/api/v1/services/aigc/multimodal-generation/generation";
 constexpr const char* kImagePath = "/api/v1/services/aigc/text2image/image-synthesis";
 
+// Stops the shared simulator after the last test; keeps its directory when a test failed.
 class SimEnvironment final : public ::testing::Environment {
   public:
-    explicit SimEnvironment(std::unique_ptr<Simulator>* sim) : sim_(sim) {}
+    SimEnvironment(std::unique_ptr<Simulator>* sim, std::string dir)
+        : sim_(sim), dir_(std::move(dir)) {}
     void TearDown() override {
-        if (*sim_ && ::testing::UnitTest::GetInstance()->Failed()) {
-            std::fprintf(stderr, "[sim] logs kept in %s\n%s\n", (*sim_)->log_path().c_str(),
-                         (*sim_)->LogTail(20).c_str());
+        const bool failed = ::testing::UnitTest::GetInstance()->Failed();
+        if (*sim_ && failed) {
+            std::fprintf(stderr, "[sim] kept %s; last log lines:\n%s\n", dir_.c_str(),
+                         (*sim_)->LogTail(5).c_str());
         }
         sim_->reset();
-        if (!dir_.empty() && !::testing::UnitTest::GetInstance()->Failed()) RemoveTree(dir_);
+        if (!failed) RemoveTree(dir_);
     }
-    std::string dir_;
 
   private:
     std::unique_ptr<Simulator>* sim_;
+    std::string dir_;
 };
 
 // One simulator for the whole binary, started by the first test that needs it.
 Simulator& Sim() {
     static std::unique_ptr<Simulator> sim;
-    static SimEnvironment* environment = nullptr;
     if (sim) return *sim;
-    if (environment == nullptr) {
-        environment = new SimEnvironment(&sim);  // gtest owns it
-        ::testing::AddGlobalTestEnvironment(environment);
-    }
     SimulatorOptions options;
     options.dir = MakeTempDir("inkstone-sim-test-");
-    environment->dir_ = options.dir;
+    ::testing::AddGlobalTestEnvironment(new SimEnvironment(&sim, options.dir));  // gtest owns it
     sim = std::make_unique<Simulator>(options);
     sim->Start();
     return *sim;

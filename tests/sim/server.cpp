@@ -295,6 +295,7 @@ class Server::Impl {
     std::unordered_map<std::string, Task> tasks_;
     std::deque<std::string> task_order_;
     Stats stats_;
+    std::vector<char> read_buffer_ = std::vector<char>(kReadChunk);  // shared: one thread
 };
 
 Server::Impl::Impl(ServerOptions options) : options_(std::move(options)) {
@@ -500,12 +501,11 @@ void Server::Impl::OnTimer(Connection& c) {
 }
 
 void Server::Impl::ReadInput(Connection& c) {
-    static char buffer[kReadChunk];
     for (;;) {
-        const ssize_t n = recv(c.fd, buffer, sizeof buffer, 0);
+        const ssize_t n = recv(c.fd, read_buffer_.data(), read_buffer_.size(), 0);
         if (n > 0 && c.lingering) continue;
         if (n > 0) {
-            c.in.append(buffer, static_cast<size_t>(n));
+            c.in.append(read_buffer_.data(), static_cast<size_t>(n));
             if (c.phase != Phase::kIdle && c.in.size() > kMaxBufferedInput) {
                 c.broken = true;
                 return;
