@@ -436,7 +436,8 @@ void Server::Impl::Accept() {
             close(fd);
             continue;
         }
-        connections_.emplace(c->id, std::move(c));
+        const uint64_t id = c->id;
+        connections_.emplace(id, std::move(c));
     }
 }
 
@@ -643,7 +644,8 @@ void Server::Impl::ProcessInput(Connection& c) {
 bool Server::Impl::Authorized(const HttpRequest& request) const {
     std::string_view value = request.Header("authorization");
     constexpr std::string_view kScheme = "bearer ";
-    if (value.size() <= kScheme.size() || !EqualsIgnoreCase(value.substr(0, 7), kScheme)) {
+    if (value.size() <= kScheme.size() ||
+        !EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme)) {
         return false;
     }
     value.remove_prefix(kScheme.size());
