@@ -187,7 +187,7 @@ const std::vector<KeySpec>& Keys() {
         IntKey("credit.cost_per_generation", Field(&C::credit, &CreditConfig::cost_per_generation),
                0, 1000000),
         StringKey("qwen.api_key", Field(&C::qwen, &QwenConfig::api_key)),
-        StringKey("qwen.base_url", Field(&C::qwen, &QwenConfig::base_url), Text::kNonEmpty),
+        StringKey("qwen.base_url", Field(&C::qwen, &QwenConfig::base_url), Text::kHttpUrl),
         BoolKey("testing.hooks", Field(&C::testing, &TestingConfig::hooks)),
         StringKey("public_base_url", Field(&C::public_base_url), Text::kHttpUrl),
         StringKey("alipay.app_id", Field(&C::alipay, &AlipayConfig::app_id)),
