@@ -100,7 +100,11 @@ struct CreditConfig {
 /// DashScope (Qwen), the upstream of every generation.
 struct QwenConfig {
     std::string api_key;  ///< secret; `QWEN_API_KEY` in the environment or `.env`
-    std::string base_url = "https://dashscope.aliyuncs.com/api/v1";  ///< no trailing '/'
+    /// DashScope's native API base: http(s); a trailing '/' is dropped.
+    std::string base_url = "https://dashscope.aliyuncs.com/api/v1";
+    int connect_timeout_ms = 3000;  ///< TCP + TLS handshake
+    int idle_timeout_ms = 30000;    ///< a stream silent this long is a timeout
+    int total_timeout_ms = 300000;  ///< a whole call, streams included
 };
 
 /// Test-only switches; never enable them in production.
