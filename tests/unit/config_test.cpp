@@ -182,6 +182,33 @@ TEST_F(ConfigTest, MalformedLinesAndDuplicates) {
     EXPECT_TRUE(Contains(error, "quote")) << error;
 }
 
+TEST_F(ConfigTest, QwenKeysDefaultsEnvironmentAndValidation) {
+    Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.qwen.api_key, "");
+    EXPECT_EQ(config.qwen.base_url, "https://dashscope.aliyuncs.com/api/v1");
+    EXPECT_EQ(config.qwen.connect_timeout_ms, 3000);
+    EXPECT_EQ(config.qwen.idle_timeout_ms, 30000);
+    EXPECT_EQ(config.qwen.total_timeout_ms, 300000);
+
+    WriteDotenv("QWEN_API_KEY=sk-from-dotenv\nqwen.idle_timeout_ms=250\n");
+    sources_.env = {{"QWEN_BASE_URL", "http://127.0.0.1:8090/api/v1"}};
+    config = LoadConfig(sources_);
+    EXPECT_EQ(config.qwen.api_key, "sk-from-dotenv");
+    EXPECT_EQ(config.qwen.idle_timeout_ms, 250);
+    EXPECT_EQ(config.qwen.base_url, "http://127.0.0.1:8090/api/v1");
+    const std::string described = config.Describe();
+    EXPECT_FALSE(Contains(described, "sk-from-dotenv")) << described;
+    EXPECT_TRUE(Contains(described, "qwen.api_key = (set)\n")) << described;
+
+    for (const char* bad : {"dashscope.aliyuncs.com", "ftp://x", "https://x/a?b", "http://x y"}) {
+        sources_.env = {{"QWEN_BASE_URL", bad}};
+        const std::string error = LoadError();
+        EXPECT_TRUE(Contains(error, "qwen.base_url")) << error;
+    }
+    sources_.env = {{"QWEN_TOTAL_TIMEOUT_MS", "0"}};
+    EXPECT_TRUE(Contains(LoadError(), "qwen.total_timeout_ms"));
+}
+
 TEST_F(ConfigTest, MissingConfigFileIsAnErrorMissingDotenvIsNot) {
     sources_.file_path = dir_ + "/nope.conf";
     const std::string error = LoadError();
@@ -241,7 +268,12 @@ TEST_F(ConfigTest, DescribeListsEveryKeyAndHidesSecrets) {
                             "wechat.merchant_serial",
                             "wechat.platform_public_key_file",
                             "wechat.platform_serial",
-                            "wechat.api_base"}) {
+                            "wechat.api_base",
+                            "qwen.api_key",
+                            "qwen.base_url",
+                            "qwen.connect_timeout_ms",
+                            "qwen.idle_timeout_ms",
+                            "qwen.total_timeout_ms"}) {
         EXPECT_TRUE(Contains(text, std::string(key) + " = ")) << key;
     }
     config.db.password.clear();
