@@ -98,10 +98,26 @@ thread_local CurlHandles t_curl;
 
 using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
+/// Collects the deltas of a non-stream call that upstream answered with SSE anyway.
+class Collector final : public StreamSink {
+  public:
+    bool OnDelta(std::string_view text) override {
+        if (text.size() > limit - content.size()) {
+            overflow = true;
+            return false;
+        }
+        content.append(text);
+        return true;
+    }
+    std::string content;
+    size_t limit = 0;
+    bool overflow = false;
+};
+
 /// Everything one HTTP exchange needs and produces; the curl callbacks write into it.
 struct Exchange {
     // Inputs.
-    StreamSink* sink = nullptr;  // set: a streamed generation (SSE expected on 2xx)
+    StreamSink* sink = nullptr;  // set: a streamed generation
     bool idle_timeout = false;   // apply config.idle_timeout_ms
     size_t max_body_bytes = 0;
     size_t max_error_body_bytes = 0;
@@ -114,6 +130,7 @@ struct Exchange {
     std::string body;  // a JSON body, or the start of a non-2xx body
     bool body_overflow = false;
     std::optional<DashScopeStreamDecoder> decoder;
+    Collector collector;  // the decoder's sink when `sink` is null
     std::string header_request_id;
     SteadyClock::time_point last_byte;
 
@@ -128,16 +145,19 @@ struct Exchange {
 
 bool Is2xx(long status) { return status >= 200 && status < 300; }
 
-/// Decides what the body is from the status and its first significant byte: a 2xx stream that
-/// does not start with '{' is SSE; everything else is buffered (a JSON document, or an error
-/// body that DecodeDashScopeErrorBody reads in any of its forms).
+/// Decides what the body is from the status and its first significant byte, whatever the
+/// request asked for: a 2xx body that does not start with '{' is SSE; everything else is
+/// buffered (a JSON document, or an error body that DecodeDashScopeErrorBody reads in any of
+/// its forms).
 bool DecideMode(Exchange& ex, std::string_view bytes) {
     if (curl_easy_getinfo(ex.easy, CURLINFO_RESPONSE_CODE, &ex.status) != CURLE_OK) return false;
-    if (ex.sink != nullptr && Is2xx(ex.status)) {
+    if (Is2xx(ex.status)) {
         const size_t first = bytes.find_first_not_of(" \t\r\n");
         if (first == std::string_view::npos) return true;  // only blank so far: wait
         if (bytes[first] != '{') {
-            ex.decoder.emplace(*ex.sink, static_cast<int>(ex.status), ex.sse);
+            ex.collector.limit = ex.max_body_bytes;
+            StreamSink& sink = ex.sink != nullptr ? *ex.sink : ex.collector;
+            ex.decoder.emplace(sink, static_cast<int>(ex.status), ex.sse);
             ex.mode = Exchange::Mode::kSse;
             return true;
         }
@@ -407,10 +427,16 @@ Outcome<T> Finish(Outcome<T> outcome, std::string_view endpoint, const QwenConfi
 }
 
 Outcome<GenerateResult> InterpretGenerate(Exchange& ex, const QwenConfig& config) {
-    const bool after_output = ex.decoder && ex.decoder->after_output();
+    // Only the caller's sink delivers output; the collector of a non-stream call does not.
+    const bool after_output = ex.sink != nullptr && ex.decoder && ex.decoder->after_output();
     const auto failed = [&](UpstreamError error) {
-        error.after_output = error.after_output || after_output;
+        error.after_output = after_output;
         return Outcome<GenerateResult>(std::move(error));
+    };
+    const auto finished = [&]() {
+        GenerateResult result = ex.decoder->result();
+        if (ex.sink == nullptr) result.content = std::move(ex.collector.content);
+        return Outcome<GenerateResult>(std::move(result));
     };
     using State = DashScopeStreamDecoder::State;
     if (ex.decoder) {
@@ -418,10 +444,12 @@ Outcome<GenerateResult> InterpretGenerate(Exchange& ex, const QwenConfig& config
         // a cancel, cut or timeout after those changes nothing.
         switch (ex.decoder->state()) {
             case State::kFinished:
-                return ex.decoder->result();
+                return finished();
             case State::kFailed:
                 return failed(ex.decoder->error());
             case State::kStopped:
+                if (ex.collector.overflow)
+                    return failed(MakeError(Kind::kProtocol, "too much text"));
                 return failed(MakeError(Kind::kCancelled, "the sink stopped the stream"));
             case State::kStreaming:
                 break;
@@ -430,7 +458,7 @@ Outcome<GenerateResult> InterpretGenerate(Exchange& ex, const QwenConfig& config
     if (auto failure = TransportFailure(ex, config)) return failed(std::move(*failure));
     switch (ex.mode) {
         case Exchange::Mode::kSse:
-            if (ex.decoder->Finish() == State::kFinished) return ex.decoder->result();
+            if (ex.decoder->Finish() == State::kFinished) return finished();
             return failed(ex.decoder->error());
         case Exchange::Mode::kBuffer: {
             Outcome<GenerateResult> outcome = DecodeDashScopeResult(ex.body);

@@ -20,6 +20,10 @@
 /// The idle timeout applies to streamed calls only: a non-stream call receives nothing until
 /// upstream has generated the whole answer, so the total timeout bounds it.
 ///
+/// A response is read by its shape, not by what was asked: a 2xx body starting with '{' is one
+/// JSON document (a streamed call then gets its text as a single delta), anything else is SSE
+/// (a non-stream call then gets the deltas joined in `content`).
+///
 /// The API key is sent only in `Authorization: Bearer`; it is never logged and never put in
 /// an UpstreamError (upstream text that echoes it is redacted).
 #include <chrono>
