@@ -103,7 +103,7 @@ struct QwenConfig {
     /// DashScope's native API base: http(s); a trailing '/' is dropped.
     std::string base_url = "https://dashscope.aliyuncs.com/api/v1";
     int connect_timeout_ms = 3000;  ///< TCP + TLS handshake
-    int idle_timeout_ms = 30000;    ///< a stream silent this long is a timeout
+    int idle_timeout_ms = 30000;    ///< a stream (or task call) silent this long is a timeout
     int total_timeout_ms = 300000;  ///< a whole call, streams included
 };
 

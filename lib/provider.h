@@ -106,8 +106,8 @@ class StreamSink {
     virtual ~StreamSink() = default;
     /// One non-empty piece of text (valid UTF-8), in order, on the thread that called
     /// Generate. Return false to stop: the upstream call is abandoned and Generate returns
-    /// kCancelled (with after_output = true). Must not throw: it runs inside libcurl's
-    /// callback, which C frames cannot unwind through.
+    /// kCancelled (with after_output = true). Must not throw (it runs inside libcurl's
+    /// callback, which C frames cannot unwind through) and must not call the provider again.
     virtual bool OnDelta(std::string_view text) = 0;
 };
 

@@ -117,6 +117,7 @@ class Collector final : public StreamSink {
 /// Everything one HTTP exchange needs and produces; the curl callbacks write into it.
 struct Exchange {
     // Inputs.
+    bool generation = false;     // a generation: a 2xx body may be SSE
     StreamSink* sink = nullptr;  // set: a streamed generation
     bool idle_timeout = false;   // apply config.idle_timeout_ms
     size_t max_body_bytes = 0;
@@ -146,12 +147,12 @@ struct Exchange {
 bool Is2xx(long status) { return status >= 200 && status < 300; }
 
 /// Decides what the body is from the status and its first significant byte, whatever the
-/// request asked for: a 2xx body that does not start with '{' is SSE; everything else is
+/// request asked for: a 2xx generation body that does not start with '{' is SSE; everything else is
 /// buffered (a JSON document, or an error body that DecodeDashScopeErrorBody reads in any of
 /// its forms).
 bool DecideMode(Exchange& ex, std::string_view bytes) {
     if (curl_easy_getinfo(ex.easy, CURLINFO_RESPONSE_CODE, &ex.status) != CURLE_OK) return false;
-    if (Is2xx(ex.status)) {
+    if (ex.generation && Is2xx(ex.status)) {
         const size_t first = bytes.find_first_not_of(" \t\r\n");
         if (first == std::string_view::npos) return true;  // only blank so far: wait
         if (bytes[first] != '{') {
@@ -671,6 +672,7 @@ Outcome<GenerateResult> QwenProvider::Generate(const GenerateRequest& request, S
         return Finish<GenerateResult>(MakeError(Kind::kAuth, "qwen.api_key is not set"), endpoint,
                                       config_, ex, started, fields);
     }
+    ex.generation = true;
     ex.sink = sink;
     ex.idle_timeout = sink != nullptr;
     ex.max_body_bytes = options_.max_body_bytes;
@@ -699,6 +701,7 @@ Outcome<ImageTask> QwenProvider::SubmitImageTask(const ImageRequest& request,
         return Finish<ImageTask>(MakeError(Kind::kAuth, "qwen.api_key is not set"),
                                  "image-synthesis", config_, ex, started, fields);
     }
+    ex.idle_timeout = true;  // task answers come at once: silence means trouble
     ex.max_body_bytes = options_.max_body_bytes;
     ex.max_error_body_bytes = options_.max_error_body_bytes;
     Perform(call, config_, options_, cancel, ex);
@@ -724,6 +727,7 @@ Outcome<ImageTask> QwenProvider::GetImageTask(std::string_view task_id, const Ca
         return Finish<ImageTask>(MakeError(Kind::kAuth, "qwen.api_key is not set"), "tasks",
                                  config_, ex, started, fields);
     }
+    ex.idle_timeout = true;  // task answers come at once: silence means trouble
     ex.max_body_bytes = options_.max_body_bytes;
     ex.max_error_body_bytes = options_.max_error_body_bytes;
     Perform(call, config_, options_, cancel, ex);

@@ -17,8 +17,9 @@
 /// the idle timeout (qwen.idle_timeout_ms: no byte received for that long, the wait for the
 /// first byte included) is ours, measured in milliseconds by the transfer loop, which also
 /// polls the CancelToken at least every poll_interval (100 ms) while upstream is silent.
-/// The idle timeout applies to streamed calls only: a non-stream call receives nothing until
-/// upstream has generated the whole answer, so the total timeout bounds it.
+/// The idle timeout applies to streamed generations and to image-task calls (answered at once),
+/// not to non-stream generations: those receive nothing until upstream has generated the whole
+/// answer, so only the total timeout bounds them.
 ///
 /// A response is read by its shape, not by what was asked: a 2xx body starting with '{' is one
 /// JSON document (a streamed call then gets its text as a single delta), anything else is SSE

@@ -49,7 +49,7 @@ void Split(std::string_view input, uint8_t seed, Feed&& feed) {
     }
 }
 
-std::string Outcome(const DashScopeStreamDecoder& decoder, const Deltas& deltas) {
+std::string Summary(const DashScopeStreamDecoder& decoder, const Deltas& deltas) {
     std::string out = deltas.text;
     out += std::to_string(static_cast<int>(decoder.state()));
     if (decoder.state() == DashScopeStreamDecoder::State::kFailed) {
@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     DashScopeStreamDecoder split_decoder(split_deltas, 200, limits);
     Split(input, seed, [&](std::string_view piece) { split_decoder.Feed(piece); });
     split_decoder.Finish();
-    if (Outcome(whole_decoder, whole_deltas) != Outcome(split_decoder, split_deltas)) std::abort();
+    if (Summary(whole_decoder, whole_deltas) != Summary(split_decoder, split_deltas)) std::abort();
 
     // The one-document readers.
     DashScopeDoc doc;

@@ -481,6 +481,37 @@ TEST_F(QwenProviderTest, IdleTimeoutAfterOutputAndBeforeTheFirstByte) {
     }
 }
 
+TEST_F(QwenProviderTest, IdleTimeoutSparesNonStreamGenerationsButNotTaskCalls) {
+    FakeUpstream upstream([](const Received& request, Conn& conn) {
+        if (request.method == "POST" &&
+            request.target.find("image-synthesis") == std::string::npos) {
+            conn.Sleep(600);  // generating the whole answer before the first byte
+            conn.Respond(200, captures::kMessageBody);
+            return;
+        }
+        conn.WaitForClientClose(10000);
+        conn.Close();
+    });
+    QwenConfig config = Config(upstream);
+    config.idle_timeout_ms = 200;
+    QwenProvider provider(config);
+    const Outcome<GenerateResult> result = provider.Generate(Request(), nullptr, never_);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    EXPECT_EQ(result.value().content, "I am Qwen.");
+
+    auto started = SteadyClock::now();
+    const Outcome<ImageTask> polled = provider.GetImageTask("t1", never_);
+    ASSERT_FALSE(polled.ok());
+    EXPECT_EQ(polled.error().kind, Kind::kTimeout);
+    EXPECT_LT(MsSince(started), 1500);
+    ImageRequest image;
+    image.model = "wanx-v1";
+    image.prompt = "p";
+    started = SteadyClock::now();
+    EXPECT_EQ(provider.SubmitImageTask(image, never_).error().kind, Kind::kTimeout);
+    EXPECT_LT(MsSince(started), 1500);
+}
+
 TEST_F(QwenProviderTest, TotalTimeoutBoundsAStreamThatNeverEnds) {
     FakeUpstream upstream([](const Received&, Conn& conn) {
         conn.SseHead();
