@@ -252,19 +252,23 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
     curl_easy_reset(easy);
 
     HeaderList headers(nullptr, &curl_slist_free_all);
+    const auto add_header = [&](const char* header) {
+        curl_slist* appended = curl_slist_append(headers.get(), header);
+        if (appended == nullptr) return false;
+        headers.release();
+        headers.reset(appended);
+        return true;
+    };
     for (const std::string& header : call.headers) {
-        curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
-        if (appended == nullptr) {
+        if (!add_header(header.c_str())) {
             ex.setup_error = MakeError(Kind::kNetwork, "curl_slist_append failed");
             return;
         }
-        headers.release();
-        headers.reset(appended);
     }
     // A large POST would otherwise wait for a 100 Continue first.
-    if (curl_slist* appended = curl_slist_append(headers.get(), "Expect:"); appended != nullptr) {
-        headers.release();
-        headers.reset(appended);
+    if (!add_header("Expect:")) {
+        ex.setup_error = MakeError(Kind::kNetwork, "curl_slist_append failed");
+        return;
     }
 
     OptionSetter set(easy);
@@ -329,6 +333,11 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
                     ex.done = true;
                     ex.result = message->data.result;
                 }
+            }
+            // A response without a body never reached OnBody, which reads the status.
+            if (ex.status == 0 &&
+                curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &ex.status) != CURLE_OK) {
+                ex.status = 0;
             }
             break;
         }

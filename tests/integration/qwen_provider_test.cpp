@@ -361,6 +361,7 @@ TEST_F(QwenProviderTest, TheThreeErrorFormsAndTheStatusMapping) {
          429, "Throttling.RateQuota"},
         {"500 JSON", [](Conn& c) { c.Respond(500, captures::kInternalErrorBody); }, Kind::kServer,
          500, "InternalError"},
+        {"429 without a body", [](Conn& c) { c.Respond(429, ""); }, Kind::kRateLimited, 429, ""},
         {"502 HTML", [](Conn& c) { c.Respond(502, "<html>bad gateway</html>", "text/html"); },
          Kind::kServer, 502, ""},
     };
