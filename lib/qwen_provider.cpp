@@ -274,6 +274,11 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
     OptionSetter set(easy);
     set(CURLOPT_URL, call.url.c_str());
     set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_FOLLOWLOCATION, 0L);
+    // The simulator on loopback is never reached through a proxy from the environment.
+    set(CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    set(CURLOPT_SSL_VERIFYPEER, 1L);
+    set(CURLOPT_SSL_VERIFYHOST, 2L);
     set(CURLOPT_HTTPHEADER, headers.get());
     if (call.method == "POST") {
         set(CURLOPT_POST, 1L);
