@@ -16,6 +16,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/jobs.h"
+#include "lib/provider.h"
 #include "lib/log.h"
 
 namespace {
@@ -28,7 +29,8 @@ public:
     explicit ServerApp(const lib::Config& config)
         : config_(config),
           db_(config_.db),
-          api_(handlers::Deps{config_, db_, clock_}),
+          providers_(config_),
+          api_(handlers::Deps{config_, db_, clock_, providers_}),
           router_(api_.Routes()),
           authenticator_(db_, clock_),
           dispatcher_(router_, &authenticator_),
@@ -50,6 +52,7 @@ private:
     lib::Config config_;
     lib::SystemClock clock_;
     lib::db::Pool db_;
+    lib::ProviderMap providers_;
     handlers::Api api_;
     lib::Router router_;
     lib::TokenAuthenticator authenticator_;

@@ -2,6 +2,7 @@
 
 #include "handlers/auth.h"
 #include "handlers/credit.h"
+#include "handlers/generation.h"
 #include "handlers/health.h"
 #include "handlers/payment.h"
 #include "handlers/testing_hooks.h"
@@ -19,6 +20,17 @@ lib::wallet::WalletOptions WalletOptionsFor(const lib::Config& config) {
     return options;
 }
 
+lib::GenerationLimits LimitsFor(const lib::Config& config) {
+    lib::GenerationLimits limits;
+    limits.per_minute = config.generation.per_minute;
+    limits.in_flight = config.generation.in_flight;
+    // The longest a live worker can keep a generation RUNNING, plus a margin for clock skew
+    // between hosts: after that its worker is gone and recovery may refund it.
+    limits.stale_after = std::chrono::seconds(
+        (config.qwen.total_timeout_ms + 999) / 1000 + config.generation.recovery_margin_s);
+    return limits;
+}
+
 // Rows per statement of a purge or expiry pass: short transactions, few locks at a time.
 constexpr int kJobBatch = 500;
 
@@ -27,6 +39,15 @@ constexpr int kJobBatch = 500;
 struct Api::Handlers {
     Handlers(const Deps& deps, const Api& api)
         : wallet(deps.db, deps.clock, WalletOptionsFor(deps.config)),
+          models(lib::ModelCatalog(deps.config)),
+          generations(deps.db, deps.clock, wallet, LimitsFor(deps.config)),
+          generation_deps{generations, deps.providers, models, deps.clock},
+          ai_models(generation_deps),
+          writing_tools(generation_deps),
+          generate(generation_deps),
+          history(generation_deps),
+          image_generate(generation_deps),
+          image_task(generation_deps),
           health(deps.db),
           register_user(deps.db, deps.clock, deps.config.auth),
           login(deps.db, deps.clock, deps.config.auth),
@@ -49,6 +70,15 @@ struct Api::Handlers {
           test_refund(wallet),
           test_run_jobs([&api] { return api.Jobs(); }) {}
     const lib::wallet::Wallet wallet;
+    const std::vector<lib::ModelInfo> models;
+    lib::Generations generations;
+    const GenerationDeps generation_deps;
+    ModelsHandler ai_models;
+    ToolsHandler writing_tools;
+    GenerateHandler generate;
+    HistoryHandler history;
+    ImageGenerateHandler image_generate;
+    ImageTaskHandler image_task;
     HealthHandler health;
     RegisterHandler register_user;
     LoginHandler login;
@@ -100,6 +130,12 @@ std::vector<lib::Route> Api::Routes() const {
         {Method::kPost, "/api/v1/credit/membership",                &h.membership,        Auth::kUser,   BodyKind::kJson},
         {Method::kGet,  "/api/v1/credit/membership/orders",         &h.membership_orders, Auth::kUser,   BodyKind::kNone},
         {Method::kGet,  "/api/v1/credit/membership/orders/{order_no}", &h.membership_order, Auth::kUser, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/ai/models",                        &h.ai_models,         Auth::kPublic, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/writing/tools",                    &h.writing_tools,     Auth::kPublic, BodyKind::kNone},
+        {Method::kPost, "/api/v1/writing/generate",                 &h.generate,          Auth::kUser,   BodyKind::kJson},
+        {Method::kGet,  "/api/v1/writing/history",                  &h.history,           Auth::kUser,   BodyKind::kNone},
+        {Method::kPost, "/api/v1/image/generate",                   &h.image_generate,    Auth::kUser,   BodyKind::kJson},
+        {Method::kGet,  "/api/v1/image/tasks/{task_id}",            &h.image_task,        Auth::kUser,   BodyKind::kNone},
     };
     if (h.mock_payments) {
         routes.push_back(
@@ -122,7 +158,7 @@ std::vector<lib::Job> Api::Jobs() const {
     lib::db::Pool& db = deps_.db;
     const lib::Clock& clock = deps_.clock;
     const lib::wallet::Wallet& wallet = handlers_->wallet;
-    return {
+    std::vector<lib::Job> jobs = {
         {"auth.purge", std::chrono::minutes(10),
          [&db, &clock] {
              while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
@@ -143,6 +179,8 @@ std::vector<lib::Job> Api::Jobs() const {
              }
          }},
     };
+    for (lib::Job& job : GenerationJobs(handlers_->generation_deps)) jobs.push_back(std::move(job));
+    return jobs;
 }
 
 }  // namespace inkstone::handlers

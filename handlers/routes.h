@@ -7,6 +7,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/jobs.h"
+#include "lib/provider.h"
 #include "lib/router.h"
 
 namespace inkstone::handlers {
@@ -16,6 +17,7 @@ struct Deps {
     const lib::Config& config;
     lib::db::Pool& db;
     const lib::Clock& clock;
+    const lib::ProviderMap& providers;  ///< AI providers by name ("qwen")
 };
 
 class Api final {

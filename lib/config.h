@@ -97,7 +97,23 @@ struct CreditConfig {
     int64_t cost_per_generation = 10;  ///< credits a non-member pays per generation
 };
 
-/// DashScope (Qwen), the upstream of every generation.
+/// The model catalog's prices.
+struct AiConfig {
+    /// Per-model credit costs that differ from credit.cost_per_generation:
+    /// `qwen-max=20,wanx-v1=30`. Empty = every model costs credit.cost_per_generation.
+    std::string model_credits;
+};
+
+/// Fair-use limits on generation (members too), held in the database so they hold across
+/// workers and hosts.
+struct GenerationConfig {
+    int per_minute = 20;          ///< generations a user may start in any 60 s
+    int in_flight = 3;            ///< text generations a user may have running at once
+    int recovery_margin_s = 30;   ///< a RUNNING generation older than the upstream total
+                                  ///< timeout plus this belongs to a dead worker: refunded
+};
+
+/// The Qwen provider (DashScope's native protocol).
 struct QwenConfig {
     std::string api_key;  ///< secret; `QWEN_API_KEY` in the environment or `.env`
     /// DashScope's native API base: http(s); a trailing '/' is dropped.
@@ -124,6 +140,8 @@ struct Config {
     JobsConfig jobs;
     PaymentConfig payment;
     CreditConfig credit;
+    AiConfig ai;
+    GenerationConfig generation;
     QwenConfig qwen;
     TestingConfig testing;
     std::string sql_dir = "sql";  ///< where numbered migrations live

@@ -102,10 +102,6 @@ struct Posted {
     int64_t balance_after = 0;
 };
 
-/// Thrown out of a refund transaction whose REFUND row lost the race on the UNIQUE key, so
-/// RetryOnAborted rolls its credit back.
-struct AlreadyRefunded {};
-
 void SetOptionalString(sql::PreparedStatement& stmt, int index,
                        const std::optional<std::string>& value) {
     if (value) {
@@ -321,8 +317,9 @@ void Wallet::HoldLocksForTests() const {
     }
 }
 
-ChargeResult Wallet::Charge(int64_t user_id, int64_t credits, std::string_view description,
-                            std::optional<int64_t> related_generation_id) const {
+ChargeResult Wallet::ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,
+                              std::string_view description,
+                              std::optional<int64_t> related_generation_id) const {
     if (credits < 1) throw std::invalid_argument("Charge: credits must be >= 1");
     CheckDescription(description);
     Entry entry;
@@ -331,63 +328,73 @@ ChargeResult Wallet::Charge(int64_t user_id, int64_t credits, std::string_view d
     entry.amount = -credits;
     entry.description = std::string(description);
     entry.related_generation_id = related_generation_id;
-    const TimePoint now = clock_.Now();
 
+    db::Lease& lease = tx.lease();
+    const std::optional<Posted> posted = Post(lease, entry, clock_.Now());
+    if (!posted) {
+        // Not enough (or no such user). This read takes no lock: the balance reported is the
+        // one the failed UPDATE saw or a later one, which is all a client can act on.
+        sql::PreparedStatement& select = lease.Prepare(kSelectBalanceSql);
+        select.setUInt64(1, static_cast<uint64_t>(user_id));
+        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
+        if (!row->next()) throw ApiError(ErrorCode::kNotFound, "user not found");
+        const int64_t balance = row->getInt64("credits");
+        ApiError error(ErrorCode::kInsufficientCredits,
+                       "not enough credits: " + std::to_string(credits) + " required, " +
+                           std::to_string(balance) + " available");
+        error.extra["required"] = Json::Int64{credits};
+        error.extra["balance"] = Json::Int64{balance};
+        throw error;
+    }
+    HoldLocksForTests();
+    return ChargeResult{posted->entry_id, posted->balance_after};
+}
+
+ChargeResult Wallet::Charge(int64_t user_id, int64_t credits, std::string_view description,
+                            std::optional<int64_t> related_generation_id) const {
     return db::RetryOnAborted(pool_, "credit.consume", [&](db::Transaction& tx) {
-        db::Lease& lease = tx.lease();
-        const std::optional<Posted> posted = Post(lease, entry, now);
-        if (!posted) {
-            // Not enough (or no such user). This read takes no lock: the balance reported is the
-            // one the failed UPDATE saw or a later one, which is all a client can act on.
-            sql::PreparedStatement& select = lease.Prepare(kSelectBalanceSql);
-            select.setUInt64(1, static_cast<uint64_t>(user_id));
-            std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-            if (!row->next()) throw ApiError(ErrorCode::kNotFound, "user not found");
-            const int64_t balance = row->getInt64("credits");
-            ApiError error(ErrorCode::kInsufficientCredits,
-                           "not enough credits: " + std::to_string(credits) + " required, " +
-                               std::to_string(balance) + " available");
-            error.extra["required"] = Json::Int64{credits};
-            error.extra["balance"] = Json::Int64{balance};
-            throw error;
-        }
-        HoldLocksForTests();
-        return ChargeResult{posted->entry_id, posted->balance_after};
+        return ChargeIn(tx, user_id, credits, description, related_generation_id);
     });
 }
 
-bool Wallet::Refund(int64_t charge_id, std::string_view description) const {
+std::optional<int64_t> Wallet::RefundIn(db::Transaction& tx, int64_t charge_id,
+                                        std::string_view description) const {
     CheckDescription(description);
-    const TimePoint now = clock_.Now();
+    db::Lease& lease = tx.lease();
+    sql::PreparedStatement& charge = lease.Prepare(kSelectChargeSql);
+    charge.setUInt64(1, static_cast<uint64_t>(charge_id));
+    std::unique_ptr<sql::ResultSet> row(charge.executeQuery());
+    if (!row->next()) throw ApiError(ErrorCode::kNotFound, "charge not found");
+    Entry entry;
+    entry.user_id = static_cast<int64_t>(row->getUInt64("user_id"));
+    entry.type = LedgerType::kRefund;
+    entry.amount = -row->getInt64("amount");
+    entry.description = std::string(description);
+    entry.refund_of = charge_id;
+
+    // Only a shortcut for the common repeat; the UNIQUE key on refund_of decides.
+    sql::PreparedStatement& refunded = lease.Prepare(kSelectRefundOfSql);
+    refunded.setUInt64(1, static_cast<uint64_t>(charge_id));
+    if (std::unique_ptr<sql::ResultSet>(refunded.executeQuery())->next()) return std::nullopt;
+
+    std::optional<Posted> posted;
+    try {
+        posted = Post(lease, entry, clock_.Now());
+    } catch (const sql::SQLException& e) {
+        // A concurrent refund of this charge committed first: ours must leave no trace, so the
+        // caller's transaction (with the credit already applied above) has to roll back.
+        if (db::Classify(e) == db::ErrorKind::kDuplicate) throw AlreadyRefunded{};
+        throw;
+    }
+    if (!posted) throw std::runtime_error("refund of a missing user");
+    HoldLocksForTests();
+    return posted->entry_id;
+}
+
+bool Wallet::Refund(int64_t charge_id, std::string_view description) const {
     try {
         return db::RetryOnAborted(pool_, "credit.refund", [&](db::Transaction& tx) {
-            db::Lease& lease = tx.lease();
-            sql::PreparedStatement& charge = lease.Prepare(kSelectChargeSql);
-            charge.setUInt64(1, static_cast<uint64_t>(charge_id));
-            std::unique_ptr<sql::ResultSet> row(charge.executeQuery());
-            if (!row->next()) throw ApiError(ErrorCode::kNotFound, "charge not found");
-            Entry entry;
-            entry.user_id = static_cast<int64_t>(row->getUInt64("user_id"));
-            entry.type = LedgerType::kRefund;
-            entry.amount = -row->getInt64("amount");
-            entry.description = std::string(description);
-            entry.refund_of = charge_id;
-
-            // Only a shortcut for the common repeat; the UNIQUE key on refund_of decides.
-            sql::PreparedStatement& refunded = lease.Prepare(kSelectRefundOfSql);
-            refunded.setUInt64(1, static_cast<uint64_t>(charge_id));
-            if (std::unique_ptr<sql::ResultSet>(refunded.executeQuery())->next()) return false;
-
-            try {
-                if (!Post(lease, entry, now)) throw std::runtime_error("refund of a missing user");
-            } catch (const sql::SQLException& e) {
-                // A concurrent refund of this charge committed first: ours must leave no trace,
-                // so the credit already applied above is rolled back with the transaction.
-                if (db::Classify(e) == db::ErrorKind::kDuplicate) throw AlreadyRefunded{};
-                throw;
-            }
-            HoldLocksForTests();
-            return true;
+            return RefundIn(tx, charge_id, description).has_value();
         });
     } catch (const AlreadyRefunded&) {
         return false;

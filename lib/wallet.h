@@ -103,6 +103,11 @@ struct LedgerPage {
     int64_t total = 0;               ///< rows matching the filter, all pages
 };
 
+/// Thrown out of RefundIn when a concurrent refund of the same charge committed first (the
+/// UNIQUE key on refund_of): the caller's transaction must roll back, since it already holds
+/// the credit. Refund() turns it into `false`.
+struct AlreadyRefunded {};
+
 class Wallet {
   public:
     Wallet(db::Pool& pool, const Clock& clock, WalletOptions options = {})
@@ -122,6 +127,18 @@ class Wallet {
     /// repeated calls on any hosts exactly one returns true and every other returns false with
     /// no effect. 404 NOT_FOUND (ApiError) when charge_id is not a CONSUME row.
     bool Refund(int64_t charge_id, std::string_view description) const;
+
+    /// Charge() inside the caller's transaction, so a charge can commit or roll back together
+    /// with other writes (a generation's start). Same rules and errors; no retry of its own.
+    ChargeResult ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,
+                          std::string_view description,
+                          std::optional<int64_t> related_generation_id = std::nullopt) const;
+    /// Refund() inside the caller's transaction: the REFUND row's id, or nullopt when the
+    /// charge had been refunded before (nothing written). Throws AlreadyRefunded when a
+    /// concurrent refund wins the UNIQUE key (roll the transaction back), ApiError 404 for a
+    /// charge_id that is not a CONSUME row.
+    std::optional<int64_t> RefundIn(db::Transaction& tx, int64_t charge_id,
+                                    std::string_view description) const;
 
     /// The one settlement transaction of SPEC §8, for every provider:
     ///   1. lock the order row (SELECT ... FOR UPDATE); PAID → kAlreadySettled;
