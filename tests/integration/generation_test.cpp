@@ -193,11 +193,14 @@ TEST(Generation, DeltasArriveOneByOne) {
         if (e.event == "delta") deltas.push_back(e.at);
     }
     ASSERT_EQ(deltas.size(), 6u);
+    // Buffering anywhere (app, libfcgi, nginx) would deliver deltas in bursts: every gap must
+    // look like the simulator's 250 ms, allowing for scheduling jitter on a loaded machine.
     for (size_t i = 1; i < deltas.size(); ++i) {
         auto gap = deltas[i] - deltas[i - 1];
-        EXPECT_GT(gap, 150ms) << "delta " << i << " arrived together with the one before";
-        EXPECT_LT(gap, 600ms) << "delta " << i << " was held back";
+        EXPECT_GT(gap, 100ms) << "delta " << i << " arrived together with the one before";
+        EXPECT_LT(gap, 700ms) << "delta " << i << " was held back";
     }
+    EXPECT_GT(deltas.back() - deltas.front(), 1100ms);
 }
 
 TEST(Generation, UpstreamErrorsAreRefunded) {

@@ -334,9 +334,12 @@ TEST(Sim, DelayAndFirstDelay) {
     ASSERT_EQ(r.status, 200) << r.error;
     ASSERT_EQ(times.size(), 4u);
     EXPECT_GE(times[0].count(), 290);
-    EXPECT_GE((times[1] - times[0]).count(), 120);
-    EXPECT_GE((times[2] - times[1]).count(), 120);
-    EXPECT_LT((times[3] - times[2]).count(), 100);  // the final frame follows the last token
+    // Timers are scheduled from the plan, so one late frame may make the next gap shorter on a
+    // loaded machine: check each gap loosely and their sum tightly.
+    EXPECT_GE((times[1] - times[0]).count(), 60);
+    EXPECT_GE((times[2] - times[1]).count(), 60);
+    EXPECT_GE((times[2] - times[0]).count(), 280);
+    EXPECT_LT((times[3] - times[2]).count(), 150);  // the final frame follows the last token
     EXPECT_LT(times[3].count(), 3000);
 
     const auto start = Clock::now();
