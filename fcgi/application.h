@@ -11,7 +11,7 @@
 namespace inkstone::fcgi {
 
 class Application {
-public:
+  public:
     virtual ~Application() = default;
     /// Called on each request thread before its first request / before it exits.
     virtual void ThreadStarted() {}

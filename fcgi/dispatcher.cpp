@@ -64,17 +64,16 @@ std::string_view BearerToken(const std::string& header) {
 }
 
 Response MapDbError(const lib::db::DbError& e, const lib::Request& request) {
-    lib::Log(lib::LogLevel::kError, "db_error",
-             [&] {
-                 Json::Value f;
-                 f["request_id"] = request.request_id;
-                 f["mysql_code"] = e.code;
-                 f["error"] = e.what();
-                 return f;
-             }());
+    lib::Log(lib::LogLevel::kError, "db_error", [&] {
+        Json::Value f;
+        f["request_id"] = request.request_id;
+        f["mysql_code"] = e.code;
+        f["error"] = e.what();
+        return f;
+    }());
     if (e.kind == lib::db::ErrorKind::kUnavailable || e.kind == lib::db::ErrorKind::kAborted) {
-        return Response::Error(ApiError(ErrorCode::kUnavailable,
-                                        "the service is temporarily unavailable, try again"));
+        return Response::Error(
+            ApiError(ErrorCode::kUnavailable, "the service is temporarily unavailable, try again"));
     }
     return Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
 }
@@ -123,8 +122,8 @@ Response Dispatcher::Dispatch(lib::Request& request, lib::StreamWriter& stream,
     } catch (const lib::db::DbError& e) {
         response = MapDbError(e, request);
     } catch (const sql::SQLException& e) {
-        response = MapDbError(lib::db::DbError(lib::db::Classify(e), e.getErrorCode(), e.what()),
-                              request);
+        response =
+            MapDbError(lib::db::DbError(lib::db::Classify(e), e.getErrorCode(), e.what()), request);
     } catch (const std::exception& e) {
         Json::Value f;
         f["request_id"] = request.request_id;

@@ -13,7 +13,7 @@
 namespace inkstone::fcgi {
 
 class Dispatcher final {
-public:
+  public:
     /// `authenticator` may be null when no route needs auth (tests); a route that does then
     /// answers 401. Both must outlive the dispatcher.
     Dispatcher(const lib::Router& router, const lib::Authenticator* authenticator);
@@ -26,8 +26,9 @@ public:
     /// The largest body limit of any route.
     size_t MaxBodyBytes() const { return max_body_; }
 
-private:
-    lib::Response Route(lib::Request& request, lib::StreamWriter& stream, bool body_truncated) const;
+  private:
+    lib::Response Route(lib::Request& request, lib::StreamWriter& stream,
+                        bool body_truncated) const;
 
     const lib::Router& router_;
     const lib::Authenticator* authenticator_;

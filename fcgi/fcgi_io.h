@@ -21,7 +21,7 @@ bool WriteResponse(FCGX_Request& fcgi, const lib::Response& response, bool head_
 /// called (libfcgi would otherwise hold up to 8 KiB). Any failed write, or the peer closing
 /// the connection (seen with a zero-timeout poll), marks the client gone.
 class FcgiStreamWriter final : public lib::StreamWriter {
-public:
+  public:
     explicit FcgiStreamWriter(FCGX_Request& fcgi) : fcgi_(fcgi) {}
     bool Begin(int status,
                const std::vector<std::pair<std::string, std::string>>& headers) override;
@@ -30,7 +30,7 @@ public:
     bool ClientGone() override;
     bool begun() const { return begun_; }
 
-private:
+  private:
     FCGX_Request& fcgi_;
     bool begun_ = false;
     bool gone_ = false;

@@ -34,7 +34,8 @@ void MakeParentDirs(const std::string& path) {
 int BindUnix(const std::string& path, int backlog) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof(addr.sun_path)) throw std::runtime_error("socket path too long: " + path);
+    if (path.size() >= sizeof(addr.sun_path))
+        throw std::runtime_error("socket path too long: " + path);
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     MakeParentDirs(path);
 

@@ -23,8 +23,8 @@ struct Child {
     pid_t pid;
     int generation;
     Clock::time_point started;
-    bool stopping = false;   ///< the master told it to exit: no replacement
-    bool replaced = false;   ///< retiring and already replaced
+    bool stopping = false;  ///< the master told it to exit: no replacement
+    bool replaced = false;  ///< retiring and already replaced
 };
 
 int WorkerCount(const lib::Config& config) {
@@ -40,13 +40,13 @@ Json::Value Fields(std::initializer_list<std::pair<const char*, Json::Value>> it
 }
 
 class Master {
-public:
+  public:
     Master(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory)
         : config_(std::move(config)), reload_(std::move(reload)), factory_(std::move(factory)) {}
 
     int Run();
 
-private:
+  private:
     void Spawn();
     void Reap();
     void OnExit(pid_t pid, int status);
@@ -133,7 +133,8 @@ void Master::OnExit(pid_t pid, int status) {
     // First crash: replace at once. A crash loop backs off 0.2 s, 0.4 s, ... up to 10 s.
     auto delay = crash_streak_ <= 1
                      ? milliseconds(0)
-                     : std::min(milliseconds(10000), milliseconds(200) * (1 << std::min(crash_streak_ - 2, 6)));
+                     : std::min(milliseconds(10000),
+                                milliseconds(200) * (1 << std::min(crash_streak_ - 2, 6)));
     next_spawn_ = Clock::now() + delay;
     f["restart_in_ms"] = Json::Int64(delay.count());
     lib::Log(lib::LogLevel::kError, "worker_died", f);
@@ -253,8 +254,12 @@ int Master::Run() {
         int sig = sigtimedwait(&set, &info, &tick);
         switch (sig) {
             case SIGTERM:
-            case SIGINT: BeginShutdown(false); break;
-            case SIGQUIT: BeginShutdown(true); break;
+            case SIGINT:
+                BeginShutdown(false);
+                break;
+            case SIGQUIT:
+                BeginShutdown(true);
+                break;
             case SIGHUP:
                 if (!shutting_down_) Reload();
                 break;
@@ -268,7 +273,8 @@ int Master::Run() {
                     if (c.pid == info.si_pid) c.replaced = true;
                 }
                 break;
-            default: break;
+            default:
+                break;
         }
     }
 

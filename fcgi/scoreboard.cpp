@@ -65,10 +65,14 @@ namespace {
 
 const char* StateName(int32_t state) {
     switch (static_cast<WorkerState>(state)) {
-        case WorkerState::kStarting: return "starting";
-        case WorkerState::kReady: return "ready";
-        case WorkerState::kDraining: return "draining";
-        case WorkerState::kFree: break;
+        case WorkerState::kStarting:
+            return "starting";
+        case WorkerState::kReady:
+            return "ready";
+        case WorkerState::kDraining:
+            return "draining";
+        case WorkerState::kFree:
+            break;
     }
     return "free";
 }

@@ -17,8 +17,8 @@ struct WorkerSlot {
     std::atomic<int32_t> pid{0};
     std::atomic<int32_t> generation{0};
     std::atomic<int32_t> state{0};
-    std::atomic<int32_t> threads{0};   ///< request threads running
-    std::atomic<int32_t> busy{0};      ///< threads inside a request
+    std::atomic<int32_t> threads{0};  ///< request threads running
+    std::atomic<int32_t> busy{0};     ///< threads inside a request
     std::atomic<uint64_t> accepted{0};
     std::atomic<uint64_t> slow{0};
     std::atomic<int64_t> started_ms{0};
@@ -30,9 +30,9 @@ struct Scoreboard {
     std::atomic<int32_t> master_pid{0};
     std::atomic<int64_t> started_ms{0};
     std::atomic<int32_t> generation{0};
-    std::atomic<uint64_t> restarts{0};   ///< workers that died unexpectedly and were replaced
-    std::atomic<uint64_t> recycles{0};   ///< workers retired after max_requests
-    std::atomic<uint64_t> reloads{0};    ///< SIGHUP reloads
+    std::atomic<uint64_t> restarts{0};  ///< workers that died unexpectedly and were replaced
+    std::atomic<uint64_t> recycles{0};  ///< workers retired after max_requests
+    std::atomic<uint64_t> reloads{0};   ///< SIGHUP reloads
     std::atomic<uint64_t> accepted_of_exited{0};
     std::atomic<uint64_t> slow_of_exited{0};
     WorkerSlot slots[kSlots];

@@ -16,8 +16,8 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/jobs.h"
-#include "lib/provider.h"
 #include "lib/log.h"
+#include "lib/provider.h"
 
 namespace {
 
@@ -25,7 +25,7 @@ using namespace inkstone;
 
 /// Everything one worker process serves with, built after fork.
 class ServerApp final : public fcgi::Application {
-public:
+  public:
     explicit ServerApp(const lib::Config& config)
         : config_(config),
           db_(config_.db),
@@ -48,7 +48,7 @@ public:
     }
     void StopBackground() override { jobs_.Stop(); }
 
-private:
+  private:
     lib::Config config_;
     lib::SystemClock clock_;
     lib::db::Pool db_;
@@ -97,7 +97,6 @@ int main(int argc, char** argv) {
         return 0;
     }
     lib::LogInit(config.log);
-    return fcgi::RunPool(std::move(config), load, [](const lib::Config& c) {
-        return std::make_unique<ServerApp>(c);
-    });
+    return fcgi::RunPool(std::move(config), load,
+                         [](const lib::Config& c) { return std::make_unique<ServerApp>(c); });
 }

@@ -57,7 +57,8 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
     FcgiStreamWriter stream(fcgi);
     lib::Response response = w.app->Serve(request, stream, truncated);
     // Tests need to know which process answered; never exposed without testing.hooks.
-    if (w.config.testing.hooks) response.headers.emplace_back("X-Inkstone-Worker", std::to_string(getpid()));
+    if (w.config.testing.hooks)
+        response.headers.emplace_back("X-Inkstone-Worker", std::to_string(getpid()));
     if (!response.streamed && !stream.begun()) WriteResponse(fcgi, response, head);
 
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -112,8 +113,10 @@ void* ThreadMain(void* arg) {
         }
         bool readable = false;
         for (int i = 0; i < n; ++i) {
-            if (events[i].data.fd == w.wake_fd) readable = false, n = -1;
-            else if (events[i].data.fd == w.listen_fd) readable = true;
+            if (events[i].data.fd == w.wake_fd)
+                readable = false, n = -1;
+            else if (events[i].data.fd == w.listen_fd)
+                readable = true;
         }
         if (n < 0 || w.stopping.load()) break;
         if (!readable) continue;

@@ -8,8 +8,8 @@
 namespace inkstone::fcgi {
 
 /// Exit codes the master understands.
-inline constexpr int kWorkerExitOk = 0;         ///< drained on request or retired
-inline constexpr int kWorkerExitStartup = 3;    ///< the application could not be built
+inline constexpr int kWorkerExitOk = 0;       ///< drained on request or retired
+inline constexpr int kWorkerExitStartup = 3;  ///< the application could not be built
 
 [[noreturn]] void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board,
                             WorkerSlot* slot, const ApplicationFactory& factory);

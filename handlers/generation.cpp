@@ -78,10 +78,23 @@ lib::GenerationOutcome FailedOutcome(const lib::UpstreamError& error, bool deliv
     return outcome;
 }
 
+lib::GenerationOutcome SucceededOutcome(const lib::GenerateResult& done, const std::string& content,
+                                        bool delivered) {
+    lib::GenerationOutcome outcome;
+    outcome.status = GenerationStatus::kSucceeded;
+    outcome.delivered = delivered;
+    outcome.content = content;
+    outcome.finish_reason = done.finish_reason;
+    outcome.input_tokens = done.usage.input_tokens;
+    outcome.output_tokens = done.usage.output_tokens;
+    outcome.upstream_request_id = done.request_id;
+    return outcome;
+}
+
 /// The upstream call gives up when the client has gone (checked every ~100 ms by the provider),
 /// and keeps an idle stream alive with SSE comments.
 class ClientWatch final : public lib::CancelToken {
-public:
+  public:
     ClientWatch(lib::StreamWriter& writer, std::chrono::milliseconds heartbeat)
         : writer_(writer), heartbeat_(heartbeat) {}
     bool IsCancelled() const override {
@@ -97,7 +110,7 @@ public:
         last_write_ = SteadyClock::now();
     }
 
-private:
+  private:
     lib::StreamWriter& writer_;
     std::chrono::milliseconds heartbeat_;
     bool streaming_ = false;
@@ -108,7 +121,7 @@ private:
 /// header and the meta event go out with the first delta, so a failure before any output can
 /// still be a plain HTTP error.
 class SseSink final : public lib::StreamSink {
-public:
+  public:
     SseSink(lib::StreamWriter& writer, ClientWatch& watch, Json::Value meta)
         : sse_(writer), watch_(watch), meta_(std::move(meta)) {}
 
@@ -134,7 +147,7 @@ public:
     bool delivered() const { return delivered_; }
     const std::string& content() const { return content_; }
 
-private:
+  private:
     lib::SseStream sse_;
     ClientWatch& watch_;
     Json::Value meta_;
@@ -147,14 +160,14 @@ private:
 /// the idle timeout guards every generation (a non-stream upstream call sends no byte until it
 /// is done, so only the total timeout could end a silent one).
 class CollectSink final : public lib::StreamSink {
-public:
+  public:
     bool OnDelta(std::string_view text) override {
         content_.append(text);
         return true;
     }
     const std::string& content() const { return content_; }
 
-private:
+  private:
     std::string content_;
 };
 
@@ -166,8 +179,10 @@ Response Streamed() {
 
 std::string DisplayStatus(const lib::GenerationRecord& record, std::string_view upstream) {
     switch (record.status) {
-        case GenerationStatus::kRunning: return upstream.empty() ? "RUNNING" : std::string(upstream);
-        case GenerationStatus::kSucceeded: return "SUCCEEDED";
+        case GenerationStatus::kRunning:
+            return upstream.empty() ? "RUNNING" : std::string(upstream);
+        case GenerationStatus::kSucceeded:
+            return "SUCCEEDED";
         case GenerationStatus::kFailed:
         case GenerationStatus::kAborted:
             return record.error_code == "task_unknown" ? "UNKNOWN" : "FAILED";
@@ -272,7 +287,8 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     const std::optional<std::string> model_name = fields.OptionalString("model", 1, 32);
     const bool stream = fields.OptionalBool("stream").value_or(false);
     const std::vector<std::string> images =
-        fields.OptionalStringArray("images", kMaxImages, kMaxUrlChars).value_or(std::vector<std::string>{});
+        fields.OptionalStringArray("images", kMaxImages, kMaxUrlChars)
+            .value_or(std::vector<std::string>{});
     const std::optional<int64_t> max_tokens = fields.OptionalInt("max_tokens", 1, 8192);
     const std::optional<double> temperature = fields.OptionalNumber("temperature", 0.0, 1.99);
     for (const std::string& url : images) {
@@ -328,15 +344,8 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
             throw UpstreamFailure(error, deps_.generations.Finish(started.generation_id, outcome));
         }
         const lib::GenerateResult& done = result.value();
-        lib::GenerationOutcome outcome;
-        outcome.status = GenerationStatus::kSucceeded;
-        outcome.delivered = true;
-        outcome.content = collected.content();
-        outcome.finish_reason = done.finish_reason;
-        outcome.input_tokens = done.usage.input_tokens;
-        outcome.output_tokens = done.usage.output_tokens;
-        outcome.upstream_request_id = done.request_id;
-        const lib::FinishResult finish = deps_.generations.Finish(started.generation_id, outcome);
+        const lib::FinishResult finish = deps_.generations.Finish(
+            started.generation_id, SucceededOutcome(done, collected.content(), true));
         Json::Value body;
         body["generation_id"] = Json::Int64(started.generation_id);
         body["content"] = collected.content();
@@ -358,15 +367,8 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
 
     if (result.ok()) {
         const lib::GenerateResult& done = result.value();
-        lib::GenerationOutcome outcome;
-        outcome.status = GenerationStatus::kSucceeded;
-        outcome.delivered = sink.delivered();
-        outcome.content = sink.content();
-        outcome.finish_reason = done.finish_reason;
-        outcome.input_tokens = done.usage.input_tokens;
-        outcome.output_tokens = done.usage.output_tokens;
-        outcome.upstream_request_id = done.request_id;
-        const lib::FinishResult finish = deps_.generations.Finish(started.generation_id, outcome);
+        const lib::FinishResult finish = deps_.generations.Finish(
+            started.generation_id, SucceededOutcome(done, sink.content(), sink.delivered()));
         Json::Value end;
         end["finish_reason"] = done.finish_reason;
         end["usage"] = UsageJson(done.usage.input_tokens, done.usage.output_tokens);
@@ -425,7 +427,8 @@ Response HistoryHandler::Handle(const lib::Request& request, lib::StreamWriter&)
         item["images"] = images;
         item["credits_charged"] = Json::Int64(r.credits_charged);
         item["refunded"] = r.refunded;
-        item["finish_reason"] = r.finish_reason.empty() ? Json::Value() : Json::Value(r.finish_reason);
+        item["finish_reason"] =
+            r.finish_reason.empty() ? Json::Value() : Json::Value(r.finish_reason);
         item["usage"] = UsageJson(r.input_tokens, r.output_tokens);
         item["created_at"] = lib::FormatRfc3339(r.created_at);
         item["finished_at"] =
@@ -510,7 +513,8 @@ std::vector<lib::Job> GenerationJobs(const GenerationDeps& deps) {
          }},
         {"image.poll", std::chrono::seconds(3),
          [deps] {
-             for (lib::GenerationRecord& r : deps.generations.PendingTasks(std::chrono::seconds(3), 20)) {
+             for (lib::GenerationRecord& r :
+                  deps.generations.PendingTasks(std::chrono::seconds(3), 20)) {
                  PollImageTask(deps, std::move(r));
              }
          }},

@@ -30,61 +30,61 @@ struct GenerationDeps {
 };
 
 class ModelsHandler final : public lib::Handler {
-public:
+  public:
     explicit ModelsHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 
 class ToolsHandler final : public lib::Handler {
-public:
+  public:
     explicit ToolsHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 
 /// POST /writing/generate `{"tool_type", "prompt", "model"?, "stream"?, "images"?,
 /// "max_tokens"?, "temperature"?}`.
 class GenerateHandler final : public lib::Handler {
-public:
+  public:
     explicit GenerateHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 
 class HistoryHandler final : public lib::Handler {
-public:
+  public:
     explicit HistoryHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 
 /// POST /image/generate `{"prompt", "model"?: "wanx-v1", "size"?, "n"?}` → 202 task.
 class ImageGenerateHandler final : public lib::Handler {
-public:
+  public:
     explicit ImageGenerateHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 
 /// GET /image/tasks/{task_id}: the user's own task (another user's is 404), polled upstream
 /// while it runs; FAILED/UNKNOWN is refunded exactly once, whoever sees it first.
 class ImageTaskHandler final : public lib::Handler {
-public:
+  public:
     explicit ImageTaskHandler(const GenerationDeps& deps) : deps_(deps) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     GenerationDeps deps_;
 };
 

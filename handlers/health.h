@@ -8,11 +8,11 @@ namespace inkstone::handlers {
 /// answer, 503 UNAVAILABLE with "db":"down". Recovers by itself: every call asks the pool,
 /// which reconnects once the server is back.
 class HealthHandler final : public lib::Handler {
-public:
+  public:
     explicit HealthHandler(lib::db::Pool& db) : db_(db) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
-private:
+  private:
     lib::db::Pool& db_;
 };
 

@@ -49,7 +49,8 @@ lib::Response StreamHandler::Handle(const lib::Request& request, lib::StreamWrit
         if (sent > 0) {
             // Wait in small steps so a departed client is noticed within ~50 ms.
             for (int waited = 0; alive && waited < gap_ms; waited += 50) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50, gap_ms - waited)));
+                std::this_thread::sleep_for(
+                    std::chrono::milliseconds(std::min(50, gap_ms - waited)));
                 alive = !sse.ClientGone();
             }
             if (!alive) break;

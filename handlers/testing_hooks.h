@@ -21,7 +21,7 @@ class SleepHandler final : public lib::Handler {
 /// each flushed at once; logs `test_stream_client_gone` with the number sent if the client
 /// leaves early (checked between events, as generation does while waiting on upstream).
 class StreamHandler final : public lib::Handler {
-public:
+  public:
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 };
 

@@ -24,9 +24,11 @@ constexpr char kFindToolSql[] =
 
 // Start: the user row lock serialises one user's starts on every host, so the limit checks
 // and the charge below see every other start of this user that committed before.
-constexpr char kLockUserSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ? FOR UPDATE";
+constexpr char kLockUserSql[] =
+    "SELECT credits, member_expired_at FROM users WHERE id = ? FOR UPDATE";
 constexpr char kCountRecentSql[] =
-    "SELECT COUNT(*), MIN(created_at) AS oldest FROM generations WHERE user_id = ? AND created_at > ?";
+    "SELECT COUNT(*), MIN(created_at) AS oldest FROM generations WHERE user_id = ? AND created_at "
+    "> ?";
 constexpr char kCountInFlightSql[] =
     "SELECT COUNT(*) FROM generations WHERE user_id = ? AND status = 'RUNNING' "
     "AND kind <> 'image' AND created_at > ?";
@@ -50,20 +52,22 @@ constexpr char kSetTaskSql[] =
 constexpr char kTouchTaskSql[] =
     "UPDATE generations SET updated_at = ? WHERE id = ? AND status = 'RUNNING'";
 
-#define RECORD_COLUMNS                                                                        \
-    "id, user_id, kind, tool_type, model, status, prompt, content, images, credits_charged, " \
+#define RECORD_COLUMNS                                                                         \
+    "id, user_id, kind, tool_type, model, status, prompt, content, images, credits_charged, "  \
     "refund_id, finish_reason, input_tokens, output_tokens, task_id, error_code, created_at, " \
     "finished_at"
 constexpr char kFindTaskSql[] =
     "SELECT " RECORD_COLUMNS " FROM generations WHERE task_id = ? AND user_id = ?";
 constexpr char kPendingTasksSql[] =
-    "SELECT " RECORD_COLUMNS " FROM generations WHERE status = 'RUNNING' AND kind = 'image' "
+    "SELECT " RECORD_COLUMNS
+    " FROM generations WHERE status = 'RUNNING' AND kind = 'image' "
     "AND task_id IS NOT NULL AND updated_at < ? ORDER BY updated_at LIMIT ?";
 constexpr char kStaleSql[] =
     "SELECT id FROM generations WHERE status = 'RUNNING' AND created_at < ? "
     "AND (kind <> 'image' OR task_id IS NULL) ORDER BY id LIMIT ?";
 constexpr char kHistorySql[] =
-    "SELECT " RECORD_COLUMNS " FROM generations WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
+    "SELECT " RECORD_COLUMNS
+    " FROM generations WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
 constexpr char kHistoryCountSql[] = "SELECT COUNT(*) FROM generations WHERE user_id = ?";
 #undef RECORD_COLUMNS
 
@@ -146,19 +150,26 @@ int64_t CeilSeconds(std::chrono::system_clock::duration d) {
 
 std::string_view ModelKindName(ModelKind kind) {
     switch (kind) {
-        case ModelKind::kText: return "text";
-        case ModelKind::kVision: return "vision";
-        case ModelKind::kImage: return "image";
+        case ModelKind::kText:
+            return "text";
+        case ModelKind::kVision:
+            return "vision";
+        case ModelKind::kImage:
+            return "image";
     }
     return "text";
 }
 
 std::string_view GenerationStatusName(GenerationStatus status) {
     switch (status) {
-        case GenerationStatus::kRunning: return "RUNNING";
-        case GenerationStatus::kSucceeded: return "SUCCEEDED";
-        case GenerationStatus::kFailed: return "FAILED";
-        case GenerationStatus::kAborted: return "ABORTED";
+        case GenerationStatus::kRunning:
+            return "RUNNING";
+        case GenerationStatus::kSucceeded:
+            return "SUCCEEDED";
+        case GenerationStatus::kFailed:
+            return "FAILED";
+        case GenerationStatus::kAborted:
+            return "ABORTED";
     }
     return "RUNNING";
 }
@@ -262,7 +273,8 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
         std::unique_ptr<sql::ResultSet> user(lock.executeQuery());
         if (!user->next()) throw ApiError(ErrorCode::kNotFound, "user not found");
         const int64_t credits = user->getInt64("credits");
-        const std::optional<TimePoint> member_until = db::GetOptionalTime(*user, "member_expired_at");
+        const std::optional<TimePoint> member_until =
+            db::GetOptionalTime(*user, "member_expired_at");
         const bool member = member_until && *member_until > now;
 
         sql::PreparedStatement& recent = lease.Prepare(kCountRecentSql);
@@ -271,9 +283,9 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
         std::unique_ptr<sql::ResultSet> window(recent.executeQuery());
         window->next();
         if (window->getInt64(1) >= limits_.per_minute) {
-            ApiError error(ErrorCode::kRateLimited,
-                           "too many generations: at most " + std::to_string(limits_.per_minute) +
-                               " per minute");
+            ApiError error(ErrorCode::kRateLimited, "too many generations: at most " +
+                                                        std::to_string(limits_.per_minute) +
+                                                        " per minute");
             error.retry_after_s =
                 CeilSeconds(db::GetTime(*window, "oldest") + std::chrono::seconds(60) - now);
             throw error;
@@ -285,9 +297,9 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             std::unique_ptr<sql::ResultSet> count(running.executeQuery());
             count->next();
             if (count->getInt64(1) >= limits_.in_flight) {
-                ApiError error(ErrorCode::kRateLimited,
-                               "too many generations at once: at most " +
-                                   std::to_string(limits_.in_flight) + " in flight");
+                ApiError error(ErrorCode::kRateLimited, "too many generations at once: at most " +
+                                                            std::to_string(limits_.in_flight) +
+                                                            " in flight");
                 error.retry_after_s = 1;
                 throw error;
             }
@@ -346,7 +358,8 @@ FinishResult Generations::Finish(int64_t generation_id, const GenerationOutcome&
     }
 }
 
-FinishResult Generations::FinishOnce(int64_t generation_id, const GenerationOutcome& outcome) const {
+FinishResult Generations::FinishOnce(int64_t generation_id,
+                                     const GenerationOutcome& outcome) const {
     return db::RetryOnAborted(pool_, "generation.finish", [&](db::Transaction& tx) {
         db::Lease& lease = tx.lease();
         const TimePoint now = clock_.Now();
@@ -385,8 +398,8 @@ FinishResult Generations::FinishOnce(int64_t generation_id, const GenerationOutc
         result.finished_now = finish.executeUpdate() == 1;
 
         if (result.finished_now && outcome.refund && charge_id != 0) {
-            std::optional<int64_t> refund_id = wallet_.RefundIn(
-                tx, charge_id, "AI生成失败退款 #" + std::to_string(generation_id));
+            std::optional<int64_t> refund_id =
+                wallet_.RefundIn(tx, charge_id, "AI生成失败退款 #" + std::to_string(generation_id));
             if (refund_id) {
                 sql::PreparedStatement& link = lease.Prepare(kLinkRefundSql);
                 link.setUInt64(1, static_cast<uint64_t>(*refund_id));

@@ -30,7 +30,7 @@ struct ModelInfo {
     std::string provider;  ///< "qwen"
     std::string model;     ///< "qwen-plus"
     ModelKind kind;
-    int64_t credits;       ///< cost of one generation for a non-member
+    int64_t credits;  ///< cost of one generation for a non-member
 };
 
 /// qwen-turbo, qwen-plus, qwen-max (text), qwen-vl-plus (vision), wanx-v1 (image), each costing
@@ -50,8 +50,8 @@ struct WritingTool {
 };
 
 struct GenerationLimits {
-    int per_minute = 20;   ///< generations started per user in any 60 s
-    int in_flight = 3;     ///< text/vision generations RUNNING per user
+    int per_minute = 20;  ///< generations started per user in any 60 s
+    int in_flight = 3;    ///< text/vision generations RUNNING per user
     /// A RUNNING generation older than this belongs to a dead worker (upstream total timeout
     /// plus a margin): it no longer counts as in flight and the recovery job refunds it.
     std::chrono::seconds stale_after{330};
@@ -81,14 +81,14 @@ std::string_view GenerationStatusName(GenerationStatus status);
 /// How a generation ended, as the request thread (or the poller / recovery) saw it.
 struct GenerationOutcome {
     GenerationStatus status = GenerationStatus::kSucceeded;
-    bool refund = false;        ///< give the charge back (ignored when nothing was charged)
-    bool delivered = false;     ///< a delta reached the client
+    bool refund = false;     ///< give the charge back (ignored when nothing was charged)
+    bool delivered = false;  ///< a delta reached the client
     std::string content;
     std::string finish_reason;
     int64_t input_tokens = 0;
     int64_t output_tokens = 0;
     std::string upstream_request_id;
-    std::string error_code;     ///< ours or upstream's kind name, for operators
+    std::string error_code;  ///< ours or upstream's kind name, for operators
     std::vector<std::string> image_urls;
 };
 
@@ -126,7 +126,7 @@ struct HistoryPage {
 };
 
 class Generations {
-public:
+  public:
     Generations(db::Pool& pool, const Clock& clock, const wallet::Wallet& wallet,
                 GenerationLimits limits)
         : pool_(pool), clock_(clock), wallet_(wallet), limits_(limits) {}
@@ -162,7 +162,7 @@ public:
 
     HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const;
 
-private:
+  private:
     FinishResult FinishOnce(int64_t generation_id, const GenerationOutcome& outcome) const;
 
     db::Pool& pool_;

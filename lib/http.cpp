@@ -1,8 +1,7 @@
 #include "lib/http.h"
 
-#include <json/writer.h>
-
 #include <cgicc/CgiUtils.h>
+#include <json/writer.h>
 
 #include <array>
 

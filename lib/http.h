@@ -25,15 +25,15 @@ std::string_view MethodName(Method m);
 struct Principal {
     int64_t user_id = 0;
     std::string username;
-    std::string role;           ///< "user" | "admin"
-    std::string token_hash;     ///< identifies the session (for logout)
+    std::string role;        ///< "user" | "admin"
+    std::string token_hash;  ///< identifies the session (for logout)
 };
 
 struct Request {
     Method method = Method::kGet;
-    std::string method_name;                  ///< as received
-    std::string path;                         ///< decoded path without the query, e.g. /api/v1/health
-    std::string query;                        ///< raw query string without '?'
+    std::string method_name;  ///< as received
+    std::string path;         ///< decoded path without the query, e.g. /api/v1/health
+    std::string query;        ///< raw query string without '?'
     std::map<std::string, std::string> headers;  ///< lower-case names: "content-type", ...
     std::string body;
     std::string remote_addr;
@@ -67,10 +67,11 @@ struct Response {
 /// How a handler streams (SSE): Begin once, then Write/Flush; every call reports whether the
 /// client is still there. Implementations are not thread-safe: one request, one thread.
 class StreamWriter {
-public:
+  public:
     virtual ~StreamWriter() = default;
     /// Sends status and headers. Returns false if the client is gone.
-    virtual bool Begin(int status, const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+    virtual bool Begin(int status,
+                       const std::vector<std::pair<std::string, std::string>>& headers) = 0;
     /// Queues bytes. Returns false if the client is gone.
     virtual bool Write(std::string_view chunk) = 0;
     /// Pushes everything queued to nginx now. Returns false if the client is gone.

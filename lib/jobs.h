@@ -21,7 +21,7 @@ struct Job {
 };
 
 class JobRunner {
-public:
+  public:
     explicit JobRunner(std::vector<Job> jobs) : jobs_(std::move(jobs)) {}
     ~JobRunner() { Stop(); }
     JobRunner(const JobRunner&) = delete;
@@ -36,7 +36,7 @@ public:
     /// Runs every job once now, on the calling thread (tests, `inkstone-admin run-jobs`).
     void RunAllOnce();
 
-private:
+  private:
     void Loop();
     void RunOne(const Job& job);
 

@@ -22,14 +22,14 @@ std::string EncodeSseComment(std::string_view text);
 /// Writes SSE events through a StreamWriter: Start() sends 200 text/event-stream, Send()
 /// writes and flushes one event at once. Every call reports whether the client is still there.
 class SseStream {
-public:
+  public:
     explicit SseStream(StreamWriter& writer) : writer_(writer) {}
     bool Start();
     bool Send(std::string_view event, const Json::Value& data);
     bool Heartbeat();
     bool ClientGone() { return writer_.ClientGone(); }
 
-private:
+  private:
     StreamWriter& writer_;
 };
 

@@ -15,15 +15,17 @@ namespace {
 using namespace inkstone;
 
 class NullStream final : public lib::StreamWriter {
-public:
-    bool Begin(int, const std::vector<std::pair<std::string, std::string>>&) override { return true; }
+  public:
+    bool Begin(int, const std::vector<std::pair<std::string, std::string>>&) override {
+        return true;
+    }
     bool Write(std::string_view) override { return true; }
     bool Flush() override { return true; }
     bool ClientGone() override { return false; }
 };
 
 class FieldsHandler final : public lib::Handler {
-public:
+  public:
     lib::Response Handle(const lib::Request& req, lib::StreamWriter&) const override {
         lib::JsonFields f(req.json);
         Json::Value out;

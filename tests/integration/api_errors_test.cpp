@@ -77,8 +77,9 @@ TEST(ApiErrors, BodyTooLargeIs413FromAppAndNginx) {
 
 TEST(ApiErrors, WrongContentTypeIs415) {
     HttpClient c = TheStack().client();
-    ExpectJsonError(c.Request("POST", "/api/v1/auth/register", "{}", {{"Content-Type", "text/plain"}}),
-                    415, "UNSUPPORTED_MEDIA_TYPE");
+    ExpectJsonError(
+        c.Request("POST", "/api/v1/auth/register", "{}", {{"Content-Type", "text/plain"}}), 415,
+        "UNSUPPORTED_MEDIA_TYPE");
     ExpectJsonError(c.Request("POST", "/api/v1/auth/register", "username=x",
                               {{"Content-Type", "application/x-www-form-urlencoded"}}),
                     415, "UNSUPPORTED_MEDIA_TYPE");

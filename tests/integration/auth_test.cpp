@@ -30,8 +30,8 @@ HttpHeaders Bearer(const std::string& token) { return {{"Authorization", "Bearer
 /// A snapshot of everything a request could have written, to show it changed nothing.
 std::string UsersFingerprint() {
     std::string out;
-    for (const auto& row : TheStack().db().Query(
-             "SELECT id, username, IFNULL(email,''), role, credits FROM inkstone.users ORDER BY id")) {
+    for (const auto& row : TheStack().db().Query("SELECT id, username, IFNULL(email,''), role, "
+                                                 "credits FROM inkstone.users ORDER BY id")) {
         for (const auto& cell : row) out += cell + "|";
         out += "\n";
     }
@@ -147,7 +147,8 @@ TEST(Auth, ValidationFailuresAre422WithField) {
     }
     // 8 and 128 code points are fine, multi-byte ones included.
     EXPECT_EQ(c.Post("/api/v1/auth/register", Creds("edge_pw_1", "密码密码密码密码")).status, 201);
-    EXPECT_EQ(c.Post("/api/v1/auth/register", Creds("edge_pw_2", std::string(128, 'p'))).status, 201);
+    EXPECT_EQ(c.Post("/api/v1/auth/register", Creds("edge_pw_2", std::string(128, 'p'))).status,
+              201);
     EXPECT_EQ(before.size() < UsersFingerprint().size(), true);
 }
 
@@ -156,10 +157,18 @@ TEST(Auth, HostileInputIs4xxAndChangesNothing) {
     ASSERT_EQ(c.Post("/api/v1/auth/register", Creds("victim_user")).status, 201);
     std::string before = UsersFingerprint();
     const std::vector<std::string> nasty = {
-        "' OR '1'='1",       "victim_user'; DROP TABLE users; --", "\"; DELETE FROM users; #",
-        "victim_user\\",     std::string(100000, 'z'),             "\\0\\x00",
-        "%00",               "../../etc/passwd",                   "<script>alert(1)</script>",
-        "😀😀😀😀",          "victim_user\t",                      "VICTIM_USER OR 1=1",
+        "' OR '1'='1",
+        "victim_user'; DROP TABLE users; --",
+        "\"; DELETE FROM users; #",
+        "victim_user\\",
+        std::string(100000, 'z'),
+        "\\0\\x00",
+        "%00",
+        "../../etc/passwd",
+        "<script>alert(1)</script>",
+        "😀😀😀😀",
+        "victim_user\t",
+        "VICTIM_USER OR 1=1",
     };
     for (const std::string& value : nasty) {
         for (const char* path : {"/api/v1/auth/register", "/api/v1/auth/login"}) {
@@ -202,9 +211,10 @@ TEST(Auth, BruteForceLimitIs429WithRetryAfter) {
     HttpClient c = TheStack().client();
     ASSERT_EQ(c.Post("/api/v1/auth/register", Creds("brute_user")).status, 201);
     for (int i = 0; i < 10; ++i) {
-        EXPECT_EQ(c.Post("/api/v1/auth/login", Creds("brute_user", "guess number " + std::to_string(i)))
-                      .status,
-                  401)
+        EXPECT_EQ(
+            c.Post("/api/v1/auth/login", Creds("brute_user", "guess number " + std::to_string(i)))
+                .status,
+            401)
             << i;
     }
     HttpResponse limited = c.Post("/api/v1/auth/login", Creds("brute_user", "guess number 11"));

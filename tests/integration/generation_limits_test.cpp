@@ -1,10 +1,9 @@
 // Generation under failure and fair use, each on a stack of its own: a worker SIGKILLed in the
 // middle of a stream is refunded by recovery exactly once; the per-minute and in-flight limits
 // hold for members too.
-#include <signal.h>
-
 #include <gtest/gtest.h>
 #include <json/writer.h>
+#include <signal.h>
 
 #include <chrono>
 #include <future>
@@ -27,7 +26,10 @@ Json::Value Body(const std::string& prompt, bool stream) {
 }
 
 int64_t Balance(Stack& stack, const ApiUser& user) {
-    return stack.client().Get("/api/v1/credit/balance", user.Auth()).JsonBody()["credits"].asInt64();
+    return stack.client()
+        .Get("/api/v1/credit/balance", user.Auth())
+        .JsonBody()["credits"]
+        .asInt64();
 }
 
 TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
@@ -63,8 +65,8 @@ TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
     ASSERT_EQ(kill(worker, SIGKILL), 0);
     stream.get();
     EXPECT_EQ(Balance(stack, user), 100);  // charged, not yet recovered
-    auto running = stack.db().Query(
-        "SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
+    auto running =
+        stack.db().Query("SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
     EXPECT_EQ(running[0][0], "1");
 
     // Too young to recover: the upstream call could still be alive on a live worker.
@@ -82,8 +84,8 @@ TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
     EXPECT_EQ(rows[0][0], "FAILED");
     EXPECT_EQ(rows[0][1], "worker_lost");
     EXPECT_EQ(rows[0][2], "1");
-    auto refunds = stack.db().Query(
-        "SELECT COUNT(*) FROM inkstone.credit_transactions WHERE type = 'REFUND'");
+    auto refunds =
+        stack.db().Query("SELECT COUNT(*) FROM inkstone.credit_transactions WHERE type = 'REFUND'");
     EXPECT_EQ(refunds[0][0], "1");
     LedgerReport report = CheckLedger(stack.db());
     EXPECT_TRUE(report.violations.empty()) << report.Summary();
@@ -97,9 +99,9 @@ TEST(GenerationLimits, PerMinuteAndInFlightHoldForMembersToo) {
     stack.Start();
     HttpClient c = stack.client();
     ApiUser user = RegisterUser(c, "limited_member");
-    HttpResponse order = c.Post("/api/v1/credit/membership",
-                                JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}),
-                                user.Auth());
+    HttpResponse order =
+        c.Post("/api/v1/credit/membership",
+               JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}), user.Auth());
     ASSERT_EQ(order.status, 201);
     ASSERT_EQ(c.Post("/api/v1/payment/mock/pay",
                      JsonObject({{"order_no", order.JsonBody()["order_no"]}}), user.Auth())

@@ -6,8 +6,8 @@
 #include <json/writer.h>
 
 #include <atomic>
-#include <set>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -127,8 +127,9 @@ HttpResponse Stream(const ApiUser& user, const std::string& prompt, SseCollector
 
 void ExpectLedgerHolds() {
     LedgerReport report = CheckLedger(TheStack().db());
-    EXPECT_TRUE(report.violations.empty()) << report.Summary() << "\n"
-                                           << (report.violations.empty() ? "" : report.violations[0]);
+    EXPECT_TRUE(report.violations.empty())
+        << report.Summary() << "\n"
+        << (report.violations.empty() ? "" : report.violations[0]);
 }
 
 TEST(Generation, CatalogsListModelsAndTools) {
@@ -156,7 +157,8 @@ TEST(Generation, CatalogsListModelsAndTools) {
 TEST(Generation, JsonAndStreamCarryTheSameText) {
     ApiUser user = UserWith110("same_text");
     const std::string prompt = "秋天的风 [[sim:tokens=12]]";
-    HttpResponse json = Client().Post("/api/v1/writing/generate", GenerateBody(prompt), user.Auth());
+    HttpResponse json =
+        Client().Post("/api/v1/writing/generate", GenerateBody(prompt), user.Auth());
     ASSERT_EQ(json.status, 200) << json.body;
     Json::Value body = json.JsonBody();
     EXPECT_FALSE(body["content"].asString().empty());
@@ -214,7 +216,8 @@ TEST(Generation, UpstreamErrorsAreRefunded) {
                           Case{"500", 502, "UPSTREAM_ERROR"},
                           Case{"DataInspectionFailed", 422, "CONTENT_REJECTED"}}) {
         const std::string prompt = std::string("出错 [[sim:error=") + c.directive + "]]";
-        HttpResponse r = Client().Post("/api/v1/writing/generate", GenerateBody(prompt), user.Auth());
+        HttpResponse r =
+            Client().Post("/api/v1/writing/generate", GenerateBody(prompt), user.Auth());
         EXPECT_EQ(r.status, c.status) << c.directive << " " << r.body;
         Json::Value body = r.JsonBody();
         EXPECT_EQ(body["code"], c.code) << r.body;
@@ -282,9 +285,10 @@ TEST(Generation, ClientLeavingAfterADeltaPaysAndUpstreamIsCancelled) {
 TEST(Generation, ClientLeavingBeforeAnyDeltaIsRefunded) {
     ApiUser user = UserWith110("early_leaver");
     HttpClient impatient(TheStack().port(), 700ms);
-    HttpResponse r = impatient.Request("POST", "/api/v1/writing/generate",
-                                       lib::ToJson(GenerateBody("慢 [[sim:first_delay_ms=3000]]", true)),
-                                       user.Auth({{"Content-Type", "application/json"}}));
+    HttpResponse r =
+        impatient.Request("POST", "/api/v1/writing/generate",
+                          lib::ToJson(GenerateBody("慢 [[sim:first_delay_ms=3000]]", true)),
+                          user.Auth({{"Content-Type", "application/json"}}));
     EXPECT_EQ(r.status, 0);  // we hung up
     auto deadline = Clock::now() + 3s;
     while (Balance(user) != 110 && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
@@ -295,8 +299,8 @@ TEST(Generation, InsufficientCreditsIs402WithoutUpstreamCall) {
     ApiUser user = NewUser("poor");
     int64_t requests_before = TheStack().SimStats().requests;
     for (bool stream : {false, true}) {
-        HttpResponse r = Client().Post("/api/v1/writing/generate",
-                                       GenerateBody("没钱", stream), user.Auth());
+        HttpResponse r =
+            Client().Post("/api/v1/writing/generate", GenerateBody("没钱", stream), user.Auth());
         EXPECT_EQ(r.status, 402) << r.body;
         Json::Value body = r.JsonBody();
         EXPECT_EQ(body["code"], "INSUFFICIENT_CREDITS");
@@ -309,9 +313,9 @@ TEST(Generation, InsufficientCreditsIs402WithoutUpstreamCall) {
 TEST(Generation, MembersPayNothing) {
     ApiUser user = NewUser("member");
     HttpClient c = Client();
-    HttpResponse order = c.Post("/api/v1/credit/membership",
-                                JsonObject({{"plan", "monthly"}, {"payment_method", "wechat"}}),
-                                user.Auth());
+    HttpResponse order =
+        c.Post("/api/v1/credit/membership",
+               JsonObject({{"plan", "monthly"}, {"payment_method", "wechat"}}), user.Auth());
     ASSERT_EQ(order.status, 201) << order.body;
     ASSERT_EQ(c.Post("/api/v1/payment/mock/pay",
                      JsonObject({{"order_no", order.JsonBody()["order_no"]}}), user.Auth())
@@ -334,7 +338,8 @@ TEST(Generation, HundredConcurrentOn110CreditsNeverOverdraw) {
         threads.emplace_back([&] {
             HttpClient c = Client();
             for (int i = 0; i < 5; ++i) {
-                HttpResponse r = c.Post("/api/v1/writing/generate", GenerateBody("并发"), user.Auth());
+                HttpResponse r =
+                    c.Post("/api/v1/writing/generate", GenerateBody("并发"), user.Auth());
                 (r.status == 200 ? ok : r.status == 402 ? poor : other)++;
             }
         });
@@ -361,9 +366,11 @@ TEST(Generation, ValidationErrorsNameTheField) {
         {JsonObject({{"tool_type", "article"}, {"prompt", std::string(8001, 'a')}}), "prompt"},
         {JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"stream", "yes"}}), "stream"},
         {JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"max_tokens", 0}}), "max_tokens"},
-        {JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"temperature", 2.5}}), "temperature"},
+        {JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"temperature", 2.5}}),
+         "temperature"},
     };
-    Json::Value bad_images = JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"model", "qwen-plus"}});
+    Json::Value bad_images =
+        JsonObject({{"tool_type", "article"}, {"prompt", "x"}, {"model", "qwen-plus"}});
     bad_images["images"].append("https://example.com/a.png");
     cases.push_back({bad_images, "images"});
     Json::Value not_url = JsonObject({{"tool_type", "article"}, {"prompt", "x"}});
@@ -400,8 +407,9 @@ Json::Value PollTask(const ApiUser& user, const std::string& task_id) {
 
 TEST(Generation, ImageTasksSucceedOrAreRefundedOnce) {
     ApiUser user = UserWith110("images");
-    HttpResponse ok = Client().Post("/api/v1/image/generate",
-                                    JsonObject({{"prompt", "一只猫 [[sim:task_ms=300]]"}}), user.Auth());
+    HttpResponse ok =
+        Client().Post("/api/v1/image/generate",
+                      JsonObject({{"prompt", "一只猫 [[sim:task_ms=300]]"}}), user.Auth());
     ASSERT_EQ(ok.status, 202) << ok.body;
     EXPECT_EQ(ok.JsonBody()["credits_charged"], 10);
     EXPECT_EQ(ok.JsonBody()["balance"], 100);
@@ -411,9 +419,9 @@ TEST(Generation, ImageTasksSucceedOrAreRefundedOnce) {
     EXPECT_EQ(done["images"][0]["url"].asString().rfind("http", 0), 0u);
     EXPECT_EQ(done["refunded"], false);
 
-    HttpResponse bad = Client().Post("/api/v1/image/generate",
-                                     JsonObject({{"prompt", "坏图 [[sim:task=fail,task_ms=200]]"}}),
-                                     user.Auth());
+    HttpResponse bad =
+        Client().Post("/api/v1/image/generate",
+                      JsonObject({{"prompt", "坏图 [[sim:task=fail,task_ms=200]]"}}), user.Auth());
     ASSERT_EQ(bad.status, 202) << bad.body;
     const std::string task_id = bad.JsonBody()["task_id"].asString();
     Json::Value failed = PollTask(user, task_id);
@@ -436,12 +444,14 @@ TEST(Generation, ImageTasksSucceedOrAreRefundedOnce) {
 TEST(Generation, HistoryIsPagedNewestFirst) {
     ApiUser user = UserWith110("history");
     for (int i = 0; i < 3; ++i) {
-        ASSERT_EQ(Client().Post("/api/v1/writing/generate",
-                                GenerateBody("第" + std::to_string(i) + "篇"), user.Auth())
+        ASSERT_EQ(Client()
+                      .Post("/api/v1/writing/generate",
+                            GenerateBody("第" + std::to_string(i) + "篇"), user.Auth())
                       .status,
                   200);
     }
-    Json::Value page = Client().Get("/api/v1/writing/history?page=1&page_size=2", user.Auth()).JsonBody();
+    Json::Value page =
+        Client().Get("/api/v1/writing/history?page=1&page_size=2", user.Auth()).JsonBody();
     EXPECT_EQ(page["total"], 3);
     EXPECT_EQ(page["page_size"], 2);
     ASSERT_EQ(page["items"].size(), 2u);

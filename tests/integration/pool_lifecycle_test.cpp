@@ -1,10 +1,9 @@
 // The process manager over real HTTP: crashes, drains, reloads, recycling, fast exit and the
 // database going away and coming back. Each test owns its stack, since it breaks something.
-#include <signal.h>
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
 #include <json/writer.h>
+#include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -101,7 +100,8 @@ TEST(PoolLifecycle, SigquitDrainsInFlightRequest) {
     Stack stack(Options());
     stack.Start();
     HttpClient c = stack.client();
-    auto slow = std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=1500"); });
+    auto slow =
+        std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=1500"); });
     ASSERT_TRUE(WaitFor([&] { return Status(stack)["busy_threads"].asInt() >= 2; }, 3s));
     std::set<int> pids = WorkerPids(Status(stack));
     stack.pool().Signal(SIGQUIT);
@@ -129,7 +129,8 @@ TEST(PoolLifecycle, SighupUnderLoadDropsNothing) {
             HttpClient c = stack.client();
             while (!stop) {
                 // A mix of instant and in-flight-across-the-reload requests.
-                HttpResponse r = c.Get(t % 3 == 0 ? "/api/v1/_test/sleep?ms=300" : "/api/v1/health");
+                HttpResponse r =
+                    c.Get(t % 3 == 0 ? "/api/v1/_test/sleep?ms=300" : "/api/v1/health");
                 (r.status == 200 ? ok : failed)++;
                 if (r.status != 200) {
                     std::fprintf(stderr, "failed during reload: %ld %s %s\n", r.status,
@@ -182,7 +183,8 @@ TEST(PoolLifecycle, WorkersRetireAfterMaxRequests) {
     HttpClient c = stack.client();
     for (int i = 0; i < 100; ++i) ASSERT_EQ(c.Get("/api/v1/health").status, 200) << i;
     // A retiring worker exits once its last request is done, just after answering it.
-    ASSERT_TRUE(WaitFor([&] { return Status(stack)["recycles"].asInt() >= 3; }, 5s)) << Status(stack);
+    ASSERT_TRUE(WaitFor([&] { return Status(stack)["recycles"].asInt() >= 3; }, 5s))
+        << Status(stack);
     Json::Value s = Status(stack);
     for (const Json::Value& w : s["workers"]) {
         EXPECT_LE(w["accepted_requests"].asInt(), 25 + 4) << s;  // at most one per thread late
@@ -200,7 +202,8 @@ TEST(PoolLifecycle, SigtermLeavesNothingRunning) {
     struct stat st {};
     ASSERT_EQ(stat(socket.c_str(), &st), 0);
     HttpClient c = stack.client();
-    auto in_flight = std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=5000"); });
+    auto in_flight =
+        std::async(std::launch::async, [&] { return c.Get("/api/v1/_test/sleep?ms=5000"); });
     ASSERT_TRUE(WaitFor([&] { return Status(stack)["busy_threads"].asInt() >= 2; }, 3s));
 
     auto t0 = std::chrono::steady_clock::now();
@@ -221,7 +224,8 @@ TEST(PoolLifecycle, UsrOneReopensTheLog) {
     stack.pool().Signal(SIGUSR1);
     std::this_thread::sleep_for(300ms);
     stack.client().Get("/api/v1/health", {{"X-Request-Id", "after-rotate"}});
-    ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("after-rotate") != std::string::npos; }, 3s));
+    ASSERT_TRUE(
+        WaitFor([&] { return ReadFile(log).find("after-rotate") != std::string::npos; }, 3s));
     EXPECT_EQ(ReadFile(log + ".1").find("after-rotate"), std::string::npos);
 }
 

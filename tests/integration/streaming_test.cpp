@@ -52,8 +52,8 @@ TEST(Streaming, EventsArriveOneByOneAsWritten) {
 TEST(Streaming, ClientHangUpIsNoticed) {
     HttpClient c = TheStack().client();
     int seen = 0;
-    HttpResponse r = c.Stream("GET", "/api/v1/_test/stream?events=100&gap_ms=100",
-                              "", {{"X-Request-Id", "hangup-probe"}},
+    HttpResponse r = c.Stream("GET", "/api/v1/_test/stream?events=100&gap_ms=100", "",
+                              {{"X-Request-Id", "hangup-probe"}},
                               [&](const std::string& chunk, Clock::time_point) {
                                   if (chunk.find("event: tick") != std::string::npos) ++seen;
                                   return seen < 2;

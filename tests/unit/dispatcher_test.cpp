@@ -37,7 +37,7 @@ std::string HeaderOf(const Response& r, const std::string& name) {
 
 /// Echoes the parsed JSON after a typed read, so 422s come from the real JsonFields.
 class EchoHandler final : public lib::Handler {
-public:
+  public:
     Response Handle(const Request& req, lib::StreamWriter&) const override {
         lib::JsonFields f(req.json);
         Json::Value out;
@@ -50,21 +50,22 @@ public:
 };
 
 class ThrowingHandler final : public lib::Handler {
-public:
+  public:
     explicit ThrowingHandler(int kind) : kind_(kind) {}
     Response Handle(const Request&, lib::StreamWriter&) const override {
-        if (kind_ == 0) throw lib::db::DbError(lib::db::ErrorKind::kUnavailable, 2006, "gone: secret sql");
+        if (kind_ == 0)
+            throw lib::db::DbError(lib::db::ErrorKind::kUnavailable, 2006, "gone: secret sql");
         if (kind_ == 1) throw std::runtime_error("boom: secret detail");
         if (kind_ == 2) throw ApiError(lib::ErrorCode::kConflict, "taken");
         throw 42;
     }
 
-private:
+  private:
     int kind_;
 };
 
 class StreamingHandler final : public lib::Handler {
-public:
+  public:
     Response Handle(const Request&, lib::StreamWriter& s) const override {
         s.Begin(200, {{"Content-Type", "text/event-stream"}});
         s.Write("data: 1\n\n");
@@ -76,7 +77,7 @@ public:
 };
 
 class FakeAuth final : public lib::Authenticator {
-public:
+  public:
     std::optional<lib::Principal> Authenticate(std::string_view token) const override {
         if (token == "good") return lib::Principal{7, "alice", "user", "h"};
         if (token == "root") return lib::Principal{1, "root", "admin", "h"};
@@ -85,7 +86,7 @@ public:
 };
 
 class DispatcherTest : public ::testing::Test {
-protected:
+  protected:
     EchoHandler echo;
     ThrowingHandler db_down{0}, crash{1}, conflict{2}, weird{3};
     StreamingHandler streaming;
@@ -144,13 +145,15 @@ TEST_F(DispatcherTest, NotFoundAndMethodNotAllowed) {
 }
 
 TEST_F(DispatcherTest, MalformedJsonIs400) {
-    for (const char* body : {"", "{", "[1]", "{\"name\":\"x\"} trailing", "nul", "{\"a\":1,\"a\":2}"}) {
+    for (const char* body :
+         {"", "{", "[1]", "{\"name\":\"x\"} trailing", "nul", "{\"a\":1,\"a\":2}"}) {
         ExpectError(Send(Method::kPost, "/api/v1/echo", body), 400, "INVALID_JSON");
     }
 }
 
 TEST_F(DispatcherTest, InvalidUtf8Is400) {
-    ExpectError(Send(Method::kPost, "/api/v1/echo", "{\"name\":\"\xC0\xAF\"}"), 400, "INVALID_JSON");
+    ExpectError(Send(Method::kPost, "/api/v1/echo", "{\"name\":\"\xC0\xAF\"}"), 400,
+                "INVALID_JSON");
     ExpectError(Send(Method::kGet, "/api/v1/\xFF"), 400, "BAD_REQUEST");
 }
 
@@ -170,9 +173,9 @@ TEST_F(DispatcherTest, ContentTypeChecks) {
                 "UNSUPPORTED_MEDIA_TYPE");
     ExpectError(Send(Method::kPost, "/api/v1/echo", R"({"name":"x"})", ""), 415,
                 "UNSUPPORTED_MEDIA_TYPE");
-    ExpectError(Send(Method::kPost, "/api/v1/echo", R"({"name":"x"})",
-                     "application/json; charset=latin1"),
-                415, "UNSUPPORTED_MEDIA_TYPE");
+    ExpectError(
+        Send(Method::kPost, "/api/v1/echo", R"({"name":"x"})", "application/json; charset=latin1"),
+        415, "UNSUPPORTED_MEDIA_TYPE");
     EXPECT_EQ(Send(Method::kPost, "/api/v1/echo", R"({"name":"x"})",
                    "Application/JSON; charset=\"UTF-8\"")
                   .status,
@@ -189,7 +192,8 @@ TEST_F(DispatcherTest, BodyLimitIs413) {
     req.path = "/api/v1/echo";
     req.headers["content-type"] = "application/json";
     req.body = R"({"name":"x"})";
-    ExpectError(dispatcher.Dispatch(req, stream, /*body_truncated=*/true), 413, "PAYLOAD_TOO_LARGE");
+    ExpectError(dispatcher.Dispatch(req, stream, /*body_truncated=*/true), 413,
+                "PAYLOAD_TOO_LARGE");
     EXPECT_EQ(dispatcher.MaxBodyBytes(), lib::kDefaultBodyLimit);
 }
 
@@ -197,17 +201,20 @@ TEST_F(DispatcherTest, AuthRequirement) {
     Response r = Send(Method::kPost, "/api/v1/items/9", R"({"name":"x"})");
     ExpectError(r, 401, "UNAUTHORIZED");
     EXPECT_EQ(HeaderOf(r, "WWW-Authenticate"), "Bearer");
-    ExpectError(Send(Method::kPost, "/api/v1/items/9", R"({"name":"x"})", "application/json", "bad"),
-                401, "UNAUTHORIZED");
+    ExpectError(
+        Send(Method::kPost, "/api/v1/items/9", R"({"name":"x"})", "application/json", "bad"), 401,
+        "UNAUTHORIZED");
     r = Send(Method::kPost, "/api/v1/items/9", R"({"name":"x"})", "application/json", "good");
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(ParseBody(r.body)["user"], 7);
     EXPECT_EQ(ParseBody(r.body)["id"], "9");
-    ExpectError(Send(Method::kPost, "/api/v1/admin/echo", R"({"name":"x"})", "application/json", "good"),
-                403, "FORBIDDEN");
-    EXPECT_EQ(Send(Method::kPost, "/api/v1/admin/echo", R"({"name":"x"})", "application/json", "root")
-                  .status,
-              200);
+    ExpectError(
+        Send(Method::kPost, "/api/v1/admin/echo", R"({"name":"x"})", "application/json", "good"),
+        403, "FORBIDDEN");
+    EXPECT_EQ(
+        Send(Method::kPost, "/api/v1/admin/echo", R"({"name":"x"})", "application/json", "root")
+            .status,
+        200);
 }
 
 TEST_F(DispatcherTest, FailuresMapWithoutLeakingInternals) {

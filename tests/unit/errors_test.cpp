@@ -13,23 +13,23 @@ TEST(Errors, TableMatchesSpec) {
         int status;
         const char* machine;
     };
-    for (Row row : {Row{ErrorCode::kBadRequest, 400, "BAD_REQUEST"},
-                    Row{ErrorCode::kInvalidJson, 400, "INVALID_JSON"},
-                    Row{ErrorCode::kUnauthorized, 401, "UNAUTHORIZED"},
-                    Row{ErrorCode::kInsufficientCredits, 402, "INSUFFICIENT_CREDITS"},
-                    Row{ErrorCode::kForbidden, 403, "FORBIDDEN"},
-                    Row{ErrorCode::kNotFound, 404, "NOT_FOUND"},
-                    Row{ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
-                    Row{ErrorCode::kConflict, 409, "CONFLICT"},
-                    Row{ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
-                    Row{ErrorCode::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
-                    Row{ErrorCode::kValidation, 422, "VALIDATION_ERROR"},
-                    Row{ErrorCode::kContentRejected, 422, "CONTENT_REJECTED"},
-                    Row{ErrorCode::kRateLimited, 429, "RATE_LIMITED"},
-                    Row{ErrorCode::kUpstreamError, 502, "UPSTREAM_ERROR"},
-                    Row{ErrorCode::kUnavailable, 503, "UNAVAILABLE"},
-                    Row{ErrorCode::kUpstreamBusy, 503, "UPSTREAM_BUSY"},
-                    Row{ErrorCode::kUpstreamTimeout, 504, "UPSTREAM_TIMEOUT"}}) {
+    for (Row row :
+         {Row{ErrorCode::kBadRequest, 400, "BAD_REQUEST"},
+          Row{ErrorCode::kInvalidJson, 400, "INVALID_JSON"},
+          Row{ErrorCode::kUnauthorized, 401, "UNAUTHORIZED"},
+          Row{ErrorCode::kInsufficientCredits, 402, "INSUFFICIENT_CREDITS"},
+          Row{ErrorCode::kForbidden, 403, "FORBIDDEN"}, Row{ErrorCode::kNotFound, 404, "NOT_FOUND"},
+          Row{ErrorCode::kMethodNotAllowed, 405, "METHOD_NOT_ALLOWED"},
+          Row{ErrorCode::kConflict, 409, "CONFLICT"},
+          Row{ErrorCode::kPayloadTooLarge, 413, "PAYLOAD_TOO_LARGE"},
+          Row{ErrorCode::kUnsupportedMediaType, 415, "UNSUPPORTED_MEDIA_TYPE"},
+          Row{ErrorCode::kValidation, 422, "VALIDATION_ERROR"},
+          Row{ErrorCode::kContentRejected, 422, "CONTENT_REJECTED"},
+          Row{ErrorCode::kRateLimited, 429, "RATE_LIMITED"},
+          Row{ErrorCode::kUpstreamError, 502, "UPSTREAM_ERROR"},
+          Row{ErrorCode::kUnavailable, 503, "UNAVAILABLE"},
+          Row{ErrorCode::kUpstreamBusy, 503, "UPSTREAM_BUSY"},
+          Row{ErrorCode::kUpstreamTimeout, 504, "UPSTREAM_TIMEOUT"}}) {
         EXPECT_EQ(HttpStatus(row.code), row.status) << row.machine;
         EXPECT_EQ(MachineCode(row.code), row.machine);
     }

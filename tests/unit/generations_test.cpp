@@ -30,8 +30,8 @@ TEST(ModelCatalog, PerModelOverrides) {
 }
 
 TEST(ModelCatalog, RejectsMalformedOverrides) {
-    for (const char* spec : {"qwen-max", "qwen-max=", "qwen-max=-1", "qwen-max=1.5",
-                             "gpt-4=10", "qwen-max=99999999"}) {
+    for (const char* spec : {"qwen-max", "qwen-max=", "qwen-max=-1", "qwen-max=1.5", "gpt-4=10",
+                             "qwen-max=99999999"}) {
         Config config;
         config.ai.model_credits = spec;
         EXPECT_THROW(ModelCatalog(config), ConfigError) << spec;

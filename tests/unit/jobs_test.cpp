@@ -18,7 +18,8 @@ TEST(JobRunner, RunsEachJobRepeatedlyAndSurvivesExceptions) {
     std::atomic<int> inits{0};
     JobRunner runner({
         {"good", 20ms, [&] { good++; }},
-        {"bad", 20ms, [&] {
+        {"bad", 20ms,
+         [&] {
              bad++;
              throw std::runtime_error("job failure is logged, not fatal");
          }},

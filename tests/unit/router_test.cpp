@@ -6,7 +6,7 @@ namespace inkstone::lib {
 namespace {
 
 class Nop final : public Handler {
-public:
+  public:
     Response Handle(const Request&, StreamWriter&) const override { return Response::NoContent(); }
 };
 
@@ -64,10 +64,10 @@ TEST(Router, HeadMatchesGet) {
 
 TEST(Router, NotFoundCases) {
     Router r = MakeRouter();
-    for (const char* path : {"", "/", "/api", "/api/v1", "/api/v1/", "/api/v1/health/",
-                             "/api/v1//health", "/api/v1/healthz", "/api/v1/orders",
-                             "/api/v1/orders/", "/api/v1/orders/1/2", "api/v1/health",
-                             "/api/v1/../v1/health", "/API/V1/HEALTH"}) {
+    for (const char* path :
+         {"", "/", "/api", "/api/v1", "/api/v1/", "/api/v1/health/", "/api/v1//health",
+          "/api/v1/healthz", "/api/v1/orders", "/api/v1/orders/", "/api/v1/orders/1/2",
+          "api/v1/health", "/api/v1/../v1/health", "/API/V1/HEALTH"}) {
         EXPECT_EQ(r.Find(Method::kGet, path).outcome, Router::Outcome::kNotFound) << path;
     }
 }

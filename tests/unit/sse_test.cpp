@@ -24,7 +24,8 @@ TEST(SseEncode, MultiLineDataCannotEndTheEventEarly) {
 TEST(SseEncode, JsonEscapesNewlines) {
     Json::Value v;
     v["content"] = "line1\nline2 中文";
-    EXPECT_EQ(EncodeSseJson("delta", v), "event: delta\ndata: {\"content\":\"line1\\nline2 中文\"}\n\n");
+    EXPECT_EQ(EncodeSseJson("delta", v),
+              "event: delta\ndata: {\"content\":\"line1\\nline2 中文\"}\n\n");
     EXPECT_EQ(EncodeSseComment("ping\n"), ": ping\n\n");
 }
 

@@ -11,7 +11,7 @@ namespace {
 using namespace inkstone;
 
 class Nop final : public lib::Handler {
-public:
+  public:
     lib::Response Handle(const lib::Request&, lib::StreamWriter&) const override {
         return lib::Response::NoContent();
     }
@@ -22,16 +22,29 @@ const Nop kNop;
 /// A table shaped like the real API (about 30 routes, a few with parameters).
 lib::Router ApiShapedRouter() {
     std::vector<lib::Route> routes;
-    for (const char* path :
-         {"/api/v1/health", "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/logout",
-          "/api/v1/users/me", "/api/v1/credit/balance", "/api/v1/credit/prices",
-          "/api/v1/credit/transactions", "/api/v1/credit/recharge", "/api/v1/credit/recharge/orders",
-          "/api/v1/credit/recharge/orders/{order_no}", "/api/v1/credit/membership/prices",
-          "/api/v1/credit/membership", "/api/v1/credit/membership/orders",
-          "/api/v1/payment/mock/pay", "/api/v1/payment/alipay/notify",
-          "/api/v1/payment/wechat/notify", "/api/v1/ai/models", "/api/v1/writing/tools",
-          "/api/v1/writing/generate", "/api/v1/writing/history", "/api/v1/image/generate",
-          "/api/v1/image/tasks/{task_id}"}) {
+    for (const char* path : {"/api/v1/health",
+                             "/api/v1/auth/register",
+                             "/api/v1/auth/login",
+                             "/api/v1/auth/logout",
+                             "/api/v1/users/me",
+                             "/api/v1/credit/balance",
+                             "/api/v1/credit/prices",
+                             "/api/v1/credit/transactions",
+                             "/api/v1/credit/recharge",
+                             "/api/v1/credit/recharge/orders",
+                             "/api/v1/credit/recharge/orders/{order_no}",
+                             "/api/v1/credit/membership/prices",
+                             "/api/v1/credit/membership",
+                             "/api/v1/credit/membership/orders",
+                             "/api/v1/payment/mock/pay",
+                             "/api/v1/payment/alipay/notify",
+                             "/api/v1/payment/wechat/notify",
+                             "/api/v1/ai/models",
+                             "/api/v1/writing/tools",
+                             "/api/v1/writing/generate",
+                             "/api/v1/writing/history",
+                             "/api/v1/image/generate",
+                             "/api/v1/image/tasks/{task_id}"}) {
         routes.push_back({lib::Method::kGet, path, &kNop});
         routes.push_back({lib::Method::kPost, path, &kNop});
     }
