@@ -199,6 +199,13 @@ std::string AlipayTimestamp(TimePoint now) {
     return FormatSqlDateTime(now + std::chrono::hours(8));
 }
 
+std::optional<TimePoint> ParseAlipayTimestamp(std::string_view text) {
+    if (text.size() != 19) return std::nullopt;
+    const std::optional<TimePoint> beijing = ParseSqlDateTime(text);
+    if (!beijing) return std::nullopt;
+    return *beijing - std::chrono::hours(8);
+}
+
 std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_key,
                                   const AlipayPagePayOrder& order, TimePoint now) {
     RequireOutTradeNo(order.out_trade_no);
@@ -211,6 +218,7 @@ std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_ke
     biz["product_code"] = "FAST_INSTANT_TRADE_PAY";
     biz["total_amount"] = FormatAlipayAmount(order.total_fen);
     biz["subject"] = order.subject;
+    if (order.time_expire) biz["time_expire"] = AlipayTimestamp(*order.time_expire);
 
     AlipayParams params = CommonParams(app, "alipay.trade.page.pay", now);
     params["notify_url"] = app.notify_url;

@@ -84,13 +84,16 @@ struct AlipayPagePayOrder {
     std::string out_trade_no;  ///< the merchant order number: 1..64 of [A-Za-z0-9_]
     int64_t total_fen = 0;     ///< 1 .. 10^10
     std::string subject;       ///< shown to the payer: 1..256 characters of valid UTF-8
+    /// Optional: Alipay refuses payment after this time (biz_content `time_expire`,
+    /// `yyyy-MM-dd HH:mm:ss` Beijing time, whole seconds).
+    std::optional<TimePoint> time_expire = std::nullopt;
 };
 
 /// The full URL (gateway + `?` + form-encoded parameters, `sign` included) that starts an
 /// `alipay.trade.page.pay` (FAST_INSTANT_TRADE_PAY) payment; `now` sets `timestamp`.
 /// Parameters: app_id, method, format=JSON, charset=utf-8, sign_type=RSA2, timestamp,
 /// version=1.0, notify_url, return_url (when set), biz_content = {out_trade_no,
-/// product_code, total_amount, subject}, sign.
+/// product_code, total_amount, subject, time_expire (when set)}, sign.
 /// Throws std::invalid_argument for an order outside the limits above; CryptoError if signing
 /// fails.
 std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_key,
@@ -98,6 +101,9 @@ std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_ke
 
 /// `timestamp` as Alipay wants it: `yyyy-MM-dd HH:mm:ss` in Beijing time (UTC+8).
 std::string AlipayTimestamp(TimePoint now);
+/// The inverse, for the times Alipay sends (`gmt_payment`, ...): nullopt unless exactly
+/// `yyyy-MM-dd HH:mm:ss`.
+std::optional<TimePoint> ParseAlipayTimestamp(std::string_view text);
 
 // --- Async notify ---
 

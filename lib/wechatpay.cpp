@@ -65,13 +65,6 @@ std::optional<int64_t> ParseUnixSeconds(std::string_view text) {
     return value;
 }
 
-/// `2026-01-01T08:30:00+08:00`: WeChat's documented form of times, in Beijing time.
-std::string BeijingRfc3339(TimePoint t) {
-    std::string text = FormatSqlDateTime(t + std::chrono::hours(8));
-    text[10] = 'T';
-    return text + "+08:00";
-}
-
 std::string StringMember(const Json::Value& object, const char* name) {
     const Json::Value& value = object[name];
     return value.isString() ? value.asString() : std::string();
@@ -117,6 +110,34 @@ std::string JoinUrl(const std::string& base, std::string_view path) {
 }
 
 }  // namespace
+
+std::string WechatTime(TimePoint t) {
+    std::string text = FormatSqlDateTime(t + std::chrono::hours(8));
+    text[10] = 'T';
+    return text + "+08:00";
+}
+
+std::optional<TimePoint> ParseWechatTime(std::string_view text) {
+    constexpr size_t kLocalLength = 19;  // yyyy-MM-ddTHH:mm:ss
+    if (text.size() < kLocalLength + 1 || text[10] != 'T') return std::nullopt;
+    std::string local(text.substr(0, kLocalLength));
+    local[10] = ' ';
+    const std::optional<TimePoint> wall = ParseSqlDateTime(local);
+    if (!wall) return std::nullopt;
+    const std::string_view zone = text.substr(kLocalLength);
+    if (zone == "Z") return *wall;
+    const auto digit = [&](size_t i) { return zone[i] >= '0' && zone[i] <= '9'; };
+    if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':' || !digit(1) ||
+        !digit(2) || !digit(4) || !digit(5)) {
+        return std::nullopt;
+    }
+    const int hours = (zone[1] - '0') * 10 + (zone[2] - '0');
+    const int minutes = (zone[4] - '0') * 10 + (zone[5] - '0');
+    if (hours > 23 || minutes > 59) return std::nullopt;
+    const auto offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+    // Local time = UTC + offset.
+    return zone[0] == '+' ? *wall - offset : *wall + offset;
+}
 
 std::string WechatRequestMessage(std::string_view method, std::string_view path_with_query,
                                  std::string_view timestamp, std::string_view nonce,
@@ -377,7 +398,7 @@ WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::st
     resource["nonce"] = nonce;
     Json::Value envelope(Json::objectValue);
     envelope["id"] = RandomHex(16);
-    envelope["create_time"] = BeijingRfc3339(now);
+    envelope["create_time"] = WechatTime(now);
     envelope["resource_type"] = "encrypt-resource";
     envelope["event_type"] = "TRANSACTION.SUCCESS";
     envelope["summary"] = "支付成功";
@@ -407,7 +428,7 @@ std::string BuildWechatNativeOrderBody(const WechatMerchant& merchant,
     body["description"] = order.description;
     body["out_trade_no"] = order.out_trade_no;
     body["notify_url"] = merchant.notify_url;
-    if (order.time_expire) body["time_expire"] = BeijingRfc3339(*order.time_expire);
+    if (order.time_expire) body["time_expire"] = WechatTime(*order.time_expire);
     Json::Value amount(Json::objectValue);
     amount["total"] = static_cast<Json::Int64>(order.total_fen);
     amount["currency"] = "CNY";

@@ -54,6 +54,14 @@ struct WechatPlatformKey {
     PublicKey key;
 };
 
+// --- Times ---
+
+/// `2026-01-01T08:30:00+08:00`: a time as WeChat Pay writes them (RFC 3339, Beijing time).
+std::string WechatTime(TimePoint t);
+/// An RFC 3339 time as WeChat Pay sends them (`success_time`): `yyyy-MM-ddTHH:mm:ss` then `Z` or
+/// `+hh:mm` / `-hh:mm`, no fraction. nullopt for anything else.
+std::optional<TimePoint> ParseWechatTime(std::string_view text);
+
 // --- Signatures ---
 
 /// `METHOD\nPATH_WITH_QUERY\nTIMESTAMP\nNONCE\nBODY\n`.

@@ -247,6 +247,18 @@ TEST(AlipayPagePay, ReturnUrlIsSignedWhenSet) {
                                                     parsed.params.at("sign")));
 }
 
+TEST(AlipayPagePay, TimeExpireIsSignedInBeijingTime) {
+    AlipayPagePayOrder order{"IS20260101000002", 990, "会员 1 个月"};
+    order.time_expire = kNewYearUtc + std::chrono::minutes(30) + std::chrono::milliseconds(700);
+    const ParsedUrl parsed =
+        ParseUrl(BuildAlipayPagePayUrl(TestApp(), MerchantKey(), order, kNewYearUtc));
+    const Json::Value biz = ParseJson(parsed.params.at("biz_content"));
+    EXPECT_EQ(biz["time_expire"].asString(), "2026-01-01 08:30:00");
+    EXPECT_EQ(biz.size(), 5u);
+    EXPECT_TRUE(MerchantKey().Public().VerifySha256(AlipayRequestSigningString(parsed.params),
+                                                    parsed.params.at("sign")));
+}
+
 TEST(AlipayPagePay, RejectsOrdersOutsideAlipaysLimits) {
     const auto build = [](AlipayPagePayOrder order) {
         return BuildAlipayPagePayUrl(TestApp(), MerchantKey(), order, kNewYearUtc);
