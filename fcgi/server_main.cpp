@@ -17,6 +17,7 @@
 #include "lib/db.h"
 #include "lib/jobs.h"
 #include "lib/log.h"
+#include "lib/payment_keys.h"
 #include "lib/provider.h"
 
 namespace {
@@ -82,8 +83,12 @@ int main(int argc, char** argv) {
     }
     if (config_file.empty() && access("inkstone.conf", R_OK) == 0) config_file = "inkstone.conf";
 
+    // Startup, --check-config and every SIGHUP reload check the payment keys once in the master,
+    // so a missing or unreadable key stops them with its name before any worker forks.
     auto load = [config_file] {
-        return lib::LoadConfig({config_file, ".env", lib::ProcessEnvironment()});
+        lib::Config config = lib::LoadConfig({config_file, ".env", lib::ProcessEnvironment()});
+        if (config.payment.mode == "live") lib::LoadPaymentKeys(config);
+        return config;
     };
     lib::Config config;
     try {

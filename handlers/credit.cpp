@@ -22,6 +22,7 @@ namespace db = lib::db;
 namespace idempotency = lib::idempotency;
 namespace money = lib::money;
 namespace orders = lib::orders;
+namespace payments = lib::payments;
 namespace wallet = lib::wallet;
 
 constexpr int64_t kMaxPriceId = std::numeric_limits<int32_t>::max();
@@ -48,15 +49,33 @@ std::string PaymentMethod(const lib::JsonFields& fields) {
     return method;
 }
 
-/// Runs `create(lease)` (which inserts the order and returns the 201 body) in one transaction
-/// with the request's Idempotency-Key, if any: a replay answers the stored first response and
-/// creates nothing; two concurrent first uses create one order (the key's primary key decides).
-template <class Create>
-lib::Response CreateOnce(db::Pool& pool, const lib::Request& request,
-                         const std::optional<std::string>& key, const char* endpoint, TimePoint now,
-                         Create&& create) {
+lib::Response OrderReply(const idempotency::StoredResponse& response, bool replayed) {
+    lib::Response out =
+        lib::Response::Text(response.status, "application/json; charset=utf-8", response.body);
+    if (replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
+    return NoStore(std::move(out));
+}
+
+/// Stores the new `order` once per Idempotency-Key (if any) and answers 201 with it. A replay
+/// answers the stored first response, creates nothing and never reaches a provider. Otherwise
+/// the provider learns the order first (RegisterWithProvider: live WeChat Pay), so a failure
+/// there leaves nothing behind here; then the order and the key's response are stored in one
+/// transaction, where of two concurrent first uses of a key exactly one stores anything (the
+/// key's primary key decides; the other answers the first's response, and the WeChat order it
+/// registered is never shown to anyone and lapses at its time_expire).
+lib::Response CreateOrder(db::Pool& pool, const payments::Providers& providers,
+                          const lib::Request& request, const std::optional<std::string>& key,
+                          const char* endpoint, TimePoint now, orders::Order order) {
     const int64_t user_id = RequirePrincipal(request).user_id;
     const std::string fingerprint = key ? idempotency::Fingerprint(endpoint, request.json) : "";
+    if (key) {
+        if (const std::optional<idempotency::StoredResponse> stored =
+                idempotency::Find(pool, user_id, *key, fingerprint, now)) {
+            return OrderReply(*stored, true);
+        }
+    }
+    RegisterWithProvider(providers, order, now);
+    const std::string body = lib::ToJson(OrderToJson(order, providers, now));
     bool replayed = false;
     const idempotency::StoredResponse response =
         db::RetryOnAborted(pool, "order.create", [&](db::Transaction& tx) {
@@ -69,16 +88,14 @@ lib::Response CreateOnce(db::Pool& pool, const lib::Request& request,
                     return *stored;
                 }
             }
+            orders::InsertOrder(lease, order);
             idempotency::StoredResponse fresh;
             fresh.status = 201;
-            fresh.body = lib::ToJson(create(lease));
+            fresh.body = body;
             if (key) idempotency::Complete(lease, user_id, *key, fresh);
             return fresh;
         });
-    lib::Response out =
-        lib::Response::Text(response.status, "application/json; charset=utf-8", response.body);
-    if (replayed) out.headers.emplace_back("Idempotent-Replayed", "true");
-    return NoStore(std::move(out));
+    return OrderReply(response, replayed);
 }
 
 Json::Value LedgerEntryToJson(const wallet::LedgerEntry& entry) {
@@ -97,7 +114,8 @@ Json::Value LedgerEntryToJson(const wallet::LedgerEntry& entry) {
 
 }  // namespace
 
-Json::Value OrderToJson(const orders::Order& order, const lib::PaymentConfig& config) {
+Json::Value OrderToJson(const orders::Order& order, const payments::Providers& providers,
+                        TimePoint now) {
     Json::Value json(Json::objectValue);
     json["order_no"] = order.order_no;
     json["price_id"] = OptionalId(order.price_id);
@@ -115,7 +133,7 @@ Json::Value OrderToJson(const orders::Order& order, const lib::PaymentConfig& co
     json["created_at"] = lib::FormatRfc3339(order.created_at);
     json["expires_at"] = lib::FormatRfc3339(order.expires_at);
     json["paid_at"] = OptionalTime(order.paid_at);
-    json["payment"] = order.status == "PENDING" ? PaymentInstructions(config, order)
+    json["payment"] = order.status == "PENDING" ? PaymentInstructions(providers, order, now)
                                                 : Json::Value(Json::nullValue);
     return json;
 }
@@ -212,13 +230,9 @@ lib::Response RechargeHandler::Handle(const lib::Request& request, lib::StreamWr
     const std::string method = PaymentMethod(fields);
 
     const TimePoint now = clock_.Now();
-    return CreateOnce(
-        pool_, request, key, "POST /api/v1/credit/recharge", now, [&](db::Lease& lease) {
-            const orders::Order order =
-                orders::InsertRechargeOrder(lease, user_id, price_id, terms, method, now,
-                                            std::chrono::seconds(config_.order_ttl_s));
-            return OrderToJson(order, config_);
-        });
+    return CreateOrder(pool_, providers_, request, key, "POST /api/v1/credit/recharge", now,
+                       orders::NewRechargeOrder(user_id, price_id, terms, method, now,
+                                                std::chrono::seconds(config_.order_ttl_s)));
 }
 
 lib::Response MembershipHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
@@ -239,12 +253,9 @@ lib::Response MembershipHandler::Handle(const lib::Request& request, lib::Stream
     const std::string method = PaymentMethod(fields);
 
     const TimePoint now = clock_.Now();
-    return CreateOnce(
-        pool_, request, key, "POST /api/v1/credit/membership", now, [&](db::Lease& lease) {
-            const orders::Order order = orders::InsertMembershipOrder(
-                lease, user_id, *plan, method, now, std::chrono::seconds(config_.order_ttl_s));
-            return OrderToJson(order, config_);
-        });
+    return CreateOrder(pool_, providers_, request, key, "POST /api/v1/credit/membership", now,
+                       orders::NewMembershipOrder(user_id, *plan, method, now,
+                                                  std::chrono::seconds(config_.order_ttl_s)));
 }
 
 lib::Response OrderListHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
@@ -253,7 +264,10 @@ lib::Response OrderListHandler::Handle(const lib::Request& request, lib::StreamW
     const orders::OrderPage found =
         orders::ListUserOrders(pool_, kind_, principal.user_id, page.limit(), page.offset());
     Json::Value items(Json::arrayValue);
-    for (const orders::Order& order : found.items) items.append(OrderToJson(order, config_));
+    const TimePoint now = clock_.Now();
+    for (const orders::Order& order : found.items) {
+        items.append(OrderToJson(order, providers_, now));
+    }
     return NoStore(lib::Response::Json(200, lib::PageJson(std::move(items), found.total, page)));
 }
 
@@ -262,7 +276,7 @@ lib::Response OrderDetailHandler::Handle(const lib::Request& request, lib::Strea
     const std::optional<orders::Order> order =
         orders::FindUserOrder(pool_, kind_, principal.user_id, request.PathParam("order_no"));
     if (!order) throw ApiError(ErrorCode::kNotFound, "order not found");
-    return NoStore(lib::Response::Json(200, OrderToJson(*order, config_)));
+    return NoStore(lib::Response::Json(200, OrderToJson(*order, providers_, clock_.Now())));
 }
 
 }  // namespace inkstone::handlers

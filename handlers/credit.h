@@ -14,6 +14,7 @@
 #include "lib/db.h"
 #include "lib/money.h"
 #include "lib/orders.h"
+#include "lib/payments.h"
 #include "lib/router.h"
 #include "lib/wallet.h"
 
@@ -23,8 +24,9 @@ namespace inkstone::handlers {
 /// "bonus_credits", "amount_fen", "payment_method", "status", "created_at", "expires_at",
 /// "paid_at", "payment"}`; membership: `{"order_no", "price_id", "plan", "months", "amount_fen",
 /// "payment_method", "status", "created_at", "expires_at", "paid_at", "member_until",
-/// "payment"}`. `payment` (PaymentInstructions) only while PENDING, else null.
-Json::Value OrderToJson(const lib::orders::Order& order, const lib::PaymentConfig& config);
+/// "payment"}`. `payment` (PaymentInstructions, as of `now`) only while PENDING, else null.
+Json::Value OrderToJson(const lib::orders::Order& order, const lib::payments::Providers& providers,
+                        lib::TimePoint now);
 
 /// GET /credit/balance → `{"credits", "is_member", "member_expired_at", "cost_per_generation"}`.
 /// cost_per_generation is the configured non-member price (`credit.cost_per_generation`);
@@ -83,63 +85,72 @@ class TransactionsHandler final : public lib::Handler {
 /// 422 (field): neither or both of price_id / amount_fen (`price_id`), an unknown or inactive
 /// package (`price_id`), a bad amount (`amount_fen`), a payment_method other than alipay /
 /// wechat (`payment_method`), a malformed Idempotency-Key (`Idempotency-Key`).
+/// Live WeChat Pay orders are registered with WeChat Pay first (RegisterWithProvider): when that
+/// fails the answer is 502 UPSTREAM_ERROR and nothing is stored (no order, and the
+/// Idempotency-Key stays unused, so the same request may simply be retried). A replay of a used
+/// key never reaches the provider.
 class RechargeHandler final : public lib::Handler {
   public:
-    RechargeHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::PaymentConfig& config)
-        : pool_(pool), clock_(clock), config_(config) {}
+    RechargeHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::PaymentConfig& config,
+                    const lib::payments::Providers& providers)
+        : pool_(pool), clock_(clock), config_(config), providers_(providers) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::Clock& clock_;
     const lib::PaymentConfig& config_;
+    const lib::payments::Providers& providers_;
 };
 
 /// POST /credit/membership `{"plan" | "price_id", "payment_method"}` → 201 a PENDING
 /// membership order. 422 (field): no plan given or an unknown one (`plan`, or `price_id` when
 /// only that was given), plan and price_id naming different plans (`plan`), a bad
-/// payment_method, a malformed Idempotency-Key.
+/// payment_method, a malformed Idempotency-Key. Providers as for RechargeHandler.
 class MembershipHandler final : public lib::Handler {
   public:
     MembershipHandler(lib::db::Pool& pool, const lib::Clock& clock,
-                      const lib::PaymentConfig& config)
-        : pool_(pool), clock_(clock), config_(config) {}
+                      const lib::PaymentConfig& config, const lib::payments::Providers& providers)
+        : pool_(pool), clock_(clock), config_(config), providers_(providers) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::Clock& clock_;
     const lib::PaymentConfig& config_;
+    const lib::payments::Providers& providers_;
 };
 
 /// GET /credit/recharge/orders and GET /credit/membership/orders (`kind`) → a page of the
 /// caller's orders of that kind, newest first.
 class OrderListHandler final : public lib::Handler {
   public:
-    OrderListHandler(lib::db::Pool& pool, lib::money::OrderKind kind,
-                     const lib::PaymentConfig& config)
-        : pool_(pool), kind_(kind), config_(config) {}
+    OrderListHandler(lib::db::Pool& pool, lib::money::OrderKind kind, const lib::Clock& clock,
+                     const lib::payments::Providers& providers)
+        : pool_(pool), kind_(kind), clock_(clock), providers_(providers) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::money::OrderKind kind_;
-    const lib::PaymentConfig& config_;
+    const lib::Clock& clock_;
+    const lib::payments::Providers& providers_;
 };
 
 /// GET /credit/recharge/orders/{order_no} and GET /credit/membership/orders/{order_no} → the
 /// caller's order; 404 for anyone else's, an order of the other kind, or a malformed order_no.
 class OrderDetailHandler final : public lib::Handler {
   public:
-    OrderDetailHandler(lib::db::Pool& pool, lib::money::OrderKind kind,
-                       const lib::PaymentConfig& config)
-        : pool_(pool), kind_(kind), config_(config) {}
+    OrderDetailHandler(lib::db::Pool& pool, lib::money::OrderKind kind, const lib::Clock& clock,
+                       const lib::payments::Providers& providers)
+        : pool_(pool), kind_(kind), clock_(clock), providers_(providers) {}
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::money::OrderKind kind_;
-    const lib::PaymentConfig& config_;
+    const lib::Clock& clock_;
+    const lib::payments::Providers& providers_;
 };
 
 }  // namespace inkstone::handlers

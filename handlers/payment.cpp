@@ -8,6 +8,7 @@
 #include "handlers/credit.h"
 #include "lib/errors.h"
 #include "lib/json_body.h"
+#include "lib/log.h"
 #include "lib/money.h"
 
 namespace inkstone::handlers {
@@ -15,39 +16,117 @@ namespace {
 
 using lib::ApiError;
 using lib::ErrorCode;
+using lib::payments::NotifyOutcome;
+using lib::payments::NotifyResult;
 namespace money = lib::money;
 namespace orders = lib::orders;
-namespace wallet = lib::wallet;
+namespace payments = lib::payments;
 
 // Longer than any order_no, so a wrong one is a 404 (not found) rather than a 422.
 constexpr size_t kMaxOrderNoChars = 64;
+// The orders.code_url column (sql/004_live_payments.sql).
+constexpr size_t kMaxCodeUrlChars = 512;
+
+lib::Response AlipayReply(int status, const char* text) {
+    return lib::Response::Text(status, "text/plain; charset=utf-8", text);
+}
+
+lib::Response WechatFailure(int status, const std::string& message) {
+    Json::Value body(Json::objectValue);
+    body["code"] = "FAIL";
+    body["message"] = message;
+    return lib::Response::Json(status, body);
+}
 
 }  // namespace
 
-Json::Value PaymentInstructions(const lib::PaymentConfig& config, const orders::Order& order) {
+Json::Value PaymentInstructions(const payments::Providers& providers, const orders::Order& order,
+                                lib::TimePoint now) {
     Json::Value payment(Json::objectValue);
     payment["order_no"] = order.order_no;
     payment["amount_fen"] = Json::Int64{order.amount_fen};
     payment["amount"] = money::FormatFen(order.amount_fen);
-    if (config.mode == "mock") {
+    if (!providers.live()) {
         payment["provider"] = "mock";
         payment["mode"] = "mock";
         payment["method"] = "POST";
         payment["pay_url"] = kMockPayPath;
         return payment;
     }
-    // Live: issue 6 puts the signed alipay.trade.page.pay URL / WeChat Native code_url here.
     payment["provider"] = order.payment_method;
     payment["mode"] = "live";
+    if (order.payment_method == "alipay") {
+        lib::AlipayPagePayOrder page;
+        page.out_trade_no = order.order_no;
+        page.total_fen = order.amount_fen;
+        page.subject = payments::PaymentSubject(order);
+        page.time_expire = order.expires_at;
+        payment["method"] = "GET";
+        payment["pay_url"] = providers.alipay().PagePayUrl(page, now);
+    } else {
+        payment["code_url"] = order.code_url ? Json::Value(*order.code_url) : Json::Value();
+    }
     return payment;
 }
 
-std::string MockTradeNo(const std::string& order_no) { return "MOCK-" + order_no; }
+void RegisterWithProvider(const payments::Providers& providers, orders::Order& order,
+                          lib::TimePoint now) {
+    if (!providers.live() || order.payment_method != "wechat") return;
+    lib::WechatNativeOrder native;
+    native.out_trade_no = order.order_no;
+    native.description = payments::PaymentSubject(order);
+    native.total_fen = order.amount_fen;
+    // WeChat Pay then refuses payment once the order has expired here, so a payment after expiry
+    // (which Settle would still honour) becomes rare.
+    native.time_expire = order.expires_at;
+    const lib::Result<std::string, lib::WechatApiError> code_url =
+        providers.wechat().CreateNativeOrder(native, now);
+    std::string problem;
+    if (!code_url.ok()) {
+        problem = std::string(lib::WechatApiErrorName(code_url.error())) + ": " + code_url.detail();
+    } else if (code_url.value().size() > kMaxCodeUrlChars) {
+        problem = "code_url longer than " + std::to_string(kMaxCodeUrlChars) + " characters";
+    }
+    if (!problem.empty()) {
+        Json::Value fields(Json::objectValue);
+        fields["provider"] = "wechat";
+        fields["order_no"] = order.order_no;
+        fields["error"] = problem;
+        lib::Log(lib::LogLevel::kWarn, "payment.order_upstream_failed", fields);
+        throw ApiError(ErrorCode::kUpstreamError,
+                       "WeChat Pay did not accept the order; nothing was created, try again");
+    }
+    order.code_url = code_url.value();
+}
+
+lib::Response AlipayNotifyHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const NotifyResult result = processor_.ProcessAlipay(request.body);
+    if (result.Acknowledged()) return AlipayReply(200, "success");
+    return AlipayReply(result.outcome == NotifyOutcome::kFailed ? 500 : 200, "fail");
+}
+
+lib::Response WechatNotifyHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+    const NotifyResult result =
+        processor_.ProcessWechat(lib::WechatSignedHeaders::From(request.headers), request.body);
+    switch (result.outcome) {
+        case NotifyOutcome::kSettled:
+        case NotifyOutcome::kAlreadySettled:
+        case NotifyOutcome::kIgnored:
+            return lib::Response::NoContent();
+        case NotifyOutcome::kUnauthentic:
+            return WechatFailure(401, "signature verification failed: " + result.reason);
+        case NotifyOutcome::kRejected:
+            return WechatFailure(400, "notify rejected: " + result.reason);
+        case NotifyOutcome::kFailed:
+            break;
+    }
+    return WechatFailure(500, "internal error, retry later");
+}
 
 lib::Response MockPayHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
     const lib::Principal& principal = RequirePrincipal(request);
     // The route exists only in mock mode; this guards a table that routes it anyway.
-    if (config_.mode != "mock") throw ApiError(ErrorCode::kNotFound, "not found");
+    if (providers_.live()) throw ApiError(ErrorCode::kNotFound, "not found");
     const lib::JsonFields fields(request.json);
     const std::string order_no = fields.RequiredString("order_no", 1, kMaxOrderNoChars);
     const std::optional<money::OrderKind> kind = money::OrderKindOf(order_no);
@@ -58,24 +137,29 @@ lib::Response MockPayHandler::Handle(const lib::Request& request, lib::StreamWri
         orders::FindUserOrder(pool_, *kind, principal.user_id, order_no);
     if (!order) throw not_found;
 
-    wallet::SettlementNotice notice;
-    notice.order_no = order_no;
-    notice.provider = "mock";
-    notice.provider_trade_no = MockTradeNo(order_no);
-    notice.amount_fen = order->amount_fen;
-    notice.paid_at = clock_.Now();
-    const wallet::SettleOutcome outcome = wallet_.Settle(notice);
-    if (outcome != wallet::SettleOutcome::kSettled &&
-        outcome != wallet::SettleOutcome::kAlreadySettled) {
-        // The notice was built from the order itself, so nothing else can happen.
-        throw std::logic_error("mock settlement: " +
-                               std::string(wallet::SettleOutcomeName(outcome)));
+    const lib::TimePoint now = clock_.Now();
+    NotifyResult result;
+    if (order->payment_method == "wechat") {
+        const lib::WechatSignedMessage notify =
+            payments::BuildMockWechatNotify(providers_, *order, now);
+        result = processor_.ProcessWechat(notify.headers, notify.body);
+    } else {
+        result = processor_.ProcessAlipay(payments::BuildMockAlipayNotify(providers_, *order, now));
+    }
+    if (result.outcome == NotifyOutcome::kFailed) {
+        throw ApiError(ErrorCode::kUnavailable,
+                       "the service is temporarily unavailable, try again");
+    }
+    if (result.outcome != NotifyOutcome::kSettled &&
+        result.outcome != NotifyOutcome::kAlreadySettled) {
+        // The notify was built from the order itself with the worker's own key.
+        throw std::logic_error("mock notify not settled: " + result.reason);
     }
     const std::optional<orders::Order> paid =
         orders::FindUserOrder(pool_, *kind, principal.user_id, order_no);
     if (!paid) throw std::logic_error("settled order disappeared");
-    Json::Value body = OrderToJson(*paid, config_);
-    body["settled_now"] = outcome == wallet::SettleOutcome::kSettled;
+    Json::Value body = OrderToJson(*paid, providers_, now);
+    body["settled_now"] = result.outcome == NotifyOutcome::kSettled;
     lib::Response response = lib::Response::Json(200, body);
     response.headers.emplace_back("Cache-Control", "no-store");
     return response;

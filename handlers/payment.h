@@ -1,51 +1,102 @@
 #pragma once
-/// Payments (SPEC §8): how an order is paid, and the mock provider.
+/// Payments (SPEC §8): how an order is paid, the providers' notify endpoints and the mock
+/// provider.
 ///
-/// Every provider completes an order through lib::wallet::Wallet::Settle, the one settlement
-/// transaction. Issue 6 adds the Alipay and WeChat Pay notify handlers here and fills in the
-/// live half of PaymentInstructions.
+/// Every payment completes through lib::payments::NotifyProcessor and so through
+/// lib::wallet::Wallet::Settle, the one settlement transaction: a real notify and a mock payment
+/// run the same verification and settlement code; the handlers here only speak HTTP.
 #include <json/value.h>
 
 #include "lib/clock.h"
-#include "lib/config.h"
 #include "lib/db.h"
 #include "lib/orders.h"
+#include "lib/payments.h"
 #include "lib/router.h"
-#include "lib/wallet.h"
 
 namespace inkstone::handlers {
 
 inline constexpr char kMockPayPath[] = "/api/v1/payment/mock/pay";
 
-/// The `payment` object of a PENDING order: how to pay it. Mock mode:
-/// `{"provider": "mock", "mode": "mock", "method": "POST", "pay_url": "/api/v1/payment/mock/pay",
-/// "order_no", "amount_fen", "amount": "10.00"}`. Live mode: `{"provider": <payment_method>,
-/// "mode": "live", "order_no", "amount_fen", "amount"}` (issue 6 adds the Alipay page URL /
-/// WeChat code_url here). This is the one place that builds it.
-Json::Value PaymentInstructions(const lib::PaymentConfig& config, const lib::orders::Order& order);
+/// The `payment` object of a PENDING order: how to pay it. Always `{"provider", "mode",
+/// "order_no", "amount_fen", "amount": "10.00"}`, plus:
+/// - mock mode: `"provider": "mock", "mode": "mock", "method": "POST", "pay_url":
+///   "/api/v1/payment/mock/pay"`;
+/// - live Alipay: `"provider": "alipay", "mode": "live", "method": "GET", "pay_url"`: the
+///   signed `alipay.trade.page.pay` URL (signed now, so its timestamp is fresh; `time_expire`
+///   is the order's expires_at) to send the browser to;
+/// - live WeChat Pay: `"provider": "wechat", "mode": "live", "code_url"`: the Native code_url
+///   WeChat Pay answered when the order was created, to show as a QR code (null for an order
+///   created while payments were mocked).
+/// This is the one place that builds it. Throws CryptoError if signing fails.
+Json::Value PaymentInstructions(const lib::payments::Providers& providers,
+                                const lib::orders::Order& order, lib::TimePoint now);
 
-/// The provider trade number the mock provider reports for `order_no`: one per order, so a
-/// repeated mock payment is a duplicate notify, exactly like a provider's retry.
-std::string MockTradeNo(const std::string& order_no);
+/// Tells the order's provider about a new order before it is stored, where the provider needs
+/// that: live WeChat Pay orders are created as Native orders (out_trade_no = order_no,
+/// time_expire = expires_at) and their code_url is put into `order`. A failure there is
+/// ApiError 502 UPSTREAM_ERROR (logged `payment.order_upstream_failed`). Nothing to do for Alipay
+/// (the page URL is signed locally) or in mock mode.
+void RegisterWithProvider(const lib::payments::Providers& providers, lib::orders::Order& order,
+                          lib::TimePoint now);
 
-/// POST /payment/mock/pay `{"order_no"}` (Auth::kUser; routed only when payment.mode = mock)
-/// → 200 with the order as GET shows it (status "PAID") plus `"settled_now"`: true for the
-/// call that settled it, false for any repeat (which changes nothing). Another user's, a
-/// malformed or an unknown order_no → 404. An EXPIRED order is paid too, as a provider's
-/// notify for it would be. Settles through Wallet::Settle with provider "mock".
+/// POST /api/v1/payment/alipay/notify (public, form-encoded): Alipay's asynchronous notify,
+/// processed by NotifyProcessor::ProcessAlipay. Replies text/plain, as Alipay wants:
+/// - `success` (200) once the order is settled now or was before, and for a verified notify that
+///   is not a payment (WAIT_BUYER_PAY, TRADE_CLOSED): nothing to do, stop resending;
+/// - `fail` (200) for a notify that fails verification or the checks (bad signature, another
+///   app_id or seller_id, unknown order, wrong amount): nothing changed; Alipay resends for 25 h;
+/// - `fail` (500) when our database failed: nothing committed; Alipay resends.
+class AlipayNotifyHandler final : public lib::Handler {
+  public:
+    explicit AlipayNotifyHandler(const lib::payments::NotifyProcessor& processor)
+        : processor_(processor) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::payments::NotifyProcessor& processor_;
+};
+
+/// POST /api/v1/payment/wechat/notify (public, any body: the raw bytes are what is signed):
+/// WeChat Pay's payment notify, processed by NotifyProcessor::ProcessWechat. Replies:
+/// - 204 (no body) once the order is settled now or was before, and for a verified notify that
+///   is not a payment (trade_state other than SUCCESS);
+/// - 401 `{"code": "FAIL", "message"}` when the notify is not provably WeChat Pay's (missing
+///   Wechatpay-* header, unknown serial, timestamp more than 5 minutes off, bad signature);
+/// - 400 `{"code": "FAIL", "message"}` when it cannot be used (malformed, not decryptable with
+///   the APIv3 key, another mchid or appid, unknown order, wrong amount);
+/// - 500 `{"code": "FAIL", "message"}` when our database failed.
+/// WeChat Pay resends on any non-2xx answer (15 s up to 24 h).
+class WechatNotifyHandler final : public lib::Handler {
+  public:
+    explicit WechatNotifyHandler(const lib::payments::NotifyProcessor& processor)
+        : processor_(processor) {}
+    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+
+  private:
+    const lib::payments::NotifyProcessor& processor_;
+};
+
+/// POST /payment/mock/pay `{"order_no"}` (Auth::kUser; routed only in mock mode) → 200 with the
+/// order as GET shows it (status "PAID") plus `"settled_now"`: true for the call that settled
+/// it, false for any repeat (which changes nothing). Another user's, a malformed or an unknown
+/// order_no → 404. An EXPIRED order is paid too, as a provider's notify for it would be.
+/// It only builds the notify the order's provider would send (an Alipay form for alipay orders,
+/// an encrypted WeChat Pay notify for wechat orders), signed with the worker's in-memory mock key,
+/// and hands it to the same NotifyProcessor function as the real notify endpoint. 503 when the
+/// database failed; 404 when payments are live.
 class MockPayHandler final : public lib::Handler {
   public:
-    MockPayHandler(lib::db::Pool& pool, const lib::wallet::Wallet& wallet, const lib::Clock& clock,
-                   const lib::PaymentConfig& config)
-        : pool_(pool), wallet_(wallet), clock_(clock), config_(config) {}
+    MockPayHandler(lib::db::Pool& pool, const lib::payments::Providers& providers,
+                   const lib::payments::NotifyProcessor& processor, const lib::Clock& clock)
+        : pool_(pool), providers_(providers), processor_(processor), clock_(clock) {}
 
     lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::wallet::Wallet& wallet_;
+    const lib::payments::Providers& providers_;
+    const lib::payments::NotifyProcessor& processor_;
     const lib::Clock& clock_;
-    const lib::PaymentConfig& config_;
 };
 
 }  // namespace inkstone::handlers

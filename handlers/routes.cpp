@@ -7,6 +7,8 @@
 #include "handlers/payment.h"
 #include "handlers/testing_hooks.h"
 #include "lib/idempotency.h"
+#include "lib/payment_keys.h"
+#include "lib/payments.h"
 #include "lib/wallet.h"
 
 namespace inkstone::handlers {
@@ -48,6 +50,8 @@ struct Api::Handlers {
           history(generation_deps),
           image_generate(generation_deps),
           image_task(generation_deps),
+          payment_providers(lib::payments::Providers::FromConfig(deps.config)),
+          notifies(payment_providers, wallet, deps.clock),
           health(deps.db),
           register_user(deps.db, deps.clock, deps.config.auth),
           login(deps.db, deps.clock, deps.config.auth),
@@ -56,15 +60,16 @@ struct Api::Handlers {
           balance(wallet, deps.clock, deps.config.credit),
           credit_prices(deps.db),
           transactions(wallet),
-          recharge(deps.db, deps.clock, deps.config.payment),
-          recharge_orders(deps.db, OrderKind::kRecharge, deps.config.payment),
-          recharge_order(deps.db, OrderKind::kRecharge, deps.config.payment),
+          recharge(deps.db, deps.clock, deps.config.payment, payment_providers),
+          recharge_orders(deps.db, OrderKind::kRecharge, deps.clock, payment_providers),
+          recharge_order(deps.db, OrderKind::kRecharge, deps.clock, payment_providers),
           membership_prices(deps.db),
-          membership(deps.db, deps.clock, deps.config.payment),
-          membership_orders(deps.db, OrderKind::kMembership, deps.config.payment),
-          membership_order(deps.db, OrderKind::kMembership, deps.config.payment),
-          mock_pay(deps.db, wallet, deps.clock, deps.config.payment),
-          mock_payments(deps.config.payment.mode == "mock"),
+          membership(deps.db, deps.clock, deps.config.payment, payment_providers),
+          membership_orders(deps.db, OrderKind::kMembership, deps.clock, payment_providers),
+          membership_order(deps.db, OrderKind::kMembership, deps.clock, payment_providers),
+          alipay_notify(notifies),
+          wechat_notify(notifies),
+          mock_pay(deps.db, payment_providers, notifies, deps.clock),
           testing_hooks(deps.config.testing.hooks),
           test_charge(wallet),
           test_refund(wallet),
@@ -79,6 +84,8 @@ struct Api::Handlers {
     HistoryHandler history;
     ImageGenerateHandler image_generate;
     ImageTaskHandler image_task;
+    const lib::payments::Providers payment_providers;
+    const lib::payments::NotifyProcessor notifies;
     HealthHandler health;
     RegisterHandler register_user;
     LoginHandler login;
@@ -94,8 +101,9 @@ struct Api::Handlers {
     MembershipHandler membership;
     OrderListHandler membership_orders;
     OrderDetailHandler membership_order;
+    AlipayNotifyHandler alipay_notify;
+    WechatNotifyHandler wechat_notify;
     MockPayHandler mock_pay;
-    bool mock_payments;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;
@@ -136,8 +144,12 @@ std::vector<lib::Route> Api::Routes() const {
         {Method::kGet,  "/api/v1/writing/history",                  &h.history,           Auth::kUser,   BodyKind::kNone},
         {Method::kPost, "/api/v1/image/generate",                   &h.image_generate,    Auth::kUser,   BodyKind::kJson},
         {Method::kGet,  "/api/v1/image/tasks/{task_id}",            &h.image_task,        Auth::kUser,   BodyKind::kNone},
+        // The providers' notifies: public, verified by signature. WeChat Pay signs the raw body,
+        // so it is taken as sent (kAny) and never re-serialised before verification.
+        {Method::kPost, lib::kAlipayNotifyPath,                     &h.alipay_notify,     Auth::kPublic, BodyKind::kForm},
+        {Method::kPost, lib::kWechatNotifyPath,                     &h.wechat_notify,     Auth::kPublic, BodyKind::kAny},
     };
-    if (h.mock_payments) {
+    if (!h.payment_providers.live()) {
         routes.push_back(
         {Method::kPost, kMockPayPath,                               &h.mock_pay,          Auth::kUser,   BodyKind::kJson});
     }
@@ -158,19 +170,24 @@ std::vector<lib::Job> Api::Jobs() const {
     lib::db::Pool& db = deps_.db;
     const lib::Clock& clock = deps_.clock;
     const lib::wallet::Wallet& wallet = handlers_->wallet;
+    const lib::payments::NotifyProcessor& notifies = handlers_->notifies;
+    // Live: before an order expires its provider is asked whether it was paid after all. Mock
+    // mode has nobody to ask.
+    lib::wallet::Reconciler reconcile;
+    if (handlers_->payment_providers.live()) {
+        reconcile = [&notifies](const lib::wallet::OverdueOrder& order) {
+            return notifies.Reconcile(order);
+        };
+    }
     std::vector<lib::Job> jobs = {
         {"auth.purge", std::chrono::minutes(10),
          [&db, &clock] {
              while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
              }
          }},
-        // Issue 6 (live mode) passes a Reconciler as ExpireOrders' third argument: it asks the
-        // order's provider (alipay.trade.query / WeChat query by out_trade_no), Settle()s the
-        // order when the provider reports it paid and returns true, so only truly unpaid orders
-        // expire. Mock mode has no provider to ask.
         {"payment.expire_orders", std::chrono::seconds(30),
-         [&wallet, &clock] {
-             while (wallet.ExpireOrders(clock.Now(), kJobBatch) >= kJobBatch) {
+         [&wallet, &clock, reconcile] {
+             while (wallet.ExpireOrders(clock.Now(), kJobBatch, reconcile) >= kJobBatch) {
              }
          }},
         {"idempotency.purge", std::chrono::minutes(10),

@@ -20,6 +20,10 @@ constexpr char kSelectKeySql[] =
     "SELECT LOWER(HEX(request_hash)) AS request_hash, response_status, response_body "
     "FROM idempotency_keys "
     "WHERE user_id = ? AND idem_key = ?";
+constexpr char kSelectLiveKeySql[] =
+    "SELECT LOWER(HEX(request_hash)) AS request_hash, response_status, response_body "
+    "FROM idempotency_keys "
+    "WHERE user_id = ? AND idem_key = ? AND expires_at > ?";
 constexpr char kInsertKeySql[] =
     "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, response_status, "
     "response_body, created_at, expires_at) VALUES (?, ?, UNHEX(?), 0, '', ?, ?)";
@@ -29,11 +33,14 @@ constexpr char kCompleteKeySql[] =
 constexpr char kPurgeKeysSql[] = "DELETE FROM idempotency_keys WHERE expires_at < ? LIMIT ?";
 
 /// The stored response for the key, checked against this request; nullopt when there is none.
+/// With `alive_at`, a key dead by then counts as none.
 std::optional<StoredResponse> Stored(db::Lease& lease, int64_t user_id, const std::string& key,
-                                     const std::string& fingerprint) {
-    sql::PreparedStatement& select = lease.Prepare(kSelectKeySql);
+                                     const std::string& fingerprint,
+                                     std::optional<TimePoint> alive_at = std::nullopt) {
+    sql::PreparedStatement& select = lease.Prepare(alive_at ? kSelectLiveKeySql : kSelectKeySql);
     select.setUInt64(1, static_cast<uint64_t>(user_id));
     select.setString(2, key);
+    if (alive_at) select.setString(3, FormatSqlDateTime(*alive_at));
     std::unique_ptr<sql::ResultSet> row(select.executeQuery());
     if (!row->next()) return std::nullopt;
     if (row->getString("request_hash").asStdString() != fingerprint) {
@@ -107,6 +114,13 @@ std::optional<StoredResponse> Claim(db::Lease& lease, int64_t user_id, const std
     std::optional<StoredResponse> stored = Stored(lease, user_id, key, fingerprint);
     if (!stored) throw std::runtime_error("idempotency key vanished after a duplicate-key error");
     return stored;
+}
+
+std::optional<StoredResponse> Find(db::Pool& pool, int64_t user_id, const std::string& key,
+                                   const std::string& fingerprint, TimePoint now) {
+    // Autocommit read: a key claimed by a request still in flight is not visible yet.
+    return db::WithLease(
+        pool, [&](db::Lease& lease) { return Stored(lease, user_id, key, fingerprint, now); });
 }
 
 void Complete(db::Lease& lease, int64_t user_id, const std::string& key,

@@ -52,6 +52,13 @@ struct StoredResponse {
 std::optional<StoredResponse> Claim(db::Lease& lease, int64_t user_id, const std::string& key,
                                     const std::string& fingerprint, TimePoint now);
 
+/// Outside any transaction, before work that must not be repeated for a replay (asking a
+/// payment provider to create an order): the key's stored first response when the key is alive
+/// and was used for the same fingerprint, nullopt when it is unused, dead or still being used by
+/// a request in flight (Claim then decides). Throws ApiError 409 CONFLICT like Claim.
+std::optional<StoredResponse> Find(db::Pool& pool, int64_t user_id, const std::string& key,
+                                   const std::string& fingerprint, TimePoint now);
+
 /// Stores the response of a claimed key, in the transaction that claimed it.
 void Complete(db::Lease& lease, int64_t user_id, const std::string& key,
               const StoredResponse& response);

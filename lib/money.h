@@ -91,7 +91,8 @@ std::string FormatOrderNo(OrderKind kind, TimePoint now,
 
 /// A fresh order number: unguessable (100 bits from libsodium's CSPRNG) and unique across
 /// processes and hosts without any counter or coordination (a collision, ~2^-50 per pair of
-/// orders on one day, would be refused by the UNIQUE key and retried by the caller).
+/// orders on one day, would be refused by the UNIQUE key: that request fails, no two orders
+/// ever share a number).
 std::string NewOrderNo(OrderKind kind, TimePoint now);
 
 /// The kind of a well-formed order number, or nullopt for anything FormatOrderNo cannot produce

@@ -23,36 +23,32 @@ constexpr char kSelectPlansSql[] =
 
 constexpr char kInsertRechargeOrderSql[] =
     "INSERT INTO recharge_orders (order_no, user_id, price_id, credits, bonus_credits, "
-    "amount_fen, payment_method, status, created_at, expires_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
+    "amount_fen, payment_method, code_url, status, created_at, expires_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
 constexpr char kInsertMembershipOrderSql[] =
     "INSERT INTO membership_orders (order_no, user_id, price_id, plan, months, amount_fen, "
-    "payment_method, status, created_at, expires_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
+    "payment_method, code_url, status, created_at, expires_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?)";
 
 constexpr char kSelectRechargeOrderSql[] =
     "SELECT order_no, user_id, price_id, credits, bonus_credits, amount_fen, payment_method, "
-    "status, created_at, expires_at, paid_at FROM recharge_orders "
+    "code_url, status, created_at, expires_at, paid_at FROM recharge_orders "
     "WHERE order_no = ? AND user_id = ?";
 constexpr char kSelectMembershipOrderSql[] =
     "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
-    "status, created_at, expires_at, paid_at FROM membership_orders "
+    "code_url, status, created_at, expires_at, paid_at FROM membership_orders "
     "WHERE order_no = ? AND user_id = ?";
 constexpr char kListRechargeOrdersSql[] =
     "SELECT order_no, user_id, price_id, credits, bonus_credits, amount_fen, payment_method, "
-    "status, created_at, expires_at, paid_at FROM recharge_orders WHERE user_id = ? "
+    "code_url, status, created_at, expires_at, paid_at FROM recharge_orders WHERE user_id = ? "
     "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
 constexpr char kListMembershipOrdersSql[] =
     "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
-    "status, created_at, expires_at, paid_at FROM membership_orders WHERE user_id = ? "
+    "code_url, status, created_at, expires_at, paid_at FROM membership_orders WHERE user_id = ? "
     "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
 constexpr char kCountRechargeOrdersSql[] = "SELECT COUNT(*) FROM recharge_orders WHERE user_id = ?";
 constexpr char kCountMembershipOrdersSql[] =
     "SELECT COUNT(*) FROM membership_orders WHERE user_id = ?";
-
-// A fresh order_no colliding with an existing one is a ~2^-100 event per pair; a few attempts
-// make it impossible in practice without ever trusting luck alone (the UNIQUE key decides).
-constexpr int kOrderNoAttempts = 3;
 
 CreditPackage ReadPackage(sql::ResultSet& row) {
     CreditPackage package;
@@ -89,6 +85,7 @@ Order ReadOrder(sql::ResultSet& row, OrderKind kind) {
     }
     order.amount_fen = row.getInt64("amount_fen");
     order.payment_method = row.getString("payment_method").asStdString();
+    if (!row.isNull("code_url")) order.code_url = row.getString("code_url").asStdString();
     order.status = row.getString("status").asStdString();
     order.created_at = db::GetTime(row, "created_at");
     order.expires_at = db::GetTime(row, "expires_at");
@@ -96,7 +93,8 @@ Order ReadOrder(sql::ResultSet& row, OrderKind kind) {
     return order;
 }
 
-/// A PENDING order of `kind` created now, expiring `ttl` later; the caller adds the terms.
+/// A PENDING order of `kind` created now, expiring `ttl` later, with a fresh order number; the
+/// caller adds the terms.
 Order PendingOrder(OrderKind kind, int64_t user_id, std::optional<int64_t> price_id,
                    const std::string& payment_method, TimePoint now, std::chrono::seconds ttl) {
     Order order;
@@ -108,34 +106,8 @@ Order PendingOrder(OrderKind kind, int64_t user_id, std::optional<int64_t> price
     // Stored at whole seconds; the returned order must equal what a later read gives.
     order.created_at = std::chrono::floor<std::chrono::seconds>(now);
     order.expires_at = order.created_at + ttl;
+    order.order_no = money::NewOrderNo(kind, order.created_at);
     return order;
-}
-
-/// INSERTs `order` with a fresh order number (parameter 1), its terms bound by `bind_terms`
-/// (parameters 2–6) and the common tail (7–10: payment_method, created_at, expires_at,
-/// updated_at); retries on the rare order_no collision and stores the number in `order`.
-template <class BindTerms>
-void InsertWithFreshOrderNo(db::Lease& lease, const char* sql_text, Order& order,
-                            BindTerms&& bind_terms) {
-    for (int attempt = 1;; ++attempt) {
-        std::string order_no = money::NewOrderNo(order.kind, order.created_at);
-        sql::PreparedStatement& insert = lease.Prepare(sql_text);
-        insert.setString(1, order_no);
-        insert.setUInt64(2, static_cast<uint64_t>(order.user_id));
-        bind_terms(insert);
-        insert.setString(7, order.payment_method);
-        insert.setString(8, FormatSqlDateTime(order.created_at));
-        insert.setString(9, FormatSqlDateTime(order.expires_at));
-        insert.setString(10, FormatSqlDateTime(order.created_at));
-        try {
-            insert.executeUpdate();
-            order.order_no = std::move(order_no);
-            return;
-        } catch (const sql::SQLException& e) {
-            // InnoDB rolls back only the failed statement, so the transaction goes on.
-            if (db::Classify(e) != db::ErrorKind::kDuplicate || attempt == kOrderNoAttempts) throw;
-        }
-    }
 }
 
 }  // namespace
@@ -187,42 +159,55 @@ std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64
     return std::nullopt;
 }
 
-Order InsertRechargeOrder(db::Lease& lease, int64_t user_id, std::optional<int64_t> price_id,
-                          const money::RechargeTerms& terms, const std::string& payment_method,
-                          TimePoint now, std::chrono::seconds ttl) {
+Order NewRechargeOrder(int64_t user_id, std::optional<int64_t> price_id,
+                       const money::RechargeTerms& terms, const std::string& payment_method,
+                       TimePoint now, std::chrono::seconds ttl) {
     Order order = PendingOrder(OrderKind::kRecharge, user_id, price_id, payment_method, now, ttl);
     order.credits = terms.credits;
     order.bonus_credits = terms.bonus_credits;
     order.amount_fen = terms.amount_fen;
-    InsertWithFreshOrderNo(lease, kInsertRechargeOrderSql, order,
-                           [&](sql::PreparedStatement& insert) {
-                               if (price_id) {
-                                   insert.setUInt64(3, static_cast<uint64_t>(*price_id));
-                               } else {
-                                   insert.setNull(3, sql::DataType::INTEGER);
-                               }
-                               insert.setInt64(4, terms.credits);
-                               insert.setInt64(5, terms.bonus_credits);
-                               insert.setInt64(6, terms.amount_fen);
-                           });
     return order;
 }
 
-Order InsertMembershipOrder(db::Lease& lease, int64_t user_id, const MembershipPlan& plan,
-                            const std::string& payment_method, TimePoint now,
-                            std::chrono::seconds ttl) {
+Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan,
+                         const std::string& payment_method, TimePoint now,
+                         std::chrono::seconds ttl) {
     Order order = PendingOrder(OrderKind::kMembership, user_id, plan.id, payment_method, now, ttl);
     order.plan = plan.plan;
     order.months = plan.months;
     order.amount_fen = plan.price_fen;
-    InsertWithFreshOrderNo(lease, kInsertMembershipOrderSql, order,
-                           [&](sql::PreparedStatement& insert) {
-                               insert.setUInt64(3, static_cast<uint64_t>(plan.id));
-                               insert.setString(4, plan.plan);
-                               insert.setInt(5, plan.months);
-                               insert.setInt64(6, plan.price_fen);
-                           });
     return order;
+}
+
+void InsertOrder(db::Lease& lease, const Order& order) {
+    const bool recharge = order.kind == OrderKind::kRecharge;
+    sql::PreparedStatement& insert =
+        lease.Prepare(recharge ? kInsertRechargeOrderSql : kInsertMembershipOrderSql);
+    insert.setString(1, order.order_no);
+    insert.setUInt64(2, static_cast<uint64_t>(order.user_id));
+    if (order.price_id) {
+        insert.setUInt64(3, static_cast<uint64_t>(*order.price_id));
+    } else {
+        insert.setNull(3, sql::DataType::INTEGER);
+    }
+    if (recharge) {
+        insert.setInt64(4, order.credits);
+        insert.setInt64(5, order.bonus_credits);
+    } else {
+        insert.setString(4, order.plan);
+        insert.setInt(5, order.months);
+    }
+    insert.setInt64(6, order.amount_fen);
+    insert.setString(7, order.payment_method);
+    if (order.code_url) {
+        insert.setString(8, *order.code_url);
+    } else {
+        insert.setNull(8, sql::DataType::VARCHAR);
+    }
+    insert.setString(9, FormatSqlDateTime(order.created_at));
+    insert.setString(10, FormatSqlDateTime(order.expires_at));
+    insert.setString(11, FormatSqlDateTime(order.created_at));
+    insert.executeUpdate();
 }
 
 std::optional<Order> FindUserOrder(db::Pool& pool, OrderKind kind, int64_t user_id,

@@ -54,6 +54,9 @@ struct Order {
     // both
     int64_t amount_fen = 0;
     std::string payment_method;
+    /// What the provider answered when the order was created and cannot be asked for again:
+    /// WeChat Pay's Native `code_url` (live mode). nullopt otherwise.
+    std::optional<std::string> code_url;
     std::string status;  ///< "PENDING" | "PAID" | "EXPIRED"
     TimePoint created_at;
     TimePoint expires_at;
@@ -77,16 +80,23 @@ std::vector<MembershipPlan> ActivePlans(db::Pool& pool);
 std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64_t> id,
                                              std::optional<std::string> plan);
 
-/// Inserts a PENDING recharge order with a fresh order_no, created now and expiring `ttl`
-/// later, inside the caller's transaction, and returns it as stored.
-Order InsertRechargeOrder(db::Lease& lease, int64_t user_id, std::optional<int64_t> price_id,
-                          const money::RechargeTerms& terms, const std::string& payment_method,
-                          TimePoint now, std::chrono::seconds ttl);
+/// A PENDING recharge order, not stored yet: a fresh order_no (money::NewOrderNo), created now
+/// (whole seconds) and expiring `ttl` later. Numbering before storing lets a live provider
+/// learn the order (WeChat Pay's Native order) before the order exists here.
+Order NewRechargeOrder(int64_t user_id, std::optional<int64_t> price_id,
+                       const money::RechargeTerms& terms, const std::string& payment_method,
+                       TimePoint now, std::chrono::seconds ttl);
 
 /// The same for a membership order of `plan`.
-Order InsertMembershipOrder(db::Lease& lease, int64_t user_id, const MembershipPlan& plan,
-                            const std::string& payment_method, TimePoint now,
-                            std::chrono::seconds ttl);
+Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan,
+                         const std::string& payment_method, TimePoint now,
+                         std::chrono::seconds ttl);
+
+/// Inserts `order` (from New*Order, code_url filled in or not) inside the caller's transaction;
+/// a later read returns it exactly. Its order_no is 100 random bits, so a clash with an existing
+/// order is not expected in the lifetime of the universe; the UNIQUE key still refuses one (an
+/// SQL exception, like any other failed statement).
+void InsertOrder(db::Lease& lease, const Order& order);
 
 /// The user's order `order_no` of the given kind; nullopt when it does not exist, is of the
 /// other kind, is malformed, or belongs to someone else (all the same 404 to a client).

@@ -165,14 +165,6 @@ bool IsKnownProvider(std::string_view provider) {
     return provider == "mock" || provider == "alipay" || provider == "wechat";
 }
 
-bool IsWellFormedTradeNo(std::string_view trade_no) {
-    if (trade_no.empty() || trade_no.size() > kMaxTradeNoLength) return false;
-    for (char c : trade_no) {
-        if (c < 0x21 || c > 0x7E) return false;
-    }
-    return true;
-}
-
 Json::Value NoticeFields(const SettlementNotice& notice) {
     Json::Value fields;
     fields["order_no"] = notice.order_no;
@@ -309,6 +301,14 @@ std::string_view SettleOutcomeName(SettleOutcome outcome) {
             return "trade_no_reused";
     }
     return "unknown";
+}
+
+bool IsWellFormedTradeNo(std::string_view trade_no) {
+    if (trade_no.empty() || trade_no.size() > kMaxTradeNoLength) return false;
+    for (char c : trade_no) {
+        if (c < 0x21 || c > 0x7E) return false;
+    }
+    return true;
 }
 
 void Wallet::HoldLocksForTests() const {

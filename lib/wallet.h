@@ -71,6 +71,9 @@ enum class SettleOutcome {
 /// `"settled"`, `"already_settled"`, ... (for logs and test routes).
 std::string_view SettleOutcomeName(SettleOutcome outcome);
 
+/// What Settle accepts as a provider trade number: 1–64 visible ASCII characters (0x21–0x7E).
+bool IsWellFormedTradeNo(std::string_view trade_no);
+
 /// An unpaid order past its expiry, as the expiry job sees it before expiring it.
 struct OverdueOrder {
     std::string order_no;
@@ -78,7 +81,8 @@ struct OverdueOrder {
     int64_t amount_fen = 0;
 };
 
-/// See Wallet::ExpireOrders.
+/// See Wallet::ExpireOrders: true = do not expire this order in this run (it was settled, or
+/// whether it was paid cannot be told now); false = expire it.
 using Reconciler = std::function<bool(const OverdueOrder& order)>;
 
 struct Balance {
@@ -163,8 +167,9 @@ class Wallet {
     /// never deadlock): safe on every worker of every host at once, and an order being settled
     /// at the same moment is either settled first (and skipped here) or expired first (and still
     /// honoured by Settle). `reconcile`, when given, is asked about each candidate first,
-    /// outside any transaction; it returns true when it settled the order itself (live mode,
-    /// issue 6: the provider says it was paid) and false to let it expire. An order whose UPDATE
+    /// outside any transaction; it returns true when it settled the order itself (live mode: the
+    /// provider says it was paid) or the provider could not be asked (the next run asks again),
+    /// and false to let it expire. An order whose UPDATE
     /// hits a deadlock or lock-wait timeout is left for the next run. Call again while it
     /// returns >= batch.
     int64_t ExpireOrders(TimePoint now, int batch, const Reconciler& reconcile = nullptr) const;

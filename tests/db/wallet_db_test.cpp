@@ -93,19 +93,23 @@ class WalletTest : public ::testing::Test {
 
     Order NewRechargeOrder(int64_t user, RechargeTerms terms,
                            std::chrono::seconds ttl = std::chrono::minutes(30)) {
-        return db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
-            return lib::orders::InsertRechargeOrder(tx.lease(), user, std::nullopt, terms, "alipay",
-                                                    clock().Now(), ttl);
+        const Order order =
+            lib::orders::NewRechargeOrder(user, std::nullopt, terms, "alipay", clock().Now(), ttl);
+        db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
+            lib::orders::InsertOrder(tx.lease(), order);
         });
+        return order;
     }
 
     Order NewMembershipOrder(int64_t user, const std::string& plan) {
         const auto found = lib::orders::FindActivePlan(pool(), std::nullopt, plan);
         EXPECT_TRUE(found.has_value()) << plan;
-        return db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
-            return lib::orders::InsertMembershipOrder(tx.lease(), user, *found, "wechat",
-                                                      clock().Now(), std::chrono::minutes(30));
+        const Order order = lib::orders::NewMembershipOrder(user, *found, "wechat", clock().Now(),
+                                                            std::chrono::minutes(30));
+        db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
+            lib::orders::InsertOrder(tx.lease(), order);
         });
+        return order;
     }
 
     static SettlementNotice Notice(const Order& order, const std::string& trade_no,

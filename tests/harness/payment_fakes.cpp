@@ -48,7 +48,6 @@ FakeAlipayGateway::FakeAlipayGateway(std::string app_id, lib::PublicKey app_key,
     : app_id_(std::move(app_id)),
       app_key_(std::move(app_key)),
       alipay_key_(std::move(alipay_key)),
-      script_([this](const std::string& out_trade_no) { return NotExist(out_trade_no); }),
       server_(std::make_unique<FakeHttpServer>(
           [this](const FakeRequest& request) { return Answer(request); })) {}
 
@@ -122,7 +121,7 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
         std::lock_guard<std::mutex> lock(mutex_);
         script = script_;
     }
-    return script(out_trade_no);
+    return script ? script(out_trade_no) : NotExist(out_trade_no);
 }
 
 // --- WeChat Pay ---
@@ -131,14 +130,6 @@ FakeWechatApi::FakeWechatApi(Ids ids, lib::PublicKey merchant_key, lib::PrivateK
     : ids_(std::move(ids)),
       merchant_key_(std::move(merchant_key)),
       platform_key_(std::move(platform_key)),
-      native_script_([this](const Json::Value& order) {
-          Json::Value answer(Json::objectValue);
-          answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["out_trade_no"].asString();
-          return Signed(200, lib::ToJson(answer));
-      }),
-      query_script_([this](const std::string&) {
-          return Signed(404, R"({"code":"ORDER_NOT_EXIST","message":"订单不存在"})");
-      }),
       server_(std::make_unique<FakeHttpServer>(
           [this](const FakeRequest& request) { return Answer(request); })) {}
 
@@ -244,7 +235,10 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
             return Signed(400, R"({"code":"PARAM_ERROR","message":"参数错误"})");
         }
         ++native_orders_;
-        return native_script(order);
+        if (native_script) return native_script(order);
+        Json::Value answer(Json::objectValue);
+        answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["out_trade_no"].asString();
+        return Signed(200, lib::ToJson(answer));
     }
     const std::string query_prefix = "/v3/pay/transactions/out-trade-no/";
     const std::string mchid_suffix = "?mchid=" + ids_.mchid;
@@ -252,9 +246,10 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         request.target.size() > query_prefix.size() + mchid_suffix.size() &&
         request.target.compare(request.target.size() - mchid_suffix.size(), mchid_suffix.size(),
                                mchid_suffix) == 0) {
-        return query_script(request.target.substr(
-            query_prefix.size(),
-            request.target.size() - query_prefix.size() - mchid_suffix.size()));
+        const std::string out_trade_no = request.target.substr(
+            query_prefix.size(), request.target.size() - query_prefix.size() - mchid_suffix.size());
+        if (query_script) return query_script(out_trade_no);
+        return Signed(404, R"({"code":"ORDER_NOT_EXIST","message":"订单不存在"})");
     }
     return Signed(404, R"({"code":"NOT_FOUND","message":"no such API"})");
 }

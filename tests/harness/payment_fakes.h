@@ -32,7 +32,7 @@ class FakeAlipayGateway {
     /// `app_key`: the app's public key (verifies requests); `alipay_key` signs the answers.
     FakeAlipayGateway(std::string app_id, lib::PublicKey app_key, lib::PrivateKey alipay_key);
 
-    /// Default script: ACQ.TRADE_NOT_EXIST for every trade.
+    /// nullptr (the default) answers ACQ.TRADE_NOT_EXIST for every trade.
     void SetQueryScript(QueryScript script);
 
     /// `http://127.0.0.1:PORT/gateway.do`
@@ -86,9 +86,9 @@ class FakeWechatApi {
     /// `merchant_key` verifies requests; `platform_key` signs answers.
     FakeWechatApi(Ids ids, lib::PublicKey merchant_key, lib::PrivateKey platform_key);
 
-    /// Default: 200 `{"code_url":"weixin://wxpay/bizpayurl?pr=<out_trade_no>"}`.
+    /// nullptr (the default) answers 200 `{"code_url":"weixin://wxpay/bizpayurl?pr=<no>"}`.
     void SetNativeScript(NativeScript script);
-    /// Default: 404 ORDER_NOT_EXIST.
+    /// nullptr (the default) answers 404 ORDER_NOT_EXIST.
     void SetQueryScript(QueryScript script);
 
     std::string base() const { return server_->BaseUrl(); }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,7 +16,10 @@
 #include "lib/clock.h"
 #include "tests/harness/api_user.h"
 #include "tests/harness/ledger_invariants.h"
+#include "tests/harness/payment_fakes.h"
+#include "tests/harness/process.h"
 #include "tests/harness/shared_stack.h"
+#include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::testing {
 namespace {
@@ -713,10 +717,74 @@ TEST_F(WalletApi, ConcurrentRequestsWithOneKeyCreateOneOrder) {
     }
 }
 
-// Last: it reloads the shared pool into live mode and back.
+// Mock mode builds the notify a provider would send, signed with the worker's in-memory key,
+// and runs it through the real notify processing: its log line (written only after the
+// signature verified) says so, for both providers, and a repeat is the processor's duplicate.
+TEST_F(WalletApi, MockPayRunsTheSignedNotifyPath) {
+    HttpClient c = Client();
+    const ApiUser user = RegisterUser(c, UniqueName("mocknotify"));
+    for (const char* method : {"alipay", "wechat"}) {
+        const std::string order_no =
+            c.Post("/api/v1/credit/recharge",
+                   JsonObject({{"price_id", 2}, {"payment_method", method}}), user.Auth())
+                .JsonBody()["order_no"]
+                .asString();
+        for (const bool first : {true, false}) {
+            HttpResponse r = c.Post("/api/v1/payment/mock/pay",
+                                    JsonObject({{"order_no", order_no}}), user.Auth());
+            ASSERT_EQ(r.status, 200) << r.body;
+            EXPECT_EQ(r.JsonBody()["settled_now"], first);
+        }
+        // One line per notify, from NotifyProcessor, in the format of the order's provider.
+        const std::string log = ReadFile(TheStack().pool().log_path());
+        std::vector<std::string> lines;
+        for (size_t pos = 0, end; pos < log.size(); pos = end + 1) {
+            end = log.find('\n', pos);
+            if (end == std::string::npos) end = log.size();
+            const std::string line = log.substr(pos, end - pos);
+            if (line.find("\"event\":\"payment.notify\"") != std::string::npos &&
+                line.find(order_no) != std::string::npos) {
+                lines.push_back(line);
+            }
+        }
+        ASSERT_EQ(lines.size(), 2u) << method << "\n"
+                                    << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+        EXPECT_THAT(lines[0], ::testing::HasSubstr("\"outcome\":\"settled\""));
+        EXPECT_THAT(lines[1], ::testing::HasSubstr("\"outcome\":\"already_settled\""));
+        for (const std::string& line : lines) {
+            EXPECT_THAT(line, ::testing::HasSubstr(std::string("\"provider\":\"") + method + "\""));
+            EXPECT_THAT(line, ::testing::HasSubstr("\"mode\":\"mock\""));
+        }
+        EXPECT_EQ(Sql("SELECT CONCAT(paid_provider, ' ', provider_trade_no) FROM "
+                      "inkstone.recharge_orders WHERE order_no = '" +
+                      order_no + "'"),
+                  "mock MOCK-" + order_no);
+    }
+    EXPECT_EQ(c.Get("/api/v1/credit/balance", user.Auth()).JsonBody()["credits"], 220);
+}
+
+// Last: it reloads the shared pool into live mode (with throwaway keys, providers nowhere) and
+// back.
 TEST_F(WalletApi, MockPayIsNotFoundInLiveMode) {
     HttpClient c = Client();
     const ApiUser user = RegisterUser(c, UniqueName("live"));
+    LivePaymentSetup setup;
+    setup.public_base_url = "https://pay.example.com";
+    setup.alipay_app_id = "2021000000000001";
+    setup.alipay_gateway = "http://127.0.0.1:" + std::to_string(FreePort()) + "/gateway.do";
+    setup.alipay_app_private_pem = MerchantKey().ToPem();
+    setup.alipay_public_pem = ProviderKey().Public().ToPem();
+    setup.wechat_mchid = "1900000001";
+    setup.wechat_appid = "wx0000000000000001";
+    setup.wechat_apiv3_key = TestApiV3Key();
+    setup.wechat_merchant_serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+    setup.wechat_platform_serial = "PUB_KEY_ID_0114232134912410000000000000000000";
+    setup.wechat_api_base = "http://127.0.0.1:" + std::to_string(FreePort());
+    setup.wechat_merchant_private_pem = MerchantKey().ToPem();
+    setup.wechat_platform_public_pem = ProviderKey().Public().ToPem();
+    std::map<std::string, std::string> live = LivePaymentConfig(TheStack().dir(), setup);
+    live.erase("payment.mode");
+    for (const auto& [key, value] : live) TheStack().pool().SetConfig(key, value);
     const std::string order_no =
         c.Post("/api/v1/credit/recharge",
                JsonObject({{"price_id", 1}, {"payment_method", "wechat"}}), user.Auth())

@@ -167,6 +167,12 @@ TEST(AlipayTimestampTest, BeijingTime) {
     EXPECT_EQ(AlipayTimestamp(kNewYearUtc - std::chrono::hours(4)), "2026-01-01 04:00:00");
     EXPECT_EQ(AlipayTimestamp(kNewYearUtc - std::chrono::hours(9)), "2025-12-31 23:00:00");
     EXPECT_EQ(AlipayTimestamp(kNewYearUtc + std::chrono::milliseconds(999)), "2026-01-01 08:00:00");
+    EXPECT_EQ(ParseAlipayTimestamp("2026-01-01 08:00:00"), kNewYearUtc);
+    EXPECT_EQ(ParseAlipayTimestamp("2025-12-31 23:00:00"), kNewYearUtc - std::chrono::hours(9));
+    for (const char* bad : {"", "2026-01-01T08:00:00", "2026-01-01 08:00:00.5", "2026-1-1 8:00:00",
+                            "2026-02-30 08:00:00"}) {
+        EXPECT_FALSE(ParseAlipayTimestamp(bad)) << bad;
+    }
 }
 
 // --- alipay.trade.page.pay ---

@@ -99,6 +99,20 @@ std::string Seal(const std::string& plaintext, const std::string& key = ApiV3Key
 
 // --- request signatures ---
 
+TEST(WechatTimeTest, BeijingRfc3339BothWays) {
+    EXPECT_EQ(WechatTime(kNow), "2026-01-01T08:00:00+08:00");
+    EXPECT_EQ(WechatTime(kNow - std::chrono::hours(9)), "2025-12-31T23:00:00+08:00");
+    EXPECT_EQ(ParseWechatTime("2026-01-01T08:00:00+08:00"), kNow);
+    EXPECT_EQ(ParseWechatTime("2026-01-01T00:00:00Z"), kNow);
+    EXPECT_EQ(ParseWechatTime("2025-12-31T19:30:00-04:30"), kNow);
+    for (const char* bad :
+         {"", "2026-01-01 08:00:00+08:00", "2026-01-01T08:00:00", "2026-01-01T08:00:00+8:00",
+          "2026-01-01T08:00:00+08:00:00", "2026-01-01T08:00:00.5+08:00",
+          "2026-02-30T08:00:00+08:00", "2026-01-01T08:00:00+24:00", "2026-01-01T08:00:00z"}) {
+        EXPECT_FALSE(ParseWechatTime(bad)) << bad;
+    }
+}
+
 TEST(WechatMessage, FiveAndThreeLinesEachEndingInNewline) {
     EXPECT_EQ(WechatRequestMessage("GET", "/v3/certificates", "1554208460",
                                    "593BEC0C930BF1AFEB40B4A08C8FB242", ""),
