@@ -746,6 +746,36 @@ TEST_F(LivePayments, MockPayIsNotFound) {
     EXPECT_EQ(Status(user, order_no), "PENDING");
 }
 
+// Last of the stack's tests: it kills MariaDB. A notify that cannot be settled gets the
+// provider's failure reply (never the API's JSON 503), so the provider resends; the resent
+// notify settles once the database is back.
+TEST_F(LivePayments, DatabaseDownMeansFailAndTheResendSettles) {
+    const ApiUser user = RegisterUser(Client(), UniqueName("db_down"));
+    const std::string alipay_order = CreateOrder(user, "alipay")["order_no"].asString();
+    const std::string wechat_order = CreateOrder(user, "wechat")["order_no"].asString();
+    const std::string alipay =
+        lib::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622007")), ProviderKey());
+    const lib::WechatSignedMessage wechat =
+        WechatNotify(Transaction(wechat_order, TradeNo("42000000002032")));
+
+    TheStack().db().Kill();
+    ExpectAlipayReply(PostAlipay(alipay), 500, "fail", "database down");
+    ExpectWechatFailure(PostWechat(wechat), 500, "database down");
+    EXPECT_FALSE(LogLines({"\"event\":\"payment.notify_failed\"", alipay_order}).empty());
+
+    TheStack().db().Restart();
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (Client().Get("/api/v1/health").status != 200 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+    }
+    ExpectAlipayReply(PostAlipay(alipay), 200, "success", "database back");
+    EXPECT_EQ(PostWechat(wechat).status, 204);
+    EXPECT_EQ(Status(user, alipay_order), "PAID");
+    EXPECT_EQ(Status(user, wechat_order), "PAID");
+    EXPECT_EQ(Credits(user), 220);
+}
+
 // --- startup ---
 
 /// Runs `inkstone --config FILE [args]` until it exits (it must, within 20 s); returns its exit
