@@ -18,6 +18,7 @@
 #include "lib/jobs.h"
 #include "lib/log.h"
 #include "lib/payment_keys.h"
+#include "lib/payments.h"
 #include "lib/provider.h"
 
 namespace {
@@ -27,11 +28,11 @@ using namespace inkstone;
 /// Everything one worker process serves with, built after fork.
 class ServerApp final : public fcgi::Application {
   public:
-    explicit ServerApp(const lib::Config& config)
+    ServerApp(const lib::Config& config, const lib::payments::MockProvider& mock_payments)
         : config_(config),
           db_(config_.db),
           providers_(config_),
-          api_(handlers::Deps{config_, db_, clock_, providers_}),
+          api_(handlers::Deps{config_, db_, clock_, providers_, mock_payments}),
           router_(api_.Routes()),
           authenticator_(db_, clock_),
           dispatcher_(router_, &authenticator_),
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
         return 0;
     }
     lib::LogInit(config.log);
-    return fcgi::RunPool(std::move(config), load,
-                         [](const lib::Config& c) { return std::make_unique<ServerApp>(c); });
+    // Made once here and inherited by every worker: an RSA key generation per worker would delay
+    // each worker's start. Made even when payments are live, since a reload may mock them.
+    const lib::payments::MockProvider mock_payments = lib::payments::NewMockProvider();
+    return fcgi::RunPool(std::move(config), load, [&mock_payments](const lib::Config& c) {
+        return std::make_unique<ServerApp>(c, mock_payments);
+    });
 }

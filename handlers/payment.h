@@ -81,7 +81,7 @@ class WechatNotifyHandler final : public lib::Handler {
 /// it, false for any repeat (which changes nothing). Another user's, a malformed or an unknown
 /// order_no → 404. An EXPIRED order is paid too, as a provider's notify for it would be.
 /// It only builds the notify the order's provider would send (an Alipay form for alipay orders,
-/// an encrypted WeChat Pay notify for wechat orders), signed with the worker's in-memory mock key,
+/// an encrypted WeChat Pay notify for wechat orders), signed with the server's in-memory mock key,
 /// and hands it to the same NotifyProcessor function as the real notify endpoint. 503 when the
 /// database failed; 404 when payments are live.
 class MockPayHandler final : public lib::Handler {

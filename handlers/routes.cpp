@@ -50,7 +50,7 @@ struct Api::Handlers {
           history(generation_deps),
           image_generate(generation_deps),
           image_task(generation_deps),
-          payment_providers(lib::payments::Providers::FromConfig(deps.config)),
+          payment_providers(lib::payments::Providers::FromConfig(deps.config, deps.mock_payments)),
           notifies(payment_providers, wallet, deps.clock),
           health(deps.db),
           register_user(deps.db, deps.clock, deps.config.auth),

@@ -7,6 +7,7 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/jobs.h"
+#include "lib/payments.h"
 #include "lib/provider.h"
 #include "lib/router.h"
 
@@ -18,6 +19,8 @@ struct Deps {
     lib::db::Pool& db;
     const lib::Clock& clock;
     const lib::ProviderMap& providers;  ///< AI providers by name ("qwen")
+    /// Mock mode's payment provider key, made once by the server (lib::payments::NewMockProvider).
+    const lib::payments::MockProvider& mock_payments;
 };
 
 class Api final {

@@ -145,13 +145,16 @@ Judged Settle(const Providers& providers, const wallet::Wallet& wallet, std::str
 Providers::Providers(AlipayClient alipay, WechatPayClient wechat, std::optional<MockProvider> mock)
     : alipay_(std::move(alipay)), wechat_(std::move(wechat)), mock_(std::move(mock)) {}
 
-Providers Providers::FromConfig(const Config& config) {
+MockProvider NewMockProvider() {
+    return MockProvider{PrivateKey::GenerateRsa(2048), RandomHex(kAes256KeyBytes / 2)};
+}
+
+Providers Providers::FromConfig(const Config& config, const MockProvider& mock) {
     if (config.payment.mode == "live") {
         const PaymentKeys keys = LoadPaymentKeys(config);
         return Providers(MakeAlipayClient(config, keys), MakeWechatPayClient(config, keys),
                          std::nullopt);
     }
-    MockProvider mock{PrivateKey::GenerateRsa(2048), RandomHex(kAes256KeyBytes / 2)};
     AlipayApp app;
     app.app_id = kMockAlipayAppId;
     app.gateway = kMockAlipayGateway;
@@ -168,7 +171,7 @@ Providers Providers::FromConfig(const Config& config) {
     WechatPayClient wechat(merchant, mock.key,
                            WechatPlatformKey{kMockPlatformSerial, mock.key.Public()},
                            mock.apiv3_key);
-    return Providers(std::move(alipay), std::move(wechat), std::move(mock));
+    return Providers(std::move(alipay), std::move(wechat), mock);
 }
 
 std::string PaymentSubject(const orders::Order& order) {

@@ -23,14 +23,19 @@
 
 namespace inkstone::lib::payments {
 
-/// Mock mode's stand-in for both providers: one RSA key generated in memory when the worker
-/// starts, which signs mock notifies as Alipay and as WeChat Pay (platform key), and a random
-/// APIv3 key that encrypts mock WeChat notifies. Never written anywhere; each worker process has
-/// its own, so nothing outside the process can produce a notify that verifies with it.
+/// Mock mode's stand-in for both providers: one RSA key, which signs mock notifies as Alipay and
+/// as WeChat Pay (platform key), and a random APIv3 key that encrypts mock WeChat notifies. Made
+/// in memory when the server starts (`inkstone`'s master, before it forks the workers, which
+/// inherit it) and never written anywhere, so nothing outside the server can produce a notify
+/// that verifies with it.
 struct MockProvider {
     PrivateKey key;
     std::string apiv3_key;
 };
+
+/// A fresh MockProvider: one RSA-2048 key generation (tens to hundreds of milliseconds, which is
+/// why a server makes it once, not per worker) and 32 random characters.
+MockProvider NewMockProvider();
 
 /// The ids mock mode's clients are configured with (checked in mock notifies like real ids).
 inline constexpr char kMockAlipayAppId[] = "mock-alipay-app";
@@ -42,10 +47,10 @@ inline constexpr char kMockPlatformSerial[] = "MOCK_PUB_KEY_ID";
 class Providers final {
   public:
     /// `payment.mode = live`: the keys from LoadPaymentKeys (throws ConfigError naming a missing
-    /// or unreadable key) and the configured clients. Mock: a fresh MockProvider (one RSA key
-    /// generation, a few hundred milliseconds) and clients with the mock ids whose gateway and
-    /// API base point at `.invalid` hosts, since mock mode never calls a provider.
-    static Providers FromConfig(const Config& config);
+    /// or unreadable key) and the configured clients; `mock` is not used. Mock: `mock` and
+    /// clients around it with the mock ids, whose gateway and API base point at `.invalid`
+    /// hosts, since mock mode never calls a provider.
+    static Providers FromConfig(const Config& config, const MockProvider& mock);
 
     bool live() const { return !mock_.has_value(); }
     const AlipayClient& alipay() const { return alipay_; }

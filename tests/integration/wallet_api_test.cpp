@@ -717,7 +717,7 @@ TEST_F(WalletApi, ConcurrentRequestsWithOneKeyCreateOneOrder) {
     }
 }
 
-// Mock mode builds the notify a provider would send, signed with the worker's in-memory key,
+// Mock mode builds the notify a provider would send, signed with the server's in-memory key,
 // and runs it through the real notify processing: its log line (written only after the
 // signature verified) says so, for both providers, and a repeat is the processor's duplicate.
 TEST_F(WalletApi, MockPayRunsTheSignedNotifyPath) {

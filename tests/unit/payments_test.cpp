@@ -52,7 +52,7 @@ Config MockConfig() {
 class PaymentsTest : public ::testing::Test {
   protected:
     PaymentsTest()
-        : providers_(Providers::FromConfig(MockConfig())),
+        : providers_(Providers::FromConfig(MockConfig(), NewMockProvider())),
           pool_(UnreachableDb()),
           wallet_(pool_, clock_),
           processor_(providers_, wallet_, clock_) {}
@@ -104,8 +104,8 @@ TEST_F(PaymentsTest, MockModeHasItsOwnKeysAndClients) {
     EXPECT_EQ(providers_.wechat().merchant().mchid, kMockWechatMchid);
     EXPECT_NE(providers_.alipay().app().gateway.find(".invalid"), std::string::npos);
     EXPECT_NE(providers_.wechat().merchant().api_base.find(".invalid"), std::string::npos);
-    // Every worker makes its own: nothing from outside the process verifies.
-    const Providers other = Providers::FromConfig(MockConfig());
+    // Another server's mock key: nothing from outside verifies.
+    const Providers other = Providers::FromConfig(MockConfig(), NewMockProvider());
     const std::string notify = BuildMockAlipayNotify(other, RechargeOrder(), clock_.Now());
     EXPECT_EQ(providers_.alipay().VerifyNotify(notify).error(), AlipayNotifyError::kBadSignature);
 }
@@ -114,7 +114,7 @@ TEST_F(PaymentsTest, LiveModeNeedsEveryKey) {
     Config config = MockConfig();
     config.payment.mode = "live";
     try {
-        Providers::FromConfig(config);
+        Providers::FromConfig(config, NewMockProvider());
         ADD_FAILURE() << "live mode without keys must not start";
     } catch (const ConfigError& e) {
         EXPECT_NE(std::string(e.what()).find("alipay.app_id"), std::string::npos) << e.what();
@@ -253,7 +253,7 @@ TEST(PaymentsLiveTest, LiveProvidersUseTheConfiguredKeysAndBuildNoMockNotifies) 
     config.wechat.merchant_serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
     config.wechat.platform_public_key_file = alipay_key.path();
     config.wechat.platform_serial = "PUB_KEY_ID_0114232134912410000000000000000000";
-    const Providers providers = Providers::FromConfig(config);
+    const Providers providers = Providers::FromConfig(config, NewMockProvider());
     EXPECT_TRUE(providers.live());
     EXPECT_EQ(providers.mock(), nullptr);
     EXPECT_EQ(providers.alipay().app().app_id, "2021000000000001");
