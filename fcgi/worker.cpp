@@ -104,6 +104,18 @@ void* ThreadMain(void* arg) {
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, w.listen_fd, 0);
     w.slot->threads++;
+    const auto serve = [&w, &fcgi] {
+        w.slot->busy++;
+        uint64_t accepted = ++w.slot->accepted;
+        ServeOne(w, fcgi);
+        FCGX_Finish_r(&fcgi);
+        w.slot->busy--;
+        int64_t max = w.config.fcgi.max_requests;
+        if (max > 0 && accepted >= static_cast<uint64_t>(max) && !w.retire.exchange(true)) {
+            // Stop taking connections now; the main thread asks the master for a replacement.
+            StopAccepting(w);
+        }
+    };
     while (ok && !w.stopping.load()) {
         epoll_event events[2];
         int n = epoll_wait(ep, events, 2, -1);
@@ -129,19 +141,17 @@ void* ThreadMain(void* arg) {
             }
             continue;
         }
-        w.slot->busy++;
-        uint64_t accepted = ++w.slot->accepted;
-        ServeOne(w, fcgi);
-        FCGX_Finish_r(&fcgi);
-        w.slot->busy--;
-        int64_t max = w.config.fcgi.max_requests;
-        if (max > 0 && accepted >= static_cast<uint64_t>(max) && !w.retire.exchange(true)) {
-            // Stop taking connections now; the main thread asks the master for a replacement.
-            StopAccepting(w);
-        }
+        serve();
     }
-    FCGX_Free(&fcgi, 1);
+    // EPOLLEXCLUSIVE may have woken only this thread for a connection that arrived as the worker
+    // began to stop; leaving without it would strand it in the backlog (no other worker's thread
+    // was woken) until the next connection arrives. So: leave the wait queue first (no wakeup
+    // can be given to this thread any more), then take what the kernel may already have handed
+    // us. The socket is non-blocking, so with nothing waiting this is one EAGAIN.
     if (ep >= 0) close(ep);
+    ep = -1;
+    if (ok && FCGX_Accept_r(&fcgi) >= 0) serve();
+    FCGX_Free(&fcgi, 1);
     w.slot->threads--;
     w.app->ThreadStopping();
     w.running--;
