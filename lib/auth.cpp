@@ -3,10 +3,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>
+#include <unistd.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 
 #include "lib/utf8.h"
@@ -108,10 +111,54 @@ bool IsSpaceOrControl(char32_t cp) {
     }
 }
 
+/// At most as many argon2id computations at once as there are cores, per process: each holds
+/// kPasswordMemLimit (32 MiB) and a core for ~40 ms, so a login flood on 32 request threads
+/// would otherwise cost a worker 1 GiB and starve every other request of CPU. Waiting here is
+/// cheaper than computing in parallel on cores that do not exist.
+class HashingSlots {
+public:
+    HashingSlots() {
+        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        free_ = cores > 0 ? static_cast<int>(cores) : 1;
+    }
+    void Acquire() {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return free_ > 0; });
+        --free_;
+    }
+    void Release() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            ++free_;
+        }
+        cv_.notify_one();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int free_;
+};
+
+class HashingSlot {
+public:
+    HashingSlot() { Slots().Acquire(); }
+    ~HashingSlot() { Slots().Release(); }
+    HashingSlot(const HashingSlot&) = delete;
+    HashingSlot& operator=(const HashingSlot&) = delete;
+
+private:
+    static HashingSlots& Slots() {
+        static HashingSlots slots;
+        return slots;
+    }
+};
+
 }  // namespace
 
 std::string HashPassword(std::string_view password) {
     EnsureSodium();
+    HashingSlot slot;
     char out[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str_alg(out, password.data(), password.size(), kPasswordOpsLimit,
                               kPasswordMemLimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -124,12 +171,14 @@ bool VerifyPassword(std::string_view stored_hash, std::string_view password) {
     EnsureSodium();
     const std::optional<std::string> hash = AsHashString(stored_hash);
     if (!hash) return false;
+    HashingSlot slot;
     return crypto_pwhash_str_verify(hash->c_str(), password.data(), password.size()) == 0;
 }
 
 bool DummyVerifyPassword(std::string_view password) {
     EnsureSodium();
     const std::string& hash = DummyHash();
+    HashingSlot slot;
     // The result does not matter: nobody knows the dummy password, and the answer is "no".
     const int status = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size());
     static_cast<void>(status);
