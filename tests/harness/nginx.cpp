@@ -146,6 +146,17 @@ void Nginx::Render() {
         if (text.empty()) throw std::runtime_error("nginx template missing or empty: " + path);
         WriteFile(p + "/conf/" + target, RenderTemplate(text, values));
     }
+
+    // Rewritten whole on every render, so a file dropped from the options disappears too.
+    RemoveTree(p + "/conf/local.d");
+    MakeDirs(p + "/conf/local.d");
+    for (const auto& [name, text] : options_.local_conf) {
+        if (name.empty() || name.find('/') != std::string::npos ||
+            name.size() < 5 || name.compare(name.size() - 5, 5, ".conf") != 0) {
+            throw std::invalid_argument("NginxOptions::local_conf: bad file name " + name);
+        }
+        WriteFile(p + "/conf/local.d/" + name, text);
+    }
 }
 
 void Nginx::Start(std::chrono::milliseconds timeout) {

@@ -5,6 +5,7 @@
 /// Layout under `prefix`:
 ///   conf/nginx.conf, conf/inkstone-upstream.conf, conf/inkstone-locations.conf  (rendered)
 ///   conf/fastcgi_params   (copied from /etc/nginx, what the snippet's `include` expects)
+///   conf/local.d/*.conf   NginxOptions::local_conf (the server block includes them)
 ///   nginx.pid, logs/error.log, logs/access.log, logs/stderr.log, temp/...
 ///
 /// Not thread-safe: start and stop from one thread (the one that outlives nginx: the child
@@ -34,6 +35,9 @@ struct NginxOptions {
     std::string pool_address;  ///< nginx server address: "unix:/abs/inkstone.sock" or "host:port"
     std::string status_path = "/inkstone-status";             ///< `fcgi.status_path` of the pool
     std::string template_dir = INKSTONE_SOURCE_DIR "/nginx";  ///< the *.conf.in files
+    /// Extra files for conf/local.d/ (name → content, names ending in `.conf`), included in
+    /// the server block after inkstone's locations: the benchmark's baseline location.
+    std::map<std::string, std::string> local_conf;
 };
 
 class Nginx {

@@ -110,6 +110,7 @@ void Stack::Start() {
                 nginx.pool_address = pool_->nginx_address();
                 nginx.status_path = pool_->status_path();
                 nginx.template_dir = options_.source_dir + "/nginx";
+                nginx.local_conf = options_.nginx_local_conf;
                 nginx_ = std::make_unique<Nginx>(std::move(nginx));
             }
             nginx_->Start();

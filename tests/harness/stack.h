@@ -54,6 +54,8 @@ struct StackOptions {
     std::map<std::string, std::string> config;  ///< extra inkstone.conf keys; win over the above
     std::map<std::string, std::string> env;     ///< extra environment for the pool
     std::string working_dir;                    ///< pool cwd ("" = the pool's dir), see AppPool
+    /// Extra nginx files for the server block, see NginxOptions::local_conf.
+    std::map<std::string, std::string> nginx_local_conf;
     std::string binary_dir = INKSTONE_BINARY_DIR;
     std::string source_dir = INKSTONE_SOURCE_DIR;  ///< holds sql/ and nginx/
 
