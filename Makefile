@@ -3,7 +3,7 @@
 
 PACKAGES := build-essential cmake pkg-config \
 	libfcgi-dev libcgicc-dev libcurl4-openssl-dev libjsoncpp-dev libmysqlcppconn-dev \
-	libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev \
+	libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libmariadb-dev \
 	mariadb-server mariadb-client nginx curl wrk
 
 JOBS ?= $(shell nproc)
@@ -43,8 +43,15 @@ run: build
 test: build-debug
 	cd build/debug && ctest --output-on-failure --timeout 600 -j 2
 
-bench: build
-	build/release/tests/inkstone_micro_bench --benchmark_min_time=0.2
+# The benchmarks (README "Performance"): Release build of what they need only, then the
+# micro-benchmarks and the load scenarios against a private stack, one table on stdout and as
+# JSON in $(BENCH_JSON). BENCH_ARGS passes options (`--quick`, `--keepalive 8`, ...).
+BENCH_JSON ?= build/bench.json
+BENCH_ARGS ?=
+bench: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/release -j $(JOBS) --target inkstone-bench
+	build/release/tests/inkstone-bench --json $(BENCH_JSON) $(BENCH_ARGS)
 
 # libFuzzer targets (request parsing, JSON bodies, ...), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

@@ -1,0 +1,815 @@
+// inkstone-bench: `make bench` (issue 7, SPEC §9). Starts a private stack (MariaDB, the
+// DashScope simulator, the pool, nginx) like the integration tests, measures inkstone and
+// its baselines in one run, and prints one table (also written as JSON).
+//
+//   inkstone-bench [--json PATH] [--seconds N] [--connections N] [--streams N]
+//                  [--keepalive N] [--no-micro] [--quick]
+//
+// Every figure is a ratio to a baseline measured in the same run on the same machine: the
+// machine is shared and noisy, absolute numbers are not comparable between runs.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json/reader.h>
+#include <json/writer.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lib/auth.h"
+#include "tests/bench/load.h"
+#include "tests/bench/report.h"
+#include "tests/harness/ledger_invariants.h"
+#include "tests/harness/process.h"
+#include "tests/harness/process_tree.h"
+#include "tests/harness/stack.h"
+
+namespace {
+
+using namespace inkstone;
+using bench::Number;
+using bench::Row;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int64_t kSeedCredits = 100000000;  // never runs out: a 402 would skew the rates
+constexpr int64_t kCost = 10;                // credit.cost_per_generation (the default)
+constexpr const char* kBalancePath = "/api/v1/credit/balance";
+constexpr const char* kCeilingPath = "/bench/ceiling";
+constexpr const char* kGeneratePath = "/api/v1/writing/generate";
+
+struct Options {
+    std::string json_path = "build/bench.json";
+    int seconds = 8;            ///< each measured run
+    int connections = 16;       ///< wrk connections = db-charge-bench threads
+    int workers = 2;            ///< pool processes
+    int threads = 16;           ///< request threads per worker (request/response scenarios)
+    int users = 2000;           ///< seeded users (spread scenarios use all of them)
+    size_t streams = 2000;      ///< the last streaming step
+    std::vector<size_t> stream_steps = {500, 1000, 2000};
+    double ramp_per_second = 400;
+    int keepalive = 0;          ///< > 0: also measure balance/floor with upstream keepalive
+    bool micro = true;
+    std::string command;
+};
+
+[[noreturn]] void Usage() {
+    std::fprintf(stderr,
+                 "usage: inkstone-bench [--json PATH] [--seconds N] [--connections N] "
+                 "[--streams N] [--keepalive N] [--no-micro] [--quick]\n");
+    std::exit(2);
+}
+
+Options ParseOptions(int argc, char** argv) {
+    Options o;
+    for (int i = 0; i < argc; ++i) o.command += (i ? " " : "") + std::string(argv[i]);
+    const auto value = [&](int& i) -> std::string {
+        if (i + 1 >= argc) Usage();
+        return argv[++i];
+    };
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--json") {
+            o.json_path = value(i);
+        } else if (arg == "--seconds") {
+            o.seconds = std::stoi(value(i));
+        } else if (arg == "--connections") {
+            o.connections = std::stoi(value(i));
+        } else if (arg == "--streams") {
+            o.streams = std::stoul(value(i));
+        } else if (arg == "--keepalive") {
+            o.keepalive = std::stoi(value(i));
+        } else if (arg == "--no-micro") {
+            o.micro = false;
+        } else if (arg == "--quick") {
+            o.seconds = 3;
+        } else {
+            Usage();
+        }
+    }
+    if (o.seconds < 1 || o.connections < 1 || o.streams < 1) Usage();
+    o.stream_steps.clear();
+    for (size_t step : {o.streams / 4, o.streams / 2, o.streams}) {
+        if (step > 0 && (o.stream_steps.empty() || step > o.stream_steps.back())) {
+            o.stream_steps.push_back(step);
+        }
+    }
+    return o;
+}
+
+std::string BinaryDir() { return INKSTONE_BINARY_DIR; }
+std::string WrkScript(const std::string& name) {
+    return std::string(INKSTONE_SOURCE_DIR) + "/tests/bench/wrk/" + name;
+}
+
+void Say(const std::string& text) {
+    std::fprintf(stderr, "[bench] %s\n", text.c_str());
+    std::fflush(stderr);
+}
+
+std::string Fixed(double value, int decimals) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
+    return buffer;
+}
+
+Row MakeRow(std::string scenario, std::optional<double> per_second = std::nullopt,
+            std::optional<double> p50_ms = std::nullopt,
+            std::optional<double> p99_ms = std::nullopt) {
+    Row row;
+    row.scenario = std::move(scenario);
+    row.per_second = per_second;
+    row.p50_ms = p50_ms;
+    row.p99_ms = p99_ms;
+    return row;
+}
+
+std::string Mib(int64_t bytes) { return Number(static_cast<double>(bytes) / 1048576.0, 0) + " MiB"; }
+
+// ---- the machine ----
+
+Json::Value Machine() {
+    Json::Value m(Json::objectValue);
+    m["nproc"] = static_cast<Json::Int>(sysconf(_SC_NPROCESSORS_ONLN));
+    std::ifstream cpu("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpu, line)) {
+        if (line.rfind("model name", 0) == 0) {
+            m["cpu"] = line.substr(line.find(':') + 2);
+            break;
+        }
+    }
+    std::ifstream mem("/proc/meminfo");
+    while (std::getline(mem, line)) {
+        if (line.rfind("MemTotal:", 0) == 0) {
+            m["memory_gib"] = std::atof(line.c_str() + 9) / 1048576.0;
+            break;
+        }
+    }
+    return m;
+}
+
+std::string Today() {
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buffer[32];
+    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buffer;
+}
+
+// ---- micro benchmarks ----
+
+/// Runs the Google Benchmark binary (its console table goes to the terminal) and adds the key
+/// figures to the report.
+void RunMicro(const Options& o, bench::Report& report) {
+    const std::string json = o.json_path + ".micro.json";
+    const std::string command = BinaryDir() + "/tests/inkstone_micro_bench" +
+                                " --benchmark_min_time=0.2 --benchmark_out_format=json" +
+                                " --benchmark_out=" + json + " 1>&2";
+    Say("micro benchmarks: " + command);
+    if (std::system(command.c_str()) != 0) throw std::runtime_error("micro benchmarks failed");
+    std::ifstream in(json);
+    Json::Value root;
+    Json::CharReaderBuilder builder;
+    std::string errors;
+    if (!Json::parseFromStream(builder, in, &root, &errors)) {
+        throw std::runtime_error("cannot read " + json + ": " + errors);
+    }
+    std::map<std::string, Json::Value> by_name;
+    for (const Json::Value& b : root["benchmarks"]) by_name[b["name"].asString()] = b;
+    const auto ns = [&](const std::string& name) {
+        const Json::Value& b = by_name.at(name);
+        const std::string unit = b["time_unit"].asString();
+        const double scale = unit == "ns" ? 1 : unit == "us" ? 1e3 : unit == "ms" ? 1e6 : 1e9;
+        return b["real_time"].asDouble() * scale;
+    };
+    const auto mb_per_s = [&](const std::string& name) {
+        return by_name.at(name)["bytes_per_second"].asDouble() / 1e6;
+    };
+    const auto has = [&](const std::string& name) { return by_name.count(name) != 0; };
+
+    for (const auto& [name, label] :
+         {std::pair<std::string, std::string>{"BM_DashScopeStreamDecode/16384",
+                                              "micro: SSE parser, DashScope decode, 16 KiB reads"},
+          {"BM_DashScopeStreamDecode/1024", "micro: SSE parser, DashScope decode, 1 KiB reads"},
+          {"BM_DashScopeStreamDecode/64", "micro: SSE parser, DashScope decode, 64 B reads"}}) {
+        if (!has(name)) continue;
+        const double mbs = mb_per_s(name);
+        Row row;
+        row.scenario = label;
+        row.ratio = Number(mbs, 0) + " MB/s";
+        row.target = ">= 300 MB/s";
+        row.pass = mbs >= 300;
+        report.Add(row);
+    }
+    for (const auto& [name, label] :
+         {std::pair<std::string, std::string>{"BM_RouterLiteral", "micro: router lookup, literal"},
+          {"BM_RouterWithParameter", "micro: router lookup, with {param}"},
+          {"BM_RouterNotFound", "micro: router lookup, not found"}}) {
+        if (!has(name)) continue;
+        const double value = ns(name);
+        Row row;
+        row.scenario = label;
+        row.ratio = Number(value, 0) + " ns";
+        row.target = "<= 200 ns";
+        row.pass = value <= 200;
+        report.Add(row);
+    }
+    for (const auto& [name, label] :
+         {std::pair<std::string, std::string>{"BM_TokenCheck", "micro: token check (format + SHA-256)"},
+          {"BM_TokenCheckMalformed", "micro: token check, malformed token"},
+          {"BM_AddCalendarMonths", "micro: AddCalendarMonths"},
+          {"BM_JsonParseGenerateBody", "micro: JSON parse, generate body"},
+          {"BM_JsonEncodeBalance", "micro: JSON encode, balance body"},
+          {"BM_SseEncodeDelta", "micro: SSE encode, one delta"}}) {
+        if (!has(name)) continue;
+        Row row;
+        row.scenario = label;
+        row.ratio = Number(ns(name), 0) + " ns";
+        report.Add(row);
+    }
+}
+
+// ---- users ----
+
+struct Users {
+    int64_t first_id = 0;
+    std::vector<std::string> tokens;  ///< tokens[i] belongs to user first_id + i
+    std::string all_file;             ///< every token, one per line
+    std::string hot_file;             ///< the first user's token only
+};
+
+/// Users straight into the database (registering through the API would spend ~40 ms of
+/// argon2id per user): each with a live token (its SHA-256 stored, as auth.cpp expects) and
+/// kSeedCredits as one ADMIN_ADJUST ledger row, so every ledger invariant holds from the start.
+Users SeedUsers(testing::MariaDb& db, int count, const std::string& dir) {
+    Users users;
+    const auto max_id = db.Query("SELECT COALESCE(MAX(id), 0) FROM inkstone.users");
+    users.first_id = std::stoll(max_id.at(0).at(0)) + 1;
+    const std::string now = "UTC_TIMESTAMP(6)";
+    constexpr int kBatch = 500;
+    for (int start = 0; start < count; start += kBatch) {
+        std::string u = "INSERT INTO inkstone.users (id, username, password_hash, credits, "
+                        "ledger_seq, created_at, updated_at) VALUES ";
+        std::string t = "INSERT INTO inkstone.auth_tokens (token_hash, user_id, created_at, "
+                        "expires_at) VALUES ";
+        std::string l = "INSERT INTO inkstone.credit_transactions (user_id, seq, type, amount, "
+                        "balance_after, description, created_at) VALUES ";
+        for (int i = start; i < std::min(count, start + kBatch); ++i) {
+            const int64_t id = users.first_id + i;
+            const std::string token = lib::GenerateToken();
+            const std::string hash = *lib::TokenHashHex(token);
+            users.tokens.push_back(token);
+            const std::string sep = i == start ? "" : ",";
+            // Nobody logs in as these users: the password hash is a placeholder no password
+            // matches (VerifyPassword rejects a malformed hash).
+            u += sep + "(" + std::to_string(id) + ",'bench" + std::to_string(id) +
+                 "','!bench-no-login'," + std::to_string(kSeedCredits) + ",1," + now + "," + now +
+                 ")";
+            t += sep + "(UNHEX('" + hash + "')," + std::to_string(id) + "," + now + "," + now +
+                 " + INTERVAL 1 DAY)";
+            l += sep + "(" + std::to_string(id) + ",1,'ADMIN_ADJUST'," +
+                 std::to_string(kSeedCredits) + "," + std::to_string(kSeedCredits) +
+                 ",'bench seed'," + now + ")";
+        }
+        db.Exec(u);
+        db.Exec(t);
+        db.Exec(l);
+    }
+    users.all_file = dir + "/tokens-all.txt";
+    users.hot_file = dir + "/tokens-hot.txt";
+    std::string all;
+    for (const std::string& token : users.tokens) all += token + "\n";
+    testing::WriteFile(users.all_file, all);
+    testing::WriteFile(users.hot_file, users.tokens.front() + "\n");
+    return users;
+}
+
+// ---- phases ----
+
+struct Bench {
+    Options o;
+    testing::Stack* stack = nullptr;
+    Users users;
+    std::string dir;  ///< logs of this run
+    bench::Report report;
+    Json::Value settings{Json::objectValue};
+
+    std::string Url(const std::string& path) const { return stack->base_url() + path; }
+
+    bench::WrkOptions Wrk(const std::string& name, const std::string& path,
+                          const std::string& tokens_file, const std::string& method = "GET",
+                          const std::string& body = "") const {
+        bench::WrkOptions w;
+        w.url = Url(path);
+        w.connections = o.connections;
+        w.duration = seconds(o.seconds);
+        w.log_path = dir + "/wrk-" + name + ".log";
+        if (tokens_file.empty()) {
+            w.script = WrkScript("plain.lua");
+        } else {
+            w.script = WrkScript("auth.lua");
+            w.script_args = {tokens_file, method, path};
+            if (!body.empty()) w.script_args.push_back(body);
+        }
+        return w;
+    }
+
+    /// A short unmeasured run first (connections, caches, the pool's lazy DB connections),
+    /// then the measured one.
+    bench::WrkResult Measure(const bench::WrkOptions& w) {
+        WarmUp(w);
+        return MeasureOnly(w);
+    }
+
+    void WarmUp(const bench::WrkOptions& w) const {
+        bench::WrkOptions warm = w;
+        warm.duration = seconds(1);
+        warm.log_path = w.log_path + ".warmup";
+        bench::RunWrk(warm);
+    }
+
+    bench::WrkResult MeasureOnly(const bench::WrkOptions& w) {
+        Say("measuring " + w.url + " for " + std::to_string(o.seconds) + " s, " +
+            std::to_string(w.connections) + " connections");
+        const bench::WrkResult r = bench::RunWrk(w);
+        Say("  " + Number(r.per_second()) + " req/s, p50 " + Fixed(r.p50_ms, 2) + " ms, p99 " +
+            Fixed(r.p99_ms, 2) + " ms, errors " + std::to_string(r.errors));
+        return r;
+    }
+
+    int TotalThreads() const { return o.workers * o.threads; }
+
+    testing::HttpResponse Balance(const std::string& token) const {
+        return stack->client().Get(kBalancePath, {{"Authorization", "Bearer " + token}});
+    }
+
+    // The floor: the minimal responder on the pool's own socket, behind the very same nginx
+    // location and upstream block (the pool is stopped meanwhile), so nginx cannot tell them
+    // apart and the comparison measures only what the app does per request.
+    bench::WrkResult Floor(const std::string& label) {
+        testing::AppPool& pool = stack->pool();
+        pool.Stop();
+        const std::string socket = pool.listen();
+        unlink(socket.c_str());
+        const lib::DbConfig db = stack->db().AppConfig();
+        testing::Process floor({BinaryDir() + "/tests/minimal-responder", "--socket", socket,
+                                "--threads", std::to_string(TotalThreads()), "--db-host", db.host,
+                                "--db-port", std::to_string(db.port), "--db-user", db.user,
+                                "--db-name", db.name, "--cost", std::to_string(kCost)},
+                               dir + "/minimal-responder.log", {{"BENCH_DB_PASSWORD", db.password}});
+        WaitForUnixSocket(socket, floor);
+        // The floor must answer exactly what inkstone answers, or it is not the same work.
+        const testing::HttpResponse answer = Balance(users.tokens[1]);
+        if (answer.status != 200 || answer.body != balance_body) {
+            throw std::runtime_error("minimal responder answered " + std::to_string(answer.status) +
+                                     " " + answer.body + ", inkstone " + balance_body);
+        }
+        const bench::WrkResult r =
+            Measure(Wrk("floor" + label, kBalancePath, users.all_file));
+        floor.Stop(milliseconds(2000));
+        unlink(socket.c_str());
+        pool.Start();
+        return r;
+    }
+
+    static void WaitForUnixSocket(const std::string& path, testing::Process& owner) {
+        const auto deadline = Clock::now() + seconds(20);
+        for (;;) {
+            if (!owner.running()) throw std::runtime_error("minimal responder exited");
+            sockaddr_un addr{};
+            addr.sun_family = AF_UNIX;
+            std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+            const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            const bool ok =
+                fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+            if (fd >= 0) close(fd);
+            if (ok) return;
+            if (Clock::now() > deadline) throw std::runtime_error("no socket at " + path);
+            std::this_thread::sleep_for(milliseconds(20));
+        }
+    }
+
+    std::string balance_body;
+
+    void RequestResponse() {
+        // The exact bytes inkstone answers, for nginx's ceiling location and the floor's check.
+        const testing::HttpResponse first = Balance(users.tokens[1]);
+        if (first.status != 200) throw std::runtime_error("balance: HTTP " + first.body);
+        balance_body = first.body;
+
+        const bench::WrkResult ceiling = Measure(Wrk("ceiling", kCeilingPath, ""));
+        const bench::WrkResult floor = Floor("");
+        const bench::WrkResult balance = Measure(Wrk("balance", kBalancePath, users.all_file));
+
+        const std::string threads = std::to_string(o.workers) + "x" + std::to_string(o.threads);
+        Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(), ceiling.p50_ms,
+              ceiling.p99_ms);
+        c.detail = "errors " + std::to_string(ceiling.errors);
+        report.Add(c);
+        Row f = MakeRow("floor: minimal libfcgi responder", floor.per_second(), floor.p50_ms, floor.p99_ms);
+        f.ratio = Fixed(floor.per_second() / ceiling.per_second(), 2) + "x ceiling";
+        f.detail = "C, libfcgi + MariaDB C API, " + std::to_string(TotalThreads()) +
+                   " threads, same token check and SELECTs; errors " +
+                   std::to_string(floor.errors);
+        report.Add(f);
+        Row b = MakeRow("GET /credit/balance", balance.per_second(), balance.p50_ms, balance.p99_ms);
+        const double rps_ratio = balance.per_second() / floor.per_second();
+        const double p99_ratio = balance.p99_ms / floor.p99_ms;
+        b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
+        b.target = ">= 0.80x req/s, p99 <= 1.5x";
+        b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
+        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; errors " +
+                   std::to_string(balance.errors);
+        report.Add(b);
+    }
+
+    struct Accounting {
+        int64_t succeeded = 0;
+        int64_t net_charged = 0;  ///< credits taken by generations, refunds deducted
+    };
+
+    Accounting Account() {
+        Accounting a;
+        testing::MariaDb& db = stack->db();
+        a.succeeded = std::stoll(
+            db.Query("SELECT COUNT(*) FROM inkstone.generations WHERE status = 'SUCCEEDED'")
+                .at(0)
+                .at(0));
+        a.net_charged = -std::stoll(
+            db.Query("SELECT COALESCE(SUM(t.amount), 0) FROM inkstone.credit_transactions t "
+                     "WHERE t.related_generation_id IS NOT NULL OR t.refund_of IN "
+                     "(SELECT id FROM inkstone.credit_transactions "
+                     " WHERE related_generation_id IS NOT NULL)")
+                .at(0)
+                .at(0));
+        return a;
+    }
+
+    /// Waits until no generation is RUNNING (the requests wrk cut off at its end are being
+    /// finished), at most a few seconds.
+    void Settle() {
+        const auto deadline = Clock::now() + seconds(15);
+        while (Clock::now() < deadline) {
+            const auto rows = stack->db().Query(
+                "SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
+            if (rows.at(0).at(0) == "0") return;
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+    }
+
+    /// The ledger invariants over the whole database; "" when they hold.
+    std::string LedgerViolations() {
+        const testing::LedgerReport ledger = testing::CheckLedger(stack->db());
+        if (ledger.violations.empty()) return "";
+        std::string out = std::to_string(ledger.violations.size()) + " ledger violations, e.g. " +
+                          ledger.violations.front();
+        return out;
+    }
+
+    void Generate() {
+        const std::string body =
+            R"({"tool_type":"article","prompt":"写一段关于秋天的文字","stream":false})";
+        bench::DbChargeOptions d;
+        const lib::DbConfig db = stack->db().AppConfig();
+        d.binary = BinaryDir() + "/tests/db-charge-bench";
+        d.host = db.host;
+        d.port = db.port;
+        d.user = db.user;
+        d.password = db.password;
+        d.name = db.name;
+        d.threads = o.connections;
+        d.duration = seconds(o.seconds);
+
+        for (const bool hot : {false, true}) {
+            const std::string which = hot ? "hot user" : "spread";
+            d.first_user = users.first_id;
+            d.users = hot ? 1 : static_cast<int64_t>(users.tokens.size());
+            d.log_path = dir + "/db-charge-" + (hot ? "hot" : "spread") + ".log";
+            Say("db-charge-bench, " + which + ", " + std::to_string(d.threads) + " threads");
+            const bench::DbChargeResult raw = bench::RunDbCharge(d);
+            Say("  " + Number(raw.per_second) + " tx/s, p50 " + Fixed(raw.p50_ms, 2) +
+                " ms, p99 " + Fixed(raw.p99_ms, 2) + " ms, deadlocks/timeouts " +
+                std::to_string(raw.aborted));
+            Row r = MakeRow("db: charge transaction, " + which, raw.per_second, raw.p50_ms, raw.p99_ms);
+            r.detail = std::to_string(d.threads) +
+                       " connections, C client, UPDATE+SELECT+INSERT+COMMIT; aborted " +
+                       std::to_string(raw.aborted) + ", insufficient " +
+                       std::to_string(raw.insufficient);
+            report.Add(r);
+
+            const bench::WrkOptions w =
+                Wrk(std::string("generate-") + (hot ? "hot" : "spread"), kGeneratePath,
+                    hot ? users.hot_file : users.all_file, "POST", body);
+            WarmUp(w);
+            Settle();
+            const Accounting before = Account();
+            const bench::WrkResult gen = MeasureOnly(w);
+            Settle();
+            const Accounting after = Account();
+            const int64_t succeeded = after.succeeded - before.succeeded;
+            const int64_t charged = after.net_charged - before.net_charged;
+            const std::string violations = LedgerViolations();
+            const bool accounts = charged == succeeded * kCost;
+            // wrk counts only answers that arrived before its deadline; the few cut off then
+            // may still have succeeded server-side.
+            const bool answered = gen.ok() <= succeeded && succeeded <= gen.ok() + o.connections;
+
+            Row g = MakeRow("POST /writing/generate, " + which, gen.per_second(), gen.p50_ms, gen.p99_ms);
+            const double ratio = gen.per_second() / raw.per_second;
+            g.ratio = Fixed(ratio, 2) + "x db charge tx/s";
+            if (hot) {
+                g.target = "no lost/double updates";
+                g.pass = violations.empty() && accounts && answered && gen.errors == 0;
+            } else {
+                g.target = ">= 0.40x db tx/s";
+                g.pass = ratio >= 0.40 && violations.empty() && accounts && answered &&
+                         gen.errors == 0;
+            }
+            g.detail = "simulator at zero latency (20 tokens); errors " +
+                       std::to_string(gen.errors) + "; " + std::to_string(succeeded) +
+                       " succeeded, " + std::to_string(charged) + " credits charged (" +
+                       (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
+                       "); ledger invariants " + (violations.empty() ? "hold" : violations);
+            report.Add(g);
+        }
+    }
+
+    void Streams() {
+        testing::AppPool& pool = stack->pool();
+        // One request thread per stream plus room for the concurrent balance load.
+        const int threads =
+            static_cast<int>((o.streams + 2 * static_cast<size_t>(o.connections)) /
+                             static_cast<size_t>(o.workers)) + 1;
+        settings["stream_threads_per_worker"] = threads;
+        Say("restarting the pool with " + std::to_string(o.workers) + "x" +
+            std::to_string(threads) + " threads for the streams");
+        pool.Stop();
+        pool.SetConfig("fcgi.threads", std::to_string(threads));
+        pool.Start();
+        // Warm the new workers' DB connections before the streams take the threads.
+        Measure(Wrk("balance-warm-streams", kBalancePath, users.all_file));
+
+        // Long enough to outlast every step; the client hangs up at the end.
+        const int64_t tokens = static_cast<int64_t>(
+            std::ceil(static_cast<double>(o.streams) / o.ramp_per_second) +
+            o.stream_steps.size() * (o.seconds + 8) + 30);
+        const std::string body = R"({"tool_type":"article","prompt":"[[sim:tokens=)" +
+                                 std::to_string(tokens) +
+                                 R"(,delay_ms=1000,stamp=1]] 写一段关于秋天的文字","stream":true})";
+        settings["stream_request"] = body;
+        bench::StreamClient client(stack->port(), users.tokens, body);
+        const pid_t master = pool.pid();
+        bench::TreeMemory peak;
+        const auto sample = [&] {
+            const bench::TreeMemory m = bench::MeasureTree(master);
+            if (m.rss_bytes > peak.rss_bytes) peak = m;
+        };
+
+        for (const size_t step : o.stream_steps) {
+            Say("opening streams up to " + std::to_string(step));
+            client.RampTo(step, o.ramp_per_second, sample);
+            client.RunFor(seconds(2), sample);  // the last opened reach their first deltas
+            client.TakeWindow();
+            peak = {};
+            client.RunFor(seconds(3), sample);
+            bench::StreamWindow quiet = client.TakeWindow();
+
+            // The balance load while the streams are open.
+            bench::WrkRun wrk(Wrk("balance-streams-" + std::to_string(step), kBalancePath,
+                                  users.all_file));
+            client.RunWhile([&] { return wrk.running(); }, sample);
+            const bench::WrkResult balance = wrk.Finish();
+            bench::StreamWindow loaded = client.TakeWindow();
+
+            const size_t open = client.open();
+            const double quiet_p50 = bench::PercentileMs(quiet.lag_us, 50);
+            const double quiet_p99 = bench::PercentileMs(quiet.lag_us, 99);
+            const double loaded_p50 = bench::PercentileMs(loaded.lag_us, 50);
+            const double loaded_p99 = bench::PercentileMs(loaded.lag_us, 99);
+            Say("  " + std::to_string(open) + " open, errors " + std::to_string(client.errors()) +
+                ", event lag p50 " + Fixed(quiet_p50, 2) + " ms p99 " + Fixed(quiet_p99, 2) +
+                " ms (under balance load " + Fixed(loaded_p50, 2) + "/" + Fixed(loaded_p99, 2) +
+                "), pool RSS " + Mib(peak.rss_bytes) + ", balance p99 " +
+                Fixed(balance.p99_ms, 2) + " ms");
+
+            const bool last = step == o.stream_steps.back();
+            Row e = MakeRow(std::to_string(step) + " streams: per-event added latency",
+                  static_cast<double>(quiet.events) / quiet.seconds, quiet_p50, quiet_p99);
+            e.ratio = "under balance load: p50 " + Fixed(loaded_p50, 2) + " ms, p99 " +
+                      Fixed(loaded_p99, 2) + " ms";
+            e.target = "p50 <= 2 ms, p99 <= 20 ms";
+            e.pass = quiet_p50 <= 2 && quiet_p99 <= 20;
+            e.detail = "req/s = delta events/s; " + std::to_string(open) + " open, " +
+                       std::to_string(client.errors()) + " stream errors so far" +
+                       (client.error_samples().empty()
+                            ? std::string()
+                            : " (first: " + client.error_samples().front() + ")");
+            report.Add(e);
+
+            Row m = MakeRow(std::to_string(step) + " streams: errors and pool memory");
+            m.ratio = std::to_string(client.errors()) + " errors, RSS " + Mib(peak.rss_bytes) +
+                      " (PSS " + Mib(peak.pss_bytes) + ")";
+            m.target = "0 errors, RSS <= 1 GiB";
+            m.pass = client.errors() == 0 && open == step &&
+                     peak.rss_bytes <= (int64_t{1} << 30);
+            m.detail = std::to_string(peak.processes) + " pool processes (master + workers), " +
+                       std::to_string(threads) + " threads per worker";
+            report.Add(m);
+
+            Row b = MakeRow(std::to_string(step) + " streams: GET /credit/balance meanwhile",
+                  balance.per_second(), balance.p50_ms, balance.p99_ms);
+            b.target = "p99 <= 50 ms";
+            b.pass = balance.p99_ms <= 50 && balance.errors == 0;
+            b.detail = std::to_string(o.connections) + " connections; errors " +
+                       std::to_string(balance.errors);
+            report.Add(b);
+            if (!last && client.errors() > 0) break;
+        }
+
+        Say("closing the streams");
+        client.CloseAll();
+        const auto deadline = Clock::now() + seconds(20);
+        while (Clock::now() < deadline && stack->SimStats().active_streams > 0) {
+            std::this_thread::sleep_for(milliseconds(100));
+        }
+        Settle();
+        const testing::SimulatorStats sim = stack->SimStats();
+        settings["sim_peak_active_streams"] = static_cast<Json::Int64>(sim.peak_active_streams);
+        const std::string violations = LedgerViolations();
+        Row l = MakeRow("after the streams: ledger");
+        l.ratio = "sim peak " + std::to_string(sim.peak_active_streams) + " streams, " +
+                  std::to_string(sim.active_streams) + " still open";
+        l.target = "invariants hold, upstream closed";
+        l.pass = violations.empty() && sim.active_streams == 0;
+        l.detail = violations.empty() ? "every ledger invariant holds" : violations;
+        report.Add(l);
+
+        pool.Stop();
+        pool.SetConfig("fcgi.threads", std::to_string(o.threads));
+        pool.Start();
+    }
+
+    // Upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`), for the README's choice:
+    // the rendered snippets are edited in place and nginx reloaded, then restored.
+    void Keepalive() {
+        testing::Nginx& nginx = stack->nginx();
+        const std::string upstream = nginx.prefix() + "/conf/inkstone-upstream.conf";
+        const std::string locations = nginx.prefix() + "/conf/inkstone-locations.conf";
+        const std::string upstream_text = testing::ReadFile(upstream);
+        const std::string locations_text = testing::ReadFile(locations);
+        std::string u = upstream_text;
+        const size_t close = u.rfind('}');
+        u.insert(close, "    keepalive " + std::to_string(o.keepalive) + ";\n");
+        std::string l = locations_text;
+        for (size_t at; (at = l.find("fastcgi_keep_conn off;")) != std::string::npos;) {
+            l.replace(at, 22, "fastcgi_keep_conn on; ");
+        }
+        testing::WriteFile(upstream, u);
+        testing::WriteFile(locations, l);
+        nginx.Reload();
+        std::this_thread::sleep_for(seconds(2));
+        const bench::WrkResult floor = Floor("-keepalive");
+        const bench::WrkResult balance =
+            Measure(Wrk("balance-keepalive", kBalancePath, users.all_file));
+        testing::WriteFile(upstream, upstream_text);
+        testing::WriteFile(locations, locations_text);
+        nginx.Reload();
+        std::this_thread::sleep_for(seconds(2));
+
+        const std::string label = " (upstream keepalive " + std::to_string(o.keepalive) + ")";
+        Row f = MakeRow("floor" + label, floor.per_second(), floor.p50_ms, floor.p99_ms);
+        f.detail = "errors " + std::to_string(floor.errors);
+        report.Add(f);
+        Row b = MakeRow("GET /credit/balance" + label, balance.per_second(), balance.p50_ms,
+              balance.p99_ms);
+        b.ratio = Fixed(balance.per_second() / floor.per_second(), 2) + "x floor req/s, p99 " +
+                  Fixed(balance.p99_ms / floor.p99_ms, 2) + "x";
+        b.detail = "experiment (--keepalive); errors " + std::to_string(balance.errors);
+        report.Add(b);
+    }
+};
+
+std::string CeilingLocation(const std::string& body) {
+    // nginx's own answer with inkstone's body: the most anything behind nginx can do here.
+    std::string escaped;
+    for (char c : body) {
+        if (c == '\'' || c == '\\') escaped += '\\';
+        escaped += c;
+    }
+    return std::string("location = ") + kCeilingPath +
+           " {\n"
+           "    types {}\n"
+           "    default_type application/json;\n"
+           "    add_header Cache-Control no-store;\n"
+           "    return 200 '" + escaped + "';\n"
+           "}\n";
+}
+
+int Run(const Options& options) {
+    const auto started = Clock::now();
+    Bench b;
+    b.o = options;
+    Json::Value header(Json::objectValue);
+    header["date"] = Today();
+    header["command"] = options.command;
+    header["machine"] = Machine();
+
+    if (options.micro) RunMicro(options, b.report);
+
+    // The ceiling's body is the balance body of a seeded user, known before nginx starts:
+    // kSeedCredits, not a member, the default cost. The run checks it against inkstone's.
+    const std::string expected_body = "{\"cost_per_generation\":" + std::to_string(kCost) +
+                                      ",\"credits\":" + std::to_string(kSeedCredits) +
+                                      ",\"is_member\":false,\"member_expired_at\":null}";
+    testing::StackOptions so;
+    so.workers = options.workers;
+    so.threads = options.threads;
+    so.max_requests = 0;  // no worker recycling in the middle of a measurement
+    so.config = {
+        // The fair-use limits would turn nearly every benchmark generation into a 429 (20 a
+        // minute, 3 at once per user); the work measured is the charge path, not the refusal.
+        {"generation.per_minute", "1000000"},
+        {"generation.in_flight", "100000"},
+        {"credit.cost_per_generation", std::to_string(kCost)},
+    };
+    so.nginx_local_conf = {{"bench.conf", CeilingLocation(expected_body)}};
+    testing::Stack stack(so);
+    b.stack = &stack;
+    b.dir = stack.dir() + "/bench";
+    std::error_code ec;
+    std::filesystem::create_directories(b.dir, ec);
+    Say("starting the stack in " + stack.dir());
+    stack.Start();
+    b.users = SeedUsers(stack.db(), options.users, b.dir);
+    Say("seeded " + std::to_string(options.users) + " users");
+
+    b.settings["workers"] = options.workers;
+    b.settings["threads_per_worker"] = options.threads;
+    b.settings["connections"] = options.connections;
+    b.settings["wrk_threads"] = 1;
+    b.settings["seconds_per_run"] = options.seconds;
+    b.settings["users"] = options.users;
+
+    try {
+        b.RequestResponse();
+        if (b.balance_body != expected_body) {
+            throw std::runtime_error("the balance body changed shape: " + b.balance_body);
+        }
+        if (options.keepalive > 0) b.Keepalive();
+        b.Generate();
+        b.Streams();
+    } catch (...) {
+        stack.KeepDir();  // the logs of every component and load generator stay for a look
+        throw;
+    }
+
+    const double minutes =
+        std::chrono::duration<double>(Clock::now() - started).count() / 60.0;
+    header["minutes"] = minutes;
+    header["settings"] = b.settings;
+    const Json::Value json = b.report.ToJson(header);
+    Json::StreamWriterBuilder writer;
+    writer["indentation"] = "  ";
+    testing::WriteFile(options.json_path, Json::writeString(writer, json) + "\n");
+
+    std::printf("\ninkstone benchmark, %s, %s (%s cores, %.0f GiB), %.1f min\n",
+                header["date"].asCString(), header["machine"]["cpu"].asCString(),
+                header["machine"]["nproc"].asString().c_str(),
+                header["machine"]["memory_gib"].asDouble(), minutes);
+    std::printf("load: wrk 1 thread x %d connections, %d s per run; pool %dx%d threads; "
+                "%d users\n\n",
+                options.connections, options.seconds, options.workers, options.threads,
+                options.users);
+    std::printf("%s", b.report.Text().c_str());
+    std::printf("\nJSON: %s\n", options.json_path.c_str());
+    return b.report.AllPassed() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Options options = ParseOptions(argc, argv);
+    try {
+        return Run(options);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "inkstone-bench: %s\n", e.what());
+        return 2;
+    }
+}
