@@ -26,12 +26,12 @@ constexpr char kFindToolSql[] =
 // and the charge below see every other start of this user that committed before.
 constexpr char kLockUserSql[] =
     "SELECT credits, member_expired_at FROM users WHERE id = ? FOR UPDATE";
-constexpr char kCountRecentSql[] =
-    "SELECT COUNT(*), MIN(created_at) AS oldest FROM generations WHERE user_id = ? AND created_at "
-    "> ?";
-constexpr char kCountInFlightSql[] =
-    "SELECT COUNT(*) FROM generations WHERE user_id = ? AND status = 'RUNNING' "
-    "AND kind <> 'image' AND created_at > ?";
+// Both fair-use counts in one round trip (each subquery on its own index, as before).
+constexpr char kCountLimitsSql[] =
+    "SELECT w.recent, w.oldest, (SELECT COUNT(*) FROM generations WHERE user_id = ? "
+    "AND status = 'RUNNING' AND kind <> 'image' AND created_at > ?) AS in_flight "
+    "FROM (SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM generations "
+    "WHERE user_id = ? AND created_at > ?) w";
 constexpr char kInsertGenerationSql[] =
     "INSERT INTO generations (user_id, kind, tool_type, provider, model, stream, status, prompt, "
     "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?)";
@@ -44,6 +44,9 @@ constexpr char kFinishSql[] =
     "UPDATE generations SET status = ?, delivered = ?, content = ?, images = ?, "
     "finish_reason = ?, input_tokens = ?, output_tokens = ?, upstream_request_id = ?, "
     "error_code = ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'";
+constexpr char kSelectFinishedSql[] =
+    "SELECT g.refund_id, u.credits FROM generations g JOIN users u ON u.id = g.user_id "
+    "WHERE g.id = ?";
 constexpr char kLinkRefundSql[] = "UPDATE generations SET refund_id = ? WHERE id = ?";
 constexpr char kSelectCreditsSql[] = "SELECT credits FROM users WHERE id = ?";
 
@@ -138,6 +141,29 @@ int64_t Credits(db::Lease& lease, int64_t user_id) {
     select.setUInt64(1, static_cast<uint64_t>(user_id));
     std::unique_ptr<sql::ResultSet> row(select.executeQuery());
     return row->next() ? row->getInt64(1) : 0;
+}
+
+/// The conditional `RUNNING -> outcome` UPDATE; true when this call made the change.
+bool UpdateFinished(db::Lease& lease, int64_t generation_id, const GenerationOutcome& outcome,
+                    TimePoint now) {
+    sql::PreparedStatement& finish = lease.Prepare(kFinishSql);
+    finish.setString(1, std::string(GenerationStatusName(outcome.status)));
+    finish.setInt(2, outcome.delivered ? 1 : 0);
+    finish.setString(3, outcome.content);
+    if (outcome.image_urls.empty()) {
+        finish.setNull(4, sql::DataType::VARCHAR);
+    } else {
+        finish.setString(4, ImagesToJson(outcome.image_urls));
+    }
+    finish.setString(5, outcome.finish_reason);
+    finish.setInt64(6, outcome.input_tokens);
+    finish.setInt64(7, outcome.output_tokens);
+    finish.setString(8, outcome.upstream_request_id.substr(0, 64));
+    finish.setString(9, outcome.error_code.substr(0, 64));
+    finish.setString(10, SqlTime(now));
+    finish.setString(11, SqlTime(now));
+    finish.setUInt64(12, static_cast<uint64_t>(generation_id));
+    return finish.executeUpdate() == 1;
 }
 
 int64_t CeilSeconds(std::chrono::system_clock::duration d) {
@@ -277,12 +303,14 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             db::GetOptionalTime(*user, "member_expired_at");
         const bool member = member_until && *member_until > now;
 
-        sql::PreparedStatement& recent = lease.Prepare(kCountRecentSql);
-        recent.setUInt64(1, static_cast<uint64_t>(g.user_id));
-        recent.setString(2, SqlTime(now - std::chrono::seconds(60)));
-        std::unique_ptr<sql::ResultSet> window(recent.executeQuery());
+        sql::PreparedStatement& counts = lease.Prepare(kCountLimitsSql);
+        counts.setUInt64(1, static_cast<uint64_t>(g.user_id));
+        counts.setString(2, SqlTime(now - limits_.stale_after));
+        counts.setUInt64(3, static_cast<uint64_t>(g.user_id));
+        counts.setString(4, SqlTime(now - std::chrono::seconds(60)));
+        std::unique_ptr<sql::ResultSet> window(counts.executeQuery());
         window->next();
-        if (window->getInt64(1) >= limits_.per_minute) {
+        if (window->getInt64("recent") >= limits_.per_minute) {
             ApiError error(ErrorCode::kRateLimited, "too many generations: at most " +
                                                         std::to_string(limits_.per_minute) +
                                                         " per minute");
@@ -291,12 +319,7 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             throw error;
         }
         if (g.kind != ModelKind::kImage) {
-            sql::PreparedStatement& running = lease.Prepare(kCountInFlightSql);
-            running.setUInt64(1, static_cast<uint64_t>(g.user_id));
-            running.setString(2, SqlTime(now - limits_.stale_after));
-            std::unique_ptr<sql::ResultSet> count(running.executeQuery());
-            count->next();
-            if (count->getInt64(1) >= limits_.in_flight) {
+            if (window->getInt64("in_flight") >= limits_.in_flight) {
                 ApiError error(ErrorCode::kRateLimited, "too many generations at once: at most " +
                                                             std::to_string(limits_.in_flight) +
                                                             " in flight");
@@ -349,12 +372,42 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
 }
 
 FinishResult Generations::Finish(int64_t generation_id, const GenerationOutcome& outcome) const {
+    if (!outcome.refund) {
+        if (std::optional<FinishResult> done = FinishWithoutRefund(generation_id, outcome)) {
+            return *done;
+        }
+    }
     try {
         return FinishOnce(generation_id, outcome);
     } catch (const wallet::AlreadyRefunded&) {
         // Someone refunded this charge outside a finish (a concurrent path lost nothing: our
         // transaction rolled back). Run again: the generation is finished without a refund.
         return FinishOnce(generation_id, outcome);
+    }
+}
+
+std::optional<FinishResult> Generations::FinishWithoutRefund(
+    int64_t generation_id, const GenerationOutcome& outcome) const {
+    // Without a refund the status change is the only write, and one conditional UPDATE is
+    // atomic on its own: no transaction (BEGIN, locking SELECT, COMMIT, autocommit back) is
+    // needed. Anything unusual (finished by someone else meanwhile, a lock wait) goes the
+    // transactional way, which reads the row under its lock and retries.
+    try {
+        return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<FinishResult> {
+            if (!UpdateFinished(lease, generation_id, outcome, clock_.Now())) return std::nullopt;
+            sql::PreparedStatement& select = lease.Prepare(kSelectFinishedSql);
+            select.setUInt64(1, static_cast<uint64_t>(generation_id));
+            std::unique_ptr<sql::ResultSet> row(select.executeQuery());
+            if (!row->next()) throw std::runtime_error("finished generation row vanished");
+            FinishResult result;
+            result.finished_now = true;
+            result.refunded = !row->isNull("refund_id");
+            result.balance = row->getInt64("credits");
+            return result;
+        });
+    } catch (const db::DbError& e) {
+        if (e.kind != db::ErrorKind::kAborted) throw;
+        return std::nullopt;
     }
 }
 
@@ -378,24 +431,7 @@ FinishResult Generations::FinishOnce(int64_t generation_id,
             return result;
         }
 
-        sql::PreparedStatement& finish = lease.Prepare(kFinishSql);
-        finish.setString(1, std::string(GenerationStatusName(outcome.status)));
-        finish.setInt(2, outcome.delivered ? 1 : 0);
-        finish.setString(3, outcome.content);
-        if (outcome.image_urls.empty()) {
-            finish.setNull(4, sql::DataType::VARCHAR);
-        } else {
-            finish.setString(4, ImagesToJson(outcome.image_urls));
-        }
-        finish.setString(5, outcome.finish_reason);
-        finish.setInt64(6, outcome.input_tokens);
-        finish.setInt64(7, outcome.output_tokens);
-        finish.setString(8, outcome.upstream_request_id.substr(0, 64));
-        finish.setString(9, outcome.error_code.substr(0, 64));
-        finish.setString(10, SqlTime(now));
-        finish.setString(11, SqlTime(now));
-        finish.setUInt64(12, static_cast<uint64_t>(generation_id));
-        result.finished_now = finish.executeUpdate() == 1;
+        result.finished_now = UpdateFinished(lease, generation_id, outcome, now);
 
         if (result.finished_now && outcome.refund && charge_id != 0) {
             std::optional<int64_t> refund_id =

@@ -163,6 +163,10 @@ class Generations {
     HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const;
 
   private:
+    /// Finish() for an outcome without a refund when the generation is still RUNNING: one
+    /// conditional UPDATE outside a transaction. nullopt: take the transactional path.
+    std::optional<FinishResult> FinishWithoutRefund(int64_t generation_id,
+                                                    const GenerationOutcome& outcome) const;
     FinishResult FinishOnce(int64_t generation_id, const GenerationOutcome& outcome) const;
 
     db::Pool& pool_;
