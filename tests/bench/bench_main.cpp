@@ -65,13 +65,15 @@ struct Options {
     double ramp_per_second = 400;
     int keepalive = 0;          ///< > 0: also measure balance/floor with upstream keepalive
     bool micro = true;
+    std::string only;           ///< "" = everything; else one of balance, generate, streams
     std::string command;
 };
 
 [[noreturn]] void Usage() {
     std::fprintf(stderr,
                  "usage: inkstone-bench [--json PATH] [--seconds N] [--connections N] "
-                 "[--streams N] [--keepalive N] [--no-micro] [--quick]\n");
+                 "[--streams N] [--keepalive N] [--no-micro] [--quick]\n"
+                 "                      [--only balance|generate|streams]\n");
     std::exit(2);
 }
 
@@ -94,6 +96,9 @@ Options ParseOptions(int argc, char** argv) {
             o.streams = std::stoul(value(i));
         } else if (arg == "--keepalive") {
             o.keepalive = std::stoi(value(i));
+        } else if (arg == "--only") {
+            o.only = value(i);
+            o.micro = false;
         } else if (arg == "--no-micro") {
             o.micro = false;
         } else if (arg == "--quick") {
@@ -416,7 +421,11 @@ struct Bench {
 
         const bench::WrkResult ceiling = Measure(Wrk("ceiling", kCeilingPath, ""));
         const bench::WrkResult floor = Floor("");
-        const bench::WrkResult balance = Measure(Wrk("balance", kBalancePath, users.all_file));
+        const bench::WrkOptions w = Wrk("balance", kBalancePath, users.all_file);
+        WarmUp(w);
+        const int64_t questions = Questions();
+        const bench::WrkResult balance = MeasureOnly(w);
+        const std::string statements = PerRequest(Questions() - questions, balance.requests);
 
         const std::string threads = std::to_string(o.workers) + "x" + std::to_string(o.threads);
         Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(), ceiling.p50_ms,
@@ -435,7 +444,8 @@ struct Bench {
         b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
         b.target = ">= 0.80x req/s, p99 <= 1.5x";
         b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
-        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; errors " +
+        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " +
+                   statements + " DB statements per request; errors " +
                    std::to_string(balance.errors);
         report.Add(b);
     }
@@ -460,6 +470,16 @@ struct Bench {
                 .at(0)
                 .at(0));
         return a;
+    }
+
+    /// Statements the server has received so far (the MariaDB `Questions` counter): the
+    /// delta over a run, per request, counts the round trips a request costs.
+    int64_t Questions() {
+        return std::stoll(stack->db().Query("SHOW GLOBAL STATUS LIKE 'Questions'").at(0).at(1));
+    }
+
+    static std::string PerRequest(int64_t statements, int64_t requests) {
+        return Fixed(requests > 0 ? static_cast<double>(statements) / requests : 0, 1);
     }
 
     /// Waits until no generation is RUNNING (the requests wrk cut off at its end are being
@@ -520,7 +540,9 @@ struct Bench {
             WarmUp(w);
             Settle();
             const Accounting before = Account();
+            const int64_t questions = Questions();
             const bench::WrkResult gen = MeasureOnly(w);
+            const std::string statements = PerRequest(Questions() - questions, gen.requests);
             Settle();
             const Accounting after = Account();
             const int64_t succeeded = after.succeeded - before.succeeded;
@@ -542,7 +564,8 @@ struct Bench {
                 g.pass = ratio >= 0.40 && violations.empty() && accounts && answered &&
                          gen.errors == 0;
             }
-            g.detail = "simulator at zero latency (20 tokens); errors " +
+            g.detail = "simulator at zero latency (20 tokens); " + statements +
+                       " DB statements per request; errors " +
                        std::to_string(gen.errors) + "; " + std::to_string(succeeded) +
                        " succeeded, " + std::to_string(charged) + " credits charged (" +
                        (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
@@ -767,14 +790,19 @@ int Run(const Options& options) {
     b.settings["seconds_per_run"] = options.seconds;
     b.settings["users"] = options.users;
 
+    const auto wanted = [&](const char* phase) {
+        return options.only.empty() || options.only == phase;
+    };
     try {
-        b.RequestResponse();
-        if (b.balance_body != expected_body) {
-            throw std::runtime_error("the balance body changed shape: " + b.balance_body);
+        if (wanted("balance")) {
+            b.RequestResponse();
+            if (b.balance_body != expected_body) {
+                throw std::runtime_error("the balance body changed shape: " + b.balance_body);
+            }
+            if (options.keepalive > 0) b.Keepalive();
         }
-        if (options.keepalive > 0) b.Keepalive();
-        b.Generate();
-        b.Streams();
+        if (wanted("generate")) b.Generate();
+        if (wanted("streams")) b.Streams();
     } catch (...) {
         stack.KeepDir();  // the logs of every component and load generator stay for a look
         throw;
