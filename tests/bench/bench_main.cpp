@@ -7,12 +7,11 @@
 //
 // Every figure is a ratio to a baseline measured in the same run on the same machine: the
 // machine is shared and noisy, absolute numbers are not comparable between runs.
+#include <json/reader.h>
+#include <json/writer.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <json/reader.h>
-#include <json/writer.h>
 
 #include <chrono>
 #include <cmath>
@@ -21,8 +20,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -55,17 +54,17 @@ constexpr const char* kGeneratePath = "/api/v1/writing/generate";
 
 struct Options {
     std::string json_path = "build/bench.json";
-    int seconds = 8;            ///< each measured run
-    int connections = 16;       ///< wrk connections = db-charge-bench threads
-    int workers = 2;            ///< pool processes
-    int threads = 16;           ///< request threads per worker (request/response scenarios)
-    int users = 2000;           ///< seeded users (spread scenarios use all of them)
-    size_t streams = 2000;      ///< the last streaming step
+    int seconds = 8;        ///< each measured run
+    int connections = 16;   ///< wrk connections = db-charge-bench threads
+    int workers = 2;        ///< pool processes
+    int threads = 16;       ///< request threads per worker (request/response scenarios)
+    int users = 2000;       ///< seeded users (spread scenarios use all of them)
+    size_t streams = 2000;  ///< the last streaming step
     std::vector<size_t> stream_steps = {500, 1000, 2000};
     double ramp_per_second = 400;
-    int keepalive = 0;          ///< > 0: also measure balance/floor with upstream keepalive
+    int keepalive = 0;  ///< > 0: also measure balance/floor with upstream keepalive
     bool micro = true;
-    std::string only;           ///< "" = everything; else one of balance, generate, streams
+    std::string only;  ///< "" = everything; else one of balance, generate, streams
     std::string command;
 };
 
@@ -144,7 +143,9 @@ Row MakeRow(std::string scenario, std::optional<double> per_second = std::nullop
     return row;
 }
 
-std::string Mib(int64_t bytes) { return Number(static_cast<double>(bytes) / 1048576.0, 0) + " MiB"; }
+std::string Mib(int64_t bytes) {
+    return Number(static_cast<double>(bytes) / 1048576.0, 0) + " MiB";
+}
 
 // ---- the machine ----
 
@@ -237,7 +238,8 @@ void RunMicro(const Options& o, bench::Report& report) {
         report.Add(row);
     }
     for (const auto& [name, label] :
-         {std::pair<std::string, std::string>{"BM_TokenCheck", "micro: token check (format + SHA-256)"},
+         {std::pair<std::string, std::string>{"BM_TokenCheck",
+                                              "micro: token check (format + SHA-256)"},
           {"BM_TokenCheckMalformed", "micro: token check, malformed token"},
           {"BM_AddCalendarMonths", "micro: AddCalendarMonths"},
           {"BM_JsonParseGenerateBody", "micro: JSON parse, generate body"},
@@ -270,12 +272,15 @@ Users SeedUsers(testing::MariaDb& db, int count, const std::string& dir) {
     const std::string now = "UTC_TIMESTAMP(6)";
     constexpr int kBatch = 500;
     for (int start = 0; start < count; start += kBatch) {
-        std::string u = "INSERT INTO inkstone.users (id, username, password_hash, credits, "
-                        "ledger_seq, created_at, updated_at) VALUES ";
-        std::string t = "INSERT INTO inkstone.auth_tokens (token_hash, user_id, created_at, "
-                        "expires_at) VALUES ";
-        std::string l = "INSERT INTO inkstone.credit_transactions (user_id, seq, type, amount, "
-                        "balance_after, description, created_at) VALUES ";
+        std::string u =
+            "INSERT INTO inkstone.users (id, username, password_hash, credits, "
+            "ledger_seq, created_at, updated_at) VALUES ";
+        std::string t =
+            "INSERT INTO inkstone.auth_tokens (token_hash, user_id, created_at, "
+            "expires_at) VALUES ";
+        std::string l =
+            "INSERT INTO inkstone.credit_transactions (user_id, seq, type, amount, "
+            "balance_after, description, created_at) VALUES ";
         for (int i = start; i < std::min(count, start + kBatch); ++i) {
             const int64_t id = users.first_id + i;
             const std::string token = lib::GenerateToken();
@@ -378,7 +383,8 @@ struct Bench {
                                 "--threads", std::to_string(TotalThreads()), "--db-host", db.host,
                                 "--db-port", std::to_string(db.port), "--db-user", db.user,
                                 "--db-name", db.name, "--cost", std::to_string(kCost)},
-                               dir + "/minimal-responder.log", {{"BENCH_DB_PASSWORD", db.password}});
+                               dir + "/minimal-responder.log",
+                               {{"BENCH_DB_PASSWORD", db.password}});
         WaitForUnixSocket(socket, floor);
         // The floor must answer exactly what inkstone answers, or it is not the same work.
         const testing::HttpResponse answer = Balance(users.tokens[1]);
@@ -386,8 +392,7 @@ struct Bench {
             throw std::runtime_error("minimal responder answered " + std::to_string(answer.status) +
                                      " " + answer.body + ", inkstone " + balance_body);
         }
-        const bench::WrkResult r =
-            Measure(Wrk("floor" + label, kBalancePath, users.all_file));
+        const bench::WrkResult r = Measure(Wrk("floor" + label, kBalancePath, users.all_file));
         floor.Stop(milliseconds(2000));
         unlink(socket.c_str());
         pool.Start();
@@ -428,25 +433,25 @@ struct Bench {
         const std::string statements = PerRequest(Questions() - questions, balance.requests);
 
         const std::string threads = std::to_string(o.workers) + "x" + std::to_string(o.threads);
-        Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(), ceiling.p50_ms,
-              ceiling.p99_ms);
+        Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(),
+                        ceiling.p50_ms, ceiling.p99_ms);
         c.detail = "errors " + std::to_string(ceiling.errors);
         report.Add(c);
-        Row f = MakeRow("floor: minimal libfcgi responder", floor.per_second(), floor.p50_ms, floor.p99_ms);
+        Row f = MakeRow("floor: minimal libfcgi responder", floor.per_second(), floor.p50_ms,
+                        floor.p99_ms);
         f.ratio = Fixed(floor.per_second() / ceiling.per_second(), 2) + "x ceiling";
         f.detail = "C, libfcgi + MariaDB C API, " + std::to_string(TotalThreads()) +
-                   " threads, same token check and SELECTs; errors " +
-                   std::to_string(floor.errors);
+                   " threads, same token check and SELECTs; errors " + std::to_string(floor.errors);
         report.Add(f);
-        Row b = MakeRow("GET /credit/balance", balance.per_second(), balance.p50_ms, balance.p99_ms);
+        Row b =
+            MakeRow("GET /credit/balance", balance.per_second(), balance.p50_ms, balance.p99_ms);
         const double rps_ratio = balance.per_second() / floor.per_second();
         const double p99_ratio = balance.p99_ms / floor.p99_ms;
         b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
         b.target = ">= 0.80x req/s, p99 <= 1.5x";
         b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
-        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " +
-                   statements + " DB statements per request; errors " +
-                   std::to_string(balance.errors);
+        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " + statements +
+                   " DB statements per request; errors " + std::to_string(balance.errors);
         report.Add(b);
     }
 
@@ -524,10 +529,10 @@ struct Bench {
             d.log_path = dir + "/db-charge-" + (hot ? "hot" : "spread") + ".log";
             Say("db-charge-bench, " + which + ", " + std::to_string(d.threads) + " threads");
             const bench::DbChargeResult raw = bench::RunDbCharge(d);
-            Say("  " + Number(raw.per_second) + " tx/s, p50 " + Fixed(raw.p50_ms, 2) +
-                " ms, p99 " + Fixed(raw.p99_ms, 2) + " ms, deadlocks/timeouts " +
-                std::to_string(raw.aborted));
-            Row r = MakeRow("db: charge transaction, " + which, raw.per_second, raw.p50_ms, raw.p99_ms);
+            Say("  " + Number(raw.per_second) + " tx/s, p50 " + Fixed(raw.p50_ms, 2) + " ms, p99 " +
+                Fixed(raw.p99_ms, 2) + " ms, deadlocks/timeouts " + std::to_string(raw.aborted));
+            Row r =
+                MakeRow("db: charge transaction, " + which, raw.per_second, raw.p50_ms, raw.p99_ms);
             r.detail = std::to_string(d.threads) +
                        " connections, C client, UPDATE+SELECT+INSERT+COMMIT; aborted " +
                        std::to_string(raw.aborted) + ", insufficient " +
@@ -553,7 +558,8 @@ struct Bench {
             // may still have succeeded server-side.
             const bool answered = gen.ok() <= succeeded && succeeded <= gen.ok() + o.connections;
 
-            Row g = MakeRow("POST /writing/generate, " + which, gen.per_second(), gen.p50_ms, gen.p99_ms);
+            Row g = MakeRow("POST /writing/generate, " + which, gen.per_second(), gen.p50_ms,
+                            gen.p99_ms);
             const double ratio = gen.per_second() / raw.per_second;
             g.ratio = Fixed(ratio, 2) + "x db charge tx/s";
             if (hot) {
@@ -561,13 +567,13 @@ struct Bench {
                 g.pass = violations.empty() && accounts && answered && gen.errors == 0;
             } else {
                 g.target = ">= 0.40x db tx/s";
-                g.pass = ratio >= 0.40 && violations.empty() && accounts && answered &&
-                         gen.errors == 0;
+                g.pass =
+                    ratio >= 0.40 && violations.empty() && accounts && answered && gen.errors == 0;
             }
             g.detail = "simulator at zero latency (20 tokens); " + statements +
-                       " DB statements per request; errors " +
-                       std::to_string(gen.errors) + "; " + std::to_string(succeeded) +
-                       " succeeded, " + std::to_string(charged) + " credits charged (" +
+                       " DB statements per request; errors " + std::to_string(gen.errors) + "; " +
+                       std::to_string(succeeded) + " succeeded, " + std::to_string(charged) +
+                       " credits charged (" +
                        (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
                        "); ledger invariants " + (violations.empty() ? "hold" : violations);
             report.Add(g);
@@ -577,9 +583,9 @@ struct Bench {
     void Streams() {
         testing::AppPool& pool = stack->pool();
         // One request thread per stream plus room for the concurrent balance load.
-        const int threads =
-            static_cast<int>((o.streams + 2 * static_cast<size_t>(o.connections)) /
-                             static_cast<size_t>(o.workers)) + 1;
+        const int threads = static_cast<int>((o.streams + 2 * static_cast<size_t>(o.connections)) /
+                                             static_cast<size_t>(o.workers)) +
+                            1;
         settings["stream_threads_per_worker"] = threads;
         Say("restarting the pool with " + std::to_string(o.workers) + "x" +
             std::to_string(threads) + " threads for the streams");
@@ -590,9 +596,9 @@ struct Bench {
         Measure(Wrk("balance-warm-streams", kBalancePath, users.all_file));
 
         // Long enough to outlast every step; the client hangs up at the end.
-        const int64_t tokens = static_cast<int64_t>(
-            std::ceil(static_cast<double>(o.streams) / o.ramp_per_second) +
-            o.stream_steps.size() * (o.seconds + 8) + 30);
+        const int64_t tokens =
+            static_cast<int64_t>(std::ceil(static_cast<double>(o.streams) / o.ramp_per_second) +
+                                 o.stream_steps.size() * (o.seconds + 8) + 30);
         const std::string body = R"({"tool_type":"article","prompt":"[[sim:tokens=)" +
                                  std::to_string(tokens) +
                                  R"(,delay_ms=1000,stamp=1]] 写一段关于秋天的文字","stream":true})";
@@ -615,8 +621,8 @@ struct Bench {
             bench::StreamWindow quiet = client.TakeWindow();
 
             // The balance load while the streams are open.
-            bench::WrkRun wrk(Wrk("balance-streams-" + std::to_string(step), kBalancePath,
-                                  users.all_file));
+            bench::WrkRun wrk(
+                Wrk("balance-streams-" + std::to_string(step), kBalancePath, users.all_file));
             client.RunWhile([&] { return wrk.running(); }, sample);
             const bench::WrkResult balance = wrk.Finish();
             bench::StreamWindow loaded = client.TakeWindow();
@@ -629,12 +635,13 @@ struct Bench {
             Say("  " + std::to_string(open) + " open, errors " + std::to_string(client.errors()) +
                 ", event lag p50 " + Fixed(quiet_p50, 2) + " ms p99 " + Fixed(quiet_p99, 2) +
                 " ms (under balance load " + Fixed(loaded_p50, 2) + "/" + Fixed(loaded_p99, 2) +
-                "), pool RSS " + Mib(peak.rss_bytes) + ", balance p99 " +
-                Fixed(balance.p99_ms, 2) + " ms");
+                "), pool RSS " + Mib(peak.rss_bytes) + ", balance p99 " + Fixed(balance.p99_ms, 2) +
+                " ms");
 
             const bool last = step == o.stream_steps.back();
-            Row e = MakeRow(std::to_string(step) + " streams: per-event added latency",
-                  static_cast<double>(quiet.events) / quiet.seconds, quiet_p50, quiet_p99);
+            Row e =
+                MakeRow(std::to_string(step) + " streams: per-event added latency",
+                        static_cast<double>(quiet.events) / quiet.seconds, quiet_p50, quiet_p99);
             e.ratio = "under balance load: p50 " + Fixed(loaded_p50, 2) + " ms, p99 " +
                       Fixed(loaded_p99, 2) + " ms";
             e.target = "p50 <= 2 ms, p99 <= 20 ms";
@@ -650,14 +657,13 @@ struct Bench {
             m.ratio = std::to_string(client.errors()) + " errors, RSS " + Mib(peak.rss_bytes) +
                       " (PSS " + Mib(peak.pss_bytes) + ")";
             m.target = "0 errors, RSS <= 1 GiB";
-            m.pass = client.errors() == 0 && open == step &&
-                     peak.rss_bytes <= (int64_t{1} << 30);
+            m.pass = client.errors() == 0 && open == step && peak.rss_bytes <= (int64_t{1} << 30);
             m.detail = std::to_string(peak.processes) + " pool processes (master + workers), " +
                        std::to_string(threads) + " threads per worker";
             report.Add(m);
 
             Row b = MakeRow(std::to_string(step) + " streams: GET /credit/balance meanwhile",
-                  balance.per_second(), balance.p50_ms, balance.p99_ms);
+                            balance.per_second(), balance.p50_ms, balance.p99_ms);
             b.target = "p99 <= 50 ms";
             b.pass = balance.p99_ms <= 50 && balance.errors == 0;
             b.detail = std::to_string(o.connections) + " connections; errors " +
@@ -721,7 +727,7 @@ struct Bench {
         f.detail = "errors " + std::to_string(floor.errors);
         report.Add(f);
         Row b = MakeRow("GET /credit/balance" + label, balance.per_second(), balance.p50_ms,
-              balance.p99_ms);
+                        balance.p99_ms);
         b.ratio = Fixed(balance.per_second() / floor.per_second(), 2) + "x floor req/s, p99 " +
                   Fixed(balance.p99_ms / floor.p99_ms, 2) + "x";
         b.detail = "experiment (--keepalive); errors " + std::to_string(balance.errors);
@@ -741,7 +747,9 @@ std::string CeilingLocation(const std::string& body) {
            "    types {}\n"
            "    default_type application/json;\n"
            "    add_header Cache-Control no-store;\n"
-           "    return 200 '" + escaped + "';\n"
+           "    return 200 '" +
+           escaped +
+           "';\n"
            "}\n";
 }
 
@@ -808,8 +816,7 @@ int Run(const Options& options) {
         throw;
     }
 
-    const double minutes =
-        std::chrono::duration<double>(Clock::now() - started).count() / 60.0;
+    const double minutes = std::chrono::duration<double>(Clock::now() - started).count() / 60.0;
     header["minutes"] = minutes;
     header["settings"] = b.settings;
     const Json::Value json = b.report.ToJson(header);
@@ -821,10 +828,10 @@ int Run(const Options& options) {
                 header["date"].asCString(), header["machine"]["cpu"].asCString(),
                 header["machine"]["nproc"].asString().c_str(),
                 header["machine"]["memory_gib"].asDouble(), minutes);
-    std::printf("load: wrk 1 thread x %d connections, %d s per run; pool %dx%d threads; "
-                "%d users\n\n",
-                options.connections, options.seconds, options.workers, options.threads,
-                options.users);
+    std::printf(
+        "load: wrk 1 thread x %d connections, %d s per run; pool %dx%d threads; "
+        "%d users\n\n",
+        options.connections, options.seconds, options.workers, options.threads, options.users);
     std::printf("%s", b.report.Text().c_str());
     std::printf("\nJSON: %s\n", options.json_path.c_str());
     return b.report.AllPassed() ? 0 : 1;

@@ -30,8 +30,7 @@
 static const char kApplyDeltaSql[] =
     "UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ? "
     "WHERE id = ? AND credits >= ?";
-static const char kSelectLockedBalanceSql[] =
-    "SELECT credits, ledger_seq FROM users WHERE id = ?";
+static const char kSelectLockedBalanceSql[] = "SELECT credits, ledger_seq FROM users WHERE id = ?";
 static const char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
     "related_order_no, related_generation_id, refund_of, created_at) "
@@ -123,7 +122,8 @@ static enum Result ChargeOnce(MYSQL *mysql, MYSQL_STMT *apply, MYSQL_STMT *selec
     }
 
     Bind(&p[0], MYSQL_TYPE_LONGLONG, &user_id, NULL, 1);
-    if (mysql_stmt_bind_param(select, p) != 0 || mysql_stmt_execute(select) != 0) goto failed_select;
+    if (mysql_stmt_bind_param(select, p) != 0 || mysql_stmt_execute(select) != 0)
+        goto failed_select;
     long long balance = 0, seq = 0;
     MYSQL_BIND r[2];
     Bind(&r[0], MYSQL_TYPE_LONGLONG, &balance, NULL, 0);
@@ -286,10 +286,11 @@ int main(int argc, char **argv) {
     qsort(all, (size_t)samples, sizeof(uint32_t), CompareU32);
     const double p50 = samples > 0 ? all[(samples - 1) * 50 / 100] / 1000.0 : 0;
     const double p99 = samples > 0 ? all[(samples - 1) * 99 / 100] / 1000.0 : 0;
-    printf("{\"transactions\":%lld,\"seconds\":%.3f,\"per_second\":%.1f,\"p50_ms\":%.3f,"
-           "\"p99_ms\":%.3f,\"aborted\":%lld,\"insufficient\":%lld,\"errors\":%lld}\n",
-           total.transactions, elapsed, total.transactions / elapsed, p50, p99, total.aborted,
-           total.insufficient, total.errors);
+    printf(
+        "{\"transactions\":%lld,\"seconds\":%.3f,\"per_second\":%.1f,\"p50_ms\":%.3f,"
+        "\"p99_ms\":%.3f,\"aborted\":%lld,\"insufficient\":%lld,\"errors\":%lld}\n",
+        total.transactions, elapsed, total.transactions / elapsed, p50, p99, total.aborted,
+        total.insufficient, total.errors);
     mysql_library_end();
     return total.errors > 0 ? 1 : 0;
 }

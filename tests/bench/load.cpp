@@ -70,8 +70,8 @@ int64_t ProcField(const std::string& path, const std::string& name) {
 double PercentileMs(std::vector<int64_t>& samples_us, double p) {
     if (samples_us.empty()) return 0;
     std::sort(samples_us.begin(), samples_us.end());
-    const auto index = static_cast<size_t>(
-        std::floor(p / 100.0 * static_cast<double>(samples_us.size() - 1)));
+    const auto index =
+        static_cast<size_t>(std::floor(p / 100.0 * static_cast<double>(samples_us.size() - 1)));
     return static_cast<double>(samples_us[index]) / 1000.0;
 }
 
@@ -216,7 +216,8 @@ void StreamClient::OpenOne() {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         ++errors_;
-        if (error_samples_.size() < 5) error_samples_.push_back(std::string("socket: ") + strerror(errno));
+        if (error_samples_.size() < 5)
+            error_samples_.push_back(std::string("socket: ") + strerror(errno));
         return;
     }
     sockaddr_in addr{};
@@ -226,14 +227,16 @@ void StreamClient::OpenOne() {
     auto c = std::make_unique<Connection>();
     c->fd = fd;
     const std::string& token = tokens_[next_token_++ % tokens_.size()];
-    c->out = "POST /api/v1/writing/generate HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-             "Authorization: Bearer " + token + "\r\nContent-Type: application/json\r\n"
-             "Accept: text/event-stream\r\nContent-Length: " + std::to_string(body_.size()) +
-             "\r\n\r\n" + body_;
+    c->out =
+        "POST /api/v1/writing/generate HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+        "Authorization: Bearer " +
+        token +
+        "\r\nContent-Type: application/json\r\n"
+        "Accept: text/event-stream\r\nContent-Length: " +
+        std::to_string(body_.size()) + "\r\n\r\n" + body_;
     Connection& ref = *c;
     connections_[fd] = std::move(c);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
-        errno != EINPROGRESS) {
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
         Fail(ref, std::string("connect: ") + strerror(errno));
         return;
     }
@@ -364,9 +367,9 @@ void StreamClient::Poll(int timeout_ms) {
 void StreamClient::RampTo(size_t target, double per_second, const std::function<void()>& tick) {
     const auto start = Clock::now();
     // A broken server fails streams as fast as they open; bound the ramp in time too.
-    const auto give_up = start + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(
-                                         2.0 * static_cast<double>(target) / per_second + 30));
+    const auto give_up =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                    2.0 * static_cast<double>(target) / per_second + 30));
     size_t opened = 0;
     auto next_tick = start;
     while (connections_.size() < target && Clock::now() < give_up) {

@@ -35,13 +35,13 @@ struct WrkResult {
 };
 
 struct WrkOptions {
-    std::string url;         ///< http://127.0.0.1:PORT/path
-    std::string script;      ///< auth.lua or plain.lua
+    std::string url;     ///< http://127.0.0.1:PORT/path
+    std::string script;  ///< auth.lua or plain.lua
     std::vector<std::string> script_args;
     int connections = 16;
     int threads = 1;
     std::chrono::seconds duration{8};
-    std::string log_path;    ///< wrk's output (the JSON line is read back from here)
+    std::string log_path;  ///< wrk's output (the JSON line is read back from here)
 };
 
 /// A wrk run in the background: Start, then Finish() waits for it and reads its result.
@@ -98,8 +98,8 @@ TreeMemory MeasureTree(pid_t master);
 
 /// One measurement window of StreamClient.
 struct StreamWindow {
-    int64_t events = 0;            ///< delta events received
-    std::vector<int64_t> lag_us;   ///< per delta: receive time - the simulator's stamp
+    int64_t events = 0;           ///< delta events received
+    std::vector<int64_t> lag_us;  ///< per delta: receive time - the simulator's stamp
     double seconds = 0;
 };
 

@@ -31,8 +31,7 @@ static const char kSelectSessionSql[] =
     "SELECT u.id, u.username, u.role, LOWER(HEX(t.token_hash)) AS token_hash "
     "FROM auth_tokens t JOIN users u ON u.id = t.user_id "
     "WHERE t.token_hash = UNHEX(?) AND t.revoked_at IS NULL AND t.expires_at > ?";
-static const char kSelectBalanceSql[] =
-    "SELECT credits, member_expired_at FROM users WHERE id = ?";
+static const char kSelectBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 
 struct Options {
     const char *socket_path;
@@ -108,8 +107,8 @@ static const char *BearerToken(const char *header, size_t *length) {
 }
 
 static int IsTokenChar(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* The same check and digest as lib/auth.cpp TokenHashHex: 0 and the hex digest, or -1. */

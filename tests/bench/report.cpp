@@ -47,7 +47,7 @@ std::string Number(double value, int decimals) {
 }
 
 std::string Report::Text() const {
-    const std::vector<std::string> header = {"scenario", "req/s", "p50", "p99",
+    const std::vector<std::string> header = {"scenario",          "req/s",  "p50",   "p99",
                                              "ratio to baseline", "target", "result"};
     std::vector<std::vector<std::string>> cells;
     for (const Row& row : rows_) {

@@ -151,8 +151,8 @@ void Nginx::Render() {
     RemoveTree(p + "/conf/local.d");
     MakeDirs(p + "/conf/local.d");
     for (const auto& [name, text] : options_.local_conf) {
-        if (name.empty() || name.find('/') != std::string::npos ||
-            name.size() < 5 || name.compare(name.size() - 5, 5, ".conf") != 0) {
+        if (name.empty() || name.find('/') != std::string::npos || name.size() < 5 ||
+            name.compare(name.size() - 5, 5, ".conf") != 0) {
             throw std::invalid_argument("NginxOptions::local_conf: bad file name " + name);
         }
         WriteFile(p + "/conf/local.d/" + name, text);

@@ -73,8 +73,8 @@ class Stack {
     Stack(const Stack&) = delete;
     Stack& operator=(const Stack&) = delete;
 
-    /// MariaDB, the simulator, migrations, pool, nginx; each waited for. On failure stops what was started and
-    /// throws std::runtime_error carrying the failing component's log tail.
+    /// MariaDB, the simulator, migrations, pool, nginx; each waited for. On failure stops what was
+    /// started and throws std::runtime_error carrying the failing component's log tail.
     void Start();
     /// nginx (graceful), the pool (SIGQUIT drain up to `pool_grace`, then SIGTERM/SIGKILL),
     /// the simulator, MariaDB. Leaves no process behind. Idempotent.
