@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <exception>
+#include <random>
 
 #include "lib/db.h"
 #include "lib/json_body.h"
@@ -96,8 +99,19 @@ std::string RequestIdFor(const std::string& supplied) {
              c == ':';
     }
     if (ok) return supplied;
+    // A request id only has to be unique, not secret (it is sent back in X-Request-Id), so a
+    // per-thread generator seeded once from the CSPRNG replaces a getrandom(2) per request.
+    // Seeded lazily in the thread itself, i.e. after fork: no two workers share a sequence.
+    thread_local std::mt19937_64 generator = [] {
+        uint64_t seed = 0;
+        randombytes_buf(&seed, sizeof seed);
+        return std::mt19937_64(seed);
+    }();
     unsigned char bytes[12];
-    randombytes_buf(bytes, sizeof bytes);
+    const uint64_t high = generator();
+    const uint64_t low = generator();
+    std::memcpy(bytes, &high, 8);
+    std::memcpy(bytes + 8, &low, 4);
     char hex[sizeof bytes * 2 + 1];
     sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
     return hex;

@@ -14,7 +14,9 @@ namespace inkstone::fcgi {
 /// (then drains the rest, so nginx never sees a reset) and returns true if the body was longer.
 bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::Request& out);
 
-/// Writes a complete response (status line, headers, body). Returns false if the peer is gone.
+/// Writes a complete response (status line, headers, body) into libfcgi's buffer; it reaches
+/// nginx with FCGX_Finish_r (or earlier, when it outgrows the buffer). Returns false if a
+/// write already failed (the peer is gone).
 bool WriteResponse(FCGX_Request& fcgi, const lib::Response& response, bool head_only);
 
 /// Streams over one FastCGI request. Every event is flushed to nginx as soon as Flush() is
