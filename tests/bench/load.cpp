@@ -65,6 +65,20 @@ int64_t ProcField(const std::string& path, const std::string& name) {
     return 0;
 }
 
+/// utime + stime of /proc/PID/stat (fields 14 and 15, after the parenthesised name).
+double CpuSeconds(const std::string& path) {
+    const std::string text = testing::ReadFile(path);
+    const size_t paren = text.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream fields(text.substr(paren + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+        if (i >= 14) ticks += std::atof(field.c_str());
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace
 
 double PercentileMs(std::vector<int64_t>& samples_us, double p) {
@@ -169,6 +183,7 @@ TreeMemory MeasureTree(pid_t master) {
         ++m.processes;
         m.rss_bytes += rss;
         m.pss_bytes += ProcField(dir + "/smaps_rollup", "Pss:");
+        m.cpu_seconds += CpuSeconds(dir + "/stat");
     }
     return m;
 }
