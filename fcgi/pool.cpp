@@ -1,6 +1,7 @@
 #include "fcgi/pool.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,7 +191,25 @@ void Master::BeginShutdown(bool graceful) {
     lib::Log(lib::LogLevel::kInfo, graceful ? "graceful_shutdown" : "fast_shutdown");
 }
 
+// Each streaming request holds two descriptors in its worker (nginx's connection and the one to
+// DashScope), so `fcgi.threads` in the thousands needs more than the usual soft limit of 1024.
+// Raised once in the master, up to the hard limit (no privilege needed), so workers of every
+// generation inherit it, a reload to more threads included; failing is logged, not fatal.
+void RaiseDescriptorLimit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        lib::Log(lib::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+        return;
+    }
+    if (limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        lib::Log(lib::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+    }
+}
+
 int Master::Run() {
+    RaiseDescriptorLimit();
     try {
         listen_fd_ = BindListener(config_.fcgi.listen, config_.fcgi.backlog);
     } catch (const std::exception& e) {
