@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,7 +55,8 @@ constexpr const char* kGeneratePath = "/api/v1/writing/generate";
 
 struct Options {
     std::string json_path = "build/bench.json";
-    int seconds = 8;        ///< each measured run
+    int seconds = 6;        ///< each measured run
+    int rounds = 3;         ///< alternations of a scenario with its baseline
     int connections = 16;   ///< wrk connections = db-charge-bench threads
     int workers = 2;        ///< pool processes
     int threads = 16;       ///< request threads per worker (request/response scenarios)
@@ -70,7 +72,7 @@ struct Options {
 
 [[noreturn]] void Usage() {
     std::fprintf(stderr,
-                 "usage: inkstone-bench [--json PATH] [--seconds N] [--connections N] "
+                 "usage: inkstone-bench [--json PATH] [--seconds N] [--rounds N] [--connections N] "
                  "[--streams N] [--keepalive N] [--no-micro] [--quick]\n"
                  "                      [--only balance|generate|streams]\n");
     std::exit(2);
@@ -89,6 +91,8 @@ Options ParseOptions(int argc, char** argv) {
             o.json_path = value(i);
         } else if (arg == "--seconds") {
             o.seconds = std::stoi(value(i));
+        } else if (arg == "--rounds") {
+            o.rounds = std::stoi(value(i));
         } else if (arg == "--connections") {
             o.connections = std::stoi(value(i));
         } else if (arg == "--streams") {
@@ -102,11 +106,12 @@ Options ParseOptions(int argc, char** argv) {
             o.micro = false;
         } else if (arg == "--quick") {
             o.seconds = 3;
+            o.rounds = 1;
         } else {
             Usage();
         }
     }
-    if (o.seconds < 1 || o.connections < 1 || o.streams < 1) Usage();
+    if (o.seconds < 1 || o.rounds < 1 || o.connections < 1 || o.streams < 1) Usage();
     o.stream_steps.clear();
     for (size_t step : {o.streams / 4, o.streams / 2, o.streams}) {
         if (step > 0 && (o.stream_steps.empty() || step > o.stream_steps.back())) {
@@ -313,6 +318,57 @@ Users SeedUsers(testing::MariaDb& db, int count, const std::string& dir) {
 
 // ---- phases ----
 
+double Median(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const size_t n = values.size();
+    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+/// The runs of one scenario, alternated with its baseline's: the machine is shared, so a load
+/// change hits both sides of a round alike, and the median round speaks for the scenario.
+struct Series {
+    std::vector<double> per_second, p50_ms, p99_ms;
+    int64_t requests = 0;
+    int64_t errors = 0;
+    int64_t ok = 0;
+
+    void Add(const bench::WrkResult& r) {
+        Add(r.per_second(), r.p50_ms, r.p99_ms);
+        requests += r.requests;
+        errors += r.errors;
+        ok += r.ok();
+    }
+    void Add(double rps, double p50, double p99) {
+        per_second.push_back(rps);
+        p50_ms.push_back(p50);
+        p99_ms.push_back(p99);
+    }
+    Row ToRow(const std::string& scenario) const {
+        Row row;
+        row.scenario = scenario;
+        row.per_second = Median(per_second);
+        row.p50_ms = Median(p50_ms);
+        row.p99_ms = Median(p99_ms);
+        return row;
+    }
+};
+
+/// Median over rounds of `a[i] / b[i]`.
+double MedianRatio(const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> ratios;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+        if (b[i] > 0) ratios.push_back(a[i] / b[i]);
+    }
+    return Median(ratios);
+}
+
+std::string Rounds(const std::vector<double>& values, int decimals) {
+    std::string out;
+    for (double v : values) out += (out.empty() ? "" : " / ") + Fixed(v, decimals);
+    return out;
+}
+
 struct Bench {
     Options o;
     testing::Stack* stack = nullptr;
@@ -425,34 +481,49 @@ struct Bench {
         balance_body = first.body;
 
         const bench::WrkResult ceiling = Measure(Wrk("ceiling", kCeilingPath, ""));
-        const bench::WrkResult floor = Floor("");
-        const bench::WrkOptions w = Wrk("balance", kBalancePath, users.all_file);
-        WarmUp(w);
-        const int64_t questions = Questions();
-        const bench::WrkResult balance = MeasureOnly(w);
-        const std::string statements = PerRequest(Questions() - questions, balance.requests);
+        Series floor, balance;
+        int64_t statements = 0;
+        for (int round = 1; round <= o.rounds; ++round) {
+            const std::string suffix = "-" + std::to_string(round);
+            floor.Add(Floor(suffix));
+            const bench::WrkOptions w = Wrk("balance" + suffix, kBalancePath, users.all_file);
+            WarmUp(w);
+            const int64_t questions = Questions();
+            balance.Add(MeasureOnly(w));
+            statements += Questions() - questions;
+        }
 
         const std::string threads = std::to_string(o.workers) + "x" + std::to_string(o.threads);
         Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(),
                         ceiling.p50_ms, ceiling.p99_ms);
         c.detail = "errors " + std::to_string(ceiling.errors);
         report.Add(c);
-        Row f = MakeRow("floor: minimal libfcgi responder", floor.per_second(), floor.p50_ms,
-                        floor.p99_ms);
-        f.ratio = Fixed(floor.per_second() / ceiling.per_second(), 2) + "x ceiling";
+        Row f = floor.ToRow("floor: minimal libfcgi responder");
+        f.ratio = Fixed(*f.per_second / ceiling.per_second(), 2) + "x ceiling";
         f.detail = "C, libfcgi + MariaDB C API, " + std::to_string(TotalThreads()) +
-                   " threads, same token check and SELECTs; errors " + std::to_string(floor.errors);
+                   " threads, same token check and SELECTs, on the pool's socket behind the "
+                   "same nginx location; req/s by round " +
+                   Rounds(floor.per_second, 0) + "; errors " + std::to_string(floor.errors);
         report.Add(f);
-        Row b =
-            MakeRow("GET /credit/balance", balance.per_second(), balance.p50_ms, balance.p99_ms);
-        const double rps_ratio = balance.per_second() / floor.per_second();
-        const double p99_ratio = balance.p99_ms / floor.p99_ms;
+        Row b = balance.ToRow("GET /credit/balance");
+        const double rps_ratio = MedianRatio(balance.per_second, floor.per_second);
+        const double p99_ratio = MedianRatio(balance.p99_ms, floor.p99_ms);
         b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
         b.target = ">= 0.80x req/s, p99 <= 1.5x";
         b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
-        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " + statements +
-                   " DB statements per request; errors " + std::to_string(balance.errors);
+        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " +
+                   PerRequest(statements, balance.requests) +
+                   " DB statements per request; req/s ratio by round " +
+                   Rounds(RatiosOf(balance.per_second, floor.per_second), 2) + "; errors " +
+                   std::to_string(balance.errors);
         report.Add(b);
+    }
+
+    static std::vector<double> RatiosOf(const std::vector<double>& a,
+                                        const std::vector<double>& b) {
+        std::vector<double> out;
+        for (size_t i = 0; i < a.size() && i < b.size(); ++i) out.push_back(a[i] / b[i]);
+        return out;
     }
 
     struct Accounting {
@@ -526,28 +597,28 @@ struct Bench {
             const std::string which = hot ? "hot user" : "spread";
             d.first_user = users.first_id;
             d.users = hot ? 1 : static_cast<int64_t>(users.tokens.size());
-            d.log_path = dir + "/db-charge-" + (hot ? "hot" : "spread") + ".log";
-            Say("db-charge-bench, " + which + ", " + std::to_string(d.threads) + " threads");
-            const bench::DbChargeResult raw = bench::RunDbCharge(d);
-            Say("  " + Number(raw.per_second) + " tx/s, p50 " + Fixed(raw.p50_ms, 2) + " ms, p99 " +
-                Fixed(raw.p99_ms, 2) + " ms, deadlocks/timeouts " + std::to_string(raw.aborted));
-            Row r =
-                MakeRow("db: charge transaction, " + which, raw.per_second, raw.p50_ms, raw.p99_ms);
-            r.detail = std::to_string(d.threads) +
-                       " connections, C client, UPDATE+SELECT+INSERT+COMMIT; aborted " +
-                       std::to_string(raw.aborted) + ", insufficient " +
-                       std::to_string(raw.insufficient);
-            report.Add(r);
-
             const bench::WrkOptions w =
                 Wrk(std::string("generate-") + (hot ? "hot" : "spread"), kGeneratePath,
                     hot ? users.hot_file : users.all_file, "POST", body);
             WarmUp(w);
             Settle();
             const Accounting before = Account();
-            const int64_t questions = Questions();
-            const bench::WrkResult gen = MeasureOnly(w);
-            const std::string statements = PerRequest(Questions() - questions, gen.requests);
+            Series raw, gen;
+            int64_t statements = 0, aborted = 0, insufficient = 0;
+            for (int round = 1; round <= o.rounds; ++round) {
+                d.log_path = dir + "/db-charge-" + (hot ? "hot-" : "spread-") +
+                             std::to_string(round) + ".log";
+                Say("db-charge-bench, " + which + ", " + std::to_string(d.threads) + " threads");
+                const bench::DbChargeResult r = bench::RunDbCharge(d);
+                Say("  " + Number(r.per_second) + " tx/s, p50 " + Fixed(r.p50_ms, 2) + " ms, p99 " +
+                    Fixed(r.p99_ms, 2) + " ms, deadlocks/timeouts " + std::to_string(r.aborted));
+                raw.Add(r.per_second, r.p50_ms, r.p99_ms);
+                aborted += r.aborted;
+                insufficient += r.insufficient;
+                const int64_t questions = Questions();
+                gen.Add(MeasureOnly(w));
+                statements += Questions() - questions;
+            }
             Settle();
             const Accounting after = Account();
             const int64_t succeeded = after.succeeded - before.succeeded;
@@ -556,11 +627,18 @@ struct Bench {
             const bool accounts = charged == succeeded * kCost;
             // wrk counts only answers that arrived before its deadline; the few cut off then
             // may still have succeeded server-side.
-            const bool answered = gen.ok() <= succeeded && succeeded <= gen.ok() + o.connections;
+            const bool answered =
+                gen.ok <= succeeded && succeeded <= gen.ok + o.connections * o.rounds;
 
-            Row g = MakeRow("POST /writing/generate, " + which, gen.per_second(), gen.p50_ms,
-                            gen.p99_ms);
-            const double ratio = gen.per_second() / raw.per_second;
+            Row r = raw.ToRow("db: charge transaction, " + which);
+            r.detail = std::to_string(d.threads) +
+                       " connections, C client, UPDATE+SELECT+INSERT+COMMIT; tx/s by round " +
+                       Rounds(raw.per_second, 0) + "; aborted " + std::to_string(aborted) +
+                       ", insufficient " + std::to_string(insufficient);
+            report.Add(r);
+
+            Row g = gen.ToRow("POST /writing/generate, " + which);
+            const double ratio = MedianRatio(gen.per_second, raw.per_second);
             g.ratio = Fixed(ratio, 2) + "x db charge tx/s";
             if (hot) {
                 g.target = "no lost/double updates";
@@ -570,10 +648,12 @@ struct Bench {
                 g.pass =
                     ratio >= 0.40 && violations.empty() && accounts && answered && gen.errors == 0;
             }
-            g.detail = "simulator at zero latency (20 tokens); " + statements +
-                       " DB statements per request; errors " + std::to_string(gen.errors) + "; " +
-                       std::to_string(succeeded) + " succeeded, " + std::to_string(charged) +
-                       " credits charged (" +
+            g.detail = "simulator at zero latency (20 tokens); " +
+                       PerRequest(statements, gen.requests) +
+                       " DB statements per request; ratio by round " +
+                       Rounds(RatiosOf(gen.per_second, raw.per_second), 2) + "; errors " +
+                       std::to_string(gen.errors) + "; " + std::to_string(succeeded) +
+                       " succeeded, " + std::to_string(charged) + " credits charged (" +
                        (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
                        "); ledger invariants " + (violations.empty() ? "hold" : violations);
             report.Add(g);
