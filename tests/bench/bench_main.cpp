@@ -9,6 +9,7 @@
 // machine is shared and noisy, absolute numbers are not comparable between runs.
 #include <json/reader.h>
 #include <json/writer.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -927,6 +928,12 @@ int Run(const Options& options) {
 
 int main(int argc, char** argv) {
     const Options options = ParseOptions(argc, argv);
+    // The stream client holds one socket per stream: thousands, past the usual soft limit.
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) std::perror("inkstone-bench: setrlimit");
+    }
     try {
         return Run(options);
     } catch (const std::exception& e) {
