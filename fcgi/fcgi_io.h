@@ -30,6 +30,9 @@ class FcgiStreamWriter final : public lib::StreamWriter {
     bool Write(std::string_view chunk) override;
     bool Flush() override;
     bool ClientGone() override;
+    /// nginx's connection: nothing more arrives on it after the request unless nginx closes
+    /// it or aborts the request, which is what ClientGone() reads readability as.
+    int ClientFd() const override { return fcgi_.ipcFd; }
     bool begun() const { return begun_; }
 
   private:

@@ -78,6 +78,9 @@ class StreamWriter {
     virtual bool Flush() = 0;
     /// True once a write failed or the peer closed the connection (checked without blocking).
     virtual bool ClientGone() = 0;
+    /// A descriptor that turns readable when the client goes away (the connection to nginx),
+    /// for waiting on it; -1 when there is none (then only ClientGone() tells).
+    virtual int ClientFd() const { return -1; }
 };
 
 /// Serialises JSON compactly (no trailing newline), UTF-8 kept as is.

@@ -111,13 +111,18 @@ class StreamSink {
     virtual bool OnDelta(std::string_view text) = 0;
 };
 
-/// Asks a running call to stop. Providers poll it at least every 100 ms, also while upstream
-/// is silent, and then abandon the call (closing its connection) and return kCancelled.
+/// Asks a running call to stop. Providers check it whenever upstream sends something and at
+/// least every 100 ms while upstream is silent (every second when the token has a WakeFd()),
+/// and then abandon the call (closing its connection) and return kCancelled.
 class CancelToken {
   public:
     virtual ~CancelToken() = default;
     /// Must be cheap and must not block; called on the thread running the call.
     virtual bool IsCancelled() const = 0;
+    /// A descriptor that becomes readable when the token may have become cancelled (a client's
+    /// connection closing), or -1. Providers wait on it besides upstream's sockets, so such a
+    /// cancel is seen at once and the periodic check can be rare. Stays owned by the token.
+    virtual int WakeFd() const { return -1; }
 };
 
 /// Never cancels.

@@ -322,6 +322,12 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
         }
     } detach{multi, easy};
     const auto idle_limit = std::chrono::milliseconds(config.idle_timeout_ms);
+    // A cancel that announces itself on a descriptor wakes the wait below directly.
+    curl_waitfd wake{};
+    wake.fd = cancel.WakeFd();
+    wake.events = CURL_WAIT_POLLIN;
+    const unsigned int extra_fds = wake.fd >= 0 ? 1 : 0;
+    const auto tick = extra_fds > 0 ? options.wake_fd_poll_interval : options.poll_interval;
     ex.last_byte = SteadyClock::now();
     std::optional<SteadyClock::time_point> finished_at;
     for (;;) {
@@ -351,12 +357,13 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
             break;
         }
         const auto now = SteadyClock::now();
-        auto wait = options.poll_interval;
+        auto wait = tick;
         if (ex.decoder && ex.decoder->state() == DashScopeStreamDecoder::State::kFinished) {
             // Everything is here; give the end of the body one poll to arrive (for keep-alive),
             // then stop waiting for a server that keeps the body open.
             if (!finished_at) finished_at = now;
             if (now - *finished_at >= options.poll_interval) break;
+            wait = std::min(wait, options.poll_interval);
         } else if (ex.idle_timeout) {
             const auto silent = now - ex.last_byte;
             if (silent >= idle_limit) {
@@ -366,8 +373,8 @@ void Perform(const HttpCall& call, const QwenConfig& config, const QwenProvider:
             wait =
                 std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_limit - silent));
         }
-        if (const CURLMcode rc =
-                curl_multi_poll(multi, nullptr, 0, static_cast<int>(wait.count()), nullptr);
+        if (const CURLMcode rc = curl_multi_poll(multi, extra_fds > 0 ? &wake : nullptr, extra_fds,
+                                                 static_cast<int>(wait.count()), nullptr);
             rc != CURLM_OK) {
             ex.setup_error = MakeError(Kind::kNetwork,
                                        std::string("curl_multi_poll: ") + curl_multi_strerror(rc));

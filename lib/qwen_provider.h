@@ -16,7 +16,8 @@
 /// Timeouts: connect (qwen.connect_timeout_ms) and total (qwen.total_timeout_ms) are curl's;
 /// the idle timeout (qwen.idle_timeout_ms: no byte received for that long, the wait for the
 /// first byte included) is ours, measured in milliseconds by the transfer loop, which also
-/// polls the CancelToken at least every poll_interval (100 ms) while upstream is silent.
+/// checks the CancelToken at least every poll_interval (100 ms) while upstream is silent, or
+/// wakes on its WakeFd() when it has one.
 /// The idle timeout applies to streamed generations and to image-task calls (answered at once),
 /// not to non-stream generations: those receive nothing until upstream has generated the whole
 /// answer, so only the total timeout bounds them.
@@ -73,6 +74,10 @@ class QwenProvider final : public Provider {
         /// The longest the transfer loop sleeps before it checks the cancel token and the idle
         /// timer again.
         std::chrono::milliseconds poll_interval{100};
+        /// The same when the cancel token has a WakeFd(): the loop wakes on it at once, so
+        /// the periodic check only serves the token's own timers (stream heartbeats). At
+        /// 2,000 open streams the 100 ms tick alone cost the pool ~20,000 wakeups a second.
+        std::chrono::milliseconds wake_fd_poll_interval{1000};
         size_t max_body_bytes = 4 << 20;         ///< larger JSON body → kProtocol
         size_t max_error_body_bytes = 64 << 10;  ///< the rest of a non-2xx body is dropped
         SseLimits sse;                           ///< per-line and per-event limits of a stream
