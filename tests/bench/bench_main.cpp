@@ -2,11 +2,14 @@
 // DashScope simulator, the pool, nginx) like the integration tests, measures inkstone and
 // its baselines in one run, and prints one table (also written as JSON).
 //
-//   inkstone-bench [--json PATH] [--seconds N] [--connections N] [--streams N]
-//                  [--keepalive N] [--no-micro] [--quick]
+//   inkstone-bench [--json PATH] [--seconds N] [--rounds N] [--connections N] [--streams N]
+//                  [--keepalive N] [--no-micro] [--quick] [--strict]
+//                  [--only balance|generate|streams]
 //
 // Every figure is a ratio to a baseline measured in the same run on the same machine: the
-// machine is shared and noisy, absolute numbers are not comparable between runs.
+// machine is shared and noisy, absolute numbers are not comparable between runs. Exits 0 once
+// the table is printed (missed targets are FAIL rows), 1 with --strict when a target is
+// missed, 2 when the run itself failed (the stack's directory is then kept for its logs).
 #include <json/reader.h>
 #include <json/writer.h>
 #include <sys/resource.h>
@@ -67,14 +70,15 @@ struct Options {
     double ramp_per_second = 400;
     int keepalive = 0;  ///< > 0: also measure balance/floor with upstream keepalive
     bool micro = true;
-    std::string only;  ///< "" = everything; else one of balance, generate, streams
+    bool strict = false;  ///< exit 1 when a target is missed (for a regression gate)
+    std::string only;     ///< "" = everything; else one of balance, generate, streams
     std::string command;
 };
 
 [[noreturn]] void Usage() {
     std::fprintf(stderr,
                  "usage: inkstone-bench [--json PATH] [--seconds N] [--rounds N] [--connections N] "
-                 "[--streams N] [--keepalive N] [--no-micro] [--quick]\n"
+                 "[--streams N] [--keepalive N] [--no-micro] [--quick] [--strict]\n"
                  "                      [--only balance|generate|streams]\n");
     std::exit(2);
 }
@@ -103,6 +107,8 @@ Options ParseOptions(int argc, char** argv) {
         } else if (arg == "--only") {
             o.only = value(i);
             o.micro = false;
+        } else if (arg == "--strict") {
+            o.strict = true;
         } else if (arg == "--no-micro") {
             o.micro = false;
         } else if (arg == "--quick") {
@@ -921,7 +927,7 @@ int Run(const Options& options) {
         options.connections, options.seconds, options.workers, options.threads, options.users);
     std::printf("%s", b.report.Text().c_str());
     std::printf("\nJSON: %s\n", options.json_path.c_str());
-    return b.report.AllPassed() ? 0 : 1;
+    return options.strict && !b.report.AllPassed() ? 1 : 0;
 }
 
 }  // namespace

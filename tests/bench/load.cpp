@@ -219,10 +219,8 @@ void StreamClient::Fail(Connection& c, const std::string& why) {
 }
 
 void StreamClient::Drop(Connection& c) {
+    // close() also takes the socket out of the epoll set (it is never dup'ed).
     const int fd = c.fd;
-    if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != EBADF) {
-        // The descriptor is closed right after; nothing else to do about it.
-    }
     close(fd);
     connections_.erase(fd);  // destroys c
 }
