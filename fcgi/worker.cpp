@@ -1,6 +1,7 @@
 #include "fcgi/worker.h"
 
 #include <fcgiapp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -83,6 +84,31 @@ void StopAccepting(Worker& w) {
     }
 }
 
+enum class Wait { kReady, kAgain, kStop };
+
+/// Blocks until FCGX_Accept_r has something to read: a new connection on the listening socket
+/// or, when nginx kept the last connection open (`fastcgi_keep_conn on`), the next request on
+/// that connection, which never shows on the listening socket (waiting there instead would
+/// hold the request until some other connection arrives). The wake eventfd ends either wait.
+Wait WaitForWork(Worker& w, int ep, const FCGX_Request& fcgi) {
+    if (fcgi.ipcFd >= 0) {
+        pollfd fds[2] = {{fcgi.ipcFd, POLLIN, 0}, {w.wake_fd, POLLIN, 0}};
+        if (poll(fds, 2, -1) < 0) return errno == EINTR ? Wait::kAgain : Wait::kStop;
+        if (fds[1].revents != 0 || w.stopping.load()) return Wait::kStop;
+        return Wait::kReady;  // a request, or nginx closing it: FCGX_Accept_r tells which
+    }
+    epoll_event events[2];
+    const int n = epoll_wait(ep, events, 2, -1);
+    if (n < 0) return errno == EINTR ? Wait::kAgain : Wait::kStop;
+    bool readable = false;
+    for (int i = 0; i < n; ++i) {
+        if (events[i].data.fd == w.wake_fd) return Wait::kStop;
+        if (events[i].data.fd == w.listen_fd) readable = true;
+    }
+    if (w.stopping.load()) return Wait::kStop;
+    return readable ? Wait::kReady : Wait::kAgain;
+}
+
 void* ThreadMain(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     w.app->ThreadStarted();
@@ -117,21 +143,9 @@ void* ThreadMain(void* arg) {
         }
     };
     while (ok && !w.stopping.load()) {
-        epoll_event events[2];
-        int n = epoll_wait(ep, events, 2, -1);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        bool readable = false;
-        for (int i = 0; i < n; ++i) {
-            if (events[i].data.fd == w.wake_fd)
-                readable = false, n = -1;
-            else if (events[i].data.fd == w.listen_fd)
-                readable = true;
-        }
-        if (n < 0 || w.stopping.load()) break;
-        if (!readable) continue;
+        const Wait wait = WaitForWork(w, ep, fcgi);
+        if (wait == Wait::kStop) break;
+        if (wait == Wait::kAgain) continue;
 
         int rc = FCGX_Accept_r(&fcgi);
         if (rc < 0) {

@@ -175,6 +175,38 @@ TEST(PoolLifecycle, ReloadPicksUpNewConfig) {
     EXPECT_EQ(stack.client().Get("/api/v1/health").status, 200);
 }
 
+// With upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`) nginx sends the next request
+// over a connection it kept, which never shows on the listening socket: the thread holding it
+// must wait on the connection itself, or one client's second request waits until some other
+// connection happens to arrive (with a single client: forever).
+TEST(PoolLifecycle, KeptConnectionsAreServed) {
+    Stack stack(Options(1, 4));
+    stack.Start();
+    Nginx& nginx = stack.nginx();
+    const std::string upstream = nginx.prefix() + "/conf/inkstone-upstream.conf";
+    const std::string locations = nginx.prefix() + "/conf/inkstone-locations.conf";
+    std::string u = ReadFile(upstream);
+    ASSERT_NE(u.rfind('}'), std::string::npos);
+    u.insert(u.rfind('}'), "    keepalive 2;\n");
+    WriteFile(upstream, u);
+    std::string l = ReadFile(locations);
+    for (size_t at; (at = l.find("fastcgi_keep_conn off;")) != std::string::npos;) {
+        l.replace(at, 22, "fastcgi_keep_conn on; ");
+    }
+    WriteFile(locations, l);
+    nginx.Reload();
+    std::this_thread::sleep_for(1s);  // the old nginx workers hand over
+
+    HttpClient c = stack.client(10s);
+    for (int i = 0; i < 20; ++i) {
+        const HttpResponse r = c.Get("/api/v1/health");
+        ASSERT_EQ(r.status, 200) << i << " " << r.error;
+    }
+    EXPECT_GE(Status(stack)["accepted_requests"].asInt(), 20);
+    // Threads idling on kept connections still drain.
+    EXPECT_TRUE(stack.pool().Stop(10s));
+}
+
 TEST(PoolLifecycle, WorkersRetireAfterMaxRequests) {
     StackOptions options = Options(1, 4);
     options.max_requests = 25;
