@@ -101,6 +101,9 @@ Nginx::Nginx(NginxOptions options) : options_(std::move(options)) {
         throw std::invalid_argument("Nginx: prefix must be an absolute path: " + options_.prefix);
     }
     if (options_.pool_address.empty()) throw std::invalid_argument("Nginx: no pool_address");
+    if (options_.upstream_keepalive < 0) {
+        throw std::invalid_argument("Nginx: upstream_keepalive must be >= 0");
+    }
     auto_port_ = options_.port == 0;
     if (auto_port_) options_.port = FreePort();
 }
@@ -127,12 +130,16 @@ void Nginx::Render() {
     WriteFile(p + "/conf/fastcgi_params", params);
 
     const auto [user, group] = CurrentUserAndGroup();
+    const bool keepalive = options_.upstream_keepalive > 0;
     const std::map<std::string, std::string> values = {
         {"PREFIX", p},
         {"USER", user},
         {"GROUP", group},
         {"LISTEN", "127.0.0.1:" + std::to_string(options_.port)},
         {"POOL_ADDRESS", options_.pool_address},
+        {"UPSTREAM_KEEPALIVE",
+         keepalive ? "keepalive " + std::to_string(options_.upstream_keepalive) + ";" : ""},
+        {"FASTCGI_KEEP_CONN", keepalive ? "on" : "off"},
         {"STATUS_PATH", options_.status_path},
     };
     const std::pair<const char*, const char*> files[] = {

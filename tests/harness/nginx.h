@@ -33,6 +33,9 @@ struct NginxOptions {
     std::string prefix;        ///< absolute directory; created if missing
     int port = 0;              ///< 0 = a free port, chosen in the constructor
     std::string pool_address;  ///< nginx server address: "unix:/abs/inkstone.sock" or "host:port"
+    /// `keepalive` of the upstream block: idle connections per nginx worker; 0 = none (and
+    /// `fastcgi_keep_conn off`).
+    int upstream_keepalive = 0;
     std::string status_path = "/inkstone-status";             ///< `fcgi.status_path` of the pool
     std::string template_dir = INKSTONE_SOURCE_DIR "/nginx";  ///< the *.conf.in files
     /// Extra files for conf/local.d/ (name → content, names ending in `.conf`), included in

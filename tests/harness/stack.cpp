@@ -1,5 +1,8 @@
 #include "tests/harness/stack.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +33,17 @@ void PointAtSimulator(const Simulator& sim, AppPoolOptions* pool) {
         }
         pool->env.emplace(env_name, value);
     }
+}
+
+// Idle kept connections hold pool threads: nginx's workers (one per core, `worker_processes
+// auto`) together keep at most half of them, so the other half always takes new connections;
+// a pool too small for one per nginx worker gets none (0: no keepalive).
+int UpstreamKeepalive(const StackOptions& options) {
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int nginx_workers = cores > 0 ? static_cast<int>(cores) : 1;
+    const int pool_workers = options.workers > 0 ? options.workers : nginx_workers;
+    const int threads = pool_workers * options.threads;
+    return std::min(threads / (2 * nginx_workers), 32);
 }
 
 }  // namespace
@@ -111,6 +125,9 @@ void Stack::Start() {
                 nginx.status_path = pool_->status_path();
                 nginx.template_dir = options_.source_dir + "/nginx";
                 nginx.local_conf = options_.nginx_local_conf;
+                nginx.upstream_keepalive = options_.upstream_keepalive >= 0
+                                               ? options_.upstream_keepalive
+                                               : UpstreamKeepalive(options_);
                 nginx_ = std::make_unique<Nginx>(std::move(nginx));
             }
             nginx_->Start();

@@ -291,6 +291,18 @@ TEST(NginxRender, EveryPlaceholderIsFilled) {
     EXPECT_NE(locations.find("location = /custom-status {"), std::string::npos);
     EXPECT_NE(upstream.find("server unix:/run/x.sock;"), std::string::npos);
     EXPECT_FALSE(ReadFile(options.prefix + "/conf/fastcgi_params").empty());
+    // No keepalive by default; with one, connections are kept on both sides.
+    EXPECT_EQ(upstream.find("    keepalive"), std::string::npos);
+    EXPECT_NE(locations.find("fastcgi_keep_conn off;"), std::string::npos);
+    EXPECT_EQ(locations.find("fastcgi_keep_conn on;"), std::string::npos);
+    options.upstream_keepalive = 3;
+    Nginx kept(options);
+    kept.Render();
+    EXPECT_NE(ReadFile(options.prefix + "/conf/inkstone-upstream.conf").find("    keepalive 3;"),
+              std::string::npos);
+    const std::string kept_locations = ReadFile(options.prefix + "/conf/inkstone-locations.conf");
+    EXPECT_NE(kept_locations.find("location /api/v1/ {"), std::string::npos);
+    EXPECT_NE(kept_locations.find("fastcgi_keep_conn on;"), std::string::npos);
 }
 
 // nginx in front of the fake responder.

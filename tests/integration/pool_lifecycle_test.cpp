@@ -175,27 +175,20 @@ TEST(PoolLifecycle, ReloadPicksUpNewConfig) {
     EXPECT_EQ(stack.client().Get("/api/v1/health").status, 200);
 }
 
-// With upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`) nginx sends the next request
-// over a connection it kept, which never shows on the listening socket: the thread holding it
-// must wait on the connection itself, or one client's second request waits until some other
-// connection happens to arrive (with a single client: forever).
+// With upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`, rendered on request) nginx sends
+// the next request over a connection it kept, which never shows on the listening socket: the thread
+// holding it must wait on the connection itself, or one client's second request waits until some
+// other connection happens to arrive (with a single client: forever).
 TEST(PoolLifecycle, KeptConnectionsAreServed) {
-    Stack stack(Options(1, 4));
+    StackOptions options = Options(1, 4);
+    options.upstream_keepalive = 1;
+    Stack stack(options);
     stack.Start();
-    Nginx& nginx = stack.nginx();
-    const std::string upstream = nginx.prefix() + "/conf/inkstone-upstream.conf";
-    const std::string locations = nginx.prefix() + "/conf/inkstone-locations.conf";
-    std::string u = ReadFile(upstream);
-    ASSERT_NE(u.rfind('}'), std::string::npos);
-    u.insert(u.rfind('}'), "    keepalive 2;\n");
-    WriteFile(upstream, u);
-    std::string l = ReadFile(locations);
-    for (size_t at; (at = l.find("fastcgi_keep_conn off;")) != std::string::npos;) {
-        l.replace(at, 22, "fastcgi_keep_conn on; ");
-    }
-    WriteFile(locations, l);
-    nginx.Reload();
-    std::this_thread::sleep_for(1s);  // the old nginx workers hand over
+    const std::string upstream = ReadFile(stack.nginx().prefix() + "/conf/inkstone-upstream.conf");
+    const std::string locations =
+        ReadFile(stack.nginx().prefix() + "/conf/inkstone-locations.conf");
+    ASSERT_NE(upstream.find("\n    keepalive "), std::string::npos);
+    ASSERT_NE(locations.find("fastcgi_keep_conn on;"), std::string::npos);
 
     HttpClient c = stack.client(10s);
     for (int i = 0; i < 20; ++i) {
