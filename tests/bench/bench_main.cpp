@@ -3,7 +3,7 @@
 // its baselines in one run, and prints one table (also written as JSON).
 //
 //   inkstone-bench [--json PATH] [--seconds N] [--rounds N] [--connections N] [--streams N]
-//                  [--keepalive N] [--no-micro] [--quick] [--strict]
+//                  [--keepalive N] [--no-keepalive-compare] [--no-micro] [--quick] [--strict]
 //                  [--only balance|generate|streams]
 //
 // Every figure is a ratio to a baseline measured in the same run on the same machine: the
@@ -68,7 +68,8 @@ struct Options {
     size_t streams = 2000;  ///< the last streaming step
     std::vector<size_t> stream_steps = {500, 1000, 2000};
     double ramp_per_second = 400;
-    int keepalive = 0;  ///< > 0: also measure balance/floor with upstream keepalive
+    int keepalive = 0;  ///< the keepalive experiment's `keepalive`; 0 = half the pool's threads
+    bool compare_keepalive = true;  ///< also measure floor and balance with upstream keepalive
     bool micro = true;
     bool strict = false;  ///< exit 1 when a target is missed (for a regression gate)
     std::string only;     ///< "" = everything; else one of balance, generate, streams
@@ -78,7 +79,8 @@ struct Options {
 [[noreturn]] void Usage() {
     std::fprintf(stderr,
                  "usage: inkstone-bench [--json PATH] [--seconds N] [--rounds N] [--connections N] "
-                 "[--streams N] [--keepalive N] [--no-micro] [--quick] [--strict]\n"
+                 "[--streams N] [--keepalive N] [--no-keepalive-compare] [--no-micro]\n"
+                 "                      [--quick] [--strict]\n"
                  "                      [--only balance|generate|streams]\n");
     std::exit(2);
 }
@@ -111,9 +113,12 @@ Options ParseOptions(int argc, char** argv) {
             o.strict = true;
         } else if (arg == "--no-micro") {
             o.micro = false;
+        } else if (arg == "--no-keepalive-compare") {
+            o.compare_keepalive = false;
         } else if (arg == "--quick") {
             o.seconds = 3;
             o.rounds = 1;
+            o.compare_keepalive = false;
         } else {
             Usage();
         }
@@ -512,6 +517,7 @@ struct Bench {
                    "same nginx location; req/s by round " +
                    Rounds(floor.per_second, 0) + "; errors " + std::to_string(floor.errors);
         report.Add(f);
+        floor_without_keepalive = f.per_second;
         Row b = balance.ToRow("GET /credit/balance");
         const double rps_ratio = MedianRatio(balance.per_second, floor.per_second);
         const double p99_ratio = MedianRatio(balance.p99_ms, floor.p99_ms);
@@ -524,6 +530,7 @@ struct Bench {
                    Rounds(RatiosOf(balance.per_second, floor.per_second), 2) + "; errors " +
                    std::to_string(balance.errors);
         report.Add(b);
+        balance_without_keepalive = b.per_second;
     }
 
     static std::vector<double> RatiosOf(const std::vector<double>& a,
@@ -788,20 +795,25 @@ struct Bench {
         pool.Start();
     }
 
-    // Upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`), for the README's choice:
-    // the rendered snippets are edited in place and nginx reloaded, then restored.
-    void Keepalive() {
+    // The same with upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`), for the
+    // README's choice: the rendered snippets are edited in place and nginx reloaded, then
+    // restored.
+    void WithKeepalive(int keepalive) {
         testing::Nginx& nginx = stack->nginx();
         const std::string upstream = nginx.prefix() + "/conf/inkstone-upstream.conf";
         const std::string locations = nginx.prefix() + "/conf/inkstone-locations.conf";
         const std::string upstream_text = testing::ReadFile(upstream);
         const std::string locations_text = testing::ReadFile(locations);
         std::string u = upstream_text;
-        const size_t close = u.rfind('}');
-        u.insert(close, "    keepalive " + std::to_string(o.keepalive) + ";\n");
+        const size_t server = u.find("    server ");
+        const size_t line_end = u.find('\n', server);
+        if (server == std::string::npos || line_end == std::string::npos) {
+            throw std::runtime_error("no server line in " + upstream);
+        }
+        u.insert(line_end + 1, "    keepalive " + std::to_string(keepalive) + ";\n");
         std::string l = locations_text;
         for (size_t at; (at = l.find("fastcgi_keep_conn off;")) != std::string::npos;) {
-            l.replace(at, 22, "fastcgi_keep_conn on; ");
+            l.replace(at, 22, "fastcgi_keep_conn on;");
         }
         testing::WriteFile(upstream, u);
         testing::WriteFile(locations, l);
@@ -815,17 +827,23 @@ struct Bench {
         nginx.Reload();
         std::this_thread::sleep_for(seconds(2));
 
-        const std::string label = " (upstream keepalive " + std::to_string(o.keepalive) + ")";
+        const std::string label = ", upstream keepalive " + std::to_string(keepalive);
         Row f = MakeRow("floor" + label, floor.per_second(), floor.p50_ms, floor.p99_ms);
-        f.detail = "errors " + std::to_string(floor.errors);
+        f.ratio = Fixed(floor.per_second() / *floor_without_keepalive, 2) + "x without";
+        f.detail = "one round; errors " + std::to_string(floor.errors);
         report.Add(f);
         Row b = MakeRow("GET /credit/balance" + label, balance.per_second(), balance.p50_ms,
                         balance.p99_ms);
         b.ratio = Fixed(balance.per_second() / floor.per_second(), 2) + "x floor req/s, p99 " +
-                  Fixed(balance.p99_ms / floor.p99_ms, 2) + "x";
-        b.detail = "experiment (--keepalive); errors " + std::to_string(balance.errors);
+                  Fixed(balance.p99_ms / floor.p99_ms, 2) + "x; " +
+                  Fixed(balance.per_second() / *balance_without_keepalive, 2) + "x without";
+        b.detail = "one round, for the keepalive choice (README); errors " +
+                   std::to_string(balance.errors);
         report.Add(b);
     }
+
+    std::optional<double> floor_without_keepalive;
+    std::optional<double> balance_without_keepalive;
 };
 
 std::string CeilingLocation(const std::string& body) {
@@ -890,6 +908,18 @@ int Run(const Options& options) {
     b.settings["wrk_threads"] = 1;
     b.settings["seconds_per_run"] = options.seconds;
     b.settings["users"] = options.users;
+    {
+        // As rendered (none by default).
+        b.settings["upstream_keepalive"] = 0;
+        std::istringstream lines(
+            testing::ReadFile(stack.nginx().prefix() + "/conf/inkstone-upstream.conf"));
+        for (std::string line; std::getline(lines, line);) {
+            const size_t at = line.find("keepalive ");
+            if (at != std::string::npos && line.find('#') == std::string::npos) {
+                b.settings["upstream_keepalive"] = std::atoi(line.c_str() + at + 10);
+            }
+        }
+    }
 
     const auto wanted = [&](const char* phase) {
         return options.only.empty() || options.only == phase;
@@ -900,7 +930,17 @@ int Run(const Options& options) {
             if (b.balance_body != expected_body) {
                 throw std::runtime_error("the balance body changed shape: " + b.balance_body);
             }
-            if (options.keepalive > 0) b.Keepalive();
+            if (options.compare_keepalive) {
+                // Idle kept connections hold pool threads: at most half of them in all.
+                const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+                const int keepalive =
+                    options.keepalive > 0
+                        ? options.keepalive
+                        : std::max(1, options.workers * options.threads /
+                                          (2 * static_cast<int>(cores > 0 ? cores : 1)));
+                b.settings["keepalive_experiment"] = keepalive;
+                b.WithKeepalive(keepalive);
+            }
         }
         if (wanted("generate")) b.Generate();
         if (wanted("streams")) b.Streams();
@@ -922,9 +962,10 @@ int Run(const Options& options) {
                 header["machine"]["nproc"].asString().c_str(),
                 header["machine"]["memory_gib"].asDouble(), minutes);
     std::printf(
-        "load: wrk 1 thread x %d connections, %d s per run; pool %dx%d threads; "
-        "%d users\n\n",
-        options.connections, options.seconds, options.workers, options.threads, options.users);
+        "load: wrk 1 thread x %d connections, %d rounds of %d s per scenario; pool %dx%d "
+        "threads; nginx upstream keepalive %d (0 = none); %d users\n\n",
+        options.connections, options.rounds, options.seconds, options.workers, options.threads,
+        b.settings["upstream_keepalive"].asInt(), options.users);
     std::printf("%s", b.report.Text().c_str());
     std::printf("\nJSON: %s\n", options.json_path.c_str());
     return options.strict && !b.report.AllPassed() ? 1 : 0;
