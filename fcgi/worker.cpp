@@ -164,6 +164,9 @@ void* ThreadMain(void* arg) {
     // us. The socket is non-blocking, so with nothing waiting this is one EAGAIN.
     if (ep >= 0) close(ep);
     ep = -1;
+    // A connection nginx kept is given back first: FCGX_Accept_r would wait on it for a next
+    // request that may never come (nginx retries one sent meanwhile on another connection).
+    if (fcgi.ipcFd >= 0) FCGX_Free(&fcgi, 1);
     if (ok && FCGX_Accept_r(&fcgi) >= 0) serve();
     FCGX_Free(&fcgi, 1);
     w.slot->threads--;

@@ -68,8 +68,8 @@ struct Options {
     size_t streams = 2000;  ///< the last streaming step
     std::vector<size_t> stream_steps = {500, 1000, 2000};
     double ramp_per_second = 400;
-    int keepalive = 0;  ///< the keepalive experiment's `keepalive`; 0 = half the pool's threads
-    bool compare_keepalive = true;  ///< also measure floor and balance with upstream keepalive
+    int keepalive = 0;  ///< `keepalive` when the experiment turns it on; 0 = half the threads
+    bool compare_keepalive = true;  ///< also measure floor and balance with keepalive flipped
     bool micro = true;
     bool strict = false;  ///< exit 1 when a target is missed (for a regression gate)
     std::string only;     ///< "" = everything; else one of balance, generate, streams
@@ -517,7 +517,7 @@ struct Bench {
                    "same nginx location; req/s by round " +
                    Rounds(floor.per_second, 0) + "; errors " + std::to_string(floor.errors);
         report.Add(f);
-        floor_without_keepalive = f.per_second;
+        floor_as_rendered = f.per_second;
         Row b = balance.ToRow("GET /credit/balance");
         const double rps_ratio = MedianRatio(balance.per_second, floor.per_second);
         const double p99_ratio = MedianRatio(balance.p99_ms, floor.p99_ms);
@@ -530,7 +530,7 @@ struct Bench {
                    Rounds(RatiosOf(balance.per_second, floor.per_second), 2) + "; errors " +
                    std::to_string(balance.errors);
         report.Add(b);
-        balance_without_keepalive = b.per_second;
+        balance_as_rendered = b.per_second;
     }
 
     static std::vector<double> RatiosOf(const std::vector<double>& a,
@@ -795,55 +795,64 @@ struct Bench {
         pool.Start();
     }
 
-    // The same with upstream keepalive (`keepalive N` + `fastcgi_keep_conn on`), for the
-    // README's choice: the rendered snippets are edited in place and nginx reloaded, then
-    // restored.
-    void WithKeepalive(int keepalive) {
+    // Floor and balance once more with nginx's upstream keepalive flipped (off when the
+    // rendered config has it, else `keepalive N`), for the README's choice: the rendered
+    // snippets are edited in place and nginx reloaded, then restored.
+    void FlippedKeepalive(int rendered, int experiment) {
         testing::Nginx& nginx = stack->nginx();
         const std::string upstream = nginx.prefix() + "/conf/inkstone-upstream.conf";
         const std::string locations = nginx.prefix() + "/conf/inkstone-locations.conf";
         const std::string upstream_text = testing::ReadFile(upstream);
         const std::string locations_text = testing::ReadFile(locations);
-        std::string u = upstream_text;
-        const size_t server = u.find("    server ");
-        const size_t line_end = u.find('\n', server);
-        if (server == std::string::npos || line_end == std::string::npos) {
-            throw std::runtime_error("no server line in " + upstream);
+        const bool turn_on = rendered == 0;
+        std::string u;
+        std::istringstream lines(upstream_text);
+        for (std::string line; std::getline(lines, line);) {
+            const bool directive = line.rfind("    keepalive ", 0) == 0;
+            if (!directive) u += line + "\n";
+            if (turn_on && line.rfind("    server ", 0) == 0) {
+                u += "    keepalive " + std::to_string(experiment) + ";\n";
+            }
         }
-        u.insert(line_end + 1, "    keepalive " + std::to_string(keepalive) + ";\n");
+        const std::string from = turn_on ? "fastcgi_keep_conn off;" : "fastcgi_keep_conn on;";
+        const std::string to = turn_on ? "fastcgi_keep_conn on;" : "fastcgi_keep_conn off;";
         std::string l = locations_text;
-        for (size_t at; (at = l.find("fastcgi_keep_conn off;")) != std::string::npos;) {
-            l.replace(at, 22, "fastcgi_keep_conn on;");
-        }
+        // Only the API location's; the status page keeps its own `off`.
+        if (const size_t at = l.find(from); at != std::string::npos) l.replace(at, from.size(), to);
         testing::WriteFile(upstream, u);
         testing::WriteFile(locations, l);
         nginx.Reload();
         std::this_thread::sleep_for(seconds(2));
-        const bench::WrkResult floor = Floor("-keepalive");
+        const std::string tag = turn_on ? "-keepalive" : "-no-keepalive";
+        const bench::WrkResult floor = Floor(tag);
         const bench::WrkResult balance =
-            Measure(Wrk("balance-keepalive", kBalancePath, users.all_file));
+            Measure(Wrk("balance" + tag, kBalancePath, users.all_file));
         testing::WriteFile(upstream, upstream_text);
         testing::WriteFile(locations, locations_text);
         nginx.Reload();
         std::this_thread::sleep_for(seconds(2));
 
-        const std::string label = ", upstream keepalive " + std::to_string(keepalive);
+        const std::string label = turn_on ? ", upstream keepalive " + std::to_string(experiment)
+                                          : ", no upstream keepalive";
+        const std::string other =
+            turn_on ? "x as rendered (none)"
+                    : "x as rendered (keepalive " + std::to_string(rendered) + ")";
         Row f = MakeRow("floor" + label, floor.per_second(), floor.p50_ms, floor.p99_ms);
-        f.ratio = Fixed(floor.per_second() / *floor_without_keepalive, 2) + "x without";
+        f.ratio = Fixed(floor.per_second() / *floor_as_rendered, 2) + other;
         f.detail = "one round; errors " + std::to_string(floor.errors);
         report.Add(f);
         Row b = MakeRow("GET /credit/balance" + label, balance.per_second(), balance.p50_ms,
                         balance.p99_ms);
         b.ratio = Fixed(balance.per_second() / floor.per_second(), 2) + "x floor req/s, p99 " +
                   Fixed(balance.p99_ms / floor.p99_ms, 2) + "x; " +
-                  Fixed(balance.per_second() / *balance_without_keepalive, 2) + "x without";
+                  Fixed(balance.per_second() / *balance_as_rendered, 2) + other;
         b.detail = "one round, for the keepalive choice (README); errors " +
                    std::to_string(balance.errors);
         report.Add(b);
     }
 
-    std::optional<double> floor_without_keepalive;
-    std::optional<double> balance_without_keepalive;
+    std::optional<double> floor_as_rendered;
+    std::optional<double> balance_as_rendered;
 };
 
 std::string CeilingLocation(const std::string& body) {
@@ -909,7 +918,7 @@ int Run(const Options& options) {
     b.settings["seconds_per_run"] = options.seconds;
     b.settings["users"] = options.users;
     {
-        // As rendered (none by default).
+        // As rendered: half the pool's threads over nginx's workers (0 = none).
         b.settings["upstream_keepalive"] = 0;
         std::istringstream lines(
             testing::ReadFile(stack.nginx().prefix() + "/conf/inkstone-upstream.conf"));
@@ -938,8 +947,7 @@ int Run(const Options& options) {
                         ? options.keepalive
                         : std::max(1, options.workers * options.threads /
                                           (2 * static_cast<int>(cores > 0 ? cores : 1)));
-                b.settings["keepalive_experiment"] = keepalive;
-                b.WithKeepalive(keepalive);
+                b.FlippedKeepalive(b.settings["upstream_keepalive"].asInt(), keepalive);
             }
         }
         if (wanted("generate")) b.Generate();
