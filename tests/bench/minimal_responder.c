@@ -78,7 +78,14 @@ static MYSQL_STMT *Prepare(MYSQL *mysql, const char *sql) {
 static void Connect(struct Conn *c) {
     c->mysql = mysql_init(NULL);
     if (c->mysql == NULL) Die("mysql_init", "out of memory");
-    if (mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0) {
+    /* The pool's connection settings (lib/db.cpp with the db.* defaults): with a read timeout
+     * libmariadb waits for every answer in poll() rather than in a blocking read, which a
+     * server that must not hang on a stuck database pays for, so the floor pays it too. */
+    const unsigned int connect_timeout = 2, read_timeout = 30;
+    if (mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0 ||
+        mysql_options(c->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout) != 0 ||
+        mysql_options(c->mysql, MYSQL_OPT_READ_TIMEOUT, &read_timeout) != 0 ||
+        mysql_options(c->mysql, MYSQL_OPT_WRITE_TIMEOUT, &read_timeout) != 0) {
         Die("mysql_options", mysql_error(c->mysql));
     }
     if (mysql_real_connect(c->mysql, g_options.db_host, g_options.db_user, g_options.db_password,
