@@ -4,6 +4,8 @@
 #include <json/writer.h>
 
 #include <array>
+#include <memory>
+#include <sstream>
 
 namespace inkstone::lib {
 namespace {
@@ -62,13 +64,20 @@ std::string Request::PathParam(std::string_view name) const {
 }
 
 std::string ToJson(const Json::Value& value) {
-    static const Json::StreamWriterBuilder builder = [] {
-        Json::StreamWriterBuilder b;
-        b["indentation"] = "";
-        b["emitUTF8"] = true;
-        return b;
+    // One writer and one stream per thread: Json::writeString builds a writer from the
+    // builder's settings (a few allocations and lookups) on every call, which cost more than
+    // writing a small body did.
+    thread_local const std::unique_ptr<Json::StreamWriter> writer = [] {
+        Json::StreamWriterBuilder builder;
+        builder["indentation"] = "";
+        builder["emitUTF8"] = true;
+        return std::unique_ptr<Json::StreamWriter>(builder.newStreamWriter());
     }();
-    return Json::writeString(builder, value);
+    thread_local std::ostringstream stream;
+    stream.str(std::string());
+    stream.clear();
+    writer->write(value, &stream);
+    return stream.str();
 }
 
 Response Response::Json(int status, const Json::Value& body) {

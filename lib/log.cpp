@@ -187,7 +187,15 @@ void Log(LogLevel level, std::string_view event, const Json::Value& fields) {
     line += LevelName(level);
     line += "\",\"event\":";
     AppendJson(line, Json::Value(event.data(), event.data() + event.size()));
-    if (fields.isObject()) {
+    const bool clash = fields.isObject() && (fields.isMember("ts") || fields.isMember("level") ||
+                                             fields.isMember("event"));
+    if (fields.isObject() && !clash && !fields.empty()) {
+        // The usual case, written in one go: `{"a":1,"b":2}` continues the line as `,"a":1,"b":2`.
+        const size_t start = line.size();
+        AppendJson(line, fields);
+        line[start] = ',';
+        line.pop_back();  // its closing brace; the line's own comes below
+    } else if (fields.isObject()) {
         for (auto it = fields.begin(); it != fields.end(); ++it) {
             std::string name = it.name();
             // The fixed keys come first and must stay unique in the object.
