@@ -460,7 +460,12 @@ struct Bench {
             throw std::runtime_error("minimal responder answered " + std::to_string(answer.status) +
                                      " " + answer.body + ", inkstone " + balance_body);
         }
-        const bench::WrkResult r = Measure(Wrk("floor" + label, kBalancePath, users.all_file));
+        const bench::WrkOptions w = Wrk("floor" + label, kBalancePath, users.all_file);
+        WarmUp(w);
+        const double cpu = bench::MeasureTree(floor.pid()).cpu_seconds;
+        const bench::WrkResult r = MeasureOnly(w);
+        last_cpu_us_per_request = (bench::MeasureTree(floor.pid()).cpu_seconds - cpu) * 1e6 /
+                                  std::max<int64_t>(1, r.requests);
         floor.Stop(milliseconds(2000));
         unlink(socket.c_str());
         pool.Start();
@@ -501,7 +506,12 @@ struct Bench {
             const bench::WrkOptions w = Wrk("balance" + suffix, kBalancePath, users.all_file);
             WarmUp(w);
             const int64_t questions = Questions();
-            balance.Add(MeasureOnly(w));
+            floor_cpu_us.push_back(last_cpu_us_per_request);
+            const double cpu = bench::MeasureTree(stack->pool().pid()).cpu_seconds;
+            const bench::WrkResult r = MeasureOnly(w);
+            balance_cpu_us.push_back((bench::MeasureTree(stack->pool().pid()).cpu_seconds - cpu) *
+                                     1e6 / std::max<int64_t>(1, r.requests));
+            balance.Add(r);
             statements += Questions() - questions;
         }
 
@@ -524,7 +534,9 @@ struct Bench {
         b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
         b.target = ">= 0.80x req/s, p99 <= 1.5x";
         b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
-        b.detail = std::to_string(o.users) + " users, pool " + threads + " threads; " +
+        b.detail = "CPU per request: pool " + Fixed(Median(balance_cpu_us), 0) + " us, floor " +
+                   Fixed(Median(floor_cpu_us), 0) + " us; " + std::to_string(o.users) +
+                   " users, pool " + threads + " threads; " +
                    PerRequest(statements, balance.requests) +
                    " DB statements per request; req/s ratio by round " +
                    Rounds(RatiosOf(balance.per_second, floor.per_second), 2) + "; errors " +
@@ -851,6 +863,8 @@ struct Bench {
         report.Add(b);
     }
 
+    double last_cpu_us_per_request = 0;  ///< the floor's, of its last measured run
+    std::vector<double> floor_cpu_us, balance_cpu_us;
     std::optional<double> floor_as_rendered;
     std::optional<double> balance_as_rendered;
 };
@@ -899,6 +913,9 @@ int Run(const Options& options) {
         {"generation.per_minute", "1000000"},
         {"generation.in_flight", "100000"},
         {"credit.cost_per_generation", std::to_string(kCost)},
+        // A connection per request thread, as the floor has (with the default 8, a worker's 16
+        // threads also wait for connections: another 5 us of CPU per balance request).
+        {"db.pool_size", std::to_string(options.threads)},
     };
     so.nginx_local_conf = {{"bench.conf", CeilingLocation(expected_body)}};
     testing::Stack stack(so);
