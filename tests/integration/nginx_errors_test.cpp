@@ -394,7 +394,12 @@ TEST(NginxLifecycle, StopAndKillLeaveNoWorkerAndNoListener) {
         options.pool_address = "unix:" + dir.path() + "/no-such.sock";
         Nginx nginx(options);
         nginx.Start();
-        const std::vector<pid_t> workers = Descendants(nginx.pid());
+        // The port answers as soon as the master listens; its workers fork a moment later.
+        std::vector<pid_t> workers = Descendants(nginx.pid());
+        for (int i = 0; workers.empty() && i < 100; ++i) {
+            std::this_thread::sleep_for(milliseconds(50));
+            workers = Descendants(nginx.pid());
+        }
         EXPECT_FALSE(workers.empty());
         if (graceful) {
             nginx.Stop();
