@@ -11,6 +11,7 @@
 
 #include "lib/qwen_provider.h"
 #include "tests/harness/process.h"
+#include "tests/harness/shared_simulator.h"
 #include "tests/harness/simulator.h"
 
 namespace inkstone::testing {
@@ -27,35 +28,7 @@ long long MsSince(SteadyClock::time_point start) {
     return std::chrono::duration_cast<milliseconds>(SteadyClock::now() - start).count();
 }
 
-class SimEnvironment final : public ::testing::Environment {
-  public:
-    SimEnvironment(std::unique_ptr<Simulator>* sim, std::string dir)
-        : sim_(sim), dir_(std::move(dir)) {}
-    void TearDown() override {
-        const bool failed = ::testing::UnitTest::GetInstance()->Failed();
-        if (*sim_ && failed) {
-            std::fprintf(stderr, "[sim] kept %s; last log lines:\n%s\n", dir_.c_str(),
-                         (*sim_)->LogTail(5).c_str());
-        }
-        sim_->reset();
-        if (!failed) RemoveTree(dir_);
-    }
-
-  private:
-    std::unique_ptr<Simulator>* sim_;
-    std::string dir_;
-};
-
-Simulator& Sim() {
-    static std::unique_ptr<Simulator> sim;
-    if (sim) return *sim;
-    SimulatorOptions options;
-    options.dir = MakeTempDir("inkstone-qwen-sim-test-");
-    ::testing::AddGlobalTestEnvironment(new SimEnvironment(&sim, options.dir));  // gtest owns it
-    sim = std::make_unique<Simulator>(options);
-    sim->Start();
-    return *sim;
-}
+Simulator& Sim() { return SharedSimulator("inkstone-qwen-sim-test-"); }
 
 lib::QwenConfig Config() {
     lib::QwenConfig config;

@@ -22,6 +22,7 @@
 
 #include "tests/harness/process.h"
 #include "tests/harness/shared_stack.h"
+#include "tests/harness/shared_simulator.h"
 #include "tests/harness/simulator.h"
 
 namespace inkstone::testing {
@@ -34,37 +35,7 @@ constexpr const char* kTextPath = "/api/v1/services/aigc/text-generation/generat
 constexpr const char* kVisionPath = "/api/v1/services/aigc/multimodal-generation/generation";
 constexpr const char* kImagePath = "/api/v1/services/aigc/text2image/image-synthesis";
 
-// Stops the shared simulator after the last test; keeps its directory when a test failed.
-class SimEnvironment final : public ::testing::Environment {
-  public:
-    SimEnvironment(std::unique_ptr<Simulator>* sim, std::string dir)
-        : sim_(sim), dir_(std::move(dir)) {}
-    void TearDown() override {
-        const bool failed = ::testing::UnitTest::GetInstance()->Failed();
-        if (*sim_ && failed) {
-            std::fprintf(stderr, "[sim] kept %s; last log lines:\n%s\n", dir_.c_str(),
-                         (*sim_)->LogTail(5).c_str());
-        }
-        sim_->reset();
-        if (!failed) RemoveTree(dir_);
-    }
-
-  private:
-    std::unique_ptr<Simulator>* sim_;
-    std::string dir_;
-};
-
-// One simulator for the whole binary, started by the first test that needs it.
-Simulator& Sim() {
-    static std::unique_ptr<Simulator> sim;
-    if (sim) return *sim;
-    SimulatorOptions options;
-    options.dir = MakeTempDir("inkstone-sim-test-");
-    ::testing::AddGlobalTestEnvironment(new SimEnvironment(&sim, options.dir));  // gtest owns it
-    sim = std::make_unique<Simulator>(options);
-    sim->Start();
-    return *sim;
-}
+Simulator& Sim() { return SharedSimulator("inkstone-sim-test-"); }
 
 HttpHeaders Auth(HttpHeaders extra = {}) {
     extra.emplace("Authorization", std::string("Bearer ") + kSimulatorApiKey);
