@@ -27,6 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROGRAM "db-charge-bench"
+#include "bench_mysql.h"
+
 static const char kApplyDeltaSql[] =
     "UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ? "
     "WHERE id = ? AND credits >= ?";
@@ -62,31 +65,10 @@ struct Stats {
 
 static struct Options g_options;
 
-static void Die(const char *what, const char *detail) {
-    fprintf(stderr, "db-charge-bench: %s: %s\n", what, detail ? detail : "");
-    exit(1);
-}
-
 static double Now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void SqlNow(char out[80]) {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 80, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-}
-
-static MYSQL_STMT *Prepare(MYSQL *mysql, const char *sql) {
-    MYSQL_STMT *stmt = mysql_stmt_init(mysql);
-    if (stmt == NULL) Die("mysql_stmt_init", mysql_error(mysql));
-    if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) Die("prepare", mysql_stmt_error(stmt));
-    return stmt;
 }
 
 static void Bind(MYSQL_BIND *b, enum enum_field_types type, void *buffer, unsigned long *length,
@@ -228,14 +210,6 @@ static void *ThreadMain(void *arg) {
 static int CompareU32(const void *a, const void *b) {
     const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
-}
-
-static const char *Arg(int argc, char **argv, const char *name, const char *fallback) {
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    if (fallback == NULL) Die("missing argument", name);
-    return fallback;
 }
 
 int main(int argc, char **argv) {

@@ -24,6 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_PROGRAM "minimal-responder"
+#include "bench_mysql.h"
+
 #define TOKEN_CHARS 43
 #define TOKEN_BYTES 32
 
@@ -52,28 +55,6 @@ struct Conn {
     MYSQL_STMT *session;
     MYSQL_STMT *balance;
 };
-
-static void Die(const char *what, const char *detail) {
-    fprintf(stderr, "minimal-responder: %s: %s\n", what, detail ? detail : "");
-    exit(1);
-}
-
-/* "YYYY-MM-DD HH:MM:SS.uuuuuu" in UTC, as inkstone writes DATETIME(6) values. */
-static void SqlNow(char out[80]) {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, 80, "%04d-%02d-%02d %02d:%02d:%02d.%06ld", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-}
-
-static MYSQL_STMT *Prepare(MYSQL *mysql, const char *sql) {
-    MYSQL_STMT *stmt = mysql_stmt_init(mysql);
-    if (stmt == NULL) Die("mysql_stmt_init", mysql_error(mysql));
-    if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) Die("prepare", mysql_stmt_error(stmt));
-    return stmt;
-}
 
 static void Connect(struct Conn *c) {
     c->mysql = mysql_init(NULL);
@@ -296,14 +277,6 @@ static void *ThreadMain(void *arg) {
         FCGX_Finish_r(&request);
     }
     return NULL;
-}
-
-static const char *Arg(int argc, char **argv, const char *name, const char *fallback) {
-    for (int i = 1; i + 1 < argc; ++i) {
-        if (strcmp(argv[i], name) == 0) return argv[i + 1];
-    }
-    if (fallback == NULL) Die("missing argument", name);
-    return fallback;
 }
 
 int main(int argc, char **argv) {
