@@ -5,8 +5,8 @@
 #include <functional>
 #include <memory>
 
-#include "lib/config.h"
-#include "lib/http.h"
+#include "lib/base/config.h"
+#include "lib/http/message.h"
 
 namespace inkstone::fcgi {
 
@@ -21,7 +21,7 @@ class Application {
     virtual void StopBackground() {}
     /// Serves one request. Must not throw: every failure is a response. `body_truncated`
     /// means the body was longer than MaxBodyBytes() and only that much was kept.
-    virtual lib::Response Serve(lib::Request& request, lib::StreamWriter& stream,
+    virtual lib::http::Response Serve(lib::http::Request& request, lib::http::StreamWriter& stream,
                                 bool body_truncated) = 0;
     /// The largest body any route accepts; the adapter reads at most this + 1 bytes.
     virtual size_t MaxBodyBytes() const = 0;
@@ -29,6 +29,6 @@ class Application {
 
 /// Builds the application in a freshly forked worker. May throw (the worker then exits 1 and
 /// the master restarts it with backoff).
-using ApplicationFactory = std::function<std::unique_ptr<Application>(const lib::Config&)>;
+using ApplicationFactory = std::function<std::unique_ptr<Application>(const lib::base::Config&)>;
 
 }  // namespace inkstone::fcgi

@@ -10,17 +10,17 @@
 #include <exception>
 #include <random>
 
-#include "lib/db.h"
-#include "lib/json_body.h"
-#include "lib/log.h"
-#include "lib/utf8.h"
+#include "lib/db/db.h"
+#include "lib/http/json_body.h"
+#include "lib/base/log.h"
+#include "lib/base/utf8.h"
 
 namespace inkstone::fcgi {
 namespace {
 
-using lib::ApiError;
-using lib::ErrorCode;
-using lib::Response;
+using lib::base::ApiError;
+using lib::base::ErrorCode;
+using lib::http::Response;
 
 std::string ToLower(std::string_view s) {
     std::string out(s);
@@ -66,8 +66,8 @@ std::string_view BearerToken(const std::string& header) {
     return Trim(h.substr(7));
 }
 
-Response MapDbError(const lib::db::DbError& e, const lib::Request& request) {
-    lib::Log(lib::LogLevel::kError, "db_error", [&] {
+Response MapDbError(const lib::db::DbError& e, const lib::http::Request& request) {
+    lib::base::Log(lib::base::LogLevel::kError, "db_error", [&] {
         Json::Value f;
         f["request_id"] = request.request_id;
         f["mysql_code"] = e.code;
@@ -117,14 +117,14 @@ std::string RequestIdFor(const std::string& supplied) {
     return hex;
 }
 
-Dispatcher::Dispatcher(const lib::Router& router, const lib::Authenticator* authenticator)
+Dispatcher::Dispatcher(const lib::http::Router& router, const lib::http::Authenticator* authenticator)
     : router_(router), authenticator_(authenticator) {
-    for (const lib::Route& route : router_.routes()) {
+    for (const lib::http::Route& route : router_.routes()) {
         max_body_ = std::max(max_body_, route.body_limit);
     }
 }
 
-Response Dispatcher::Dispatch(lib::Request& request, lib::StreamWriter& stream,
+Response Dispatcher::Dispatch(lib::http::Request& request, lib::http::StreamWriter& stream,
                               bool body_truncated) const {
     auto start = std::chrono::steady_clock::now();
     request.request_id = RequestIdFor(request.Header("x-request-id"));
@@ -142,10 +142,10 @@ Response Dispatcher::Dispatch(lib::Request& request, lib::StreamWriter& stream,
         Json::Value f;
         f["request_id"] = request.request_id;
         f["error"] = e.what();
-        lib::Log(lib::LogLevel::kError, "unhandled_exception", f);
+        lib::base::Log(lib::base::LogLevel::kError, "unhandled_exception", f);
         response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
     } catch (...) {
-        lib::Log(lib::LogLevel::kError, "unhandled_exception");
+        lib::base::Log(lib::base::LogLevel::kError, "unhandled_exception");
         response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
     }
     if (!response.streamed) response.headers.emplace_back("X-Request-Id", request.request_id);
@@ -155,30 +155,30 @@ Response Dispatcher::Dispatch(lib::Request& request, lib::StreamWriter& stream,
                   .count();
     Json::Value f;
     f["method"] = request.method_name;
-    f["path"] = lib::IsValidUtf8(request.path) ? request.path : std::string("(invalid utf-8)");
+    f["path"] = lib::base::IsValidUtf8(request.path) ? request.path : std::string("(invalid utf-8)");
     f["status"] = response.status;
     f["duration_us"] = Json::Int64(us);
     if (request.principal) f["user_id"] = Json::Int64(request.principal->user_id);
     f["request_id"] = request.request_id;
-    lib::Log(lib::LogLevel::kInfo, "request", f);
+    lib::base::Log(lib::base::LogLevel::kInfo, "request", f);
     return response;
 }
 
-Response Dispatcher::Route(lib::Request& request, lib::StreamWriter& stream,
+Response Dispatcher::Route(lib::http::Request& request, lib::http::StreamWriter& stream,
                            bool body_truncated) const {
-    if (!lib::IsValidUtf8(request.path) || !lib::IsValidUtf8(request.query)) {
+    if (!lib::base::IsValidUtf8(request.path) || !lib::base::IsValidUtf8(request.query)) {
         throw ApiError(ErrorCode::kBadRequest, "the request URI is not valid UTF-8");
     }
-    lib::Router::Match match = router_.Find(request.method, request.path);
-    if (match.outcome == lib::Router::Outcome::kNotFound) {
+    lib::http::Router::Match match = router_.Find(request.method, request.path);
+    if (match.outcome == lib::http::Router::Outcome::kNotFound) {
         throw ApiError(ErrorCode::kNotFound, "not found");
     }
-    if (match.outcome == lib::Router::Outcome::kMethodNotAllowed) {
+    if (match.outcome == lib::http::Router::Outcome::kMethodNotAllowed) {
         Response r = Response::Error(ApiError(ErrorCode::kMethodNotAllowed, "method not allowed"));
         r.headers.emplace_back("Allow", match.allow);
         return r;
     }
-    const lib::Route& route = *match.route;
+    const lib::http::Route& route = *match.route;
     request.path_params = std::move(match.params);
 
     if (body_truncated || request.body.size() > route.body_limit) {
@@ -186,17 +186,17 @@ Response Dispatcher::Route(lib::Request& request, lib::StreamWriter& stream,
                        "request body exceeds " + std::to_string(route.body_limit) + " bytes");
     }
     switch (route.body) {
-        case lib::BodyKind::kNone:
-        case lib::BodyKind::kAny:
+        case lib::http::BodyKind::kNone:
+        case lib::http::BodyKind::kAny:
             break;
-        case lib::BodyKind::kJson:
+        case lib::http::BodyKind::kJson:
             if (!IsJsonContentType(request.Header("content-type"))) {
                 throw ApiError(ErrorCode::kUnsupportedMediaType,
                                "Content-Type must be application/json");
             }
-            request.json = lib::ParseJsonObject(request.body);
+            request.json = lib::http::ParseJsonObject(request.body);
             break;
-        case lib::BodyKind::kForm:
+        case lib::http::BodyKind::kForm:
             if (!IsFormContentType(request.Header("content-type"))) {
                 throw ApiError(ErrorCode::kUnsupportedMediaType,
                                "Content-Type must be application/x-www-form-urlencoded");
@@ -204,10 +204,10 @@ Response Dispatcher::Route(lib::Request& request, lib::StreamWriter& stream,
             break;
     }
 
-    if (route.auth != lib::Auth::kPublic) {
+    if (route.auth != lib::http::Auth::kPublic) {
         const std::string authorization = request.Header("authorization");
         std::string_view token = BearerToken(authorization);
-        std::optional<lib::Principal> principal;
+        std::optional<lib::http::Principal> principal;
         if (!token.empty() && authenticator_ != nullptr) {
             principal = authenticator_->Authenticate(token);
         }
@@ -217,7 +217,7 @@ Response Dispatcher::Route(lib::Request& request, lib::StreamWriter& stream,
             r.headers.emplace_back("WWW-Authenticate", "Bearer");
             return r;
         }
-        if (route.auth == lib::Auth::kAdmin && principal->role != "admin") {
+        if (route.auth == lib::http::Auth::kAdmin && principal->role != "admin") {
             throw ApiError(ErrorCode::kForbidden, "administrator role required");
         }
         request.principal = std::move(principal);

@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <functional>
 
-#include "lib/authenticator.h"
-#include "lib/http.h"
-#include "lib/router.h"
+#include "lib/http/authenticator.h"
+#include "lib/http/message.h"
+#include "lib/http/router.h"
 
 namespace inkstone::fcgi {
 
@@ -16,22 +16,22 @@ class Dispatcher final {
   public:
     /// `authenticator` may be null when no route needs auth (tests); a route that does then
     /// answers 401. Both must outlive the dispatcher.
-    Dispatcher(const lib::Router& router, const lib::Authenticator* authenticator);
+    Dispatcher(const lib::http::Router& router, const lib::http::Authenticator* authenticator);
 
     /// Never throws. Sets request.request_id, path_params, json and principal on the way.
     /// `body_truncated` means the body was longer than the adapter was willing to read.
-    lib::Response Dispatch(lib::Request& request, lib::StreamWriter& stream,
+    lib::http::Response Dispatch(lib::http::Request& request, lib::http::StreamWriter& stream,
                            bool body_truncated = false) const;
 
     /// The largest body limit of any route.
     size_t MaxBodyBytes() const { return max_body_; }
 
   private:
-    lib::Response Route(lib::Request& request, lib::StreamWriter& stream,
+    lib::http::Response Route(lib::http::Request& request, lib::http::StreamWriter& stream,
                         bool body_truncated) const;
 
-    const lib::Router& router_;
-    const lib::Authenticator* authenticator_;
+    const lib::http::Router& router_;
+    const lib::http::Authenticator* authenticator_;
     size_t max_body_ = 0;
 };
 

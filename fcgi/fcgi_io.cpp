@@ -99,9 +99,9 @@ const char* ReasonPhrase(int status) {
     }
 }
 
-bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::Request& out) {
+bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::http::Request& out) {
     out.method_name = Param(fcgi, "REQUEST_METHOD");
-    out.method = lib::ParseMethod(out.method_name);
+    out.method = lib::http::ParseMethod(out.method_name);
     out.remote_addr = Param(fcgi, "REMOTE_ADDR");
 
     // The raw request URI, parsed here rather than with nginx regexes. An absolute-form
@@ -151,7 +151,7 @@ bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::Request& out) {
     return truncated;
 }
 
-bool WriteResponse(FCGX_Request& fcgi, const lib::Response& response, bool head_only) {
+bool WriteResponse(FCGX_Request& fcgi, const lib::http::Response& response, bool head_only) {
     std::vector<std::pair<std::string, std::string>> headers = response.headers;
     if (response.status != 204 && response.status != 304) {
         headers.emplace_back("Content-Length", std::to_string(response.body.size()));

@@ -1,28 +1,28 @@
 #pragma once
-/// The only code that touches libfcgi's request API: FCGX_Request → lib::Request, and
-/// lib::Response / streamed chunks → FastCGI stdout.
+/// The only code that touches libfcgi's request API: FCGX_Request → lib::http::Request, and
+/// lib::http::Response / streamed chunks → FastCGI stdout.
 #include <fcgiapp.h>
 
 #include <cstddef>
 #include <string>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 
 namespace inkstone::fcgi {
 
 /// Fills `out` from the request's params and stdin. Reads at most `max_body + 1` bytes of body
 /// (then drains the rest, so nginx never sees a reset) and returns true if the body was longer.
-bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::Request& out);
+bool ReadRequest(FCGX_Request& fcgi, size_t max_body, lib::http::Request& out);
 
 /// Writes a complete response (status line, headers, body) into libfcgi's buffer; it reaches
 /// nginx with FCGX_Finish_r (or earlier, when it outgrows the buffer). Returns false if a
 /// write already failed (the peer is gone).
-bool WriteResponse(FCGX_Request& fcgi, const lib::Response& response, bool head_only);
+bool WriteResponse(FCGX_Request& fcgi, const lib::http::Response& response, bool head_only);
 
 /// Streams over one FastCGI request. Every event is flushed to nginx as soon as Flush() is
 /// called (libfcgi would otherwise hold up to 8 KiB). Any failed write, or the peer closing
 /// the connection (seen with a zero-timeout poll), marks the client gone.
-class FcgiStreamWriter final : public lib::StreamWriter {
+class FcgiStreamWriter final : public lib::http::StreamWriter {
   public:
     explicit FcgiStreamWriter(FCGX_Request& fcgi) : fcgi_(fcgi) {}
     bool Begin(int status,

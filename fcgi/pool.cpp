@@ -12,7 +12,7 @@
 
 #include "fcgi/scoreboard.h"
 #include "fcgi/worker.h"
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace inkstone::fcgi {
 namespace {
@@ -28,7 +28,7 @@ struct Child {
     bool replaced = false;  ///< retiring and already replaced
 };
 
-int WorkerCount(const lib::Config& config) {
+int WorkerCount(const lib::base::Config& config) {
     if (config.fcgi.workers > 0) return config.fcgi.workers;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores > 0 ? static_cast<int>(cores) : 1;
@@ -42,7 +42,7 @@ Json::Value Fields(std::initializer_list<std::pair<const char*, Json::Value>> it
 
 class Master {
   public:
-    Master(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory)
+    Master(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory)
         : config_(std::move(config)), reload_(std::move(reload)), factory_(std::move(factory)) {}
 
     int Run();
@@ -56,8 +56,8 @@ class Master {
     void BeginShutdown(bool graceful);
     int ActiveCurrent() const;
 
-    lib::Config config_;
-    std::function<lib::Config()> reload_;
+    lib::base::Config config_;
+    std::function<lib::base::Config()> reload_;
     ApplicationFactory factory_;
     Scoreboard* board_ = nullptr;
     int listen_fd_ = -1;
@@ -81,13 +81,13 @@ void Master::Spawn() {
     // in the pid right after fork returns, before it can reap anything.
     WorkerSlot* slot = board_->Claim(-1, generation_);
     if (slot == nullptr) {
-        lib::Log(lib::LogLevel::kError, "scoreboard_full");
+        lib::base::Log(lib::base::LogLevel::kError, "scoreboard_full");
         next_spawn_ = Clock::now() + milliseconds(1000);
         return;
     }
     pid_t pid = fork();
     if (pid < 0) {
-        lib::Log(lib::LogLevel::kError, "fork_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "fork_failed", Json::Value(std::strerror(errno)));
         board_->Release(slot);
         next_spawn_ = Clock::now() + milliseconds(1000);
         return;
@@ -102,7 +102,7 @@ void Master::Spawn() {
     }
     slot->pid = pid;
     children_.push_back(Child{pid, generation_, Clock::now()});
-    lib::Log(lib::LogLevel::kInfo, "worker_started",
+    lib::base::Log(lib::base::LogLevel::kInfo, "worker_started",
              Fields({{"pid", pid}, {"generation", generation_}}));
 }
 
@@ -119,13 +119,13 @@ void Master::OnExit(pid_t pid, int status) {
     if (WIFSIGNALED(status)) f["signal"] = WTERMSIG(status);
     if (WIFEXITED(status)) f["exit_code"] = WEXITSTATUS(status);
     if (child.stopping || shutting_down_) {
-        lib::Log(lib::LogLevel::kInfo, "worker_stopped", f);
+        lib::base::Log(lib::base::LogLevel::kInfo, "worker_stopped", f);
         return;
     }
     if (clean) {
         // Retired after max_requests; its replacement may already be running.
         board_->recycles++;
-        lib::Log(lib::LogLevel::kInfo, "worker_retired", f);
+        lib::base::Log(lib::base::LogLevel::kInfo, "worker_retired", f);
         return;
     }
     board_->restarts++;
@@ -138,7 +138,7 @@ void Master::OnExit(pid_t pid, int status) {
                                 milliseconds(200) * (1 << std::min(crash_streak_ - 2, 6)));
     next_spawn_ = Clock::now() + delay;
     f["restart_in_ms"] = Json::Int64(delay.count());
-    lib::Log(lib::LogLevel::kError, "worker_died", f);
+    lib::base::Log(lib::base::LogLevel::kError, "worker_died", f);
 }
 
 void Master::Reap() {
@@ -159,16 +159,16 @@ void Master::Signal(int sig, bool only_old_generation) {
 
 void Master::Reload() {
     try {
-        lib::Config fresh = reload_();
+        lib::base::Config fresh = reload_();
         if (fresh.fcgi.listen != config_.fcgi.listen) {
-            lib::Log(lib::LogLevel::kWarn, "reload_listen_ignored",
+            lib::base::Log(lib::base::LogLevel::kWarn, "reload_listen_ignored",
                      Json::Value("changing fcgi.listen needs a restart"));
             fresh.fcgi.listen = config_.fcgi.listen;
         }
         config_ = std::move(fresh);
-        lib::LogInit(config_.log);
+        lib::base::LogInit(config_.log);
     } catch (const std::exception& e) {
-        lib::Log(lib::LogLevel::kError, "reload_failed", Json::Value(e.what()));
+        lib::base::Log(lib::base::LogLevel::kError, "reload_failed", Json::Value(e.what()));
         return;
     }
     board_->reloads++;
@@ -177,7 +177,7 @@ void Master::Reload() {
     reload_started_ = Clock::now();
     crash_streak_ = 0;
     next_spawn_ = Clock::time_point::min();
-    lib::Log(lib::LogLevel::kInfo, "reload", Fields({{"generation", generation_}}));
+    lib::base::Log(lib::base::LogLevel::kInfo, "reload", Fields({{"generation", generation_}}));
 }
 
 void Master::BeginShutdown(bool graceful) {
@@ -188,7 +188,7 @@ void Master::BeginShutdown(bool graceful) {
     auto grace = graceful ? std::chrono::seconds(config_.fcgi.graceful_timeout_s + 2)
                           : std::chrono::seconds(3);
     kill_at_ = std::min(kill_at_, Clock::now() + grace);
-    lib::Log(lib::LogLevel::kInfo, graceful ? "graceful_shutdown" : "fast_shutdown");
+    lib::base::Log(lib::base::LogLevel::kInfo, graceful ? "graceful_shutdown" : "fast_shutdown");
 }
 
 // Each streaming request holds two descriptors in its worker (nginx's connection and the one to
@@ -198,13 +198,13 @@ void Master::BeginShutdown(bool graceful) {
 void RaiseDescriptorLimit() {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        lib::Log(lib::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
         return;
     }
     if (limit.rlim_cur >= limit.rlim_max) return;
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        lib::Log(lib::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
     }
 }
 
@@ -213,7 +213,7 @@ int Master::Run() {
     try {
         listen_fd_ = BindListener(config_.fcgi.listen, config_.fcgi.backlog);
     } catch (const std::exception& e) {
-        lib::Log(lib::LogLevel::kError, "listen_failed", Json::Value(e.what()));
+        lib::base::Log(lib::base::LogLevel::kError, "listen_failed", Json::Value(e.what()));
         return 1;
     }
     board_ = Scoreboard::Create();
@@ -229,7 +229,7 @@ int Master::Run() {
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    lib::Log(lib::LogLevel::kInfo, "pool_started",
+    lib::base::Log(lib::base::LogLevel::kInfo, "pool_started",
              Fields({{"listen", config_.fcgi.listen},
                      {"workers", WorkerCount(config_)},
                      {"threads", config_.fcgi.threads}}));
@@ -283,7 +283,7 @@ int Master::Run() {
                 if (!shutting_down_) Reload();
                 break;
             case SIGUSR1:
-                lib::LogReopen();
+                lib::base::LogReopen();
                 Signal(SIGUSR1, false);
                 break;
             case SIGUSR2:
@@ -302,13 +302,13 @@ int Master::Run() {
         config_.fcgi.listen.find(':') == std::string::npos) {
         unlink(config_.fcgi.listen.c_str());
     }
-    lib::Log(lib::LogLevel::kInfo, "pool_stopped");
+    lib::base::Log(lib::base::LogLevel::kInfo, "pool_stopped");
     return 0;
 }
 
 }  // namespace
 
-int RunPool(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory) {
+int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory) {
     Master master(std::move(config), std::move(reload), std::move(factory));
     return master.Run();
 }

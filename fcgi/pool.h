@@ -15,7 +15,7 @@
 #include <string>
 
 #include "fcgi/application.h"
-#include "lib/config.h"
+#include "lib/base/config.h"
 
 namespace inkstone::fcgi {
 
@@ -25,6 +25,6 @@ int BindListener(const std::string& listen, int backlog);
 
 /// Runs the master until shutdown; returns the process exit code. `reload` re-reads the
 /// configuration on SIGHUP (a ConfigError keeps the running config).
-int RunPool(lib::Config config, std::function<lib::Config()> reload, ApplicationFactory factory);
+int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory);
 
 }  // namespace inkstone::fcgi

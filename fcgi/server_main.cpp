@@ -11,15 +11,15 @@
 #include "fcgi/dispatcher.h"
 #include "fcgi/pool.h"
 #include "handlers/routes.h"
-#include "lib/auth.h"
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/db.h"
-#include "lib/jobs.h"
-#include "lib/log.h"
-#include "lib/payment_keys.h"
-#include "lib/payments.h"
-#include "lib/provider.h"
+#include "lib/accounts/auth.h"
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/base/jobs.h"
+#include "lib/base/log.h"
+#include "lib/payments/payment_keys.h"
+#include "lib/payments/notify.h"
+#include "lib/ai/provider.h"
 
 namespace {
 
@@ -28,7 +28,7 @@ using namespace inkstone;
 /// Everything one worker process serves with, built after fork.
 class ServerApp final : public fcgi::Application {
   public:
-    ServerApp(const lib::Config& config, const lib::payments::MockProvider& mock_payments)
+    ServerApp(const lib::base::Config& config, const lib::payments::MockProvider& mock_payments)
         : config_(config),
           db_(config_.db),
           providers_(config_),
@@ -36,11 +36,11 @@ class ServerApp final : public fcgi::Application {
           router_(api_.Routes()),
           authenticator_(db_, clock_),
           dispatcher_(router_, &authenticator_),
-          jobs_(config_.jobs.enabled ? api_.Jobs() : std::vector<lib::Job>{}) {}
+          jobs_(config_.jobs.enabled ? api_.Jobs() : std::vector<lib::base::Job>{}) {}
 
     void ThreadStarted() override { lib::db::Pool::ThreadInit(); }
     void ThreadStopping() override { lib::db::Pool::ThreadEnd(); }
-    lib::Response Serve(lib::Request& request, lib::StreamWriter& stream,
+    lib::http::Response Serve(lib::http::Request& request, lib::http::StreamWriter& stream,
                         bool body_truncated) override {
         return dispatcher_.Dispatch(request, stream, body_truncated);
     }
@@ -51,15 +51,15 @@ class ServerApp final : public fcgi::Application {
     void StopBackground() override { jobs_.Stop(); }
 
   private:
-    lib::Config config_;
-    lib::SystemClock clock_;
+    lib::base::Config config_;
+    lib::base::SystemClock clock_;
     lib::db::Pool db_;
-    lib::ProviderMap providers_;
+    lib::ai::ProviderMap providers_;
     handlers::Api api_;
-    lib::Router router_;
-    lib::TokenAuthenticator authenticator_;
+    lib::http::Router router_;
+    lib::accounts::TokenAuthenticator authenticator_;
     fcgi::Dispatcher dispatcher_;
-    lib::JobRunner jobs_;
+    lib::base::JobRunner jobs_;
 };
 
 int Usage() {
@@ -87,14 +87,14 @@ int main(int argc, char** argv) {
     // Startup, --check-config and every SIGHUP reload check the payment keys once in the master,
     // so a missing or unreadable key stops them with its name before any worker forks.
     auto load = [config_file] {
-        lib::Config config = lib::LoadConfig({config_file, ".env", lib::ProcessEnvironment()});
-        if (config.payment.mode == "live") lib::LoadPaymentKeys(config);
+        lib::base::Config config = lib::base::LoadConfig({config_file, ".env", lib::base::ProcessEnvironment()});
+        if (config.payment.mode == "live") lib::payments::LoadPaymentKeys(config);
         return config;
     };
-    lib::Config config;
+    lib::base::Config config;
     try {
         config = load();
-    } catch (const lib::ConfigError& e) {
+    } catch (const lib::base::ConfigError& e) {
         std::fprintf(stderr, "inkstone: configuration error: %s\n", e.what());
         return 2;
     }
@@ -102,11 +102,11 @@ int main(int argc, char** argv) {
         std::cout << config.Describe();
         return 0;
     }
-    lib::LogInit(config.log);
+    lib::base::LogInit(config.log);
     // Made once here and inherited by every worker: an RSA key generation per worker would delay
     // each worker's start. Made even when payments are live, since a reload may mock them.
     const lib::payments::MockProvider mock_payments = lib::payments::NewMockProvider();
-    return fcgi::RunPool(std::move(config), load, [&mock_payments](const lib::Config& c) {
+    return fcgi::RunPool(std::move(config), load, [&mock_payments](const lib::base::Config& c) {
         return std::make_unique<ServerApp>(c, mock_payments);
     });
 }

@@ -17,14 +17,14 @@
 #include <vector>
 
 #include "fcgi/fcgi_io.h"
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 namespace inkstone::fcgi {
 namespace {
 
 struct Worker {
     int listen_fd;
-    const lib::Config& config;
+    const lib::base::Config& config;
     Scoreboard* board;
     WorkerSlot* slot;
     Application* app = nullptr;
@@ -41,22 +41,22 @@ bool IsLoopback(const std::string& addr) {
 
 void ServeOne(Worker& w, FCGX_Request& fcgi) {
     auto start = std::chrono::steady_clock::now();
-    lib::Request request;
+    lib::http::Request request;
     bool truncated = ReadRequest(fcgi, w.app->MaxBodyBytes(), request);
-    bool head = request.method == lib::Method::kHead;
+    bool head = request.method == lib::http::Method::kHead;
 
     if (request.path == w.config.fcgi.status_path) {
-        lib::Response status =
+        lib::http::Response status =
             IsLoopback(request.remote_addr)
-                ? lib::Response::Json(200, w.board->Status(NowMs()))
-                : lib::Response::Error(lib::ApiError(lib::ErrorCode::kForbidden, "forbidden"));
+                ? lib::http::Response::Json(200, w.board->Status(NowMs()))
+                : lib::http::Response::Error(lib::base::ApiError(lib::base::ErrorCode::kForbidden, "forbidden"));
         status.headers.emplace_back("Cache-Control", "no-store");
         WriteResponse(fcgi, status, head);
         return;
     }
 
     FcgiStreamWriter stream(fcgi);
-    lib::Response response = w.app->Serve(request, stream, truncated);
+    lib::http::Response response = w.app->Serve(request, stream, truncated);
     // Tests need to know which process answered; never exposed without testing.hooks.
     if (w.config.testing.hooks)
         response.headers.emplace_back("X-Inkstone-Worker", std::to_string(getpid()));
@@ -71,7 +71,7 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
         f["path"] = request.path;
         f["duration_ms"] = Json::Int64(ms);
         f["request_id"] = request.request_id;
-        lib::Log(lib::LogLevel::kWarn, "slow_request", f);
+        lib::base::Log(lib::base::LogLevel::kWarn, "slow_request", f);
     }
 }
 
@@ -80,7 +80,7 @@ void StopAccepting(Worker& w) {
     uint64_t one = 1;
     // The eventfd stays readable, so every thread sees it, now or whenever it next waits.
     if (write(w.wake_fd, &one, sizeof one) != sizeof one) {
-        lib::Log(lib::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
     }
 }
 
@@ -123,7 +123,7 @@ void* ThreadMain(void* arg) {
     ev.data.fd = w.wake_fd;
     ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, w.wake_fd, &ev) == 0;
     if (!ok) {
-        lib::Log(lib::LogLevel::kError, "epoll_setup_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "epoll_setup_failed", Json::Value(std::strerror(errno)));
         w.retire = true;
     }
 
@@ -177,7 +177,7 @@ void* ThreadMain(void* arg) {
 
 }  // namespace
 
-void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, WorkerSlot* slot,
+void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board, WorkerSlot* slot,
                const ApplicationFactory& factory) {
     pid_t master = getppid();
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -191,7 +191,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
     try {
         app = factory(config);
     } catch (const std::exception& e) {
-        lib::Log(lib::LogLevel::kError, "worker_startup_failed", Json::Value(e.what()));
+        lib::base::Log(lib::base::LogLevel::kError, "worker_startup_failed", Json::Value(e.what()));
         _exit(kWorkerExitStartup);
     }
 
@@ -209,7 +209,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
         w.running++;
         if (pthread_create(&tid, &attr, ThreadMain, &w) != 0) {
             w.running--;
-            lib::Log(lib::LogLevel::kError, "thread_create_failed", Json::Value(i));
+            lib::base::Log(lib::base::LogLevel::kError, "thread_create_failed", Json::Value(i));
             break;
         }
     }
@@ -228,7 +228,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
         timespec tick{0, 50 * 1000 * 1000};
         int sig = sigtimedwait(&set, nullptr, &tick);
         if (sig == SIGTERM || sig == SIGINT) _exit(kWorkerExitOk);
-        if (sig == SIGUSR1) lib::LogReopen();
+        if (sig == SIGUSR1) lib::base::LogReopen();
         if (getppid() != master) _exit(kWorkerExitOk);
 
         if (!draining && (sig == SIGQUIT || w.retire.load())) {
@@ -243,7 +243,7 @@ void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board, Work
         }
         if (draining && w.running.load() == 0) _exit(kWorkerExitOk);
         if (draining && std::chrono::steady_clock::now() >= deadline) {
-            lib::Log(lib::LogLevel::kWarn, "drain_deadline_passed", Json::Value(slot->busy.load()));
+            lib::base::Log(lib::base::LogLevel::kWarn, "drain_deadline_passed", Json::Value(slot->busy.load()));
             _exit(kWorkerExitOk);
         }
     }

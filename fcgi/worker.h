@@ -3,7 +3,7 @@
 /// for signals. Runs in the child right after fork and never returns.
 #include "fcgi/application.h"
 #include "fcgi/scoreboard.h"
-#include "lib/config.h"
+#include "lib/base/config.h"
 
 namespace inkstone::fcgi {
 
@@ -11,7 +11,7 @@ namespace inkstone::fcgi {
 inline constexpr int kWorkerExitOk = 0;       ///< drained on request or retired
 inline constexpr int kWorkerExitStartup = 3;  ///< the application could not be built
 
-[[noreturn]] void RunWorker(int listen_fd, const lib::Config& config, Scoreboard* board,
+[[noreturn]] void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board,
                             WorkerSlot* slot, const ApplicationFactory& factory);
 
 }  // namespace inkstone::fcgi

@@ -7,8 +7,8 @@
 #include <memory>
 #include <optional>
 
-#include "lib/auth.h"
-#include "lib/clock.h"
+#include "lib/accounts/auth.h"
+#include "lib/base/clock.h"
 
 namespace inkstone::handlers {
 namespace {
@@ -30,11 +30,11 @@ struct RoleResult {
 };
 
 int SetRole(db::Pool& pool, const std::string& username, const char* role, std::ostream& out) {
-    if (auto problem = lib::UsernameError(username)) {
+    if (auto problem = lib::accounts::UsernameError(username)) {
         out << "invalid username: " << *problem << "\n";
         return 1;
     }
-    const lib::SystemClock clock;
+    const lib::base::SystemClock clock;
     const RoleResult result = db::RetryOnAborted(pool, "admin.set_role", [&](db::Transaction& tx) {
         RoleResult r;
         sql::PreparedStatement& select = tx.lease().Prepare(kSelectUserForUpdateSql);
@@ -48,7 +48,7 @@ int SetRole(db::Pool& pool, const std::string& username, const char* role, std::
         }
         sql::PreparedStatement& update = tx.lease().Prepare(kUpdateRoleSql);
         update.setString(1, role);
-        update.setString(2, lib::FormatSqlDateTime(clock.Now()));
+        update.setString(2, lib::base::FormatSqlDateTime(clock.Now()));
         update.setUInt64(3, row->getUInt64("id"));
         update.executeUpdate();
         r.change = RoleChange::kChanged;

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "handlers/admin.h"
-#include "lib/config.h"
-#include "lib/db.h"
-#include "lib/migrate.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/db/migrate.h"
 
 namespace inkstone::handlers {
 namespace {
@@ -25,7 +25,7 @@ constexpr const char* kDefaultConfigFile = "inkstone.conf";
 constexpr const char* kCheckDbSql = "SELECT 1";
 
 /// A command gets the loaded config and its own arguments; returns the exit status.
-using CommandFn = int (*)(const lib::Config& config, const std::vector<std::string>& args);
+using CommandFn = int (*)(const lib::base::Config& config, const std::vector<std::string>& args);
 
 struct Command {
     std::string_view name;
@@ -37,13 +37,13 @@ struct Command {
 };
 
 /// One connection is plenty for an operator command.
-lib::DbConfig AdminDbConfig(const lib::Config& config) {
-    lib::DbConfig db = config.db;
+lib::base::DbConfig AdminDbConfig(const lib::base::Config& config) {
+    lib::base::DbConfig db = config.db;
     db.pool_size = 1;
     return db;
 }
 
-int Migrate(const lib::Config& config, const std::vector<std::string>&) {
+int Migrate(const lib::base::Config& config, const std::vector<std::string>&) {
     lib::db::Pool pool(AdminDbConfig(config));
     const lib::db::MigrationResult result = lib::db::ApplyMigrations(pool, config.sql_dir);
     for (const std::string& name : result.applied) std::cout << "applied " << name << "\n";
@@ -52,7 +52,7 @@ int Migrate(const lib::Config& config, const std::vector<std::string>&) {
     return 0;
 }
 
-int CheckDb(const lib::Config& config, const std::vector<std::string>&) {
+int CheckDb(const lib::base::Config& config, const std::vector<std::string>&) {
     lib::db::Pool pool(AdminDbConfig(config));
     lib::db::Lease lease = pool.Acquire();
     try {
@@ -68,12 +68,12 @@ int CheckDb(const lib::Config& config, const std::vector<std::string>&) {
     return 0;
 }
 
-int GrantAdminCommand(const lib::Config& config, const std::vector<std::string>& args) {
+int GrantAdminCommand(const lib::base::Config& config, const std::vector<std::string>& args) {
     lib::db::Pool pool(AdminDbConfig(config));
     return GrantAdmin(pool, args[0], std::cout);
 }
 
-int RevokeAdminCommand(const lib::Config& config, const std::vector<std::string>& args) {
+int RevokeAdminCommand(const lib::base::Config& config, const std::vector<std::string>& args) {
     lib::db::Pool pool(AdminDbConfig(config));
     return RevokeAdmin(pool, args[0], std::cout);
 }
@@ -149,11 +149,11 @@ int Main(int argc, char** argv) {
     // Messages below come from ConfigError (which never quotes secret values) and from the
     // database client (which never echoes the password).
     try {
-        lib::ConfigSources sources;
+        lib::base::ConfigSources sources;
         sources.file_path = config_file;
         sources.dotenv_path = ".env";
-        sources.env = lib::ProcessEnvironment();
-        const lib::Config config = lib::LoadConfig(sources);
+        sources.env = lib::base::ProcessEnvironment();
+        const lib::base::Config config = lib::base::LoadConfig(sources);
         lib::db::Pool::ThreadInit();
         const int status = command->run(config, rest);
         lib::db::Pool::ThreadEnd();

@@ -8,16 +8,16 @@
 #include <stdexcept>
 #include <utility>
 
-#include "lib/auth.h"
-#include "lib/errors.h"
-#include "lib/json_body.h"
+#include "lib/accounts/auth.h"
+#include "lib/base/errors.h"
+#include "lib/http/json_body.h"
 
 namespace inkstone::handlers {
 namespace {
 
-using lib::ApiError;
-using lib::ErrorCode;
-using lib::TimePoint;
+using lib::base::ApiError;
+using lib::base::ErrorCode;
+using lib::base::TimePoint;
 namespace db = lib::db;
 
 constexpr char kSelectUsernameTakenSql[] = "SELECT 1 FROM users WHERE username = ?";
@@ -58,7 +58,7 @@ constexpr size_t kLoginFieldMaxChars = 1024;
 
 using db::WithLease;
 
-std::string SqlTime(TimePoint t) { return lib::FormatSqlDateTime(t); }
+std::string SqlTime(TimePoint t) { return lib::base::FormatSqlDateTime(t); }
 
 UserRecord ReadUser(sql::ResultSet& row) {
     UserRecord user;
@@ -82,8 +82,8 @@ std::optional<UserRecord> SelectUser(db::Lease& lease, int64_t user_id) {
 
 // Stores the digest of a fresh token and returns the token itself, which exists nowhere else.
 std::string IssueToken(db::Lease& lease, int64_t user_id, TimePoint now, int64_t ttl_s) {
-    std::string token = lib::GenerateToken();
-    const std::optional<std::string> digest = lib::TokenHashHex(token);
+    std::string token = lib::accounts::GenerateToken();
+    const std::optional<std::string> digest = lib::accounts::TokenHashHex(token);
     if (!digest) throw std::logic_error("GenerateToken produced a malformed token");
     sql::PreparedStatement& insert = lease.Prepare(kInsertTokenSql);
     insert.setString(1, *digest);
@@ -94,14 +94,14 @@ std::string IssueToken(db::Lease& lease, int64_t user_id, TimePoint now, int64_t
     return token;
 }
 
-lib::Response SessionResponse(int status, const UserRecord& user, const std::string& token,
+lib::http::Response SessionResponse(int status, const UserRecord& user, const std::string& token,
                               int64_t ttl_s, TimePoint now) {
     Json::Value body(Json::objectValue);
     body["user"] = UserToJson(user, now);
     body["access_token"] = token;
     body["token_type"] = "bearer";
     body["expires_in"] = Json::Int64{ttl_s};
-    lib::Response response = lib::Response::Json(status, body);
+    lib::http::Response response = lib::http::Response::Json(status, body);
     // RFC 6749 §5.1: responses carrying a token must not be cached.
     response.headers.emplace_back("Cache-Control", "no-store");
     return response;
@@ -118,7 +118,7 @@ struct LoginCandidate {
 
 }  // namespace
 
-const lib::Principal& RequirePrincipal(const lib::Request& request) {
+const lib::http::Principal& RequirePrincipal(const lib::http::Request& request) {
     if (!request.principal) throw ApiError(ErrorCode::kUnauthorized, "authentication required");
     return *request.principal;
 }
@@ -132,9 +132,9 @@ Json::Value UserToJson(const UserRecord& user, TimePoint now) {
     json["credits"] = Json::Int64{user.credits};
     json["is_member"] = user.member_expired_at.has_value() && *user.member_expired_at > now;
     json["member_expired_at"] = user.member_expired_at
-                                    ? Json::Value(lib::FormatRfc3339(*user.member_expired_at))
+                                    ? Json::Value(lib::base::FormatRfc3339(*user.member_expired_at))
                                     : Json::Value(Json::nullValue);
-    json["created_at"] = lib::FormatRfc3339(user.created_at);
+    json["created_at"] = lib::base::FormatRfc3339(user.created_at);
     return json;
 }
 
@@ -158,25 +158,25 @@ int64_t PurgeExpiredAuthRows(db::Pool& pool, TimePoint now, std::chrono::seconds
     });
 }
 
-lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+lib::http::Response RegisterHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
     const Json::Value& body = request.json;  // parsed and checked by the dispatcher
-    const lib::JsonFields fields(body);
+    const lib::http::JsonFields fields(body);
     // JsonFields checks type and length (its messages name the bounds); lib's rules check the
     // rest and stay the single definition of a valid value.
     const std::string username =
-        fields.RequiredString("username", lib::kUsernameMinChars, lib::kUsernameMaxChars);
-    if (auto problem = lib::UsernameError(username)) {
+        fields.RequiredString("username", lib::accounts::kUsernameMinChars, lib::accounts::kUsernameMaxChars);
+    if (auto problem = lib::accounts::UsernameError(username)) {
         throw ApiError::Validation("username", *problem);
     }
     const std::string password =
-        fields.RequiredString("password", lib::kPasswordMinChars, lib::kPasswordMaxChars);
-    if (auto problem = lib::PasswordError(password)) {
+        fields.RequiredString("password", lib::accounts::kPasswordMinChars, lib::accounts::kPasswordMaxChars);
+    if (auto problem = lib::accounts::PasswordError(password)) {
         throw ApiError::Validation("password", *problem);
     }
-    std::optional<std::string> email = fields.OptionalString("email", 0, lib::kEmailMaxChars);
+    std::optional<std::string> email = fields.OptionalString("email", 0, lib::accounts::kEmailMaxChars);
     if (email && email->empty()) email.reset();
     if (email) {
-        if (auto problem = lib::EmailError(*email)) throw ApiError::Validation("email", *problem);
+        if (auto problem = lib::accounts::EmailError(*email)) throw ApiError::Validation("email", *problem);
     }
 
     const ApiError taken(ErrorCode::kConflict, "username is already taken");
@@ -189,7 +189,7 @@ lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWr
     });
     if (exists) throw taken;
 
-    const std::string password_hash = lib::HashPassword(password);
+    const std::string password_hash = lib::accounts::HashPassword(password);
     const TimePoint now = clock_.Now();
 
     std::pair<UserRecord, std::string> created =
@@ -220,16 +220,16 @@ lib::Response RegisterHandler::Handle(const lib::Request& request, lib::StreamWr
     return SessionResponse(201, created.first, created.second, token_ttl_s_, now);
 }
 
-lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+lib::http::Response LoginHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
     const Json::Value& body = request.json;  // parsed and checked by the dispatcher
-    const lib::JsonFields fields(body);
+    const lib::http::JsonFields fields(body);
     const std::string username = fields.RequiredString("username", 0, kLoginFieldMaxChars);
     const std::string password = fields.RequiredString("password", 0, kLoginFieldMaxChars);
     // No account can have these, so there is nothing to guess and nothing to count.
-    if (lib::UsernameError(username) || lib::PasswordError(password)) throw InvalidCredentials();
+    if (lib::accounts::UsernameError(username) || lib::accounts::PasswordError(password)) throw InvalidCredentials();
 
-    const std::string username_key = lib::NormalizeUsername(username);
-    const std::string client_key = lib::ThrottleClientKey(request.remote_addr);
+    const std::string username_key = lib::accounts::NormalizeUsername(username);
+    const std::string client_key = lib::accounts::ThrottleClientKey(request.remote_addr);
     const TimePoint attempt_at = clock_.Now();
 
     // The attempt is recorded before the password is checked and counted against the others
@@ -275,13 +275,13 @@ lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWrite
 
     // Unknown users cost the same argon2 run as known ones. On failure the recorded attempt
     // stays as the failure.
-    const bool ok = candidate.user_id ? lib::VerifyPassword(candidate.password_hash, password)
-                                      : lib::DummyVerifyPassword(password);
+    const bool ok = candidate.user_id ? lib::accounts::VerifyPassword(candidate.password_hash, password)
+                                      : lib::accounts::DummyVerifyPassword(password);
     if (!ok) throw InvalidCredentials();
 
     std::optional<std::string> upgraded_hash;
-    if (lib::PasswordNeedsRehash(candidate.password_hash)) {
-        upgraded_hash = lib::HashPassword(password);
+    if (lib::accounts::PasswordNeedsRehash(candidate.password_hash)) {
+        upgraded_hash = lib::accounts::HashPassword(password);
     }
 
     const TimePoint now = clock_.Now();
@@ -310,8 +310,8 @@ lib::Response LoginHandler::Handle(const lib::Request& request, lib::StreamWrite
     return SessionResponse(200, session.first, session.second, token_ttl_s_, now);
 }
 
-lib::Response LogoutHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const lib::Principal& principal = RequirePrincipal(request);
+lib::http::Response LogoutHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+    const lib::http::Principal& principal = RequirePrincipal(request);
     const TimePoint now = clock_.Now();
     WithLease(pool_, [&](db::Lease& lease) {
         sql::PreparedStatement& revoke = lease.Prepare(kRevokeTokenSql);
@@ -319,15 +319,15 @@ lib::Response LogoutHandler::Handle(const lib::Request& request, lib::StreamWrit
         revoke.setString(2, principal.token_hash);
         return revoke.executeUpdate();
     });
-    return lib::Response::NoContent();
+    return lib::http::Response::NoContent();
 }
 
-lib::Response MeHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const lib::Principal& principal = RequirePrincipal(request);
+lib::http::Response MeHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+    const lib::http::Principal& principal = RequirePrincipal(request);
     const std::optional<UserRecord> user =
         WithLease(pool_, [&](db::Lease& lease) { return SelectUser(lease, principal.user_id); });
     if (!user) throw ApiError(ErrorCode::kUnauthorized, "authentication required");
-    lib::Response response = lib::Response::Json(200, UserToJson(*user, clock_.Now()));
+    lib::http::Response response = lib::http::Response::Json(200, UserToJson(*user, clock_.Now()));
     response.headers.emplace_back("Cache-Control", "no-store");
     return response;
 }

@@ -22,11 +22,11 @@
 #include <optional>
 #include <string>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/db.h"
-#include "lib/http.h"
-#include "lib/router.h"
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/http/message.h"
+#include "lib/http/router.h"
 
 namespace inkstone::handlers {
 
@@ -43,43 +43,43 @@ struct UserRecord {
     std::optional<std::string> email;
     std::string role;
     int64_t credits = 0;
-    std::optional<lib::TimePoint> member_expired_at;
-    lib::TimePoint created_at;
+    std::optional<lib::base::TimePoint> member_expired_at;
+    lib::base::TimePoint created_at;
 };
 
 /// The caller of an Auth::kUser / kAdmin route; ApiError 401 when there is none (a route
 /// wrongly marked public).
-const lib::Principal& RequirePrincipal(const lib::Request& request);
+const lib::http::Principal& RequirePrincipal(const lib::http::Request& request);
 
 /// The `/users/me` shape: `{"id", "username", "email", "role", "credits", "is_member",
 /// "member_expired_at", "created_at"}`; `is_member` is `member_expired_at > now`, times are
 /// RFC 3339 UTC, absent values are null.
-Json::Value UserToJson(const UserRecord& user, lib::TimePoint now);
+Json::Value UserToJson(const UserRecord& user, lib::base::TimePoint now);
 
 /// Seconds a throttled client must wait: until the failure at `boundary_failed_at` (the
 /// 10th-newest in the window) leaves the window. At least 1.
-int64_t LoginRetryAfterSeconds(lib::TimePoint boundary_failed_at, lib::TimePoint now);
+int64_t LoginRetryAfterSeconds(lib::base::TimePoint boundary_failed_at, lib::base::TimePoint now);
 
 /// Deletes tokens that expired before `now - grace` and login failures older than the window,
 /// at most `batch` rows of each per call (short transactions; call again while it returns
 /// `batch`). Safe to run on every host at once. Returns the number of rows deleted.
-int64_t PurgeExpiredAuthRows(lib::db::Pool& pool, lib::TimePoint now,
+int64_t PurgeExpiredAuthRows(lib::db::Pool& pool, lib::base::TimePoint now,
                              std::chrono::seconds grace = std::chrono::hours(24), int batch = 1000);
 
 /// POST /auth/register `{"username", "password", "email"?}` → 201
 /// `{"user", "access_token", "token_type": "bearer", "expires_in"}`. 422 with `field` for a
 /// rule broken, 409 CONFLICT when the username is taken (case-insensitively), including the
 /// race of two concurrent registrations (the UNIQUE key decides). `email: ""` counts as absent.
-class RegisterHandler final : public lib::Handler {
+class RegisterHandler final : public lib::http::Handler {
   public:
-    RegisterHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::AuthConfig& config)
+    RegisterHandler(lib::db::Pool& pool, const lib::base::Clock& clock, const lib::base::AuthConfig& config)
         : pool_(pool), clock_(clock), token_ttl_s_(config.token_ttl_s) {}
 
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
+    const lib::base::Clock& clock_;
     const int64_t token_ttl_s_;
 };
 
@@ -87,43 +87,43 @@ class RegisterHandler final : public lib::Handler {
 /// UNAUTHORIZED with kInvalidCredentialsMessage for any wrong credential; 429 RATE_LIMITED
 /// (Retry-After) under the throttle described above; 422 with `field` only when a field is
 /// missing, not a string, or longer than 1024 characters. The client is Request::remote_addr.
-class LoginHandler final : public lib::Handler {
+class LoginHandler final : public lib::http::Handler {
   public:
-    LoginHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::AuthConfig& config)
+    LoginHandler(lib::db::Pool& pool, const lib::base::Clock& clock, const lib::base::AuthConfig& config)
         : pool_(pool), clock_(clock), token_ttl_s_(config.token_ttl_s) {}
 
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
+    const lib::base::Clock& clock_;
     const int64_t token_ttl_s_;
 };
 
 /// POST /auth/logout (Auth::kUser) → 204. Revokes the presented token (the principal's
 /// token_hash); the user's other sessions stay valid. 401 without a principal.
-class LogoutHandler final : public lib::Handler {
+class LogoutHandler final : public lib::http::Handler {
   public:
-    LogoutHandler(lib::db::Pool& pool, const lib::Clock& clock) : pool_(pool), clock_(clock) {}
+    LogoutHandler(lib::db::Pool& pool, const lib::base::Clock& clock) : pool_(pool), clock_(clock) {}
 
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
+    const lib::base::Clock& clock_;
 };
 
 /// GET /users/me (Auth::kUser) → 200 UserToJson of the caller. 401 without a principal or
 /// when the account no longer exists.
-class MeHandler final : public lib::Handler {
+class MeHandler final : public lib::http::Handler {
   public:
-    MeHandler(lib::db::Pool& pool, const lib::Clock& clock) : pool_(pool), clock_(clock) {}
+    MeHandler(lib::db::Pool& pool, const lib::base::Clock& clock) : pool_(pool), clock_(clock) {}
 
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
+    const lib::base::Clock& clock_;
 };
 
 }  // namespace inkstone::handlers

@@ -9,14 +9,14 @@
 /// `Idempotent-Replayed: true`.
 #include <json/value.h>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/db.h"
-#include "lib/money.h"
-#include "lib/orders.h"
-#include "lib/payments.h"
-#include "lib/router.h"
-#include "lib/wallet.h"
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/billing/money.h"
+#include "lib/billing/orders.h"
+#include "lib/payments/notify.h"
+#include "lib/http/router.h"
+#include "lib/billing/wallet.h"
 
 namespace inkstone::handlers {
 
@@ -25,30 +25,30 @@ namespace inkstone::handlers {
 /// "paid_at", "payment"}`; membership: `{"order_no", "price_id", "plan", "months", "amount_fen",
 /// "payment_method", "status", "created_at", "expires_at", "paid_at", "member_until",
 /// "payment"}`. `payment` (PaymentInstructions, as of `now`) only while PENDING, else null.
-Json::Value OrderToJson(const lib::orders::Order& order, const lib::payments::Providers& providers,
-                        lib::TimePoint now);
+Json::Value OrderToJson(const lib::billing::Order& order, const lib::payments::Providers& providers,
+                        lib::base::TimePoint now);
 
 /// GET /credit/balance → `{"credits", "is_member", "member_expired_at", "cost_per_generation"}`.
 /// cost_per_generation is the configured non-member price (`credit.cost_per_generation`);
 /// members pay 0 while is_member is true.
-class BalanceHandler final : public lib::Handler {
+class BalanceHandler final : public lib::http::Handler {
   public:
-    BalanceHandler(const lib::wallet::Wallet& wallet, const lib::Clock& clock,
-                   const lib::CreditConfig& config)
+    BalanceHandler(const lib::billing::Wallet& wallet, const lib::base::Clock& clock,
+                   const lib::base::CreditConfig& config)
         : wallet_(wallet), clock_(clock), config_(config) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::wallet::Wallet& wallet_;
-    const lib::Clock& clock_;
-    const lib::CreditConfig& config_;
+    const lib::billing::Wallet& wallet_;
+    const lib::base::Clock& clock_;
+    const lib::base::CreditConfig& config_;
 };
 
 /// GET /credit/prices (public) → `{"items": [{"id", "credits", "bonus_credits", "price_fen"}]}`.
-class CreditPricesHandler final : public lib::Handler {
+class CreditPricesHandler final : public lib::http::Handler {
   public:
     explicit CreditPricesHandler(lib::db::Pool& pool) : pool_(pool) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
@@ -56,10 +56,10 @@ class CreditPricesHandler final : public lib::Handler {
 
 /// GET /credit/membership/prices (public) → `{"items": [{"id", "plan", "name", "months",
 /// "price_fen"}]}`.
-class MembershipPricesHandler final : public lib::Handler {
+class MembershipPricesHandler final : public lib::http::Handler {
   public:
     explicit MembershipPricesHandler(lib::db::Pool& pool) : pool_(pool) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
@@ -70,13 +70,13 @@ class MembershipPricesHandler final : public lib::Handler {
 /// "created_at"}`, newest first. related_order_id is the order's order_no (the public id of
 /// an order) or null. `type` is one of RECHARGE, BONUS, CONSUME, REFUND, ADMIN_ADJUST (empty
 /// = all); anything else is a 422 on `type`.
-class TransactionsHandler final : public lib::Handler {
+class TransactionsHandler final : public lib::http::Handler {
   public:
-    explicit TransactionsHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    explicit TransactionsHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::wallet::Wallet& wallet_;
+    const lib::billing::Wallet& wallet_;
 };
 
 /// POST /credit/recharge `{"price_id", "payment_method"}` or `{"amount_fen", "payment_method"}`
@@ -89,17 +89,17 @@ class TransactionsHandler final : public lib::Handler {
 /// fails the answer is 502 UPSTREAM_ERROR and nothing is stored (no order, and the
 /// Idempotency-Key stays unused, so the same request may simply be retried). A replay of a used
 /// key never reaches the provider.
-class RechargeHandler final : public lib::Handler {
+class RechargeHandler final : public lib::http::Handler {
   public:
-    RechargeHandler(lib::db::Pool& pool, const lib::Clock& clock, const lib::PaymentConfig& config,
+    RechargeHandler(lib::db::Pool& pool, const lib::base::Clock& clock, const lib::base::PaymentConfig& config,
                     const lib::payments::Providers& providers)
         : pool_(pool), clock_(clock), config_(config), providers_(providers) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
-    const lib::PaymentConfig& config_;
+    const lib::base::Clock& clock_;
+    const lib::base::PaymentConfig& config_;
     const lib::payments::Providers& providers_;
 };
 
@@ -107,49 +107,49 @@ class RechargeHandler final : public lib::Handler {
 /// membership order. 422 (field): no plan given or an unknown one (`plan`, or `price_id` when
 /// only that was given), plan and price_id naming different plans (`plan`), a bad
 /// payment_method, a malformed Idempotency-Key. Providers as for RechargeHandler.
-class MembershipHandler final : public lib::Handler {
+class MembershipHandler final : public lib::http::Handler {
   public:
-    MembershipHandler(lib::db::Pool& pool, const lib::Clock& clock,
-                      const lib::PaymentConfig& config, const lib::payments::Providers& providers)
+    MembershipHandler(lib::db::Pool& pool, const lib::base::Clock& clock,
+                      const lib::base::PaymentConfig& config, const lib::payments::Providers& providers)
         : pool_(pool), clock_(clock), config_(config), providers_(providers) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::Clock& clock_;
-    const lib::PaymentConfig& config_;
+    const lib::base::Clock& clock_;
+    const lib::base::PaymentConfig& config_;
     const lib::payments::Providers& providers_;
 };
 
 /// GET /credit/recharge/orders and GET /credit/membership/orders (`kind`) → a page of the
 /// caller's orders of that kind, newest first.
-class OrderListHandler final : public lib::Handler {
+class OrderListHandler final : public lib::http::Handler {
   public:
-    OrderListHandler(lib::db::Pool& pool, lib::money::OrderKind kind, const lib::Clock& clock,
+    OrderListHandler(lib::db::Pool& pool, lib::billing::OrderKind kind, const lib::base::Clock& clock,
                      const lib::payments::Providers& providers)
         : pool_(pool), kind_(kind), clock_(clock), providers_(providers) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::money::OrderKind kind_;
-    const lib::Clock& clock_;
+    const lib::billing::OrderKind kind_;
+    const lib::base::Clock& clock_;
     const lib::payments::Providers& providers_;
 };
 
 /// GET /credit/recharge/orders/{order_no} and GET /credit/membership/orders/{order_no} → the
 /// caller's order; 404 for anyone else's, an order of the other kind, or a malformed order_no.
-class OrderDetailHandler final : public lib::Handler {
+class OrderDetailHandler final : public lib::http::Handler {
   public:
-    OrderDetailHandler(lib::db::Pool& pool, lib::money::OrderKind kind, const lib::Clock& clock,
+    OrderDetailHandler(lib::db::Pool& pool, lib::billing::OrderKind kind, const lib::base::Clock& clock,
                        const lib::payments::Providers& providers)
         : pool_(pool), kind_(kind), clock_(clock), providers_(providers) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
-    const lib::money::OrderKind kind_;
-    const lib::Clock& clock_;
+    const lib::billing::OrderKind kind_;
+    const lib::base::Clock& clock_;
     const lib::payments::Providers& providers_;
 };
 

@@ -3,19 +3,19 @@
 #include <algorithm>
 #include <string>
 
-#include "lib/json_body.h"
-#include "lib/log.h"
-#include "lib/paging.h"
-#include "lib/sse.h"
+#include "lib/http/json_body.h"
+#include "lib/base/log.h"
+#include "lib/http/paging.h"
+#include "lib/http/sse.h"
 
 namespace inkstone::handlers {
 namespace {
 
-using lib::ApiError;
-using lib::ErrorCode;
-using lib::GenerationStatus;
-using lib::ModelKind;
-using lib::Response;
+using lib::base::ApiError;
+using lib::base::ErrorCode;
+using lib::generation::GenerationStatus;
+using lib::generation::ModelKind;
+using lib::http::Response;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr size_t kMaxPromptChars = 8000;
@@ -26,15 +26,15 @@ constexpr const char* kDefaultTextModel = "qwen-plus";
 constexpr const char* kDefaultVisionModel = "qwen-vl-plus";
 constexpr const char* kDefaultImageModel = "wanx-v1";
 
-const lib::ModelInfo* FindModel(const GenerationDeps& deps, std::string_view name) {
-    for (const lib::ModelInfo& m : deps.models) {
+const lib::generation::ModelInfo* FindModel(const GenerationDeps& deps, std::string_view name) {
+    for (const lib::generation::ModelInfo& m : deps.models) {
         if (m.model == name) return &m;
     }
     return nullptr;
 }
 
-lib::Provider& ProviderFor(const GenerationDeps& deps, const lib::ModelInfo& model) {
-    lib::Provider* provider = deps.providers.Find(model.provider);
+lib::ai::Provider& ProviderFor(const GenerationDeps& deps, const lib::generation::ModelInfo& model) {
+    lib::ai::Provider* provider = deps.providers.Find(model.provider);
     if (provider == nullptr) {
         throw ApiError(ErrorCode::kUnavailable, "the AI provider is not configured");
     }
@@ -49,38 +49,38 @@ Json::Value UsageJson(int64_t input_tokens, int64_t output_tokens) {
 }
 
 /// The client-facing error of a failed upstream call, with the refund facts.
-ApiError UpstreamFailure(const lib::UpstreamError& error, const lib::FinishResult& finish) {
-    ApiError api = lib::ToApiError(error);
+ApiError UpstreamFailure(const lib::ai::UpstreamError& error, const lib::generation::FinishResult& finish) {
+    ApiError api = lib::ai::ToApiError(error);
     api.extra["refunded"] = finish.refunded;
     api.extra["balance"] = Json::Int64(finish.balance);
     return api;
 }
 
-void LogUpstreamError(int64_t generation_id, const lib::UpstreamError& error) {
+void LogUpstreamError(int64_t generation_id, const lib::ai::UpstreamError& error) {
     Json::Value f;
     f["generation_id"] = Json::Int64(generation_id);
-    f["kind"] = std::string(lib::UpstreamErrorKindName(error.kind));
+    f["kind"] = std::string(lib::ai::UpstreamErrorKindName(error.kind));
     f["http_status"] = error.http_status;
     f["code"] = error.code;
     f["upstream_request_id"] = error.request_id;
     f["after_output"] = error.after_output;
-    lib::Log(lib::LogLevel::kWarn, "generation.upstream_error", f);
+    lib::base::Log(lib::base::LogLevel::kWarn, "generation.upstream_error", f);
 }
 
-lib::GenerationOutcome FailedOutcome(const lib::UpstreamError& error, bool delivered) {
-    lib::GenerationOutcome outcome;
+lib::generation::GenerationOutcome FailedOutcome(const lib::ai::UpstreamError& error, bool delivered) {
+    lib::generation::GenerationOutcome outcome;
     outcome.status = GenerationStatus::kFailed;
     outcome.refund = true;
     outcome.delivered = delivered;
-    outcome.error_code = std::string(lib::UpstreamErrorKindName(error.kind));
+    outcome.error_code = std::string(lib::ai::UpstreamErrorKindName(error.kind));
     if (!error.code.empty()) outcome.error_code += ":" + error.code;
     outcome.upstream_request_id = error.request_id;
     return outcome;
 }
 
-lib::GenerationOutcome SucceededOutcome(const lib::GenerateResult& done, const std::string& content,
+lib::generation::GenerationOutcome SucceededOutcome(const lib::ai::GenerateResult& done, const std::string& content,
                                         bool delivered) {
-    lib::GenerationOutcome outcome;
+    lib::generation::GenerationOutcome outcome;
     outcome.status = GenerationStatus::kSucceeded;
     outcome.delivered = delivered;
     outcome.content = content;
@@ -93,13 +93,13 @@ lib::GenerationOutcome SucceededOutcome(const lib::GenerateResult& done, const s
 
 /// The upstream call gives up when the client has gone (the provider wakes on the client's
 /// connection), and keeps an idle stream alive with SSE comments.
-class ClientWatch final : public lib::CancelToken {
+class ClientWatch final : public lib::ai::CancelToken {
   public:
-    ClientWatch(lib::StreamWriter& writer, std::chrono::milliseconds heartbeat)
+    ClientWatch(lib::http::StreamWriter& writer, std::chrono::milliseconds heartbeat)
         : writer_(writer), heartbeat_(heartbeat) {}
     bool IsCancelled() const override {
         if (streaming_ && SteadyClock::now() - last_write_ >= heartbeat_) {
-            lib::SseStream sse(writer_);
+            lib::http::SseStream sse(writer_);
             sse.Heartbeat();
             last_write_ = SteadyClock::now();
         }
@@ -114,7 +114,7 @@ class ClientWatch final : public lib::CancelToken {
     }
 
   private:
-    lib::StreamWriter& writer_;
+    lib::http::StreamWriter& writer_;
     std::chrono::milliseconds heartbeat_;
     bool streaming_ = false;
     mutable SteadyClock::time_point last_write_{};
@@ -123,9 +123,9 @@ class ClientWatch final : public lib::CancelToken {
 /// Forwards each upstream delta to the client as one SSE event, flushed at once. The 200
 /// header and the meta event go out with the first delta, so a failure before any output can
 /// still be a plain HTTP error.
-class SseSink final : public lib::StreamSink {
+class SseSink final : public lib::ai::StreamSink {
   public:
-    SseSink(lib::StreamWriter& writer, ClientWatch& watch, Json::Value meta)
+    SseSink(lib::http::StreamWriter& writer, ClientWatch& watch, Json::Value meta)
         : sse_(writer), watch_(watch), meta_(std::move(meta)) {}
 
     bool OnDelta(std::string_view text) override {
@@ -151,7 +151,7 @@ class SseSink final : public lib::StreamSink {
     const std::string& content() const { return content_; }
 
   private:
-    lib::SseStream sse_;
+    lib::http::SseStream sse_;
     ClientWatch& watch_;
     Json::Value meta_;
     bool started_ = false;
@@ -162,7 +162,7 @@ class SseSink final : public lib::StreamSink {
 /// Gathers a JSON client's answer from an upstream stream: streaming upstream even then means
 /// the idle timeout guards every generation (a non-stream upstream call sends no byte until it
 /// is done, so only the total timeout could end a silent one).
-class CollectSink final : public lib::StreamSink {
+class CollectSink final : public lib::ai::StreamSink {
   public:
     bool OnDelta(std::string_view text) override {
         content_.append(text);
@@ -180,7 +180,7 @@ Response Streamed() {
     return r;
 }
 
-std::string DisplayStatus(const lib::GenerationRecord& record, std::string_view upstream) {
+std::string DisplayStatus(const lib::generation::GenerationRecord& record, std::string_view upstream) {
     switch (record.status) {
         case GenerationStatus::kRunning:
             return upstream.empty() ? "RUNNING" : std::string(upstream);
@@ -193,7 +193,7 @@ std::string DisplayStatus(const lib::GenerationRecord& record, std::string_view 
     return "RUNNING";
 }
 
-Json::Value TaskJson(const lib::GenerationRecord& record, std::string_view upstream_status) {
+Json::Value TaskJson(const lib::generation::GenerationRecord& record, std::string_view upstream_status) {
     Json::Value body;
     body["task_id"] = record.task_id;
     body["status"] = DisplayStatus(record, upstream_status);
@@ -210,57 +210,57 @@ Json::Value TaskJson(const lib::GenerationRecord& record, std::string_view upstr
 }
 
 /// Polls upstream once; returns the (possibly finished) record and upstream's status name.
-std::pair<lib::GenerationRecord, std::string> Poll(const GenerationDeps& deps,
-                                                   lib::GenerationRecord record) {
-    const lib::ModelInfo* model = FindModel(deps, record.model);
+std::pair<lib::generation::GenerationRecord, std::string> Poll(const GenerationDeps& deps,
+                                                   lib::generation::GenerationRecord record) {
+    const lib::generation::ModelInfo* model = FindModel(deps, record.model);
     if (model == nullptr || record.status != GenerationStatus::kRunning) return {record, ""};
-    lib::NoCancel never;
-    lib::Outcome<lib::ImageTask> polled =
+    lib::ai::NoCancel never;
+    lib::ai::Outcome<lib::ai::ImageTask> polled =
         ProviderFor(deps, *model).GetImageTask(record.task_id, never);
     if (!polled.ok()) {
         deps.generations.TouchTask(record.id);  // try again later; the task is still upstream
         return {record, ""};
     }
-    const lib::ImageTask& task = polled.value();
-    lib::GenerationOutcome outcome;
+    const lib::ai::ImageTask& task = polled.value();
+    lib::generation::GenerationOutcome outcome;
     switch (task.status) {
-        case lib::TaskStatus::kPending:
-        case lib::TaskStatus::kRunning:
+        case lib::ai::TaskStatus::kPending:
+        case lib::ai::TaskStatus::kRunning:
             deps.generations.TouchTask(record.id);
-            return {record, std::string(lib::TaskStatusName(task.status))};
-        case lib::TaskStatus::kSucceeded:
+            return {record, std::string(lib::ai::TaskStatusName(task.status))};
+        case lib::ai::TaskStatus::kSucceeded:
             outcome.status = GenerationStatus::kSucceeded;
             outcome.delivered = true;
             outcome.image_urls = task.image_urls;
             outcome.upstream_request_id = task.request_id;
             break;
-        case lib::TaskStatus::kFailed:
-        case lib::TaskStatus::kCanceled:
-        case lib::TaskStatus::kUnknown:
+        case lib::ai::TaskStatus::kFailed:
+        case lib::ai::TaskStatus::kCanceled:
+        case lib::ai::TaskStatus::kUnknown:
             outcome.status = GenerationStatus::kFailed;
             outcome.refund = true;
             outcome.error_code =
-                task.status == lib::TaskStatus::kUnknown ? "task_unknown" : "task_failed";
-            if (!task.code.empty() && task.status != lib::TaskStatus::kUnknown) {
+                task.status == lib::ai::TaskStatus::kUnknown ? "task_unknown" : "task_failed";
+            if (!task.code.empty() && task.status != lib::ai::TaskStatus::kUnknown) {
                 outcome.error_code += ":" + task.code;
             }
             break;
     }
     deps.generations.Finish(record.id, outcome);
-    std::optional<lib::GenerationRecord> fresh =
+    std::optional<lib::generation::GenerationRecord> fresh =
         deps.generations.FindTask(record.user_id, record.task_id);
     return {fresh.value_or(record), ""};
 }
 
 }  // namespace
 
-Response ModelsHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+Response ModelsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
     Json::Value items(Json::arrayValue);
-    for (const lib::ModelInfo& m : deps_.models) {
+    for (const lib::generation::ModelInfo& m : deps_.models) {
         Json::Value item;
         item["provider"] = m.provider;
         item["model"] = m.model;
-        item["kind"] = std::string(lib::ModelKindName(m.kind));
+        item["kind"] = std::string(lib::generation::ModelKindName(m.kind));
         item["credits"] = Json::Int64(m.credits);
         items.append(item);
     }
@@ -269,9 +269,9 @@ Response ModelsHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
     return Response::Json(200, body);
 }
 
-Response ToolsHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+Response ToolsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
     Json::Value items(Json::arrayValue);
-    for (const lib::WritingTool& tool : deps_.generations.ListTools()) {
+    for (const lib::generation::WritingTool& tool : deps_.generations.ListTools()) {
         Json::Value item;
         item["tool_type"] = tool.tool_type;
         item["name"] = tool.name;
@@ -283,8 +283,8 @@ Response ToolsHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
     return Response::Json(200, body);
 }
 
-Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter& writer) const {
-    const lib::JsonFields fields(request.json);
+Response GenerateHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter& writer) const {
+    const lib::http::JsonFields fields(request.json);
     const std::string tool_type = fields.RequiredString("tool_type", 1, 32);
     const std::string prompt = fields.RequiredString("prompt", 1, kMaxPromptChars);
     const std::optional<std::string> model_name = fields.OptionalString("model", 1, 32);
@@ -302,7 +302,7 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
 
     const std::string model_id =
         model_name.value_or(images.empty() ? kDefaultTextModel : kDefaultVisionModel);
-    const lib::ModelInfo* model = FindModel(deps_, model_id);
+    const lib::generation::ModelInfo* model = FindModel(deps_, model_id);
     if (model == nullptr) throw ApiError::Validation("model", "unknown model " + model_id);
     if (model->kind == ModelKind::kImage) {
         throw ApiError::Validation("model", model_id + " makes images: use POST /image/generate");
@@ -310,11 +310,11 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     if (!images.empty() && model->kind != ModelKind::kVision) {
         throw ApiError::Validation("images", "images need a vision model such as qwen-vl-plus");
     }
-    const std::optional<lib::WritingTool> tool = deps_.generations.FindTool(tool_type);
+    const std::optional<lib::generation::WritingTool> tool = deps_.generations.FindTool(tool_type);
     if (!tool) throw ApiError::Validation("tool_type", "unknown tool_type " + tool_type);
-    lib::Provider& provider = ProviderFor(deps_, *model);
+    lib::ai::Provider& provider = ProviderFor(deps_, *model);
 
-    lib::NewGeneration fresh;
+    lib::generation::NewGeneration fresh;
     fresh.user_id = request.principal->user_id;
     fresh.kind = model->kind;
     fresh.tool_type = tool_type;
@@ -323,9 +323,9 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     fresh.stream = stream;
     fresh.prompt = prompt;
     fresh.cost = model->credits;
-    const lib::StartedGeneration started = deps_.generations.Start(fresh);
+    const lib::generation::StartedGeneration started = deps_.generations.Start(fresh);
 
-    lib::GenerateRequest call;
+    lib::ai::GenerateRequest call;
     call.model = model->model;
     if (!tool->system_prompt.empty()) call.messages.push_back({"system", tool->system_prompt});
     call.messages.push_back({"user", tool->Render(prompt)});
@@ -336,18 +336,18 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     ClientWatch watch(writer, deps_.heartbeat);
     if (!stream) {
         CollectSink collected;
-        lib::Outcome<lib::GenerateResult> result = provider.Generate(call, &collected, watch);
+        lib::ai::Outcome<lib::ai::GenerateResult> result = provider.Generate(call, &collected, watch);
         if (!result.ok()) {
-            const lib::UpstreamError& error = result.error();
+            const lib::ai::UpstreamError& error = result.error();
             LogUpstreamError(started.generation_id, error);
-            lib::GenerationOutcome outcome = FailedOutcome(error, false);
-            if (error.kind == lib::UpstreamError::Kind::kCancelled) {
+            lib::generation::GenerationOutcome outcome = FailedOutcome(error, false);
+            if (error.kind == lib::ai::UpstreamError::Kind::kCancelled) {
                 outcome.status = GenerationStatus::kAborted;
             }
             throw UpstreamFailure(error, deps_.generations.Finish(started.generation_id, outcome));
         }
-        const lib::GenerateResult& done = result.value();
-        const lib::FinishResult finish = deps_.generations.Finish(
+        const lib::ai::GenerateResult& done = result.value();
+        const lib::generation::FinishResult finish = deps_.generations.Finish(
             started.generation_id, SucceededOutcome(done, collected.content(), true));
         Json::Value body;
         body["generation_id"] = Json::Int64(started.generation_id);
@@ -366,11 +366,11 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     meta["credits_charged"] = Json::Int64(started.credits_charged);
     meta["balance"] = Json::Int64(started.balance);
     SseSink sink(writer, watch, meta);
-    lib::Outcome<lib::GenerateResult> result = provider.Generate(call, &sink, watch);
+    lib::ai::Outcome<lib::ai::GenerateResult> result = provider.Generate(call, &sink, watch);
 
     if (result.ok()) {
-        const lib::GenerateResult& done = result.value();
-        const lib::FinishResult finish = deps_.generations.Finish(
+        const lib::ai::GenerateResult& done = result.value();
+        const lib::generation::FinishResult finish = deps_.generations.Finish(
             started.generation_id, SucceededOutcome(done, sink.content(), sink.delivered()));
         Json::Value end;
         end["finish_reason"] = done.finish_reason;
@@ -381,28 +381,28 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
         return Streamed();
     }
 
-    const lib::UpstreamError& error = result.error();
-    if (error.kind == lib::UpstreamError::Kind::kCancelled) {
+    const lib::ai::UpstreamError& error = result.error();
+    if (error.kind == lib::ai::UpstreamError::Kind::kCancelled) {
         // The client left. A delivered delta means they received what they paid for.
-        lib::GenerationOutcome outcome;
+        lib::generation::GenerationOutcome outcome;
         outcome.status = GenerationStatus::kAborted;
         outcome.refund = !sink.delivered();
         outcome.delivered = sink.delivered();
         outcome.content = sink.content();
         outcome.error_code = "client_gone";
         outcome.upstream_request_id = error.request_id;
-        const lib::FinishResult finish = deps_.generations.Finish(started.generation_id, outcome);
+        const lib::generation::FinishResult finish = deps_.generations.Finish(started.generation_id, outcome);
         Json::Value f;
         f["generation_id"] = Json::Int64(started.generation_id);
         f["delivered"] = sink.delivered();
         f["refunded"] = finish.refunded;
-        lib::Log(lib::LogLevel::kInfo, "generation.client_gone", f);
+        lib::base::Log(lib::base::LogLevel::kInfo, "generation.client_gone", f);
         if (sink.started()) return Streamed();
         throw ApiError(ErrorCode::kBadRequest, "the client closed the connection");
     }
 
     LogUpstreamError(started.generation_id, error);
-    const lib::FinishResult finish =
+    const lib::generation::FinishResult finish =
         deps_.generations.Finish(started.generation_id, FailedOutcome(error, sink.delivered()));
     const ApiError failure = UpstreamFailure(error, finish);
     if (!sink.started()) throw failure;
@@ -411,18 +411,18 @@ Response GenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&
     return Streamed();
 }
 
-Response HistoryHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const lib::PageRequest page = lib::ParsePageRequest(request);
-    const lib::HistoryPage history =
+Response HistoryHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+    const lib::http::PageRequest page = lib::http::ParsePageRequest(request);
+    const lib::generation::HistoryPage history =
         deps_.generations.History(request.principal->user_id, page.limit(), page.offset());
     Json::Value items(Json::arrayValue);
-    for (const lib::GenerationRecord& r : history.items) {
+    for (const lib::generation::GenerationRecord& r : history.items) {
         Json::Value item;
         item["id"] = Json::Int64(r.id);
-        item["kind"] = std::string(lib::ModelKindName(r.kind));
+        item["kind"] = std::string(lib::generation::ModelKindName(r.kind));
         item["tool_type"] = r.tool_type ? Json::Value(*r.tool_type) : Json::Value();
         item["model"] = r.model;
-        item["status"] = std::string(lib::GenerationStatusName(r.status));
+        item["status"] = std::string(lib::generation::GenerationStatusName(r.status));
         item["prompt"] = r.prompt;
         item["content"] = r.content;
         Json::Value images(Json::arrayValue);
@@ -433,21 +433,21 @@ Response HistoryHandler::Handle(const lib::Request& request, lib::StreamWriter&)
         item["finish_reason"] =
             r.finish_reason.empty() ? Json::Value() : Json::Value(r.finish_reason);
         item["usage"] = UsageJson(r.input_tokens, r.output_tokens);
-        item["created_at"] = lib::FormatRfc3339(r.created_at);
+        item["created_at"] = lib::base::FormatRfc3339(r.created_at);
         item["finished_at"] =
-            r.finished_at ? Json::Value(lib::FormatRfc3339(*r.finished_at)) : Json::Value();
+            r.finished_at ? Json::Value(lib::base::FormatRfc3339(*r.finished_at)) : Json::Value();
         items.append(item);
     }
-    return Response::Json(200, lib::PageJson(items, history.total, page));
+    return Response::Json(200, lib::http::PageJson(items, history.total, page));
 }
 
-Response ImageGenerateHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
-    const lib::JsonFields fields(request.json);
+Response ImageGenerateHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+    const lib::http::JsonFields fields(request.json);
     const std::string prompt = fields.RequiredString("prompt", 1, kMaxImagePromptChars);
     const std::string model_id = fields.OptionalString("model", 1, 32).value_or(kDefaultImageModel);
     std::optional<std::string> size = fields.OptionalString("size", 3, 16);
     const std::optional<int64_t> n = fields.OptionalInt("n", 1, 4);
-    const lib::ModelInfo* model = FindModel(deps_, model_id);
+    const lib::generation::ModelInfo* model = FindModel(deps_, model_id);
     if (model == nullptr || model->kind != ModelKind::kImage) {
         throw ApiError::Validation("model", "unknown image model " + model_id);
     }
@@ -460,24 +460,24 @@ Response ImageGenerateHandler::Handle(const lib::Request& request, lib::StreamWr
                                        "size must be 1024*1024, 720*1280, 1280*720 or 768*1152");
         }
     }
-    lib::Provider& provider = ProviderFor(deps_, *model);
+    lib::ai::Provider& provider = ProviderFor(deps_, *model);
 
-    lib::NewGeneration fresh;
+    lib::generation::NewGeneration fresh;
     fresh.user_id = request.principal->user_id;
     fresh.kind = ModelKind::kImage;
     fresh.provider = model->provider;
     fresh.model = model->model;
     fresh.prompt = prompt;
     fresh.cost = model->credits;
-    const lib::StartedGeneration started = deps_.generations.Start(fresh);
+    const lib::generation::StartedGeneration started = deps_.generations.Start(fresh);
 
-    lib::ImageRequest call;
+    lib::ai::ImageRequest call;
     call.model = model->model;
     call.prompt = prompt;
     call.size = size;
     if (n) call.n = static_cast<int>(*n);
-    lib::NoCancel never;
-    lib::Outcome<lib::ImageTask> submitted = provider.SubmitImageTask(call, never);
+    lib::ai::NoCancel never;
+    lib::ai::Outcome<lib::ai::ImageTask> submitted = provider.SubmitImageTask(call, never);
     if (!submitted.ok()) {
         LogUpstreamError(started.generation_id, submitted.error());
         throw UpstreamFailure(submitted.error(),
@@ -487,15 +487,15 @@ Response ImageGenerateHandler::Handle(const lib::Request& request, lib::StreamWr
     deps_.generations.SetTask(started.generation_id, submitted.value().task_id);
     Json::Value body;
     body["task_id"] = submitted.value().task_id;
-    body["status"] = std::string(lib::TaskStatusName(submitted.value().status));
+    body["status"] = std::string(lib::ai::TaskStatusName(submitted.value().status));
     body["credits_charged"] = Json::Int64(started.credits_charged);
     body["balance"] = Json::Int64(started.balance);
     return Response::Json(202, body);
 }
 
-Response ImageTaskHandler::Handle(const lib::Request& request, lib::StreamWriter&) const {
+Response ImageTaskHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
     const std::string task_id = request.PathParam("task_id");
-    std::optional<lib::GenerationRecord> record =
+    std::optional<lib::generation::GenerationRecord> record =
         task_id.size() <= 64 ? deps_.generations.FindTask(request.principal->user_id, task_id)
                              : std::nullopt;
     if (!record) throw ApiError(ErrorCode::kNotFound, "task not found");
@@ -503,11 +503,11 @@ Response ImageTaskHandler::Handle(const lib::Request& request, lib::StreamWriter
     return Response::Json(200, TaskJson(current, upstream));
 }
 
-lib::GenerationRecord PollImageTask(const GenerationDeps& deps, lib::GenerationRecord record) {
+lib::generation::GenerationRecord PollImageTask(const GenerationDeps& deps, lib::generation::GenerationRecord record) {
     return Poll(deps, std::move(record)).first;
 }
 
-std::vector<lib::Job> GenerationJobs(const GenerationDeps& deps) {
+std::vector<lib::base::Job> GenerationJobs(const GenerationDeps& deps) {
     return {
         {"generation.recover", std::chrono::seconds(30),
          [deps] {
@@ -516,7 +516,7 @@ std::vector<lib::Job> GenerationJobs(const GenerationDeps& deps) {
          }},
         {"image.poll", std::chrono::seconds(3),
          [deps] {
-             for (lib::GenerationRecord& r :
+             for (lib::generation::GenerationRecord& r :
                   deps.generations.PendingTasks(std::chrono::seconds(3), 20)) {
                  PollImageTask(deps, std::move(r));
              }

@@ -11,37 +11,37 @@
 #include <chrono>
 #include <vector>
 
-#include "lib/clock.h"
-#include "lib/generations.h"
-#include "lib/jobs.h"
-#include "lib/provider.h"
-#include "lib/router.h"
+#include "lib/base/clock.h"
+#include "lib/generation/generations.h"
+#include "lib/base/jobs.h"
+#include "lib/ai/provider.h"
+#include "lib/http/router.h"
 
 namespace inkstone::handlers {
 
 /// What every generation handler needs. All references outlive the handlers.
 struct GenerationDeps {
-    lib::Generations& generations;
-    const lib::ProviderMap& providers;
-    const std::vector<lib::ModelInfo>& models;
-    const lib::Clock& clock;
+    lib::generation::Generations& generations;
+    const lib::ai::ProviderMap& providers;
+    const std::vector<lib::generation::ModelInfo>& models;
+    const lib::base::Clock& clock;
     /// SSE comment sent when a stream has been silent this long (keeps proxies from timing out).
     std::chrono::milliseconds heartbeat{15000};
 };
 
-class ModelsHandler final : public lib::Handler {
+class ModelsHandler final : public lib::http::Handler {
   public:
     explicit ModelsHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
 };
 
-class ToolsHandler final : public lib::Handler {
+class ToolsHandler final : public lib::http::Handler {
   public:
     explicit ToolsHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
@@ -49,29 +49,29 @@ class ToolsHandler final : public lib::Handler {
 
 /// POST /writing/generate `{"tool_type", "prompt", "model"?, "stream"?, "images"?,
 /// "max_tokens"?, "temperature"?}`.
-class GenerateHandler final : public lib::Handler {
+class GenerateHandler final : public lib::http::Handler {
   public:
     explicit GenerateHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
 };
 
-class HistoryHandler final : public lib::Handler {
+class HistoryHandler final : public lib::http::Handler {
   public:
     explicit HistoryHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
 };
 
 /// POST /image/generate `{"prompt", "model"?: "wanx-v1", "size"?, "n"?}` → 202 task.
-class ImageGenerateHandler final : public lib::Handler {
+class ImageGenerateHandler final : public lib::http::Handler {
   public:
     explicit ImageGenerateHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
@@ -79,10 +79,10 @@ class ImageGenerateHandler final : public lib::Handler {
 
 /// GET /image/tasks/{task_id}: the user's own task (another user's is 404), polled upstream
 /// while it runs; FAILED/UNKNOWN is refunded exactly once, whoever sees it first.
-class ImageTaskHandler final : public lib::Handler {
+class ImageTaskHandler final : public lib::http::Handler {
   public:
     explicit ImageTaskHandler(const GenerationDeps& deps) : deps_(deps) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     GenerationDeps deps_;
@@ -90,9 +90,9 @@ class ImageTaskHandler final : public lib::Handler {
 
 /// Polls one RUNNING image generation upstream and finishes it when upstream has. Shared by the
 /// task handler and the background poller.
-lib::GenerationRecord PollImageTask(const GenerationDeps& deps, lib::GenerationRecord record);
+lib::generation::GenerationRecord PollImageTask(const GenerationDeps& deps, lib::generation::GenerationRecord record);
 
 /// The background jobs of this area: `generation.recover` and `image.poll`.
-std::vector<lib::Job> GenerationJobs(const GenerationDeps& deps);
+std::vector<lib::base::Job> GenerationJobs(const GenerationDeps& deps);
 
 }  // namespace inkstone::handlers

@@ -2,19 +2,19 @@
 
 namespace inkstone::handlers {
 
-lib::Response HealthHandler::Handle(const lib::Request&, lib::StreamWriter&) const {
+lib::http::Response HealthHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
     if (db_.Ping()) {
         Json::Value body;
         body["status"] = "ok";
         body["db"] = "ok";
         body["version"] = INKSTONE_VERSION;
-        return lib::Response::Json(200, body);
+        return lib::http::Response::Json(200, body);
     }
-    lib::ApiError error(lib::ErrorCode::kUnavailable, "the database is unreachable");
+    lib::base::ApiError error(lib::base::ErrorCode::kUnavailable, "the database is unreachable");
     error.extra["status"] = "error";
     error.extra["db"] = "down";
     error.extra["version"] = INKSTONE_VERSION;
-    return lib::Response::Error(error);
+    return lib::http::Response::Error(error);
 }
 
 }  // namespace inkstone::handlers

@@ -3,15 +3,15 @@
 /// provider.
 ///
 /// Every payment completes through lib::payments::NotifyProcessor and so through
-/// lib::wallet::Wallet::Settle, the one settlement transaction: a real notify and a mock payment
+/// lib::billing::Wallet::Settle, the one settlement transaction: a real notify and a mock payment
 /// run the same verification and settlement code; the handlers here only speak HTTP.
 #include <json/value.h>
 
-#include "lib/clock.h"
-#include "lib/db.h"
-#include "lib/orders.h"
-#include "lib/payments.h"
-#include "lib/router.h"
+#include "lib/base/clock.h"
+#include "lib/db/db.h"
+#include "lib/billing/orders.h"
+#include "lib/payments/notify.h"
+#include "lib/http/router.h"
 
 namespace inkstone::handlers {
 
@@ -29,15 +29,15 @@ inline constexpr char kMockPayPath[] = "/api/v1/payment/mock/pay";
 ///   created while payments were mocked).
 /// This is the one place that builds it. Throws CryptoError if signing fails.
 Json::Value PaymentInstructions(const lib::payments::Providers& providers,
-                                const lib::orders::Order& order, lib::TimePoint now);
+                                const lib::billing::Order& order, lib::base::TimePoint now);
 
 /// Tells the order's provider about a new order before it is stored, where the provider needs
 /// that: live WeChat Pay orders are created as Native orders (out_trade_no = order_no,
 /// time_expire = expires_at) and their code_url is put into `order`. A failure there is
 /// ApiError 502 UPSTREAM_ERROR (logged `payment.order_upstream_failed`). Nothing to do for Alipay
 /// (the page URL is signed locally) or in mock mode.
-void RegisterWithProvider(const lib::payments::Providers& providers, lib::orders::Order& order,
-                          lib::TimePoint now);
+void RegisterWithProvider(const lib::payments::Providers& providers, lib::billing::Order& order,
+                          lib::base::TimePoint now);
 
 /// POST /api/v1/payment/alipay/notify (public, form-encoded): Alipay's asynchronous notify,
 /// processed by NotifyProcessor::ProcessAlipay. Replies text/plain, as Alipay wants:
@@ -46,11 +46,11 @@ void RegisterWithProvider(const lib::payments::Providers& providers, lib::orders
 /// - `fail` (200) for a notify that fails verification or the checks (bad signature, another
 ///   app_id or seller_id, unknown order, wrong amount): nothing changed; Alipay resends for 25 h;
 /// - `fail` (500) when our database failed: nothing committed; Alipay resends.
-class AlipayNotifyHandler final : public lib::Handler {
+class AlipayNotifyHandler final : public lib::http::Handler {
   public:
     explicit AlipayNotifyHandler(const lib::payments::NotifyProcessor& processor)
         : processor_(processor) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::payments::NotifyProcessor& processor_;
@@ -66,11 +66,11 @@ class AlipayNotifyHandler final : public lib::Handler {
 ///   the APIv3 key, another mchid or appid, unknown order, wrong amount);
 /// - 500 `{"code": "FAIL", "message"}` when our database failed.
 /// WeChat Pay resends on any non-2xx answer (15 s up to 24 h).
-class WechatNotifyHandler final : public lib::Handler {
+class WechatNotifyHandler final : public lib::http::Handler {
   public:
     explicit WechatNotifyHandler(const lib::payments::NotifyProcessor& processor)
         : processor_(processor) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::payments::NotifyProcessor& processor_;
@@ -84,19 +84,19 @@ class WechatNotifyHandler final : public lib::Handler {
 /// an encrypted WeChat Pay notify for wechat orders), signed with the server's in-memory mock key,
 /// and hands it to the same NotifyProcessor function as the real notify endpoint. 503 when the
 /// database failed; 404 when payments are live.
-class MockPayHandler final : public lib::Handler {
+class MockPayHandler final : public lib::http::Handler {
   public:
     MockPayHandler(lib::db::Pool& pool, const lib::payments::Providers& providers,
-                   const lib::payments::NotifyProcessor& processor, const lib::Clock& clock)
+                   const lib::payments::NotifyProcessor& processor, const lib::base::Clock& clock)
         : pool_(pool), providers_(providers), processor_(processor), clock_(clock) {}
 
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::payments::Providers& providers_;
     const lib::payments::NotifyProcessor& processor_;
-    const lib::Clock& clock_;
+    const lib::base::Clock& clock_;
 };
 
 }  // namespace inkstone::handlers

@@ -6,24 +6,24 @@
 #include "handlers/health.h"
 #include "handlers/payment.h"
 #include "handlers/testing_hooks.h"
-#include "lib/idempotency.h"
-#include "lib/payment_keys.h"
-#include "lib/payments.h"
-#include "lib/wallet.h"
+#include "lib/billing/idempotency.h"
+#include "lib/payments/payment_keys.h"
+#include "lib/payments/notify.h"
+#include "lib/billing/wallet.h"
 
 namespace inkstone::handlers {
 namespace {
 
-using lib::money::OrderKind;
+using lib::billing::OrderKind;
 
-lib::wallet::WalletOptions WalletOptionsFor(const lib::Config& config) {
-    lib::wallet::WalletOptions options;
+lib::billing::WalletOptions WalletOptionsFor(const lib::base::Config& config) {
+    lib::billing::WalletOptions options;
     if (config.testing.hooks) options.hold_locks_ms = config.testing.settle_delay_ms;
     return options;
 }
 
-lib::GenerationLimits LimitsFor(const lib::Config& config) {
-    lib::GenerationLimits limits;
+lib::generation::GenerationLimits LimitsFor(const lib::base::Config& config) {
+    lib::generation::GenerationLimits limits;
     limits.per_minute = config.generation.per_minute;
     limits.in_flight = config.generation.in_flight;
     // The longest a live worker can keep a generation RUNNING, plus a margin for clock skew
@@ -41,7 +41,7 @@ constexpr int kJobBatch = 500;
 struct Api::Handlers {
     Handlers(const Deps& deps, const Api& api)
         : wallet(deps.db, deps.clock, WalletOptionsFor(deps.config)),
-          models(lib::ModelCatalog(deps.config)),
+          models(lib::generation::ModelCatalog(deps.config)),
           generations(deps.db, deps.clock, wallet, LimitsFor(deps.config)),
           generation_deps{generations, deps.providers, models, deps.clock},
           ai_models(generation_deps),
@@ -74,9 +74,9 @@ struct Api::Handlers {
           test_charge(wallet),
           test_refund(wallet),
           test_run_jobs([&api] { return api.Jobs(); }) {}
-    const lib::wallet::Wallet wallet;
-    const std::vector<lib::ModelInfo> models;
-    lib::Generations generations;
+    const lib::billing::Wallet wallet;
+    const std::vector<lib::generation::ModelInfo> models;
+    lib::generation::Generations generations;
     const GenerationDeps generation_deps;
     ModelsHandler ai_models;
     ToolsHandler writing_tools;
@@ -116,12 +116,12 @@ Api::Api(const Deps& deps) : deps_(deps), handlers_(std::make_unique<Handlers>(d
 Api::~Api() = default;
 
 // clang-format off
-std::vector<lib::Route> Api::Routes() const {
-    using lib::Auth;
-    using lib::BodyKind;
-    using lib::Method;
+std::vector<lib::http::Route> Api::Routes() const {
+    using lib::http::Auth;
+    using lib::http::BodyKind;
+    using lib::http::Method;
     const Handlers& h = *handlers_;
-    std::vector<lib::Route> routes = {
+    std::vector<lib::http::Route> routes = {
         // method      path                                        handler               auth           body
         {Method::kGet,  "/api/v1/health",                           &h.health,            Auth::kPublic, BodyKind::kNone},
         {Method::kPost, "/api/v1/auth/register",                    &h.register_user,     Auth::kPublic, BodyKind::kJson},
@@ -146,8 +146,8 @@ std::vector<lib::Route> Api::Routes() const {
         {Method::kGet,  "/api/v1/image/tasks/{task_id}",            &h.image_task,        Auth::kUser,   BodyKind::kNone},
         // The providers' notifies: public, verified by signature. WeChat Pay signs the raw body,
         // so it is taken as sent (kAny) and never re-serialised before verification.
-        {Method::kPost, lib::kAlipayNotifyPath,                     &h.alipay_notify,     Auth::kPublic, BodyKind::kForm},
-        {Method::kPost, lib::kWechatNotifyPath,                     &h.wechat_notify,     Auth::kPublic, BodyKind::kAny},
+        {Method::kPost, lib::payments::kAlipayNotifyPath,                     &h.alipay_notify,     Auth::kPublic, BodyKind::kForm},
+        {Method::kPost, lib::payments::kWechatNotifyPath,                     &h.wechat_notify,     Auth::kPublic, BodyKind::kAny},
     };
     if (!h.payment_providers.live()) {
         routes.push_back(
@@ -166,20 +166,20 @@ std::vector<lib::Route> Api::Routes() const {
 }
 // clang-format on
 
-std::vector<lib::Job> Api::Jobs() const {
+std::vector<lib::base::Job> Api::Jobs() const {
     lib::db::Pool& db = deps_.db;
-    const lib::Clock& clock = deps_.clock;
-    const lib::wallet::Wallet& wallet = handlers_->wallet;
+    const lib::base::Clock& clock = deps_.clock;
+    const lib::billing::Wallet& wallet = handlers_->wallet;
     const lib::payments::NotifyProcessor& notifies = handlers_->notifies;
     // Live: before an order expires its provider is asked whether it was paid after all. Mock
     // mode has nobody to ask.
-    lib::wallet::Reconciler reconcile;
+    lib::billing::Reconciler reconcile;
     if (handlers_->payment_providers.live()) {
-        reconcile = [&notifies](const lib::wallet::OverdueOrder& order) {
+        reconcile = [&notifies](const lib::billing::OverdueOrder& order) {
             return notifies.Reconcile(order);
         };
     }
-    std::vector<lib::Job> jobs = {
+    std::vector<lib::base::Job> jobs = {
         {"auth.purge", std::chrono::minutes(10),
          [&db, &clock] {
              while (PurgeExpiredAuthRows(db, clock.Now()) > 0) {
@@ -192,11 +192,11 @@ std::vector<lib::Job> Api::Jobs() const {
          }},
         {"idempotency.purge", std::chrono::minutes(10),
          [&db, &clock] {
-             while (lib::idempotency::PurgeExpired(db, clock.Now(), kJobBatch) >= kJobBatch) {
+             while (lib::billing::PurgeExpiredIdempotencyKeys(db, clock.Now(), kJobBatch) >= kJobBatch) {
              }
          }},
     };
-    for (lib::Job& job : GenerationJobs(handlers_->generation_deps)) jobs.push_back(std::move(job));
+    for (lib::base::Job& job : GenerationJobs(handlers_->generation_deps)) jobs.push_back(std::move(job));
     return jobs;
 }
 

@@ -3,22 +3,22 @@
 #include <memory>
 #include <vector>
 
-#include "lib/clock.h"
-#include "lib/config.h"
-#include "lib/db.h"
-#include "lib/jobs.h"
-#include "lib/payments.h"
-#include "lib/provider.h"
-#include "lib/router.h"
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/base/jobs.h"
+#include "lib/payments/notify.h"
+#include "lib/ai/provider.h"
+#include "lib/http/router.h"
 
 namespace inkstone::handlers {
 
 /// What handlers are built from. All references must outlive the Api.
 struct Deps {
-    const lib::Config& config;
+    const lib::base::Config& config;
     lib::db::Pool& db;
-    const lib::Clock& clock;
-    const lib::ProviderMap& providers;  ///< AI providers by name ("qwen")
+    const lib::base::Clock& clock;
+    const lib::ai::ProviderMap& providers;  ///< AI providers by name ("qwen")
     /// Mock mode's payment provider key, made once by the server (lib::payments::NewMockProvider).
     const lib::payments::MockProvider& mock_payments;
 };
@@ -28,9 +28,9 @@ public:
     explicit Api(const Deps& deps);
     ~Api();
     /// method, path, handler, auth, body kind, body limit: one row per endpoint.
-    std::vector<lib::Route> Routes() const;
+    std::vector<lib::http::Route> Routes() const;
     /// The background jobs every worker runs (each safe on every host at once).
-    std::vector<lib::Job> Jobs() const;
+    std::vector<lib::base::Job> Jobs() const;
 
 private:
     struct Handlers;

@@ -5,59 +5,59 @@
 #include <functional>
 #include <vector>
 
-#include "lib/jobs.h"
-#include "lib/router.h"
-#include "lib/wallet.h"
+#include "lib/base/jobs.h"
+#include "lib/http/router.h"
+#include "lib/billing/wallet.h"
 
 namespace inkstone::handlers {
 
 /// GET /api/v1/_test/sleep?ms=N → sleeps N ms (at most 60 000), then 200 {"slept_ms": N}.
-class SleepHandler final : public lib::Handler {
+class SleepHandler final : public lib::http::Handler {
   public:
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 };
 
 /// GET /api/v1/_test/stream?events=N&gap_ms=M → an SSE stream of N `tick` events M ms apart,
 /// each flushed at once; logs `test_stream_client_gone` with the number sent if the client
 /// leaves early (checked between events, as generation does while waiting on upstream).
-class StreamHandler final : public lib::Handler {
+class StreamHandler final : public lib::http::Handler {
   public:
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 };
 
 /// POST /api/v1/_test/credit/charge `{"credits", "description"?, "generation_id"?}`
 /// (Auth::kUser) → 201 `{"charge_id", "balance"}` via Wallet::Charge on the caller, or its
 /// 402 INSUFFICIENT_CREDITS.
-class TestChargeHandler final : public lib::Handler {
+class TestChargeHandler final : public lib::http::Handler {
   public:
-    explicit TestChargeHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    explicit TestChargeHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::wallet::Wallet& wallet_;
+    const lib::billing::Wallet& wallet_;
 };
 
 /// POST /api/v1/_test/credit/refund `{"charge_id"}` (Auth::kUser) → 200 `{"refunded": bool}`
 /// via Wallet::Refund (true only for the call that refunded it); 404 for an unknown charge.
 /// Any user's charge (test-only).
-class TestRefundHandler final : public lib::Handler {
+class TestRefundHandler final : public lib::http::Handler {
   public:
-    explicit TestRefundHandler(const lib::wallet::Wallet& wallet) : wallet_(wallet) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    explicit TestRefundHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::wallet::Wallet& wallet_;
+    const lib::billing::Wallet& wallet_;
 };
 
 /// POST /api/v1/_test/run-jobs → runs every background job once, now, on this request's thread
 /// → 200 `{"ran": [job names]}`. A failing job fails the request (500), unlike in the runner.
-class RunJobsHandler final : public lib::Handler {
+class RunJobsHandler final : public lib::http::Handler {
   public:
-    explicit RunJobsHandler(std::function<std::vector<lib::Job>()> jobs) : jobs_(std::move(jobs)) {}
-    lib::Response Handle(const lib::Request& request, lib::StreamWriter& stream) const override;
+    explicit RunJobsHandler(std::function<std::vector<lib::base::Job>()> jobs) : jobs_(std::move(jobs)) {}
+    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
 
   private:
-    const std::function<std::vector<lib::Job>()> jobs_;
+    const std::function<std::vector<lib::base::Job>()> jobs_;
 };
 
 }  // namespace inkstone::handlers

@@ -34,7 +34,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/auth.h"
+#include "lib/accounts/auth.h"
 #include "tests/bench/load.h"
 #include "tests/bench/report.h"
 #include "tests/harness/ledger_invariants.h"
@@ -300,8 +300,8 @@ Users SeedUsers(testing::MariaDb& db, int count, const std::string& dir) {
             "balance_after, description, created_at) VALUES ";
         for (int i = start; i < std::min(count, start + kBatch); ++i) {
             const int64_t id = users.first_id + i;
-            const std::string token = lib::GenerateToken();
-            const std::string hash = *lib::TokenHashHex(token);
+            const std::string token = lib::accounts::GenerateToken();
+            const std::string hash = *lib::accounts::TokenHashHex(token);
             users.tokens.push_back(token);
             const std::string sep = i == start ? "" : ",";
             // Nobody logs in as these users: the password hash is a placeholder no password
@@ -446,7 +446,7 @@ struct Bench {
         pool.Stop();
         const std::string socket = pool.listen();
         unlink(socket.c_str());
-        const lib::DbConfig db = stack->db().AppConfig();
+        const lib::base::DbConfig db = stack->db().AppConfig();
         testing::Process floor({BinaryDir() + "/tests/minimal-responder", "--socket", socket,
                                 "--threads", std::to_string(TotalThreads()), "--db-host", db.host,
                                 "--db-port", std::to_string(db.port), "--db-user", db.user,
@@ -609,7 +609,7 @@ struct Bench {
         const std::string body =
             R"({"tool_type":"article","prompt":"写一段关于秋天的文字","stream":false})";
         bench::DbChargeOptions d;
-        const lib::DbConfig db = stack->db().AppConfig();
+        const lib::base::DbConfig db = stack->db().AppConfig();
         d.binary = BinaryDir() + "/tests/db-charge-bench";
         d.host = db.host;
         d.port = db.port;

@@ -1,6 +1,6 @@
 // The database layer against a real MariaDB: pool, statement cache, transactions, retries,
 // error classification, reconnect after a server crash, migrations and inkstone-admin.
-#include "lib/db.h"
+#include "lib/db/db.h"
 
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
@@ -18,13 +18,13 @@
 #include <thread>
 #include <vector>
 
-#include "lib/migrate.h"
+#include "lib/db/migrate.h"
 #include "tests/harness/mariadb.h"
 #include "tests/harness/process.h"
 
 namespace {
 
-using inkstone::lib::DbConfig;
+using inkstone::lib::base::DbConfig;
 using inkstone::lib::db::Classify;
 using inkstone::lib::db::DbError;
 using inkstone::lib::db::ErrorKind;

@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "lib/errors.h"
-#include "lib/orders.h"
-#include "lib/wallet.h"
+#include "lib/base/errors.h"
+#include "lib/billing/orders.h"
+#include "lib/billing/wallet.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/manual_clock.h"
 #include "tests/harness/shared_stack.h"
@@ -20,18 +20,18 @@
 namespace inkstone::testing {
 namespace {
 
-using lib::ApiError;
-using lib::ErrorCode;
-using lib::TimePoint;
-using lib::money::OrderKind;
-using lib::money::RechargeTerms;
-using lib::orders::Order;
-using lib::wallet::SettlementNotice;
-using lib::wallet::SettleOutcome;
-using lib::wallet::Wallet;
+using lib::base::ApiError;
+using lib::base::ErrorCode;
+using lib::base::TimePoint;
+using lib::billing::OrderKind;
+using lib::billing::RechargeTerms;
+using lib::billing::Order;
+using lib::billing::SettlementNotice;
+using lib::billing::SettleOutcome;
+using lib::billing::Wallet;
 namespace db = lib::db;
 
-TimePoint At(const std::string& sql_time) { return *lib::ParseSqlDateTime(sql_time); }
+TimePoint At(const std::string& sql_time) { return *lib::base::ParseSqlDateTime(sql_time); }
 
 /// The DB-only stack (MariaDB + migrations), one pool and one clock for the whole binary.
 struct Env {
@@ -46,7 +46,7 @@ struct Env {
             options.with_pool = false;
             options.with_nginx = false;
             Stack& stack = SharedStack(options);
-            lib::DbConfig config = stack.db().AppConfig();
+            lib::base::DbConfig config = stack.db().AppConfig();
             config.pool_size = 24;
             return new Env(stack, config);
         }();
@@ -54,7 +54,7 @@ struct Env {
     }
 
   private:
-    Env(Stack& s, const lib::DbConfig& config)
+    Env(Stack& s, const lib::base::DbConfig& config)
         : stack(s), pool(config), clock(At("2026-11-26 08:00:00")), wallet(pool, clock) {}
 };
 
@@ -94,20 +94,20 @@ class WalletTest : public ::testing::Test {
     Order NewRechargeOrder(int64_t user, RechargeTerms terms,
                            std::chrono::seconds ttl = std::chrono::minutes(30)) {
         const Order order =
-            lib::orders::NewRechargeOrder(user, std::nullopt, terms, "alipay", clock().Now(), ttl);
+            lib::billing::NewRechargeOrder(user, std::nullopt, terms, "alipay", clock().Now(), ttl);
         db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
-            lib::orders::InsertOrder(tx.lease(), order);
+            lib::billing::InsertOrder(tx.lease(), order);
         });
         return order;
     }
 
     Order NewMembershipOrder(int64_t user, const std::string& plan) {
-        const auto found = lib::orders::FindActivePlan(pool(), std::nullopt, plan);
+        const auto found = lib::billing::FindActivePlan(pool(), std::nullopt, plan);
         EXPECT_TRUE(found.has_value()) << plan;
-        const Order order = lib::orders::NewMembershipOrder(user, *found, "wechat", clock().Now(),
+        const Order order = lib::billing::NewMembershipOrder(user, *found, "wechat", clock().Now(),
                                                             std::chrono::minutes(30));
         db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
-            lib::orders::InsertOrder(tx.lease(), order);
+            lib::billing::InsertOrder(tx.lease(), order);
         });
         return order;
     }
@@ -158,7 +158,7 @@ void OnThreads(int n, F fn) {
 TEST_F(WalletTest, ChargeDebitsAndWritesOneConsumeRow) {
     const int64_t user = NewUser("charge_basic");
     Fund(user, 100);
-    const lib::wallet::ChargeResult charged = wallet().Charge(user, 30, "Generation: title", 77);
+    const lib::billing::ChargeResult charged = wallet().Charge(user, 30, "Generation: title", 77);
     EXPECT_EQ(charged.balance, 70);
     EXPECT_EQ(Credits(user), 70);
     const auto row = sql().Query(
@@ -377,7 +377,7 @@ TEST_F(WalletTest, ReconcilerIsAskedBeforeExpiring) {
     const Order paid_at_provider = NewRechargeOrder(user, {100, 10, 1000}, std::chrono::seconds(1));
     const Order unpaid = NewRechargeOrder(user, {10, 0, 100}, std::chrono::seconds(1));
     std::vector<std::string> asked;
-    const auto reconcile = [&](const lib::wallet::OverdueOrder& overdue) {
+    const auto reconcile = [&](const lib::billing::OverdueOrder& overdue) {
         asked.push_back(overdue.order_no);
         EXPECT_EQ(overdue.payment_method, "alipay");
         if (overdue.order_no != paid_at_provider.order_no) return false;
@@ -421,7 +421,7 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     ASSERT_EQ(wallet().Settle(Notice(monthly, "m-1")), SettleOutcome::kSettled);
     auto balance = wallet().GetBalance(user);
     ASSERT_TRUE(balance);
-    EXPECT_EQ(lib::FormatSqlDateTime(*balance->member_expired_at), "2026-02-28 10:00:00");
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*balance->member_expired_at), "2026-02-28 10:00:00");
     EXPECT_EQ(balance->credits, 0);  // a membership is not credits
     EXPECT_EQ(
         Scalar("SELECT CONCAT(member_from, ' / ', member_until) FROM inkstone.membership_orders "
@@ -433,17 +433,17 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     clock().Set(At("2026-02-10 00:00:00"));
     const Order quarterly = NewMembershipOrder(user, "quarterly");
     ASSERT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
     EXPECT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kAlreadySettled);
-    EXPECT_EQ(lib::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
 
     // Lapsed: starts from the moment of payment again.
     clock().Set(At("2026-07-01 12:30:00"));
     const Order again = NewMembershipOrder(user, "monthly");
     ASSERT_EQ(wallet().Settle(Notice(again, "m-3")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
               "2026-08-01 12:30:00");
 }
 
@@ -453,7 +453,7 @@ TEST_F(WalletTest, YearlyPlanFromLeapDayEndsOnFebruary28) {
     const Order yearly = NewMembershipOrder(user, "yearly");
     EXPECT_EQ(yearly.amount_fen, 8800);
     ASSERT_EQ(wallet().Settle(Notice(yearly, "y-1")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
               "2029-02-28 23:00:00");
 }
 
@@ -467,7 +467,7 @@ TEST_F(WalletTest, ConcurrentMembershipPaymentsAddUp) {
         wallet().Settle(Notice(order, "mr-" + order.order_no));
     });
     // Six months from Mar 31, one month at a time: Apr 30, May 30, Jun 30, Jul 30, Aug 30, Sep 30.
-    EXPECT_EQ(lib::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
               "2026-09-30 00:00:00");
 }
 
@@ -480,10 +480,10 @@ TEST_F(WalletTest, TransactionsAreListedNewestFirstAndFiltered) {
     const auto all = wallet().ListTransactions(user, std::nullopt, 10, 0);
     EXPECT_EQ(all.total, 4);
     ASSERT_EQ(all.items.size(), 4u);
-    EXPECT_EQ(all.items[0].type, lib::wallet::LedgerType::kRefund);
+    EXPECT_EQ(all.items[0].type, lib::billing::LedgerType::kRefund);
     EXPECT_EQ(all.items[0].balance_after, 80);
-    EXPECT_EQ(all.items[3].type, lib::wallet::LedgerType::kRecharge);
-    const auto consumes = wallet().ListTransactions(user, lib::wallet::LedgerType::kConsume, 1, 1);
+    EXPECT_EQ(all.items[3].type, lib::billing::LedgerType::kRecharge);
+    const auto consumes = wallet().ListTransactions(user, lib::billing::LedgerType::kConsume, 1, 1);
     EXPECT_EQ(consumes.total, 2);
     ASSERT_EQ(consumes.items.size(), 1u);
     EXPECT_EQ(consumes.items[0].description, "one");

@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "lib/config.h"
+#include "lib/base/config.h"
 #include "tests/harness/process.h"
 #include "tests/harness/stack.h"
 
@@ -101,15 +101,15 @@ void InstallSignalHandlers() {
 
 // The key and base URL the pool will see: its own reading of .env and the environment (the
 // generated inkstone.conf sets neither unless the simulator is used).
-inkstone::lib::QwenConfig UpstreamConfig(const Args& args) {
-    inkstone::lib::ConfigSources sources;
+inkstone::lib::base::QwenConfig UpstreamConfig(const Args& args) {
+    inkstone::lib::base::ConfigSources sources;
     sources.dotenv_path = Absolute(args.source_dir) + "/.env";
-    sources.env = inkstone::lib::ProcessEnvironment();
-    return inkstone::lib::LoadConfig(sources).qwen;
+    sources.env = inkstone::lib::base::ProcessEnvironment();
+    return inkstone::lib::base::LoadConfig(sources).qwen;
 }
 
 void PrintBanner(inkstone::testing::Stack& stack, const Args& args,
-                 const inkstone::lib::QwenConfig& upstream, bool simulated) {
+                 const inkstone::lib::base::QwenConfig& upstream, bool simulated) {
     const std::string url = stack.base_url();
     const std::string dashscope =
         simulated ? "simulator at http://127.0.0.1:" + std::to_string(stack.sim_port()) +
@@ -140,10 +140,10 @@ int Run(const Args& args) {
         return 1;
     }
 
-    inkstone::lib::QwenConfig upstream;
+    inkstone::lib::base::QwenConfig upstream;
     try {
         upstream = UpstreamConfig(args);
-    } catch (const inkstone::lib::ConfigError& e) {
+    } catch (const inkstone::lib::base::ConfigError& e) {
         std::fprintf(stderr, "inkstone: %s\n", e.what());
         return 1;
     }

@@ -8,11 +8,15 @@
 #include <string>
 #include <string_view>
 
-#include "lib/dashscope_sse.h"
+#include "lib/ai/dashscope_sse.h"
 
 namespace {
 
-using namespace inkstone::lib;
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::ai;
+using namespace inkstone::lib::payments;
+using namespace inkstone::lib::billing;
 
 class Transcript final : public SseEventHandler {
   public:

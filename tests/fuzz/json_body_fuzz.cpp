@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <string_view>
 
-#include "lib/errors.h"
-#include "lib/json_body.h"
+#include "lib/base/errors.h"
+#include "lib/http/json_body.h"
 
 namespace {
 
-using inkstone::lib::ApiError;
-using inkstone::lib::JsonFields;
+using inkstone::lib::base::ApiError;
+using inkstone::lib::http::JsonFields;
 
 // Each read may throw a validation error; the remaining reads still run.
 template <typename Read>
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     Json::Value object;
     try {
-        object = inkstone::lib::ParseJsonObject(body);
+        object = inkstone::lib::http::ParseJsonObject(body);
     } catch (const ApiError&) {
         return 0;
     }

@@ -9,13 +9,17 @@
 #include <string>
 #include <string_view>
 
-#include "lib/alipay.h"
-#include "lib/crypto.h"
-#include "lib/wechatpay.h"
+#include "lib/payments/alipay.h"
+#include "lib/payments/crypto.h"
+#include "lib/payments/wechatpay.h"
 
 namespace {
 
-using namespace inkstone::lib;
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::ai;
+using namespace inkstone::lib::payments;
+using namespace inkstone::lib::billing;
 
 const PrivateKey& Key() {
     static const PrivateKey key = PrivateKey::GenerateRsa(2048);

@@ -6,15 +6,15 @@
 #include <string>
 
 #include "fcgi/dispatcher.h"
-#include "lib/json_body.h"
-#include "lib/log.h"
-#include "lib/router.h"
+#include "lib/http/json_body.h"
+#include "lib/base/log.h"
+#include "lib/http/router.h"
 
 namespace {
 
 using namespace inkstone;
 
-class NullStream final : public lib::StreamWriter {
+class NullStream final : public lib::http::StreamWriter {
   public:
     bool Begin(int, const std::vector<std::pair<std::string, std::string>>&) override {
         return true;
@@ -24,10 +24,10 @@ class NullStream final : public lib::StreamWriter {
     bool ClientGone() override { return false; }
 };
 
-class FieldsHandler final : public lib::Handler {
+class FieldsHandler final : public lib::http::Handler {
   public:
-    lib::Response Handle(const lib::Request& req, lib::StreamWriter&) const override {
-        lib::JsonFields f(req.json);
+    lib::http::Response Handle(const lib::http::Request& req, lib::http::StreamWriter&) const override {
+        lib::http::JsonFields f(req.json);
         Json::Value out;
         out["a"] = f.RequiredString("username", 3, 32);
         out["b"] = Json::Int64(f.OptionalInt("amount_fen", 100, 5000000).value_or(0));
@@ -37,15 +37,15 @@ class FieldsHandler final : public lib::Handler {
         out["e"] = images ? static_cast<int>(images->size()) : 0;
         if (auto q = req.QueryParam("page")) out["q"] = *q;
         out["p"] = req.PathParam("id");
-        return lib::Response::Json(200, out);
+        return lib::http::Response::Json(200, out);
     }
 };
 
 const FieldsHandler kHandler;
-const lib::Router kRouter({
-    {lib::Method::kPost, "/api/v1/x", &kHandler, lib::Auth::kPublic, lib::BodyKind::kJson},
-    {lib::Method::kPost, "/api/v1/x/{id}", &kHandler, lib::Auth::kPublic, lib::BodyKind::kJson},
-    {lib::Method::kGet, "/api/v1/x/{id}", &kHandler, lib::Auth::kUser},
+const lib::http::Router kRouter({
+    {lib::http::Method::kPost, "/api/v1/x", &kHandler, lib::http::Auth::kPublic, lib::http::BodyKind::kJson},
+    {lib::http::Method::kPost, "/api/v1/x/{id}", &kHandler, lib::http::Auth::kPublic, lib::http::BodyKind::kJson},
+    {lib::http::Method::kGet, "/api/v1/x/{id}", &kHandler, lib::http::Auth::kUser},
 });
 const fcgi::Dispatcher kDispatcher(kRouter, nullptr);
 
@@ -68,13 +68,13 @@ std::string Next(const uint8_t*& data, size_t& size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const bool quiet = [] {
-        lib::LogInit(lib::LogConfig{"", "error"});  // one log line per request would dominate
+        lib::base::LogInit(lib::base::LogConfig{"", "error"});  // one log line per request would dominate
         return true;
     }();
     (void)quiet;
-    lib::Request req;
+    lib::http::Request req;
     req.method_name = Next(data, size);
-    req.method = lib::ParseMethod(req.method_name);
+    req.method = lib::http::ParseMethod(req.method_name);
     std::string uri = Next(data, size);
     size_t q = uri.find('?');
     req.path = uri.substr(0, q);
@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     req.headers["authorization"] = Next(data, size);
     req.body.assign(reinterpret_cast<const char*>(data), size);
     NullStream stream;
-    lib::Response r = kDispatcher.Dispatch(req, stream);
+    lib::http::Response r = kDispatcher.Dispatch(req, stream);
     if (r.status >= 500) std::abort();
     return 0;
 }

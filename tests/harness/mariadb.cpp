@@ -224,8 +224,8 @@ void MariaDb::Restart() {
 
 bool MariaDb::running() { return server_ && server_->running(); }
 
-lib::DbConfig MariaDb::AppConfig() const {
-    lib::DbConfig c;
+lib::base::DbConfig MariaDb::AppConfig() const {
+    lib::base::DbConfig c;
     c.host = "127.0.0.1";
     c.port = port_;
     c.socket.clear();

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "lib/config.h"
+#include "lib/base/config.h"
 #include "tests/harness/process.h"
 
 namespace sql {
@@ -63,7 +63,7 @@ class MariaDb {
     std::chrono::milliseconds last_start_duration() const { return last_start_; }
 
     /// Settings for the application: TCP to 127.0.0.1:port as `inkstone`, schema `inkstone`.
-    lib::DbConfig AppConfig() const;
+    lib::base::DbConfig AppConfig() const;
 
     /// Runs one statement as root over the unix socket and returns all rows as text (NULL is
     /// "NULL"); an empty vector for statements without a result set. Throws std::runtime_error.

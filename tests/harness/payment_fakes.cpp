@@ -7,9 +7,9 @@
 #include <system_error>
 #include <utility>
 
-#include "lib/alipay.h"
-#include "lib/http.h"
-#include "lib/wechatpay.h"
+#include "lib/payments/alipay.h"
+#include "lib/http/message.h"
+#include "lib/payments/wechatpay.h"
 #include "tests/harness/process.h"
 
 namespace inkstone::testing {
@@ -43,8 +43,8 @@ void WriteSecretFile(const std::string& path, const std::string& content) {
 
 // --- Alipay ---
 
-FakeAlipayGateway::FakeAlipayGateway(std::string app_id, lib::PublicKey app_key,
-                                     lib::PrivateKey alipay_key)
+FakeAlipayGateway::FakeAlipayGateway(std::string app_id, lib::payments::PublicKey app_key,
+                                     lib::payments::PrivateKey alipay_key)
     : app_id_(std::move(app_id)),
       app_key_(std::move(app_key)),
       alipay_key_(std::move(alipay_key)),
@@ -61,8 +61,8 @@ FakeResponse FakeAlipayGateway::Signed(const std::string& response_json) const {
 }
 
 FakeResponse FakeAlipayGateway::SignedWith(const std::string& response_json,
-                                           const lib::PrivateKey& key) {
-    return Json200(lib::SignAlipayResponse(kQueryResponseName, response_json, key));
+                                           const lib::payments::PrivateKey& key) {
+    return Json200(lib::payments::SignAlipayResponse(kQueryResponseName, response_json, key));
 }
 
 std::string FakeAlipayGateway::TradeJson(const std::string& status, const std::string& amount,
@@ -77,7 +77,7 @@ std::string FakeAlipayGateway::TradeJson(const std::string& status, const std::s
     trade["total_amount"] = amount;
     trade["trade_no"] = trade_no;
     trade["trade_status"] = status;
-    return lib::ToJson(trade);
+    return lib::http::ToJson(trade);
 }
 
 FakeResponse FakeAlipayGateway::NotExist(const std::string& out_trade_no) const {
@@ -87,7 +87,7 @@ FakeResponse FakeAlipayGateway::NotExist(const std::string& out_trade_no) const 
     answer["sub_code"] = "ACQ.TRADE_NOT_EXIST";
     answer["sub_msg"] = "交易不存在";
     answer["out_trade_no"] = out_trade_no;
-    return Signed(lib::ToJson(answer));
+    return Signed(lib::http::ToJson(answer));
 }
 
 FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
@@ -96,15 +96,15 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
         request.target.substr(0, question) != "/gateway.do") {
         return FakeResponse{404, {}, "no such page"};
     }
-    std::optional<lib::AlipayParams> params =
-        lib::ParseFormBody(request.target.substr(question + 1));
-    const std::optional<lib::AlipayParams> body = lib::ParseFormBody(request.body);
+    std::optional<lib::payments::AlipayParams> params =
+        lib::payments::ParseFormBody(request.target.substr(question + 1));
+    const std::optional<lib::payments::AlipayParams> body = lib::payments::ParseFormBody(request.body);
     if (!params || !body ||
         request.Header("content-type").find("application/x-www-form-urlencoded") != 0) {
         return FakeResponse{400, {}, "bad form"};
     }
     params->insert(body->begin(), body->end());
-    if (!app_key_.VerifySha256(lib::AlipayRequestSigningString(*params), (*params)["sign"])) {
+    if (!app_key_.VerifySha256(lib::payments::AlipayRequestSigningString(*params), (*params)["sign"])) {
         // The gateway refuses a bad signature without signing its answer.
         return Json200(
             R"({"alipay_trade_query_response":{"code":"40002","msg":"Invalid Arguments",)"
@@ -126,7 +126,7 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
 
 // --- WeChat Pay ---
 
-FakeWechatApi::FakeWechatApi(Ids ids, lib::PublicKey merchant_key, lib::PrivateKey platform_key)
+FakeWechatApi::FakeWechatApi(Ids ids, lib::payments::PublicKey merchant_key, lib::payments::PrivateKey platform_key)
     : ids_(std::move(ids)),
       merchant_key_(std::move(merchant_key)),
       platform_key_(std::move(platform_key)),
@@ -159,9 +159,9 @@ FakeResponse FakeWechatApi::Signed(int status, const std::string& body) const {
 }
 
 FakeResponse FakeWechatApi::SignedWith(int status, const std::string& body,
-                                       const lib::PrivateKey& key, const std::string& serial,
-                                       lib::TimePoint at) {
-    const lib::WechatSignedHeaders h = lib::SignWechatMessage(body, key, serial, at);
+                                       const lib::payments::PrivateKey& key, const std::string& serial,
+                                       lib::base::TimePoint at) {
+    const lib::payments::WechatSignedHeaders h = lib::payments::SignWechatMessage(body, key, serial, at);
     return FakeResponse{status,
                         {{"Content-Type", "application/json; charset=utf-8"},
                          {"Request-ID", "08F78BB5AF0610D302A8F8D3D2B2C0D8"},
@@ -191,16 +191,16 @@ std::string FakeWechatApi::TransactionJson(const std::string& state,
         amount["currency"] = "CNY";
         transaction["amount"] = amount;
     }
-    return lib::ToJson(transaction);
+    return lib::http::ToJson(transaction);
 }
 
 FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
-    const std::optional<lib::WechatAuthorization> auth =
-        lib::ParseWechatAuthorization(request.Header("authorization"));
+    const std::optional<lib::payments::WechatAuthorization> auth =
+        lib::payments::ParseWechatAuthorization(request.Header("authorization"));
     const bool verified =
         auth && auth->mchid == ids_.mchid && auth->serial_no == ids_.merchant_serial &&
         merchant_key_.VerifySha256(
-            lib::WechatRequestMessage(request.method, request.target, auth->timestamp,
+            lib::payments::WechatRequestMessage(request.method, request.target, auth->timestamp,
                                       auth->nonce_str, request.body),
             auth->signature);
     if (!verified) {
@@ -221,7 +221,7 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         request.Header("accept").find("application/json") == std::string::npos) {
         return Signed(400, R"({"code":"PARAM_ERROR","message":"no User-Agent or Accept"})");
     }
-    if (request.method == "POST" && request.target == lib::kWechatNativePath) {
+    if (request.method == "POST" && request.target == lib::payments::kWechatNativePath) {
         const Json::Value order = ParseJson(request.body);
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -238,7 +238,7 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         if (native_script) return native_script(order);
         Json::Value answer(Json::objectValue);
         answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["out_trade_no"].asString();
-        return Signed(200, lib::ToJson(answer));
+        return Signed(200, lib::http::ToJson(answer));
     }
     const std::string query_prefix = "/v3/pay/transactions/out-trade-no/";
     const std::string mchid_suffix = "?mchid=" + ids_.mchid;

@@ -93,13 +93,13 @@ std::string AppPool::nginx_address() const {
 }
 
 std::string AppPool::status_path() const {
-    return Value("fcgi.status_path", lib::FcgiConfig().status_path);
+    return Value("fcgi.status_path", lib::base::FcgiConfig().status_path);
 }
 
 void AppPool::WriteConfig() {
     MakeDirs(options_.dir + "/run");
     MakeDirs(options_.dir + "/logs");
-    const lib::DbConfig& db = options_.db;
+    const lib::base::DbConfig& db = options_.db;
     std::map<std::string, std::string> keys = {
         {"fcgi.listen", options_.dir + "/run/inkstone.sock"},
         {"fcgi.workers", std::to_string(options_.workers)},

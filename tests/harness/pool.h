@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "lib/config.h"
+#include "lib/base/config.h"
 #include "tests/harness/process.h"
 
 namespace inkstone::testing {
 
 struct AppPoolOptions {
     std::string dir;   ///< absolute; created if missing
-    lib::DbConfig db;  ///< usually MariaDb::AppConfig()
+    lib::base::DbConfig db;  ///< usually MariaDb::AppConfig()
     int workers = 2;
     int threads = 8;
     int64_t max_requests = 10000;

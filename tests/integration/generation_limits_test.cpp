@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 #include "tests/harness/api_user.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/shared_stack.h"
@@ -51,7 +51,7 @@ TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
     bool signalled = false;
     auto stream = std::async(std::launch::async, [&] {
         return c.Stream("POST", "/api/v1/writing/generate",
-                        lib::ToJson(Body("长文 [[sim:tokens=100,delay_ms=100]]", true)),
+                        lib::http::ToJson(Body("长文 [[sim:tokens=100,delay_ms=100]]", true)),
                         user.Auth({{"Content-Type", "application/json"}}),
                         [&](const std::string& chunk, Clock::time_point) {
                             if (!signalled && chunk.find("event: delta") != std::string::npos) {

@@ -10,9 +10,9 @@
 #include <set>
 #include <string>
 
-#include "lib/alipay.h"
-#include "lib/http.h"
-#include "lib/wechatpay.h"
+#include "lib/payments/alipay.h"
+#include "lib/http/message.h"
+#include "lib/payments/wechatpay.h"
 #include "tests/harness/payment_fakes.h"
 #include "tests/harness/process.h"
 #include "tests/unit/payment_test_keys.h"
@@ -22,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-lib::TimePoint Now() { return std::chrono::system_clock::now(); }
+lib::base::TimePoint Now() { return std::chrono::system_clock::now(); }
 
 // --- the Alipay gateway, scripted ---
 
@@ -70,19 +70,19 @@ class MagicAlipayGateway {
     FakeAlipayGateway fake_{kAppId, MerchantKey().Public(), ProviderKey()};
 };
 
-lib::AlipayClient MakeAlipayClient(const std::string& gateway,
-                                   const lib::PrivateKey& app_key = MerchantKey(),
+lib::payments::AlipayClient MakeAlipayClient(const std::string& gateway,
+                                   const lib::payments::PrivateKey& app_key = MerchantKey(),
                                    std::chrono::milliseconds timeout = 5s) {
-    lib::AlipayApp app;
+    lib::payments::AlipayApp app;
     app.app_id = kAppId;
     app.gateway = gateway;
     app.notify_url = "https://pay.example.com/api/v1/payment/alipay/notify";
-    return lib::AlipayClient(app, app_key, ProviderKey().Public(), timeout);
+    return lib::payments::AlipayClient(app, app_key, ProviderKey().Public(), timeout);
 }
 
 TEST(AlipayClientTest, QueriesAPaidTradeAndVerifiesTheAnswer) {
     MagicAlipayGateway fake;
-    const lib::AlipayClient client = MakeAlipayClient(fake.gateway());
+    const lib::payments::AlipayClient client = MakeAlipayClient(fake.gateway());
     auto paid = client.QueryTrade("IS_PAID", Now());
     ASSERT_TRUE(paid.ok()) << paid.detail();
     EXPECT_TRUE(paid.value().exists);
@@ -100,7 +100,7 @@ TEST(AlipayClientTest, QueriesAPaidTradeAndVerifiesTheAnswer) {
 
 TEST(AlipayClientTest, UnpaidAndUnknownTrades) {
     MagicAlipayGateway fake;
-    const lib::AlipayClient client = MakeAlipayClient(fake.gateway());
+    const lib::payments::AlipayClient client = MakeAlipayClient(fake.gateway());
     auto waiting = client.QueryTrade("IS_WAITING", Now());
     ASSERT_TRUE(waiting.ok()) << waiting.detail();
     EXPECT_TRUE(waiting.value().exists);
@@ -113,48 +113,48 @@ TEST(AlipayClientTest, UnpaidAndUnknownTrades) {
 
 TEST(AlipayClientTest, UntrustworthyAnswersAreFailures) {
     MagicAlipayGateway fake;
-    const lib::AlipayClient client = MakeAlipayClient(fake.gateway());
+    const lib::payments::AlipayClient client = MakeAlipayClient(fake.gateway());
     auto forged = client.QueryTrade("IS_FORGED", Now());
-    EXPECT_EQ(forged.error(), lib::AlipayQueryError::kBadSignature) << forged.detail();
+    EXPECT_EQ(forged.error(), lib::payments::AlipayQueryError::kBadSignature) << forged.detail();
     auto other = client.QueryTrade("IS_OTHER", Now());
-    EXPECT_EQ(other.error(), lib::AlipayQueryError::kMalformedResponse) << other.detail();
+    EXPECT_EQ(other.error(), lib::payments::AlipayQueryError::kMalformedResponse) << other.detail();
     auto broken = client.QueryTrade("IS_BROKEN", Now());
-    EXPECT_EQ(broken.error(), lib::AlipayQueryError::kHttpStatus) << broken.detail();
+    EXPECT_EQ(broken.error(), lib::payments::AlipayQueryError::kHttpStatus) << broken.detail();
     EXPECT_NE(broken.detail().find("502"), std::string::npos) << broken.detail();
 
     // Our request signed with a key Alipay does not know: the gateway's unsigned refusal.
-    const lib::AlipayClient wrong_key = MakeAlipayClient(fake.gateway(), StrangerKey());
+    const lib::payments::AlipayClient wrong_key = MakeAlipayClient(fake.gateway(), StrangerKey());
     auto refused = wrong_key.QueryTrade("IS_PAID", Now());
-    EXPECT_EQ(refused.error(), lib::AlipayQueryError::kMissingSignature) << refused.detail();
+    EXPECT_EQ(refused.error(), lib::payments::AlipayQueryError::kMissingSignature) << refused.detail();
     EXPECT_NE(refused.detail().find("isv.invalid-signature"), std::string::npos)
         << refused.detail();
 }
 
 TEST(AlipayClientTest, TransportFailuresAndTimeouts) {
-    const lib::AlipayClient nowhere = MakeAlipayClient(
+    const lib::payments::AlipayClient nowhere = MakeAlipayClient(
         "http://127.0.0.1:" + std::to_string(FreePort()) + "/gateway.do", MerchantKey(), 2s);
     auto refused = nowhere.QueryTrade("IS_PAID", Now());
-    EXPECT_EQ(refused.error(), lib::AlipayQueryError::kTransport) << refused.detail();
+    EXPECT_EQ(refused.error(), lib::payments::AlipayQueryError::kTransport) << refused.detail();
 
     MagicAlipayGateway fake;
-    const lib::AlipayClient impatient = MakeAlipayClient(fake.gateway(), MerchantKey(), 300ms);
+    const lib::payments::AlipayClient impatient = MakeAlipayClient(fake.gateway(), MerchantKey(), 300ms);
     const auto started = std::chrono::steady_clock::now();
     auto slow = impatient.QueryTrade("IS_SLOW", Now());
-    EXPECT_EQ(slow.error(), lib::AlipayQueryError::kTransport) << slow.detail();
+    EXPECT_EQ(slow.error(), lib::payments::AlipayQueryError::kTransport) << slow.detail();
     EXPECT_LT(std::chrono::steady_clock::now() - started, 1400ms);
 }
 
 TEST(AlipayClientTest, PagePayUrlAndNotifyUseTheConfiguredKeys) {
     MagicAlipayGateway fake;
-    const lib::AlipayClient client = MakeAlipayClient(fake.gateway());
+    const lib::payments::AlipayClient client = MakeAlipayClient(fake.gateway());
     const std::string url = client.PagePayUrl({"IS_PAID", 1000, "写作积分"}, Now());
     ASSERT_EQ(url.rfind(fake.gateway() + "?", 0), 0u) << url;
-    const auto params = lib::ParseFormBody(url.substr(url.find('?') + 1));
+    const auto params = lib::payments::ParseFormBody(url.substr(url.find('?') + 1));
     ASSERT_TRUE(params);
-    EXPECT_TRUE(MerchantKey().Public().VerifySha256(lib::AlipayRequestSigningString(*params),
+    EXPECT_TRUE(MerchantKey().Public().VerifySha256(lib::payments::AlipayRequestSigningString(*params),
                                                     params->at("sign")));
 
-    const std::string notify = lib::SignAlipayNotify({{"app_id", kAppId},
+    const std::string notify = lib::payments::SignAlipayNotify({{"app_id", kAppId},
                                                       {"out_trade_no", "IS_PAID"},
                                                       {"trade_no", "2026"},
                                                       {"trade_status", "TRADE_SUCCESS"},
@@ -191,7 +191,7 @@ class MagicWechatApi {
         }
         Json::Value answer(Json::objectValue);
         answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + out_trade_no;
-        return fake_.Signed(200, lib::ToJson(answer));
+        return fake_.Signed(200, lib::http::ToJson(answer));
     }
 
     FakeResponse Query(const std::string& out_trade_no) const {
@@ -236,23 +236,23 @@ class MagicWechatApi {
         {kMchid, kAppid, kMerchantSerial, kPlatformSerial}, MerchantKey().Public(), ProviderKey()};
 };
 
-lib::WechatPayClient MakeWechatClient(const std::string& api_base,
-                                      const lib::PrivateKey& merchant_key = MerchantKey(),
+lib::payments::WechatPayClient MakeWechatClient(const std::string& api_base,
+                                      const lib::payments::PrivateKey& merchant_key = MerchantKey(),
                                       std::chrono::milliseconds timeout = 5s) {
-    lib::WechatMerchant merchant;
+    lib::payments::WechatMerchant merchant;
     merchant.mchid = kMchid;
     merchant.appid = kAppid;
     merchant.merchant_serial = kMerchantSerial;
     merchant.api_base = api_base;
     merchant.notify_url = "https://pay.example.com/api/v1/payment/wechat/notify";
-    return lib::WechatPayClient(merchant, merchant_key,
-                                lib::WechatPlatformKey{kPlatformSerial, ProviderKey().Public()},
+    return lib::payments::WechatPayClient(merchant, merchant_key,
+                                lib::payments::WechatPlatformKey{kPlatformSerial, ProviderKey().Public()},
                                 "0123456789abcdef0123456789ABCDEF", timeout);
 }
 
 TEST(WechatPayClientTest, CreatesANativeOrderSignedWithTheMerchantKey) {
     MagicWechatApi fake;
-    const lib::WechatPayClient client = MakeWechatClient(fake.base());
+    const lib::payments::WechatPayClient client = MakeWechatClient(fake.base());
     auto code_url =
         client.CreateNativeOrder({"IS_WX_NEW_1", "写作积分 1000", 1000, std::nullopt}, Now());
     ASSERT_TRUE(code_url.ok()) << code_url.detail();
@@ -264,21 +264,21 @@ TEST(WechatPayClientTest, CreatesANativeOrderSignedWithTheMerchantKey) {
     EXPECT_EQ(order["amount"]["total"].asInt64(), 1000);
 
     // A trailing slash on the base changes nothing; every request has its own nonce.
-    const lib::WechatPayClient slash = MakeWechatClient(fake.base() + "/");
+    const lib::payments::WechatPayClient slash = MakeWechatClient(fake.base() + "/");
     ASSERT_TRUE(slash.CreateNativeOrder({"IS_WX_NEW_2", "d", 1, std::nullopt}, Now()).ok());
     EXPECT_EQ(fake.nonces().size(), 2u);
 }
 
 TEST(WechatPayClientTest, OrderErrors) {
     MagicWechatApi fake;
-    const lib::WechatPayClient client = MakeWechatClient(fake.base());
+    const lib::payments::WechatPayClient client = MakeWechatClient(fake.base());
     auto paid = client.CreateNativeOrder({"IS_WX_DUPLICATE", "d", 1, std::nullopt}, Now());
-    EXPECT_EQ(paid.error(), lib::WechatApiError::kApiError);
+    EXPECT_EQ(paid.error(), lib::payments::WechatApiError::kApiError);
     EXPECT_NE(paid.detail().find("ORDERPAID"), std::string::npos) << paid.detail();
 
-    const lib::WechatPayClient wrong_key = MakeWechatClient(fake.base(), StrangerKey());
+    const lib::payments::WechatPayClient wrong_key = MakeWechatClient(fake.base(), StrangerKey());
     auto refused = wrong_key.CreateNativeOrder({"IS_WX_NEW_3", "d", 1, std::nullopt}, Now());
-    EXPECT_EQ(refused.error(), lib::WechatApiError::kApiError);
+    EXPECT_EQ(refused.error(), lib::payments::WechatApiError::kApiError);
     EXPECT_NE(refused.detail().find("401 SIGN_ERROR"), std::string::npos) << refused.detail();
     EXPECT_NE(refused.detail().find("unsigned"), std::string::npos) << refused.detail();
     EXPECT_EQ(fake.verified_requests(), 1);
@@ -286,7 +286,7 @@ TEST(WechatPayClientTest, OrderErrors) {
 
 TEST(WechatPayClientTest, QueriesByOutTradeNo) {
     MagicWechatApi fake;
-    const lib::WechatPayClient client = MakeWechatClient(fake.base());
+    const lib::payments::WechatPayClient client = MakeWechatClient(fake.base());
     auto paid = client.QueryOrder("IS_WX_PAID", Now());
     ASSERT_TRUE(paid.ok()) << paid.detail();
     EXPECT_TRUE(paid.value().exists);
@@ -314,40 +314,40 @@ TEST(WechatPayClientTest, QueriesByOutTradeNo) {
 
 TEST(WechatPayClientTest, UntrustworthyAnswersAreFailures) {
     MagicWechatApi fake;
-    const lib::WechatPayClient client = MakeWechatClient(fake.base());
+    const lib::payments::WechatPayClient client = MakeWechatClient(fake.base());
     for (const char* case_name :
          {"IS_WX_FORGED", "IS_WX_SERIAL", "IS_WX_STALE", "IS_WX_UNSIGNED"}) {
         auto answer = client.QueryOrder(case_name, Now());
-        EXPECT_EQ(answer.error(), lib::WechatApiError::kBadResponseSignature)
+        EXPECT_EQ(answer.error(), lib::payments::WechatApiError::kBadResponseSignature)
             << case_name << ": " << answer.detail();
     }
     auto other = client.QueryOrder("IS_WX_OTHER", Now());
-    EXPECT_EQ(other.error(), lib::WechatApiError::kMalformedResponse) << other.detail();
+    EXPECT_EQ(other.error(), lib::payments::WechatApiError::kMalformedResponse) << other.detail();
     auto busy = client.QueryOrder("IS_WX_BUSY", Now());
-    EXPECT_EQ(busy.error(), lib::WechatApiError::kApiError) << busy.detail();
+    EXPECT_EQ(busy.error(), lib::payments::WechatApiError::kApiError) << busy.detail();
     EXPECT_NE(busy.detail().find("500 SYSTEM_ERROR"), std::string::npos) << busy.detail();
 
-    const lib::WechatPayClient nowhere =
+    const lib::payments::WechatPayClient nowhere =
         MakeWechatClient("http://127.0.0.1:" + std::to_string(FreePort()));
-    EXPECT_EQ(nowhere.QueryOrder("IS_WX_PAID", Now()).error(), lib::WechatApiError::kTransport);
+    EXPECT_EQ(nowhere.QueryOrder("IS_WX_PAID", Now()).error(), lib::payments::WechatApiError::kTransport);
 }
 
 TEST(WechatPayClientTest, VerifiesNotifiesWithThePlatformKeyAndApiV3Key) {
     MagicWechatApi fake;
-    const lib::WechatPayClient client = MakeWechatClient(fake.base());
+    const lib::payments::WechatPayClient client = MakeWechatClient(fake.base());
     const std::string transaction =
         R"({"mchid":"1900000001","appid":"wx0000000000000001","out_trade_no":"IS_WX_PAID",)"
         R"("transaction_id":"4200000000202601010000000001","trade_type":"NATIVE",)"
         R"("trade_state":"SUCCESS","success_time":"2026-01-01T08:01:01+08:00",)"
         R"("amount":{"total":1000,"currency":"CNY"}})";
-    const lib::TimePoint now = Now();
-    const lib::WechatSignedMessage notify = lib::BuildWechatNotify(
+    const lib::base::TimePoint now = Now();
+    const lib::payments::WechatSignedMessage notify = lib::payments::BuildWechatNotify(
         transaction, "0123456789abcdef0123456789ABCDEF", ProviderKey(), kPlatformSerial, now);
     auto verified = client.VerifyNotify(notify.headers, notify.body, now + 30s);
     ASSERT_TRUE(verified.ok()) << verified.detail();
     EXPECT_EQ(verified.value().transaction.amount_total_fen, 1000);
     EXPECT_EQ(client.VerifyNotify(notify.headers, notify.body, now + 6min).error(),
-              lib::WechatNotifyError::kStaleTimestamp);
+              lib::payments::WechatNotifyError::kStaleTimestamp);
 }
 
 }  // namespace

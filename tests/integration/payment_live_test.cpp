@@ -20,10 +20,10 @@
 #include <thread>
 #include <vector>
 
-#include "lib/alipay.h"
-#include "lib/http.h"
-#include "lib/payment_keys.h"
-#include "lib/wechatpay.h"
+#include "lib/payments/alipay.h"
+#include "lib/http/message.h"
+#include "lib/payments/payment_keys.h"
+#include "lib/payments/wechatpay.h"
 #include "tests/harness/api_user.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/payment_fakes.h"
@@ -119,12 +119,12 @@ std::string TradeNo(const std::string& prefix) {
     return prefix + std::to_string(1000000 + counter++);
 }
 
-lib::TimePoint Now() { return std::chrono::system_clock::now(); }
+lib::base::TimePoint Now() { return std::chrono::system_clock::now(); }
 
-lib::TimePoint ParseRfc3339(const std::string& text) {
+lib::base::TimePoint ParseRfc3339(const std::string& text) {
     std::string sql = text.substr(0, 19);
     sql[10] = ' ';
-    return *lib::ParseSqlDateTime(sql);
+    return *lib::base::ParseSqlDateTime(sql);
 }
 
 Json::Value ParseJson(const std::string& text) {
@@ -192,12 +192,12 @@ std::vector<std::string> LogLines(const std::vector<std::string>& parts) {
 
 // --- Alipay notifies, built as Alipay builds them ---
 
-lib::AlipayParams AlipayPaid(const std::string& order_no, const std::string& trade_no,
+lib::payments::AlipayParams AlipayPaid(const std::string& order_no, const std::string& trade_no,
                              const std::string& amount = "10.00") {
     return {
-        {"notify_time", lib::AlipayTimestamp(Now())},
+        {"notify_time", lib::payments::AlipayTimestamp(Now())},
         {"notify_type", "trade_status_sync"},
-        {"notify_id", lib::RandomHex(16)},
+        {"notify_id", lib::payments::RandomHex(16)},
         {"app_id", kAlipayAppId},
         {"charset", "utf-8"},
         {"version", "1.0"},
@@ -209,13 +209,13 @@ lib::AlipayParams AlipayPaid(const std::string& order_no, const std::string& tra
         {"total_amount", amount},
         {"receipt_amount", amount},
         {"subject", "inkstone 积分 100+10"},
-        {"gmt_create", lib::AlipayTimestamp(Now() - 1min)},
-        {"gmt_payment", lib::AlipayTimestamp(Now())},
+        {"gmt_create", lib::payments::AlipayTimestamp(Now() - 1min)},
+        {"gmt_payment", lib::payments::AlipayTimestamp(Now())},
     };
 }
 
 HttpResponse PostAlipay(const std::string& form_body) {
-    return Client().Request("POST", lib::kAlipayNotifyPath, form_body,
+    return Client().Request("POST", lib::payments::kAlipayNotifyPath, form_body,
                             {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"}});
 }
 
@@ -240,23 +240,23 @@ std::string Transaction(const std::string& order_no, const std::string& transact
     transaction["trade_state"] = state;
     transaction["trade_state_desc"] = "支付成功";
     transaction["bank_type"] = "OTHERS";
-    transaction["success_time"] = lib::WechatTime(Now());
+    transaction["success_time"] = lib::payments::WechatTime(Now());
     transaction["payer"]["openid"] = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
     transaction["amount"]["total"] = Json::Int64{total};
     transaction["amount"]["payer_total"] = Json::Int64{total};
     transaction["amount"]["currency"] = "CNY";
     transaction["amount"]["payer_currency"] = "CNY";
-    return lib::ToJson(transaction);
+    return lib::http::ToJson(transaction);
 }
 
-lib::WechatSignedMessage WechatNotify(const std::string& transaction_json) {
-    return lib::BuildWechatNotify(transaction_json, Fakes().apiv3_key(), ProviderKey(),
+lib::payments::WechatSignedMessage WechatNotify(const std::string& transaction_json) {
+    return lib::payments::BuildWechatNotify(transaction_json, Fakes().apiv3_key(), ProviderKey(),
                                   kPlatformSerial, Now());
 }
 
-HttpResponse PostWechat(const lib::WechatSignedMessage& notify) {
+HttpResponse PostWechat(const lib::payments::WechatSignedMessage& notify) {
     HttpHeaders headers = {{"Content-Type", "application/json"},
-                           {"Request-ID", lib::RandomHex(16)},
+                           {"Request-ID", lib::payments::RandomHex(16)},
                            {"Wechatpay-Timestamp", notify.headers.timestamp},
                            {"Wechatpay-Nonce", notify.headers.nonce},
                            {"Wechatpay-Signature", notify.headers.signature},
@@ -265,7 +265,7 @@ HttpResponse PostWechat(const lib::WechatSignedMessage& notify) {
         // An empty value means "leave this header out" (HttpHeaders would send it empty).
         it = it->second.empty() ? headers.erase(it) : std::next(it);
     }
-    return Client().Request("POST", lib::kWechatNotifyPath, notify.body, headers);
+    return Client().Request("POST", lib::payments::kWechatNotifyPath, notify.body, headers);
 }
 
 void ExpectWechatFailure(const HttpResponse& r, long status, const std::string& what) {
@@ -277,15 +277,15 @@ void ExpectWechatFailure(const HttpResponse& r, long status, const std::string& 
 
 /// `notify` with its resource's sealed bytes changed by `change`, signed again by WeChat Pay:
 /// authentic, but not decryptable.
-lib::WechatSignedMessage Resealed(const lib::WechatSignedMessage& notify,
+lib::payments::WechatSignedMessage Resealed(const lib::payments::WechatSignedMessage& notify,
                                   void (*change)(std::string& sealed)) {
     Json::Value envelope = ParseJson(notify.body);
-    std::string sealed = *lib::Base64Decode(envelope["resource"]["ciphertext"].asString());
+    std::string sealed = *lib::payments::Base64Decode(envelope["resource"]["ciphertext"].asString());
     change(sealed);
-    envelope["resource"]["ciphertext"] = lib::Base64Encode(sealed);
-    lib::WechatSignedMessage out;
-    out.body = lib::ToJson(envelope);
-    out.headers = lib::SignWechatMessage(out.body, ProviderKey(), kPlatformSerial, Now());
+    envelope["resource"]["ciphertext"] = lib::payments::Base64Encode(sealed);
+    lib::payments::WechatSignedMessage out;
+    out.body = lib::http::ToJson(envelope);
+    out.headers = lib::payments::SignWechatMessage(out.body, ProviderKey(), kPlatformSerial, Now());
     return out;
 }
 
@@ -318,10 +318,10 @@ TEST_F(LivePayments, AlipayOrderCarriesASignedPagePayUrl) {
                        .JsonBody()["payment"]}) {
         const std::string url = shown["pay_url"].asString();
         ASSERT_EQ(url.rfind(Fakes().alipay().gateway() + "?", 0), 0u) << url;
-        const std::optional<lib::AlipayParams> params =
-            lib::ParseFormBody(url.substr(url.find('?') + 1));
+        const std::optional<lib::payments::AlipayParams> params =
+            lib::payments::ParseFormBody(url.substr(url.find('?') + 1));
         ASSERT_TRUE(params) << url;
-        const std::string to_sign = lib::AlipayRequestSigningString(*params);
+        const std::string to_sign = lib::payments::AlipayRequestSigningString(*params);
         EXPECT_TRUE(MerchantKey().Public().VerifySha256(to_sign, params->at("sign")));
         EXPECT_FALSE(ProviderKey().Public().VerifySha256(to_sign, params->at("sign")));
         EXPECT_EQ(params->at("method"), "alipay.trade.page.pay");
@@ -334,7 +334,7 @@ TEST_F(LivePayments, AlipayOrderCarriesASignedPagePayUrl) {
         EXPECT_EQ(biz["product_code"], "FAST_INSTANT_TRADE_PAY");
         EXPECT_EQ(biz["total_amount"], "10.00");
         EXPECT_EQ(biz["time_expire"],
-                  lib::AlipayTimestamp(ParseRfc3339(order["expires_at"].asString())));
+                  lib::payments::AlipayTimestamp(ParseRfc3339(order["expires_at"].asString())));
     }
 }
 
@@ -342,7 +342,7 @@ TEST_F(LivePayments, AlipayNotifySettlesOnceAndAnswersSuccess) {
     const ApiUser user = RegisterUser(Client(), UniqueName("alipay_paid"));
     const std::string order_no = CreateOrder(user, "alipay")["order_no"].asString();
     const std::string trade_no = TradeNo("2026112622001");
-    const std::string notify = lib::SignAlipayNotify(AlipayPaid(order_no, trade_no), ProviderKey());
+    const std::string notify = lib::payments::SignAlipayNotify(AlipayPaid(order_no, trade_no), ProviderKey());
 
     ExpectAlipayReply(PostAlipay(notify), 200, "success", "first notify");
     EXPECT_EQ(Status(user, order_no), "PAID");
@@ -355,9 +355,9 @@ TEST_F(LivePayments, AlipayNotifySettlesOnceAndAnswersSuccess) {
     // Alipay resends until it reads `success`: every repeat is a success with no effect.
     for (int i = 0; i < 20; ++i) ExpectAlipayReply(PostAlipay(notify), 200, "success", "replay");
     // TRADE_FINISHED follows TRADE_SUCCESS when the refund period ends.
-    lib::AlipayParams finished = AlipayPaid(order_no, trade_no);
+    lib::payments::AlipayParams finished = AlipayPaid(order_no, trade_no);
     finished["trade_status"] = "TRADE_FINISHED";
-    ExpectAlipayReply(PostAlipay(lib::SignAlipayNotify(finished, ProviderKey())), 200, "success",
+    ExpectAlipayReply(PostAlipay(lib::payments::SignAlipayNotify(finished, ProviderKey())), 200, "success",
                       "TRADE_FINISHED");
     EXPECT_EQ(Credits(user), 110);
     EXPECT_EQ(Client().Get("/api/v1/credit/transactions", user.Auth()).JsonBody()["total"], 2);
@@ -369,25 +369,25 @@ TEST_F(LivePayments, AlipayNotifiesThatChangeNothing) {
     const ApiUser user = RegisterUser(Client(), UniqueName("alipay_forged"));
     const std::string order_no = CreateOrder(user, "alipay")["order_no"].asString();
     const std::string trade_no = TradeNo("2026112622002");
-    const lib::AlipayParams paid = AlipayPaid(order_no, trade_no);
+    const lib::payments::AlipayParams paid = AlipayPaid(order_no, trade_no);
     const auto with = [&](const std::string& field, const std::string& value) {
-        lib::AlipayParams params = paid;
+        lib::payments::AlipayParams params = paid;
         params[field] = value;
-        return lib::SignAlipayNotify(params, ProviderKey());
+        return lib::payments::SignAlipayNotify(params, ProviderKey());
     };
-    const std::string good = lib::SignAlipayNotify(paid, ProviderKey());
+    const std::string good = lib::payments::SignAlipayNotify(paid, ProviderKey());
     std::string tampered = good;
     tampered.replace(tampered.find("total_amount=10.00"), 18, "total_amount=0.01");
     std::string rsa1 = good;
     rsa1.replace(rsa1.find("sign_type=RSA2"), 14, "sign_type=RSA");
-    lib::AlipayParams unsigned_params = paid;
+    lib::payments::AlipayParams unsigned_params = paid;
     unsigned_params["sign_type"] = "RSA2";
 
     const std::vector<std::pair<std::string, std::string>> cases = {
-        {"signed by someone else", lib::SignAlipayNotify(paid, StrangerKey())},
+        {"signed by someone else", lib::payments::SignAlipayNotify(paid, StrangerKey())},
         {"tampered amount", tampered},
         {"legacy sign_type", rsa1},
-        {"no sign", lib::EncodeFormBody(unsigned_params)},
+        {"no sign", lib::payments::EncodeFormBody(unsigned_params)},
         {"another app_id", with("app_id", "2021000000000009")},
         {"another seller_id", with("seller_id", "2088000000000009")},
         {"wrong amount", with("total_amount", "9.99")},
@@ -413,7 +413,7 @@ TEST_F(LivePayments, AlipayNotifiesThatChangeNothing) {
         LogLines({"\"event\":\"payment.security\"", "\"reason\":\"bad_signature\""}).empty());
     // None of it logs a key or a signature.
     EXPECT_TRUE(LogLines({"PRIVATE KEY"}).empty());
-    EXPECT_TRUE(LogLines({lib::ParseFormBody(good)->at("sign").substr(0, 40)}).empty());
+    EXPECT_TRUE(LogLines({lib::payments::ParseFormBody(good)->at("sign").substr(0, 40)}).empty());
 
     // The real notify still settles afterwards.
     ExpectAlipayReply(PostAlipay(good), 200, "success", "good notify");
@@ -434,7 +434,7 @@ TEST_F(LivePayments, WechatOrderIsASignedNativeOrderWithItsCodeUrl) {
     EXPECT_EQ(sent["amount"]["total"], 1000);
     EXPECT_EQ(sent["amount"]["currency"], "CNY");
     EXPECT_EQ(sent["notify_url"], std::string(kPublicBaseUrl) + "/api/v1/payment/wechat/notify");
-    EXPECT_EQ(sent["time_expire"], lib::WechatTime(ParseRfc3339(order["expires_at"].asString())));
+    EXPECT_EQ(sent["time_expire"], lib::payments::WechatTime(ParseRfc3339(order["expires_at"].asString())));
     EXPECT_EQ(sent["description"], "inkstone 积分 100+10");
 
     const std::string code_url = "weixin://wxpay/bizpayurl?pr=" + order_no;
@@ -506,7 +506,7 @@ TEST_F(LivePayments, WechatNotifySettlesOnceAndAnswers204) {
     const ApiUser user = RegisterUser(Client(), UniqueName("wechat_paid"));
     const std::string order_no = CreateOrder(user, "wechat")["order_no"].asString();
     const std::string transaction_id = TradeNo("42000000002026");
-    const lib::WechatSignedMessage notify = WechatNotify(Transaction(order_no, transaction_id));
+    const lib::payments::WechatSignedMessage notify = WechatNotify(Transaction(order_no, transaction_id));
     for (int i = 0; i < 21; ++i) {
         HttpResponse r = PostWechat(notify);
         EXPECT_EQ(r.status, 204) << i << ": " << r.body;
@@ -527,26 +527,26 @@ TEST_F(LivePayments, WechatNotifiesThatChangeNothing) {
     const std::string order_no = CreateOrder(user, "wechat")["order_no"].asString();
     const std::string transaction_id = TradeNo("42000000002027");
     const std::string paid = Transaction(order_no, transaction_id);
-    const lib::WechatSignedMessage good = WechatNotify(paid);
+    const lib::payments::WechatSignedMessage good = WechatNotify(paid);
 
-    lib::WechatSignedMessage stranger = good;
-    stranger.headers = lib::SignWechatMessage(good.body, StrangerKey(), kPlatformSerial, Now());
-    lib::WechatSignedMessage tampered = good;
+    lib::payments::WechatSignedMessage stranger = good;
+    stranger.headers = lib::payments::SignWechatMessage(good.body, StrangerKey(), kPlatformSerial, Now());
+    lib::payments::WechatSignedMessage tampered = good;
     tampered.body.replace(tampered.body.find("TRANSACTION.SUCCESS"), 19, "TRANSACTION.FAILURE");
-    lib::WechatSignedMessage serial = good;
-    serial.headers = lib::SignWechatMessage(good.body, ProviderKey(),
+    lib::payments::WechatSignedMessage serial = good;
+    serial.headers = lib::payments::SignWechatMessage(good.body, ProviderKey(),
                                             "PUB_KEY_ID_0114232134912410000000000000000009", Now());
-    lib::WechatSignedMessage stale = good;
-    stale.headers = lib::SignWechatMessage(good.body, ProviderKey(), kPlatformSerial, Now() - 6min);
-    lib::WechatSignedMessage future = good;
+    lib::payments::WechatSignedMessage stale = good;
+    stale.headers = lib::payments::SignWechatMessage(good.body, ProviderKey(), kPlatformSerial, Now() - 6min);
+    lib::payments::WechatSignedMessage future = good;
     future.headers =
-        lib::SignWechatMessage(good.body, ProviderKey(), kPlatformSerial, Now() + 6min);
-    lib::WechatSignedMessage unsigned_notify = good;
+        lib::payments::SignWechatMessage(good.body, ProviderKey(), kPlatformSerial, Now() + 6min);
+    lib::payments::WechatSignedMessage unsigned_notify = good;
     unsigned_notify.headers.signature.clear();
-    const lib::WechatSignedMessage other_apiv3 =
-        lib::BuildWechatNotify(paid, TestApiV3Key(), ProviderKey(), kPlatformSerial, Now());
+    const lib::payments::WechatSignedMessage other_apiv3 =
+        lib::payments::BuildWechatNotify(paid, TestApiV3Key(), ProviderKey(), kPlatformSerial, Now());
 
-    const std::vector<std::tuple<std::string, lib::WechatSignedMessage, long>> cases = {
+    const std::vector<std::tuple<std::string, lib::payments::WechatSignedMessage, long>> cases = {
         {"signed by someone else", stranger, 401},
         {"tampered body", tampered, 401},
         {"wrong serial", serial, 401},
@@ -601,8 +601,8 @@ TEST_F(LivePayments, ConcurrentDuplicateNotifiesCreditOnce) {
     const std::string alipay_order = CreateOrder(user, "alipay")["order_no"].asString();
     const std::string wechat_order = CreateOrder(user, "wechat")["order_no"].asString();
     const std::string alipay_notify =
-        lib::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622003")), ProviderKey());
-    const lib::WechatSignedMessage wechat_notify =
+        lib::payments::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622003")), ProviderKey());
+    const lib::payments::WechatSignedMessage wechat_notify =
         WechatNotify(Transaction(wechat_order, TradeNo("42000000002029")));
 
     constexpr int kThreads = 8;
@@ -724,10 +724,10 @@ TEST_F(LivePayments, PaidNotifyForAnExpiredOrderIsHonoured) {
 
     // The money was taken after all: honoured, once.
     const std::string notify =
-        lib::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622006")), ProviderKey());
+        lib::payments::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622006")), ProviderKey());
     ExpectAlipayReply(PostAlipay(notify), 200, "success", "late alipay");
     ExpectAlipayReply(PostAlipay(notify), 200, "success", "late alipay again");
-    const lib::WechatSignedMessage wechat =
+    const lib::payments::WechatSignedMessage wechat =
         WechatNotify(Transaction(wechat_order, TradeNo("42000000002031")));
     EXPECT_EQ(PostWechat(wechat).status, 204);
     EXPECT_EQ(PostWechat(wechat).status, 204);
@@ -754,8 +754,8 @@ TEST_F(LivePayments, DatabaseDownMeansFailAndTheResendSettles) {
     const std::string alipay_order = CreateOrder(user, "alipay")["order_no"].asString();
     const std::string wechat_order = CreateOrder(user, "wechat")["order_no"].asString();
     const std::string alipay =
-        lib::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622007")), ProviderKey());
-    const lib::WechatSignedMessage wechat =
+        lib::payments::SignAlipayNotify(AlipayPaid(alipay_order, TradeNo("2026112622007")), ProviderKey());
+    const lib::payments::WechatSignedMessage wechat =
         WechatNotify(Transaction(wechat_order, TradeNo("42000000002032")));
 
     TheStack().db().Kill();

@@ -1,6 +1,6 @@
 // The Qwen provider over real sockets, against a tiny fake DashScope inside this test: a thread
 // listening on 127.0.0.1 that replays canned responses, including slow, hanging and cut ones.
-#include "lib/qwen_provider.h"
+#include "lib/ai/qwen_provider.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -21,10 +21,12 @@
 #include <thread>
 #include <vector>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 #include "tests/unit/dashscope_captures.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::ai;
 namespace {
 
 namespace captures = testing::captures;

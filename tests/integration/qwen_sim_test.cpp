@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/qwen_provider.h"
+#include "lib/ai/qwen_provider.h"
 #include "tests/harness/process.h"
 #include "tests/harness/shared_simulator.h"
 #include "tests/harness/simulator.h"
@@ -17,10 +17,10 @@
 namespace inkstone::testing {
 namespace {
 
-using lib::GenerateRequest;
-using lib::GenerateResult;
-using lib::Outcome;
-using Kind = lib::UpstreamError::Kind;
+using lib::ai::GenerateRequest;
+using lib::ai::GenerateResult;
+using lib::ai::Outcome;
+using Kind = lib::ai::UpstreamError::Kind;
 using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -30,8 +30,8 @@ long long MsSince(SteadyClock::time_point start) {
 
 Simulator& Sim() { return SharedSimulator("inkstone-qwen-sim-test-"); }
 
-lib::QwenConfig Config() {
-    lib::QwenConfig config;
+lib::base::QwenConfig Config() {
+    lib::base::QwenConfig config;
     config.api_key = Sim().api_key();
     config.base_url = Sim().base_url();
     config.idle_timeout_ms = 5000;
@@ -46,7 +46,7 @@ GenerateRequest Request(const std::string& prompt, const std::string& model = "q
     return request;
 }
 
-class Collect final : public lib::StreamSink {
+class Collect final : public lib::ai::StreamSink {
   public:
     bool OnDelta(std::string_view text) override {
         text_ += text;
@@ -71,8 +71,8 @@ long long WaitForAborted(int64_t aborted, int timeout_ms) {
 }
 
 TEST(QwenSim, StreamedTextEqualsJsonText) {
-    lib::QwenProvider provider(Config());
-    const lib::NoCancel never;
+    lib::ai::QwenProvider provider(Config());
+    const lib::ai::NoCancel never;
     for (const std::string model : {"qwen-turbo", "qwen-plus", "qwen-max"}) {
         const std::string prompt = "写一篇关于秋天的散文 [[sim:tokens=24]]";
         const Outcome<GenerateResult> json =
@@ -95,19 +95,19 @@ TEST(QwenSim, StreamedTextEqualsJsonText) {
 }
 
 TEST(QwenSim, MaxTokensFinishesWithLength) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     GenerateRequest request = Request("long [[sim:tokens=10]]");
     request.max_tokens = 3;
     Collect sink;
-    const Outcome<GenerateResult> result = provider.Generate(request, &sink, lib::NoCancel());
+    const Outcome<GenerateResult> result = provider.Generate(request, &sink, lib::ai::NoCancel());
     ASSERT_TRUE(result.ok()) << result.error().message;
     EXPECT_EQ(result.value().finish_reason, "length");
     EXPECT_EQ(sink.count, 3);
 }
 
 TEST(QwenSim, DeltasArriveOneByOne) {
-    lib::QwenProvider provider(Config());
-    class Timed final : public lib::StreamSink {
+    lib::ai::QwenProvider provider(Config());
+    class Timed final : public lib::ai::StreamSink {
       public:
         bool OnDelta(std::string_view) override {
             times.push_back(SteadyClock::now());
@@ -116,7 +116,7 @@ TEST(QwenSim, DeltasArriveOneByOne) {
         std::vector<SteadyClock::time_point> times;
     } sink;
     ASSERT_TRUE(
-        provider.Generate(Request("x [[sim:tokens=4,delay_ms=200]]"), &sink, lib::NoCancel()).ok());
+        provider.Generate(Request("x [[sim:tokens=4,delay_ms=200]]"), &sink, lib::ai::NoCancel()).ok());
     ASSERT_EQ(sink.times.size(), 4u);
     for (size_t i = 1; i < sink.times.size(); ++i) {
         const auto gap =
@@ -127,20 +127,20 @@ TEST(QwenSim, DeltasArriveOneByOne) {
 }
 
 TEST(QwenSim, VisionWithImages) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     GenerateRequest request = Request("What is in the picture? [[sim:tokens=5]]", "qwen-vl-plus");
     request.images = {"https://example.com/a.png"};
     Collect sink;
-    const Outcome<GenerateResult> stream = provider.Generate(request, &sink, lib::NoCancel());
+    const Outcome<GenerateResult> stream = provider.Generate(request, &sink, lib::ai::NoCancel());
     ASSERT_TRUE(stream.ok()) << stream.error().message;
-    const Outcome<GenerateResult> json = provider.Generate(request, nullptr, lib::NoCancel());
+    const Outcome<GenerateResult> json = provider.Generate(request, nullptr, lib::ai::NoCancel());
     ASSERT_TRUE(json.ok()) << json.error().message;
     EXPECT_EQ(sink.count, 5);
     EXPECT_EQ(sink.text(), json.value().content);
 }
 
 TEST(QwenSim, ErrorDirectivesBeforeAnyOutput) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     struct Case {
         const char* error;
         Kind kind;
@@ -153,35 +153,35 @@ TEST(QwenSim, ErrorDirectivesBeforeAnyOutput) {
             Collect sink;
             const Outcome<GenerateResult> result =
                 provider.Generate(Request(std::string("x [[sim:error=") + c.error + "]]"),
-                                  stream ? &sink : nullptr, lib::NoCancel());
+                                  stream ? &sink : nullptr, lib::ai::NoCancel());
             ASSERT_FALSE(result.ok()) << c.error;
             EXPECT_EQ(result.error().kind, c.kind) << c.error << " stream=" << stream;
             EXPECT_FALSE(result.error().after_output) << c.error;
             EXPECT_FALSE(result.error().request_id.empty()) << c.error;
-            EXPECT_EQ(lib::HttpStatus(lib::ToApiError(result.error()).code), c.api_status);
+            EXPECT_EQ(lib::base::HttpStatus(lib::ai::ToApiError(result.error()).code), c.api_status);
             EXPECT_EQ(sink.count, 0);
         }
     }
 }
 
 TEST(QwenSim, WrongKeyModelAndEndpoint) {
-    lib::QwenConfig config = Config();
+    lib::base::QwenConfig config = Config();
     config.api_key = "sk-wrong";
-    lib::QwenProvider wrong_key(config);
-    EXPECT_EQ(wrong_key.Generate(Request("x"), nullptr, lib::NoCancel()).error().kind, Kind::kAuth);
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider wrong_key(config);
+    EXPECT_EQ(wrong_key.Generate(Request("x"), nullptr, lib::ai::NoCancel()).error().kind, Kind::kAuth);
+    lib::ai::QwenProvider provider(Config());
     const Outcome<GenerateResult> no_model =
-        provider.Generate(Request("x", "qwen-nonexistent"), nullptr, lib::NoCancel());
+        provider.Generate(Request("x", "qwen-nonexistent"), nullptr, lib::ai::NoCancel());
     ASSERT_FALSE(no_model.ok());
     EXPECT_EQ(no_model.error().kind, Kind::kBadRequest);
     EXPECT_EQ(no_model.error().code, "InvalidParameter");
 }
 
 TEST(QwenSim, FailAfterAndModerationMidStream) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     Collect sink;
     Outcome<GenerateResult> result =
-        provider.Generate(Request("x [[sim:tokens=10,fail_after=3]]"), &sink, lib::NoCancel());
+        provider.Generate(Request("x [[sim:tokens=10,fail_after=3]]"), &sink, lib::ai::NoCancel());
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().kind, Kind::kServer);
     EXPECT_TRUE(result.error().after_output);
@@ -189,7 +189,7 @@ TEST(QwenSim, FailAfterAndModerationMidStream) {
 
     Collect moderated;
     result = provider.Generate(Request("x [[sim:fail_after=1,error=DataInspectionFailed]]"),
-                               &moderated, lib::NoCancel());
+                               &moderated, lib::ai::NoCancel());
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().kind, Kind::kContentRejected);
     EXPECT_TRUE(result.error().after_output);
@@ -197,10 +197,10 @@ TEST(QwenSim, FailAfterAndModerationMidStream) {
 }
 
 TEST(QwenSim, CutAfterIsANetworkErrorAfterOutput) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     Collect sink;
     const Outcome<GenerateResult> result =
-        provider.Generate(Request("x [[sim:tokens=10,cut_after=2]]"), &sink, lib::NoCancel());
+        provider.Generate(Request("x [[sim:tokens=10,cut_after=2]]"), &sink, lib::ai::NoCancel());
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().kind, Kind::kNetwork);
     EXPECT_TRUE(result.error().after_output);
@@ -208,14 +208,14 @@ TEST(QwenSim, CutAfterIsANetworkErrorAfterOutput) {
 }
 
 TEST(QwenSim, HangAfterHitsTheIdleTimeoutAndUpstreamSeesTheAbort) {
-    lib::QwenConfig config = Config();
+    lib::base::QwenConfig config = Config();
     config.idle_timeout_ms = 500;
-    lib::QwenProvider provider(config);
+    lib::ai::QwenProvider provider(config);
     Sim().ResetStats();
     Collect sink;
     const auto started = SteadyClock::now();
     const Outcome<GenerateResult> result =
-        provider.Generate(Request("x [[sim:tokens=10,hang_after=2]]"), &sink, lib::NoCancel());
+        provider.Generate(Request("x [[sim:tokens=10,hang_after=2]]"), &sink, lib::ai::NoCancel());
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error().kind, Kind::kTimeout);
     EXPECT_TRUE(result.error().after_output);
@@ -226,9 +226,9 @@ TEST(QwenSim, HangAfterHitsTheIdleTimeoutAndUpstreamSeesTheAbort) {
 }
 
 TEST(QwenSim, CancelReachesUpstreamWithinASecond) {
-    lib::QwenProvider provider(Config());
+    lib::ai::QwenProvider provider(Config());
     Sim().ResetStats();
-    lib::CancelFlag flag;
+    lib::ai::CancelFlag flag;
     Collect sink;
     std::thread canceller([&] {
         std::this_thread::sleep_for(milliseconds(300));
@@ -247,40 +247,40 @@ TEST(QwenSim, CancelReachesUpstreamWithinASecond) {
 }
 
 TEST(QwenSim, ImageTasksSucceedAndFail) {
-    lib::QwenProvider provider(Config());
-    const lib::NoCancel never;
+    lib::ai::QwenProvider provider(Config());
+    const lib::ai::NoCancel never;
     for (const bool fail : {false, true}) {
-        lib::ImageRequest image;
+        lib::ai::ImageRequest image;
         image.model = "wanx-v1";
         image.prompt = std::string("a cat [[sim:task_ms=300") + (fail ? ",task=fail]]" : "]]");
         image.size = "1024*1024";
         image.n = 1;
-        const Outcome<lib::ImageTask> submitted = provider.SubmitImageTask(image, never);
+        const Outcome<lib::ai::ImageTask> submitted = provider.SubmitImageTask(image, never);
         ASSERT_TRUE(submitted.ok()) << submitted.error().message;
-        EXPECT_EQ(submitted.value().status, lib::TaskStatus::kPending);
-        Outcome<lib::ImageTask> polled = submitted;
+        EXPECT_EQ(submitted.value().status, lib::ai::TaskStatus::kPending);
+        Outcome<lib::ai::ImageTask> polled = submitted;
         const auto started = SteadyClock::now();
         while (MsSince(started) < 5000) {
             polled = provider.GetImageTask(submitted.value().task_id, never);
             ASSERT_TRUE(polled.ok()) << polled.error().message;
-            if (polled.value().status != lib::TaskStatus::kPending &&
-                polled.value().status != lib::TaskStatus::kRunning) {
+            if (polled.value().status != lib::ai::TaskStatus::kPending &&
+                polled.value().status != lib::ai::TaskStatus::kRunning) {
                 break;
             }
             std::this_thread::sleep_for(milliseconds(100));
         }
         if (fail) {
-            EXPECT_EQ(polled.value().status, lib::TaskStatus::kFailed);
+            EXPECT_EQ(polled.value().status, lib::ai::TaskStatus::kFailed);
             EXPECT_FALSE(polled.value().code.empty());
         } else {
-            EXPECT_EQ(polled.value().status, lib::TaskStatus::kSucceeded);
+            EXPECT_EQ(polled.value().status, lib::ai::TaskStatus::kSucceeded);
             EXPECT_EQ(polled.value().image_urls.size(), 1u);
             EXPECT_EQ(polled.value().image_count, 1);
         }
     }
-    const Outcome<lib::ImageTask> unknown = provider.GetImageTask("no-such-task", never);
+    const Outcome<lib::ai::ImageTask> unknown = provider.GetImageTask("no-such-task", never);
     ASSERT_TRUE(unknown.ok()) << unknown.error().message;
-    EXPECT_EQ(unknown.value().status, lib::TaskStatus::kUnknown);
+    EXPECT_EQ(unknown.value().status, lib::ai::TaskStatus::kUnknown);
 }
 
 }  // namespace

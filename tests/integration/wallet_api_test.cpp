@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "lib/clock.h"
+#include "lib/base/clock.h"
 #include "tests/harness/api_user.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/payment_fakes.h"
@@ -44,11 +44,11 @@ std::string UniqueName(const std::string& prefix) {
     return prefix + "_" + std::to_string(counter++);
 }
 
-lib::TimePoint ParseRfc3339(const std::string& text) {
+lib::base::TimePoint ParseRfc3339(const std::string& text) {
     // `2026-11-26T08:00:00Z` → the SQL layout ParseSqlDateTime reads.
     std::string sql = text.substr(0, 19);
     sql[10] = ' ';
-    return *lib::ParseSqlDateTime(sql);
+    return *lib::base::ParseSqlDateTime(sql);
 }
 
 std::string Sql(const std::string& query) {
@@ -230,7 +230,7 @@ TEST_F(WalletApi, RechargePayAndBecomeAMember) {
     balance = c.Get("/api/v1/credit/balance", user.Auth()).JsonBody();
     EXPECT_EQ(balance["is_member"], true);
     EXPECT_EQ(balance["credits"], 110);  // credits untouched
-    const lib::TimePoint until = ParseRfc3339(balance["member_expired_at"].asString());
+    const lib::base::TimePoint until = ParseRfc3339(balance["member_expired_at"].asString());
     EXPECT_EQ(until, std::chrono::floor<std::chrono::seconds>(
                          ParseRfc3339(r.JsonBody()["member_until"].asString())));
     // One calendar month after the payment: 28 to 31 days.

@@ -9,8 +9,8 @@
 #include <random>
 #include <utility>
 
-#include "lib/errors.h"
-#include "lib/json_body.h"
+#include "lib/base/errors.h"
+#include "lib/http/json_body.h"
 
 namespace inkstone::sim {
 namespace {
@@ -143,8 +143,8 @@ bool IsInteger(const Json::Value& v) {
 
 std::optional<Json::Value> ParseBody(std::string_view body, ApiFailure* failure) {
     try {
-        return lib::ParseJsonObject(body);
-    } catch (const lib::ApiError& e) {
+        return lib::http::ParseJsonObject(body);
+    } catch (const lib::base::ApiError& e) {
         *failure = InvalidParameter("Request body is not a valid JSON object: " + e.detail);
         return std::nullopt;
     }

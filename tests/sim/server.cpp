@@ -24,7 +24,7 @@
 #include <variant>
 #include <vector>
 
-#include "lib/log.h"
+#include "lib/base/log.h"
 #include "tests/sim/http_parser.h"
 #include "tests/sim/png.h"
 #include "tests/sim/protocol.h"
@@ -406,7 +406,7 @@ void Server::Impl::Accept() {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             // Out of descriptors or memory: the listening socket would stay readable and spin
             // the loop, so stop watching it for a moment and let connections finish.
-            lib::Log(lib::LogLevel::kWarn, "sim.accept_failed",
+            lib::base::Log(lib::base::LogLevel::kWarn, "sim.accept_failed",
                      Json::Value(std::system_category().message(errno)));
             epoll_event ev{};
             ev.data.u64 = kListenToken;
@@ -419,7 +419,7 @@ void Server::Impl::Accept() {
         const int one = 1;
         // Small SSE frames must leave at once; Nagle would hold one back for the previous ACK.
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
-            lib::Log(lib::LogLevel::kWarn, "sim.nodelay_failed",
+            lib::base::Log(lib::base::LogLevel::kWarn, "sim.nodelay_failed",
                      Json::Value(std::system_category().message(errno)));
         }
         auto c = std::make_unique<Connection>();
@@ -431,7 +431,7 @@ void Server::Impl::Accept() {
         ev.events = c->events;
         ev.data.u64 = c->id;
         if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            lib::Log(lib::LogLevel::kWarn, "sim.epoll_add_failed",
+            lib::base::Log(lib::base::LogLevel::kWarn, "sim.epoll_add_failed",
                      Json::Value(std::system_category().message(errno)));
             close(fd);
             continue;
@@ -594,7 +594,7 @@ void Server::Impl::Settle(uint64_t id) {
 
 void Server::Impl::Close(Connection& c) {
     if (close(c.fd) != 0 && errno != EINTR) {
-        lib::Log(lib::LogLevel::kWarn, "sim.close_failed",
+        lib::base::Log(lib::base::LogLevel::kWarn, "sim.close_failed",
                  Json::Value(std::system_category().message(errno)));
     }
     connections_.erase(c.id);  // destroys c
@@ -1031,7 +1031,7 @@ void Server::Impl::LogExchange(const Exchange& ex) const {
     }
     fields["duration_ms"] = static_cast<Json::Int64>(
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - ex.started).count());
-    lib::Log(lib::LogLevel::kInfo, "sim.request", fields);
+    lib::base::Log(lib::base::LogLevel::kInfo, "sim.request", fields);
 }
 
 std::string Server::Impl::StatsJson() const {

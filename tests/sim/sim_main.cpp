@@ -10,8 +10,8 @@
 #include <exception>
 #include <string>
 
-#include "lib/config.h"
-#include "lib/log.h"
+#include "lib/base/config.h"
+#include "lib/base/log.h"
 #include "tests/sim/server.h"
 
 namespace {
@@ -108,9 +108,9 @@ bool InstallSignalHandlers() {
 int main(int argc, char** argv) {
     const Args args = ParseArgs(argc, argv);
     try {
-        inkstone::lib::LogConfig log;
+        inkstone::lib::base::LogConfig log;
         log.file = args.log_file;
-        inkstone::lib::LogInit(log);
+        inkstone::lib::base::LogInit(log);
         RaiseDescriptorLimit();
         inkstone::sim::Server server(args.server);
         g_server = &server;

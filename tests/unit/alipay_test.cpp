@@ -1,4 +1,4 @@
-#include "lib/alipay.h"
+#include "lib/payments/alipay.h"
 
 #include <gtest/gtest.h>
 #include <json/reader.h>
@@ -10,6 +10,8 @@
 #include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::payments;
 namespace {
 
 using testing::MerchantKey;

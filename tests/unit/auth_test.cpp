@@ -1,4 +1,4 @@
-#include "lib/auth.h"
+#include "lib/accounts/auth.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +8,10 @@
 #include "handlers/auth.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::db;
+using namespace inkstone::lib::accounts;
 namespace {
 
 using std::chrono::seconds;
@@ -199,7 +203,7 @@ namespace {
 
 using std::chrono::seconds;
 
-lib::TimePoint At(int64_t epoch_seconds) { return lib::TimePoint(seconds(epoch_seconds)); }
+lib::base::TimePoint At(int64_t epoch_seconds) { return lib::base::TimePoint(seconds(epoch_seconds)); }
 
 TEST(UserToJsonTest, ShapeAndMembership) {
     UserRecord user;
@@ -231,7 +235,7 @@ TEST(UserToJsonTest, ShapeAndMembership) {
 }
 
 TEST(LoginThrottleTest, RetryAfterCountsUntilTheBoundaryLeavesTheWindow) {
-    const lib::TimePoint now = At(1795680000);
+    const lib::base::TimePoint now = At(1795680000);
     EXPECT_EQ(LoginRetryAfterSeconds(now, now), 900);
     EXPECT_EQ(LoginRetryAfterSeconds(now - seconds(600), now), 300);
     EXPECT_EQ(LoginRetryAfterSeconds(now - seconds(600) - std::chrono::milliseconds(1), now), 300);

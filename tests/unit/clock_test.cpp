@@ -1,10 +1,11 @@
-#include "lib/clock.h"
+#include "lib/base/clock.h"
 
 #include <gtest/gtest.h>
 
 #include <clocale>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
 namespace {
 
 using std::chrono::milliseconds;

@@ -1,4 +1,4 @@
-#include "lib/config.h"
+#include "lib/base/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include <vector>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
 namespace {
 
 class ConfigTest : public ::testing::Test {

@@ -1,4 +1,4 @@
-#include "lib/crypto.h"
+#include "lib/payments/crypto.h"
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
@@ -15,6 +15,7 @@
 #include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::payments;
 namespace {
 
 using testing::BareBase64;

@@ -1,4 +1,4 @@
-#include "lib/dashscope_sse.h"
+#include "lib/ai/dashscope_sse.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +8,8 @@
 #include "tests/unit/dashscope_captures.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::ai;
 namespace {
 
 namespace captures = testing::captures;

@@ -4,19 +4,19 @@
 #include <json/reader.h>
 #include <json/writer.h>
 
-#include "lib/db.h"
-#include "lib/json_body.h"
+#include "lib/db/db.h"
+#include "lib/http/json_body.h"
 #include "tests/unit/fake_stream.h"
 
 namespace inkstone::fcgi {
 namespace {
 
-using lib::ApiError;
-using lib::Auth;
-using lib::BodyKind;
-using lib::Method;
-using lib::Request;
-using lib::Response;
+using lib::base::ApiError;
+using lib::http::Auth;
+using lib::http::BodyKind;
+using lib::http::Method;
+using lib::http::Request;
+using lib::http::Response;
 using testing::FakeStream;
 
 Json::Value ParseBody(const std::string& body) {
@@ -36,10 +36,10 @@ std::string HeaderOf(const Response& r, const std::string& name) {
 }
 
 /// Echoes the parsed JSON after a typed read, so 422s come from the real JsonFields.
-class EchoHandler final : public lib::Handler {
+class EchoHandler final : public lib::http::Handler {
   public:
-    Response Handle(const Request& req, lib::StreamWriter&) const override {
-        lib::JsonFields f(req.json);
+    Response Handle(const Request& req, lib::http::StreamWriter&) const override {
+        lib::http::JsonFields f(req.json);
         Json::Value out;
         out["name"] = f.RequiredString("name", 1, 10);
         out["n"] = Json::Int64(f.OptionalInt("n", 0, 100).value_or(-1));
@@ -49,14 +49,14 @@ class EchoHandler final : public lib::Handler {
     }
 };
 
-class ThrowingHandler final : public lib::Handler {
+class ThrowingHandler final : public lib::http::Handler {
   public:
     explicit ThrowingHandler(int kind) : kind_(kind) {}
-    Response Handle(const Request&, lib::StreamWriter&) const override {
+    Response Handle(const Request&, lib::http::StreamWriter&) const override {
         if (kind_ == 0)
             throw lib::db::DbError(lib::db::ErrorKind::kUnavailable, 2006, "gone: secret sql");
         if (kind_ == 1) throw std::runtime_error("boom: secret detail");
-        if (kind_ == 2) throw ApiError(lib::ErrorCode::kConflict, "taken");
+        if (kind_ == 2) throw ApiError(lib::base::ErrorCode::kConflict, "taken");
         throw 42;
     }
 
@@ -64,9 +64,9 @@ class ThrowingHandler final : public lib::Handler {
     int kind_;
 };
 
-class StreamingHandler final : public lib::Handler {
+class StreamingHandler final : public lib::http::Handler {
   public:
-    Response Handle(const Request&, lib::StreamWriter& s) const override {
+    Response Handle(const Request&, lib::http::StreamWriter& s) const override {
         s.Begin(200, {{"Content-Type", "text/event-stream"}});
         s.Write("data: 1\n\n");
         s.Flush();
@@ -76,11 +76,11 @@ class StreamingHandler final : public lib::Handler {
     }
 };
 
-class FakeAuth final : public lib::Authenticator {
+class FakeAuth final : public lib::http::Authenticator {
   public:
-    std::optional<lib::Principal> Authenticate(std::string_view token) const override {
-        if (token == "good") return lib::Principal{7, "alice", "user", "h"};
-        if (token == "root") return lib::Principal{1, "root", "admin", "h"};
+    std::optional<lib::http::Principal> Authenticate(std::string_view token) const override {
+        if (token == "good") return lib::http::Principal{7, "alice", "user", "h"};
+        if (token == "root") return lib::http::Principal{1, "root", "admin", "h"};
         return std::nullopt;
     }
 };
@@ -91,7 +91,7 @@ class DispatcherTest : public ::testing::Test {
     ThrowingHandler db_down{0}, crash{1}, conflict{2}, weird{3};
     StreamingHandler streaming;
     FakeAuth auth;
-    lib::Router router{{
+    lib::http::Router router{{
         {Method::kPost, "/api/v1/echo", &echo, Auth::kPublic, BodyKind::kJson},
         {Method::kPost, "/api/v1/items/{id}", &echo, Auth::kUser, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/echo", &echo, Auth::kAdmin, BodyKind::kJson},
@@ -111,7 +111,7 @@ class DispatcherTest : public ::testing::Test {
                   const std::string& token = "") {
         Request req;
         req.method = m;
-        req.method_name = std::string(lib::MethodName(m));
+        req.method_name = std::string(lib::http::MethodName(m));
         req.path = path;
         req.body = body;
         if (!content_type.empty()) req.headers["content-type"] = content_type;
@@ -194,7 +194,7 @@ TEST_F(DispatcherTest, BodyLimitIs413) {
     req.body = R"({"name":"x"})";
     ExpectError(dispatcher.Dispatch(req, stream, /*body_truncated=*/true), 413,
                 "PAYLOAD_TOO_LARGE");
-    EXPECT_EQ(dispatcher.MaxBodyBytes(), lib::kDefaultBodyLimit);
+    EXPECT_EQ(dispatcher.MaxBodyBytes(), lib::http::kDefaultBodyLimit);
 }
 
 TEST_F(DispatcherTest, AuthRequirement) {

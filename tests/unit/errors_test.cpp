@@ -1,10 +1,12 @@
-#include "lib/errors.h"
+#include "lib/base/errors.h"
 
 #include <gtest/gtest.h>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
 namespace {
 
 TEST(Errors, TableMatchesSpec) {

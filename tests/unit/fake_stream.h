@@ -1,12 +1,12 @@
 #pragma once
 #include <string>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 
 namespace inkstone::testing {
 
 /// Records what a handler streams; can pretend the client left.
-class FakeStream final : public lib::StreamWriter {
+class FakeStream final : public lib::http::StreamWriter {
 public:
     bool Begin(int s, const std::vector<std::pair<std::string, std::string>>& h) override {
         status = s;

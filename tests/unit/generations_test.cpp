@@ -1,8 +1,12 @@
-#include "lib/generations.h"
+#include "lib/generation/generations.h"
 
 #include <gtest/gtest.h>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::db;
+using namespace inkstone::lib::billing;
+using namespace inkstone::lib::generation;
 namespace {
 
 TEST(ModelCatalog, DefaultsToTheConfiguredCostForEveryModel) {

@@ -1,4 +1,4 @@
-#include "lib/jobs.h"
+#include "lib/base/jobs.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
 namespace {
 
 using namespace std::chrono_literals;

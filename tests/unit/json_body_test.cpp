@@ -1,12 +1,14 @@
-#include "lib/json_body.h"
+#include "lib/http/json_body.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "lib/errors.h"
+#include "lib/base/errors.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
 namespace {
 
 // Returns the error ParseJsonObject throws, or fails the test.

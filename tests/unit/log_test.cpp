@@ -1,4 +1,4 @@
-#include "lib/log.h"
+#include "lib/base/log.h"
 
 #include <gtest/gtest.h>
 #include <json/reader.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
 namespace {
 
 Json::Value ParseLine(const std::string& line) {

@@ -1,6 +1,6 @@
 // The wallet's money rules (lib/money.h): packages and custom amounts, calendar months,
 // memberships, fen formatting and order numbers.
-#include "lib/money.h"
+#include "lib/billing/money.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,8 @@
 #include <string>
 
 namespace inkstone::lib::money {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::billing;
 namespace {
 
 TimePoint At(const std::string& sql_time) {

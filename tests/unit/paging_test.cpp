@@ -1,13 +1,17 @@
 // List paging (lib/paging.h) and the pure half of Idempotency-Key (lib/idempotency.h).
-#include "lib/paging.h"
+#include "lib/http/paging.h"
 
 #include <gtest/gtest.h>
 
-#include "lib/errors.h"
-#include "lib/idempotency.h"
-#include "lib/json_body.h"
+#include "lib/base/errors.h"
+#include "lib/billing/idempotency.h"
+#include "lib/http/json_body.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::db;
+using namespace inkstone::lib::billing;
 namespace {
 
 Request WithQuery(std::string query) {
@@ -64,14 +68,14 @@ TEST(Paging, PageJsonShape) {
 
 TEST(IdempotencyKey, AbsentIsNulloptAndBadIs422) {
     Request request;
-    EXPECT_FALSE(idempotency::KeyOf(request));
+    EXPECT_FALSE(billing::IdempotencyKeyOf(request));
     request.headers["idempotency-key"] = "order-1 for ¥10";  // non-ASCII
-    EXPECT_THROW(idempotency::KeyOf(request), ApiError);
+    EXPECT_THROW(billing::IdempotencyKeyOf(request), ApiError);
     for (const std::string& bad : {std::string(), std::string(129, 'k'), std::string("a\tb"),
                                    std::string("a\x7f"), std::string("nul\0x", 5)}) {
         request.headers["idempotency-key"] = bad;
         try {
-            idempotency::KeyOf(request);
+            billing::IdempotencyKeyOf(request);
             ADD_FAILURE() << "accepted " << bad;
         } catch (const ApiError& e) {
             EXPECT_EQ(e.code, ErrorCode::kValidation);
@@ -82,7 +86,7 @@ TEST(IdempotencyKey, AbsentIsNulloptAndBadIs422) {
                                     std::string("8e0f1c2a-3b4d-4e5f-9a6b-7c8d9e0f1a2b"),
                                     std::string("with spaces and ~!@#$%^&*()")}) {
         request.headers["idempotency-key"] = good;
-        EXPECT_EQ(idempotency::KeyOf(request), good);
+        EXPECT_EQ(billing::IdempotencyKeyOf(request), good);
     }
 }
 
@@ -90,11 +94,11 @@ TEST(IdempotencyKey, FingerprintIgnoresKeyOrderAndSpacingButNotValues) {
     const Json::Value a = ParseJsonObject(R"({"price_id": 2, "payment_method": "alipay"})");
     const Json::Value b = ParseJsonObject(R"({"payment_method":"alipay","price_id":2})");
     const Json::Value c = ParseJsonObject(R"({"payment_method":"wechat","price_id":2})");
-    const std::string fa = idempotency::Fingerprint("POST /x", a);
+    const std::string fa = billing::IdempotencyFingerprint("POST /x", a);
     EXPECT_EQ(fa.size(), 64u);
-    EXPECT_EQ(fa, idempotency::Fingerprint("POST /x", b));
-    EXPECT_NE(fa, idempotency::Fingerprint("POST /x", c));
-    EXPECT_NE(fa, idempotency::Fingerprint("POST /y", a));
+    EXPECT_EQ(fa, billing::IdempotencyFingerprint("POST /x", b));
+    EXPECT_NE(fa, billing::IdempotencyFingerprint("POST /x", c));
+    EXPECT_NE(fa, billing::IdempotencyFingerprint("POST /y", a));
 }
 
 }  // namespace

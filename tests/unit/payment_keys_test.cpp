@@ -1,4 +1,4 @@
-#include "lib/payment_keys.h"
+#include "lib/payments/payment_keys.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +9,8 @@
 #include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::payments;
 namespace {
 
 using testing::BareBase64;

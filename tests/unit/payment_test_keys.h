@@ -7,30 +7,30 @@
 #include <fstream>
 #include <string>
 
-#include "lib/crypto.h"
+#include "lib/payments/crypto.h"
 
 namespace inkstone::testing {
 
 /// The merchant's / app's own key (signs requests).
-inline const lib::PrivateKey& MerchantKey() {
-    static const lib::PrivateKey key = lib::PrivateKey::GenerateRsa(2048);
+inline const lib::payments::PrivateKey& MerchantKey() {
+    static const lib::payments::PrivateKey key = lib::payments::PrivateKey::GenerateRsa(2048);
     return key;
 }
 
 /// The provider's key (Alipay's key, the WeChat Pay platform key): signs notifies and responses.
-inline const lib::PrivateKey& ProviderKey() {
-    static const lib::PrivateKey key = lib::PrivateKey::GenerateRsa(2048);
+inline const lib::payments::PrivateKey& ProviderKey() {
+    static const lib::payments::PrivateKey key = lib::payments::PrivateKey::GenerateRsa(2048);
     return key;
 }
 
 /// A key nobody trusts.
-inline const lib::PrivateKey& StrangerKey() {
-    static const lib::PrivateKey key = lib::PrivateKey::GenerateRsa(2048);
+inline const lib::payments::PrivateKey& StrangerKey() {
+    static const lib::payments::PrivateKey key = lib::payments::PrivateKey::GenerateRsa(2048);
     return key;
 }
 
 /// A 32-byte APIv3 key, as WeChat Pay's merchant console sets them (printable ASCII).
-inline std::string TestApiV3Key() { return lib::RandomHex(16); }
+inline std::string TestApiV3Key() { return lib::payments::RandomHex(16); }
 
 /// The body of a PEM text without its BEGIN/END lines and line breaks: the bare base64 form
 /// Alipay's console shows.

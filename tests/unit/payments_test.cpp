@@ -2,7 +2,7 @@
 // verify with the same client code as real ones, and any tampering fails it), and every
 // NotifyProcessor verdict reached before settlement. Settlement itself is covered over HTTP by
 // tests/integration/payment_live_test.cpp and wallet_api_test.cpp.
-#include "lib/payments.h"
+#include "lib/payments/notify.h"
 
 #include <gtest/gtest.h>
 #include <json/value.h>
@@ -13,12 +13,17 @@
 #include <string>
 #include <tuple>
 
-#include "lib/db.h"
-#include "lib/http.h"
+#include "lib/db/db.h"
+#include "lib/http/message.h"
 #include "tests/harness/manual_clock.h"
 #include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::lib::payments {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::db;
+using namespace inkstone::lib::billing;
+using namespace inkstone::lib::payments;
 namespace {
 
 using testing::ManualClock;
@@ -26,9 +31,9 @@ using testing::ManualClock;
 // 2026-01-01T00:00:00Z
 const TimePoint kNewYearUtc = TimePoint(std::chrono::seconds(1767225600));
 
-orders::Order RechargeOrder() {
-    orders::Order order;
-    order.kind = money::OrderKind::kRecharge;
+billing::Order RechargeOrder() {
+    billing::Order order;
+    order.kind = billing::OrderKind::kRecharge;
     order.order_no = "R20260101ABCDEFGHJKMNPQRSTVWX";
     order.user_id = 7;
     order.credits = 100;
@@ -65,7 +70,7 @@ class PaymentsTest : public ::testing::Test {
 
     /// The mock Alipay notify for `order` with `field` replaced, signed again with the mock key:
     /// authentic, but saying something else.
-    std::string ResignedAlipay(const orders::Order& order, const std::string& field,
+    std::string ResignedAlipay(const billing::Order& order, const std::string& field,
                                const std::string& value) {
         std::optional<AlipayParams> params =
             ParseFormBody(BuildMockAlipayNotify(providers_, order, clock_.Now()));
@@ -90,7 +95,7 @@ class PaymentsTest : public ::testing::Test {
     ManualClock clock_{kNewYearUtc};
     const Providers providers_;
     db::Pool pool_;
-    const wallet::Wallet wallet_;
+    const billing::Wallet wallet_;
     const NotifyProcessor processor_;
 };
 
@@ -122,11 +127,11 @@ TEST_F(PaymentsTest, LiveModeNeedsEveryKey) {
 }
 
 TEST_F(PaymentsTest, SubjectsAndMockTradeNumbers) {
-    orders::Order order = RechargeOrder();
+    billing::Order order = RechargeOrder();
     EXPECT_EQ(PaymentSubject(order), "inkstone 积分 100+10");
     order.bonus_credits = 0;
     EXPECT_EQ(PaymentSubject(order), "inkstone 积分 100");
-    order.kind = money::OrderKind::kMembership;
+    order.kind = billing::OrderKind::kMembership;
     order.months = 3;
     EXPECT_EQ(PaymentSubject(order), "inkstone 会员 3 个月");
     EXPECT_EQ(MockTradeNo("R1"), "MOCK-R1");
@@ -184,7 +189,7 @@ TEST_F(PaymentsTest, AuthenticAlipayNotifiesForSomeoneElseAreRejected) {
 }
 
 TEST_F(PaymentsTest, MockWechatNotifyIsWhatWechatPaySends) {
-    orders::Order order = RechargeOrder();
+    billing::Order order = RechargeOrder();
     order.payment_method = "wechat";
     const WechatSignedMessage notify = BuildMockWechatNotify(providers_, order, clock_.Now());
     const auto verified =

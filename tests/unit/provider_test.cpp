@@ -1,13 +1,16 @@
-#include "lib/provider.h"
+#include "lib/ai/provider.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::ai;
 namespace {
 
 using Kind = UpstreamError::Kind;

@@ -4,10 +4,12 @@
 #include <string>
 #include <vector>
 
-#include "lib/qwen_provider.h"
+#include "lib/ai/qwen_provider.h"
 #include "tests/unit/dashscope_captures.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::ai;
 namespace {
 
 namespace captures = testing::captures;

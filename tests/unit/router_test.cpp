@@ -1,8 +1,10 @@
-#include "lib/router.h"
+#include "lib/http/router.h"
 
 #include <gtest/gtest.h>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
 namespace {
 
 class Nop final : public Handler {

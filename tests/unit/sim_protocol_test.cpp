@@ -9,7 +9,7 @@
 #include <string>
 #include <variant>
 
-#include "lib/utf8.h"
+#include "lib/base/utf8.h"
 #include "tests/sim/png.h"
 #include "tests/sim/protocol.h"
 
@@ -277,7 +277,7 @@ TEST(SimProtocol, TextIsDeterministicMixedAndValidUtf8) {
     EXPECT_NE(text_a, text_other);
     EXPECT_TRUE(cjk);
     EXPECT_TRUE(ascii_word);
-    EXPECT_TRUE(lib::IsValidUtf8(text_a));
+    EXPECT_TRUE(lib::base::IsValidUtf8(text_a));
 }
 
 // [STREAM]'s wire example, byte for byte: first and last frames.

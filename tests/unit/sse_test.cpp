@@ -1,10 +1,12 @@
-#include "lib/sse.h"
+#include "lib/http/sse.h"
 
 #include <gtest/gtest.h>
 
 #include "tests/unit/fake_stream.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
 namespace {
 
 TEST(SseEncode, SimpleEvent) {

@@ -1,10 +1,11 @@
-#include "lib/utf8.h"
+#include "lib/base/utf8.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
 namespace {
 
 TEST(Utf8Test, AcceptsAsciiAndEmpty) {

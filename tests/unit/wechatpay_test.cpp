@@ -1,4 +1,4 @@
-#include "lib/wechatpay.h"
+#include "lib/payments/wechatpay.h"
 
 #include <gtest/gtest.h>
 #include <json/reader.h>
@@ -7,10 +7,13 @@
 #include <chrono>
 #include <string>
 
-#include "lib/http.h"
+#include "lib/http/message.h"
 #include "tests/unit/payment_test_keys.h"
 
 namespace inkstone::lib {
+using namespace inkstone::lib::base;
+using namespace inkstone::lib::http;
+using namespace inkstone::lib::payments;
 namespace {
 
 using std::chrono::seconds;
@@ -333,7 +336,7 @@ TEST(WechatNotify, AGoodNotifyVerifiesAndDecrypts) {
     EXPECT_EQ(t.amount_total_fen, 1000);
     EXPECT_EQ(t.success_time, "2026-01-01T08:01:01+08:00");
 
-    // The headers as a handler sees them: lower-case names in lib::Request::headers.
+    // The headers as a handler sees them: lower-case names in lib::http::Request::headers.
     const WechatSignedHeaders from_request =
         WechatSignedHeaders::From({{"wechatpay-timestamp", message.headers.timestamp},
                                    {"wechatpay-nonce", message.headers.nonce},

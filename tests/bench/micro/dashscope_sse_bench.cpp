@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "lib/dashscope_sse.h"
+#include "lib/ai/dashscope_sse.h"
 
 namespace {
 
@@ -37,16 +37,16 @@ const std::string& Stream() {
     return stream;
 }
 
-class CountEvents final : public lib::SseEventHandler {
+class CountEvents final : public lib::ai::SseEventHandler {
   public:
-    bool OnEvent(const lib::SseEvent& event) override {
+    bool OnEvent(const lib::ai::SseEvent& event) override {
         bytes += event.data.size();
         return true;
     }
     size_t bytes = 0;
 };
 
-class CountDeltas final : public lib::StreamSink {
+class CountDeltas final : public lib::ai::StreamSink {
   public:
     bool OnDelta(std::string_view text) override {
         bytes += text.size();
@@ -67,7 +67,7 @@ void BM_SseFraming(benchmark::State& state) {
     const std::string& stream = Stream();
     const size_t chunk = static_cast<size_t>(state.range(0));
     for (auto _ : state) {
-        lib::SseParser parser;
+        lib::ai::SseParser parser;
         CountEvents count;
         InChunks(stream, chunk, [&](std::string_view bytes) { parser.Feed(bytes, count); });
         parser.Finish(count);
@@ -80,9 +80,9 @@ BENCHMARK(BM_SseFraming)->Arg(64)->Arg(16384);
 void BM_DashScopeDoc(benchmark::State& state) {
     const std::string json =
         R"({"output":{"choices":[{"message":{"content":" 书法","role":"assistant"},"finish_reason":"null"}]},"usage":{"total_tokens":30,"output_tokens":4,"input_tokens":26,"prompt_tokens_details":{"cached_tokens":0}},"request_id":"d30a9914-ac97-9102-b746-ce0cb35e3fa2"})";
-    lib::DashScopeDoc doc;
+    lib::ai::DashScopeDoc doc;
     for (auto _ : state) {
-        benchmark::DoNotOptimize(lib::ParseDashScopeDoc(json, &doc));
+        benchmark::DoNotOptimize(lib::ai::ParseDashScopeDoc(json, &doc));
     }
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * json.size()));
 }
@@ -93,9 +93,9 @@ void BM_DashScopeStreamDecode(benchmark::State& state) {
     const size_t chunk = static_cast<size_t>(state.range(0));
     for (auto _ : state) {
         CountDeltas sink;
-        lib::DashScopeStreamDecoder decoder(sink);
+        lib::ai::DashScopeStreamDecoder decoder(sink);
         InChunks(stream, chunk, [&](std::string_view bytes) { decoder.Feed(bytes); });
-        if (decoder.Finish() != lib::DashScopeStreamDecoder::State::kFinished) {
+        if (decoder.Finish() != lib::ai::DashScopeStreamDecoder::State::kFinished) {
             state.SkipWithError("stream did not finish");
         }
         benchmark::DoNotOptimize(sink.bytes);

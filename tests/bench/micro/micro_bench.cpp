@@ -1,27 +1,27 @@
 // Google Benchmark micro-benchmarks of the hot code paths.
 #include <benchmark/benchmark.h>
 
-#include "lib/json_body.h"
-#include "lib/router.h"
-#include "lib/sse.h"
-#include "lib/utf8.h"
+#include "lib/http/json_body.h"
+#include "lib/http/router.h"
+#include "lib/http/sse.h"
+#include "lib/base/utf8.h"
 
 namespace {
 
 using namespace inkstone;
 
-class Nop final : public lib::Handler {
+class Nop final : public lib::http::Handler {
   public:
-    lib::Response Handle(const lib::Request&, lib::StreamWriter&) const override {
-        return lib::Response::NoContent();
+    lib::http::Response Handle(const lib::http::Request&, lib::http::StreamWriter&) const override {
+        return lib::http::Response::NoContent();
     }
 };
 
 const Nop kNop;
 
 /// A table shaped like the real API (about 30 routes, a few with parameters).
-lib::Router ApiShapedRouter() {
-    std::vector<lib::Route> routes;
+lib::http::Router ApiShapedRouter() {
+    std::vector<lib::http::Route> routes;
     for (const char* path : {"/api/v1/health",
                              "/api/v1/auth/register",
                              "/api/v1/auth/login",
@@ -45,34 +45,34 @@ lib::Router ApiShapedRouter() {
                              "/api/v1/writing/history",
                              "/api/v1/image/generate",
                              "/api/v1/image/tasks/{task_id}"}) {
-        routes.push_back({lib::Method::kGet, path, &kNop});
-        routes.push_back({lib::Method::kPost, path, &kNop});
+        routes.push_back({lib::http::Method::kGet, path, &kNop});
+        routes.push_back({lib::http::Method::kPost, path, &kNop});
     }
-    return lib::Router(std::move(routes));
+    return lib::http::Router(std::move(routes));
 }
 
 void BM_RouterLiteral(benchmark::State& state) {
-    lib::Router router = ApiShapedRouter();
+    lib::http::Router router = ApiShapedRouter();
     for (auto _ : state) {
-        auto m = router.Find(lib::Method::kGet, "/api/v1/credit/balance");
+        auto m = router.Find(lib::http::Method::kGet, "/api/v1/credit/balance");
         benchmark::DoNotOptimize(m);
     }
 }
 BENCHMARK(BM_RouterLiteral);
 
 void BM_RouterWithParameter(benchmark::State& state) {
-    lib::Router router = ApiShapedRouter();
+    lib::http::Router router = ApiShapedRouter();
     for (auto _ : state) {
-        auto m = router.Find(lib::Method::kGet, "/api/v1/credit/recharge/orders/R20261126ABCDEF");
+        auto m = router.Find(lib::http::Method::kGet, "/api/v1/credit/recharge/orders/R20261126ABCDEF");
         benchmark::DoNotOptimize(m);
     }
 }
 BENCHMARK(BM_RouterWithParameter);
 
 void BM_RouterNotFound(benchmark::State& state) {
-    lib::Router router = ApiShapedRouter();
+    lib::http::Router router = ApiShapedRouter();
     for (auto _ : state) {
-        auto m = router.Find(lib::Method::kGet, "/api/v1/credit/nothing/here");
+        auto m = router.Find(lib::http::Method::kGet, "/api/v1/credit/nothing/here");
         benchmark::DoNotOptimize(m);
     }
 }
@@ -83,7 +83,7 @@ const std::string kGenerateBody =
 
 void BM_JsonParseGenerateBody(benchmark::State& state) {
     for (auto _ : state) {
-        Json::Value v = lib::ParseJsonObject(kGenerateBody);
+        Json::Value v = lib::http::ParseJsonObject(kGenerateBody);
         benchmark::DoNotOptimize(v);
     }
     state.SetBytesProcessed(state.iterations() * kGenerateBody.size());
@@ -97,7 +97,7 @@ void BM_JsonEncodeBalance(benchmark::State& state) {
     v["member_expired_at"] = Json::nullValue;
     v["cost_per_generation"] = 10;
     for (auto _ : state) {
-        std::string s = lib::ToJson(v);
+        std::string s = lib::http::ToJson(v);
         benchmark::DoNotOptimize(s);
     }
 }
@@ -106,7 +106,7 @@ BENCHMARK(BM_JsonEncodeBalance);
 void BM_Utf8Validate(benchmark::State& state) {
     std::string text;
     while (text.size() < 64 * 1024) text += "inkstone 写作平台 Qwen streaming ✍️ ";
-    for (auto _ : state) benchmark::DoNotOptimize(lib::IsValidUtf8(text));
+    for (auto _ : state) benchmark::DoNotOptimize(lib::base::IsValidUtf8(text));
     state.SetBytesProcessed(state.iterations() * text.size());
 }
 BENCHMARK(BM_Utf8Validate);
@@ -115,7 +115,7 @@ void BM_SseEncodeDelta(benchmark::State& state) {
     Json::Value v;
     v["content"] = "秋天的风";
     for (auto _ : state) {
-        std::string s = lib::EncodeSseJson("delta", v);
+        std::string s = lib::http::EncodeSseJson("delta", v);
         benchmark::DoNotOptimize(s);
     }
 }

@@ -1,0 +1,117 @@
+#pragma once
+/// Account primitives: password hashing (argon2id, libsodium), bearer tokens, the pure
+/// validation rules for account fields, and the DB-backed Authenticator.
+///
+/// Every function here is thread-safe. libsodium is initialised on first use (sodium_init() is
+/// itself idempotent and thread-safe); a failing initialisation throws std::runtime_error.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/http/authenticator.h"
+#include "lib/base/clock.h"
+#include "lib/db/db.h"
+#include "lib/http/message.h"
+
+namespace inkstone::lib::accounts {
+
+// ---- Passwords ---------------------------------------------------------------------------
+
+/// argon2id parameters for new hashes. Measured with a timing program on the development
+/// machine (2 cores, libsodium 1.0.18, one verify at a time):
+///   t=2 m=19 MiB 15.8 ms | t=3 m=19 MiB 21 ms | t=2 m=32 MiB 29 ms | t=3 m=32 MiB 38 ms |
+///   t=2 m=64 MiB 61 ms   | t=3 m=64 MiB 82 ms
+/// t=3, m=32 MiB (~38 ms per verify) is above OWASP's argon2id floor (m=19 MiB, t=2) and
+/// leaves room under the ~100 ms login budget when both cores are busy. Each hash or verify
+/// in flight holds `kPasswordMemLimit` bytes. Stored hashes carry their own parameters, so
+/// changing these affects new hashes only; logins upgrade old ones (PasswordNeedsRehash).
+inline constexpr unsigned long long kPasswordOpsLimit = 3;
+inline constexpr size_t kPasswordMemLimit = size_t{32} << 20;
+
+/// An encoded argon2id hash (`$argon2id$v=19$m=32768,t=3,p=1$...`, < 128 ASCII chars).
+/// Slow (~40 ms, CPU and memory bound): never call it while holding a pooled DB connection.
+/// Throws std::runtime_error when libsodium cannot allocate the memory.
+std::string HashPassword(std::string_view password);
+
+/// True iff `password` matches `stored_hash` (a malformed hash is a mismatch). As slow as
+/// HashPassword; the comparison inside libsodium is constant-time.
+bool VerifyPassword(std::string_view stored_hash, std::string_view password);
+
+/// Spends the same time as a VerifyPassword against a real account and returns false, so the
+/// response time does not reveal whether a username exists.
+bool DummyVerifyPassword(std::string_view password);
+
+/// True when `stored_hash` was made with other parameters or another algorithm than the ones
+/// above (or is malformed), i.e. it should be replaced after a successful login.
+bool PasswordNeedsRehash(std::string_view stored_hash);
+
+// ---- Bearer tokens -----------------------------------------------------------------------
+
+inline constexpr size_t kTokenBytes = 32;   ///< random bytes in a token (256 bits)
+inline constexpr size_t kTokenLength = 43;  ///< base64url, no padding
+
+/// A fresh token: 32 bytes from libsodium's CSPRNG, base64url without padding (43 chars).
+std::string GenerateToken();
+
+/// True iff `token` is exactly what GenerateToken produces: 43 chars of [A-Za-z0-9_-] that
+/// decode canonically (zero padding bits) to 32 bytes. Cheap; run it before any DB access.
+bool IsWellFormedToken(std::string_view token);
+
+/// The session id stored for a token: SHA-256 of its 32 decoded bytes, as 64 lower-case hex
+/// digits (stored as BINARY(32) via UNHEX). nullopt when the token is not well-formed.
+std::optional<std::string> TokenHashHex(std::string_view token);
+
+/// Constant-time equality for secrets and their digests (sodium_memcmp). Different lengths
+/// compare unequal (the length is not secret).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// ---- Validation (pure) -------------------------------------------------------------------
+
+inline constexpr size_t kUsernameMinChars = 3;
+inline constexpr size_t kUsernameMaxChars = 32;
+inline constexpr size_t kPasswordMinChars = 8;
+inline constexpr size_t kPasswordMaxChars = 128;
+inline constexpr size_t kEmailMaxChars = 254;
+
+/// Each returns nullopt when the value is acceptable, else a message for people naming the
+/// rule it breaks (for a 422 with `field`).
+/// Username: 3–32 characters of [A-Za-z0-9_].
+std::optional<std::string> UsernameError(std::string_view username);
+/// Password: valid UTF-8, 8–128 code points, no NUL; anything else is allowed.
+std::optional<std::string> PasswordError(std::string_view password);
+/// Email (optional field, checked only when given): valid UTF-8, at most 254 code points,
+/// exactly one `@` with something on both sides, no whitespace or control characters.
+std::optional<std::string> EmailError(std::string_view email);
+
+/// The case-folded username used for lookups that are not done by the collation (the login
+/// throttle). ASCII lower-case; meaningful for valid usernames only.
+std::string NormalizeUsername(std::string_view username);
+
+/// The client part of the login throttle key, from REMOTE_ADDR: an IPv4 address as is (also
+/// when IPv4-mapped), an IPv6 address reduced to its /64 (`2001:db8:1:2::/64`: one subscriber
+/// gets a whole /64, so per-address counting would be trivial to dodge), anything unparsable
+/// as its first 64 bytes.
+std::string ThrottleClientKey(std::string_view remote_addr);
+
+// ---- Authentication ----------------------------------------------------------------------
+
+/// Bearer token → Principal, by one primary-key query on auth_tokens joined with users that
+/// requires `expires_at > now` and `revoked_at IS NULL`. There is deliberately no in-process
+/// cache: every request reads the database, so a logout or a role change made on any worker or
+/// host takes effect on the very next request everywhere. A malformed token is rejected before
+/// any DB access. Principal::token_hash is TokenHashHex(token).
+///
+/// Thread-safe (no mutable state). Throws db::DbError when the database fails (503 upstream).
+class TokenAuthenticator final : public http::Authenticator {
+  public:
+    TokenAuthenticator(db::Pool& pool, const base::Clock& clock) : pool_(pool), clock_(clock) {}
+
+    std::optional<http::Principal> Authenticate(std::string_view bearer_token) const override;
+
+  private:
+    db::Pool& pool_;
+    const base::Clock& clock_;
+};
+
+}  // namespace inkstone::lib::accounts

@@ -1,0 +1,56 @@
+#pragma once
+/// The closed set of API errors and their one mapping to HTTP.
+///
+/// Every error a client can see is an ApiError: a code from this enum, a public `detail`
+/// message for people, and optional extra fields (`field` for validation errors, `required`
+/// and `balance` for 402, ...). Internal text (SQL errors, upstream bodies) never goes in here.
+#include <json/value.h>
+
+#include <string>
+#include <string_view>
+
+namespace inkstone::lib::base {
+
+enum class ErrorCode {
+    kBadRequest,
+    kInvalidJson,
+    kUnauthorized,
+    kInsufficientCredits,
+    kForbidden,
+    kNotFound,
+    kMethodNotAllowed,
+    kConflict,
+    kPayloadTooLarge,
+    kUnsupportedMediaType,
+    kValidation,
+    kRateLimited,
+    kInternal,
+    kUpstreamError,
+    kUnavailable,
+    kUpstreamBusy,
+    kUpstreamTimeout,
+    kContentRejected,
+};
+
+/// HTTP status for a code (400, 401, ... 504).
+int HttpStatus(ErrorCode code);
+/// Machine code string for a code (`"INVALID_JSON"`, ...).
+std::string_view MachineCode(ErrorCode code);
+
+/// An error meant for the client. Cheap to copy; thrown by helpers deep in a handler and
+/// caught once in the request loop, or returned directly.
+struct ApiError {
+    ErrorCode code;
+    std::string detail;
+    Json::Value extra{Json::objectValue};  ///< merged into the body (`field`, `required`, ...)
+    int retry_after_s = 0;                 ///< > 0 adds a `Retry-After` header
+
+    ApiError(ErrorCode c, std::string d) : code(c), detail(std::move(d)) {}
+    /// 422 with `field`.
+    static ApiError Validation(std::string field, std::string detail);
+
+    /// `{"detail": ..., "code": ..., ...extra}`
+    Json::Value Body() const;
+};
+
+}  // namespace inkstone::lib::base

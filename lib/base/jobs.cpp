@@ -1,0 +1,74 @@
+#include "lib/base/jobs.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "lib/base/log.h"
+
+namespace inkstone::lib::base {
+
+void JobRunner::Start(std::function<void()> thread_init, std::function<void()> thread_end) {
+    if (jobs_.empty() || thread_.joinable()) return;
+    thread_init_ = std::move(thread_init);
+    thread_end_ = std::move(thread_end);
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = false;
+    }
+    thread_ = std::thread([this] { Loop(); });
+}
+
+void JobRunner::Stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void JobRunner::RunAllOnce() {
+    for (const Job& job : jobs_) RunOne(job);
+}
+
+void JobRunner::RunOne(const Job& job) {
+    try {
+        job.run();
+    } catch (const std::exception& e) {
+        Json::Value f;
+        f["job"] = job.name;
+        f["error"] = e.what();
+        Log(LogLevel::kError, "job_failed", f);
+    } catch (...) {
+        Log(LogLevel::kError, "job_failed", Json::Value(job.name));
+    }
+}
+
+void JobRunner::Loop() {
+    if (thread_init_) thread_init_();
+    using Clock = std::chrono::steady_clock;
+    std::vector<Clock::time_point> next(jobs_.size());
+    for (size_t i = 0; i < jobs_.size(); ++i) {
+        auto span = static_cast<uint32_t>(std::max<int64_t>(1, jobs_[i].interval.count()));
+        next[i] = Clock::now() + std::chrono::milliseconds(randombytes_uniform(span));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+        auto wake = *std::min_element(next.begin(), next.end());
+        cv_.wait_until(lock, wake, [this] { return stop_; });
+        if (stop_) break;
+        for (size_t i = 0; i < jobs_.size(); ++i) {
+            if (Clock::now() < next[i]) continue;
+            lock.unlock();
+            RunOne(jobs_[i]);
+            lock.lock();
+            next[i] = Clock::now() + jobs_[i].interval;
+            if (stop_) break;
+        }
+    }
+    lock.unlock();
+    if (thread_end_) thread_end_();
+}
+
+}  // namespace inkstone::lib::base

@@ -1,0 +1,52 @@
+#pragma once
+/// Periodic background jobs (order expiry, refund recovery, purges), run by every worker
+/// process on one thread of its own. A job must be safe to run on every worker of every host
+/// at the same moment: jobs coordinate only through the database (row locks, conditional
+/// UPDATEs, unique keys), never through process memory, and never with GET_LOCK.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace inkstone::lib::base {
+
+struct Job {
+    std::string name;
+    std::chrono::milliseconds interval;
+    std::function<void()> run;  ///< exceptions are logged, never fatal
+};
+
+class JobRunner {
+  public:
+    explicit JobRunner(std::vector<Job> jobs) : jobs_(std::move(jobs)) {}
+    ~JobRunner() { Stop(); }
+    JobRunner(const JobRunner&) = delete;
+    JobRunner& operator=(const JobRunner&) = delete;
+
+    /// Starts the thread. Each job first runs after a random part of its interval, so workers
+    /// started together do not run in lockstep. `thread_init`/`thread_end` wrap the thread
+    /// (db::Pool::ThreadInit/ThreadEnd).
+    void Start(std::function<void()> thread_init = {}, std::function<void()> thread_end = {});
+    /// Stops and joins; a job that is running finishes first. Idempotent.
+    void Stop();
+    /// Runs every job once now, on the calling thread (tests, `inkstone-admin run-jobs`).
+    void RunAllOnce();
+
+  private:
+    void Loop();
+    void RunOne(const Job& job);
+
+    std::vector<Job> jobs_;
+    std::thread thread_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::function<void()> thread_init_;
+    std::function<void()> thread_end_;
+};
+
+}  // namespace inkstone::lib::base

@@ -1,0 +1,28 @@
+#pragma once
+/// Structured logging: one JSON object per line, written with a single write(2) on an O_APPEND
+/// descriptor so lines from many threads and processes never interleave.
+/// Thread-safe. Never pass secrets (keys, tokens, passwords) as fields.
+#include <json/value.h>
+
+#include <string>
+#include <string_view>
+
+#include "lib/base/config.h"
+
+namespace inkstone::lib::base {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+/// Opens the configured file (or uses stderr). Safe to call again (re-configures).
+/// Throws ConfigError when the file cannot be opened or the level is unknown.
+void LogInit(const LogConfig& config);
+/// Reopens the log file (SIGUSR1, after logrotate). No-op for stderr. On failure keeps the old
+/// file and logs `log.reopen_failed` to it.
+void LogReopen();
+/// `{"ts":"2026-11-26T08:00:00.123Z","level":"info","event":<event>, ...fields}`
+/// Output is ASCII (non-ASCII escaped, invalid UTF-8 replaced by U+FFFD). A field named `ts`,
+/// `level` or `event` is written as `fields.<name>`; non-object `fields` go under `data`.
+/// Lock-free (atomics and write(2) only), so it is safe in a child forked from any state.
+void Log(LogLevel level, std::string_view event, const Json::Value& fields = Json::Value());
+
+}  // namespace inkstone::lib::base

@@ -1,0 +1,381 @@
+#include "lib/db/db.h"
+
+#include <cppconn/driver.h>
+#include <cppconn/statement.h>
+
+#include <atomic>
+#include <cassert>
+#include <cstring>
+#include <random>
+
+#include "lib/base/clock.h"
+#include "lib/base/log.h"
+
+namespace inkstone::lib::db {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// READ COMMITTED: correctness rests on row locks (SELECT ... FOR UPDATE) and conditional
+// UPDATEs whose affected-row count is checked, never on a REPEATABLE READ snapshot. It also
+// takes fewer gap locks (fewer deadlocks) and is what Galera/TiDB behave closest to.
+constexpr const char* kSetIsolation = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+// A lock wait must end (1205, retried as kAborted) well before the client read timeout would
+// cut the connection; the server default of 50 s exceeds our 30 s read timeout.
+constexpr const char* kSetSession =
+    "SET time_zone = '+00:00', "
+    "SESSION sql_mode = "
+    "'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', "
+    "SESSION innodb_lock_wait_timeout = 5";
+constexpr const char* kPing = "SELECT 1";
+constexpr const char* kLastInsertId = "SELECT LAST_INSERT_ID()";
+
+// A connection unused for this long may have been cut by wait_timeout, a proxy or a failover.
+constexpr auto kValidateAfterIdle = std::chrono::seconds(30);
+
+// Set by the first Pool; ThreadInit/ThreadEnd are static and must not call
+// get_driver_instance() concurrently.
+std::atomic<sql::Driver*> g_driver{nullptr};
+
+// MySQL/MariaDB client and server error numbers (errmsg.h / mysqld_error.h).
+constexpr int kErDupEntry = 1062;
+constexpr int kErDupEntryWithKeyName = 1586;
+constexpr int kErLockWaitTimeout = 1205;
+constexpr int kErLockDeadlock = 1213;
+constexpr int kErErrorDuringCommit = 1180;  // Galera: certification failure at commit
+constexpr int kErConCount = 1040;           // too many connections
+constexpr int kErUnknownCom = 1047;         // Galera: node not ready (WSREP not prepared)
+constexpr int kErServerShutdown = 1053;
+constexpr int kErConnectionKilled = 1927;          // MariaDB: KILL CONNECTION
+constexpr int kErClientInteractionTimeout = 4031;  // MySQL 8: disconnected for inactivity
+constexpr int kCrConnectionError = 2002;           // unix socket
+constexpr int kCrConnHostError = 2003;             // TCP
+constexpr int kCrServerGone = 2006;
+constexpr int kCrServerLost = 2013;
+constexpr int kCrServerLostExtended = 2055;
+// TiDB: optimistic write conflict / transaction retryable; the client must retry the whole
+// transaction, exactly like a deadlock.
+constexpr int kTiDbWriteConflict = 9007;
+constexpr int kTiDbRetryable = 8022;
+constexpr int kTiDbSchemaChanged = 8028;
+constexpr const char* kConnectorClosed = "Connection has been closed";
+
+}  // namespace
+
+struct Lease::Slot {
+    std::unique_ptr<sql::Connection> conn;
+    // Declared after `conn`, so destroyed before it: a statement must not outlive its connection.
+    std::unordered_map<const char*, std::unique_ptr<sql::PreparedStatement>> statements;
+    Clock::time_point last_used = Clock::now();
+    bool must_validate = false;
+    bool broken = false;
+};
+
+ErrorKind Classify(const sql::SQLException& e) {
+    switch (e.getErrorCode()) {
+        case kErLockDeadlock:
+        case kErLockWaitTimeout:
+        case kErErrorDuringCommit:
+        case kTiDbWriteConflict:
+        case kTiDbRetryable:
+        case kTiDbSchemaChanged:
+            return ErrorKind::kAborted;
+        case kErDupEntry:
+        case kErDupEntryWithKeyName:
+            return ErrorKind::kDuplicate;
+        case kErConCount:
+        case kErUnknownCom:
+        case kErServerShutdown:
+        case kErConnectionKilled:
+        case kErClientInteractionTimeout:
+        case kCrConnectionError:
+        case kCrConnHostError:
+        case kCrServerGone:
+        case kCrServerLost:
+        case kCrServerLostExtended:
+            return ErrorKind::kUnavailable;
+        default:
+            break;
+    }
+    // SQLSTATE class 08 is "connection exception" (covers the client library's other
+    // connection failures without listing every number).
+    if (e.getSQLState().compare(0, 2, "08") == 0) return ErrorKind::kUnavailable;
+    // Connector/C++ 1.1 throws this (error 0, HY000) for any call on a closed connection; the
+    // text is its only distinguishing mark.
+    if (e.getErrorCode() == 0 && std::strcmp(e.what(), kConnectorClosed) == 0) {
+        return ErrorKind::kUnavailable;
+    }
+    return ErrorKind::kOther;
+}
+
+void Rethrow(const sql::SQLException& e, Lease* lease) {
+    const ErrorKind kind = Classify(e);
+    if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
+    throw DbError(kind, e.getErrorCode(), e.what());
+}
+
+int64_t LastInsertId(Lease& lease) {
+    std::unique_ptr<sql::ResultSet> row(lease.Prepare(kLastInsertId).executeQuery());
+    if (!row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
+    return static_cast<int64_t>(row->getUInt64(1));
+}
+
+std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column) {
+    const std::optional<std::chrono::system_clock::time_point> t = GetOptionalTime(row, column);
+    if (!t) throw std::runtime_error(std::string("NULL in DATETIME column ") + column);
+    return *t;
+}
+
+std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::ResultSet& row,
+                                                                     const char* column) {
+    if (row.isNull(column)) return std::nullopt;
+    const std::optional<base::TimePoint> t = base::ParseSqlDateTime(row.getString(column).asStdString());
+    if (!t) throw std::runtime_error(std::string("unparsable DATETIME in column ") + column);
+    return t;
+}
+
+void BackoffSleep(int attempt) {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const int ceiling_ms = std::min(200, 5 << std::min(attempt, 6));
+    std::uniform_int_distribution<int> jitter(ceiling_ms / 2, ceiling_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+}
+
+void LogRetry(std::string_view name, int attempt, const sql::SQLException& e) {
+    Json::Value fields;
+    fields["tx"] = std::string(name);
+    fields["attempt"] = attempt + 1;
+    fields["code"] = e.getErrorCode();
+    base::Log(base::LogLevel::kInfo, "db.tx.retry", fields);
+}
+
+// ---- Lease ----
+
+Lease::Lease(Pool* pool, std::unique_ptr<Slot> slot) : pool_(pool), slot_(std::move(slot)) {}
+
+Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), slot_(std::move(other.slot_)) {}
+
+Lease::~Lease() {
+    if (!slot_) return;
+    const bool broken = slot_->broken;
+    pool_->Return(std::move(slot_), broken);
+}
+
+sql::Connection& Lease::conn() {
+    assert(slot_ && "use of a moved-from Lease");
+    return *slot_->conn;
+}
+
+sql::PreparedStatement& Lease::Prepare(const char* sql) {
+    assert(slot_ && "use of a moved-from Lease");
+    auto it = slot_->statements.find(sql);
+    if (it != slot_->statements.end()) {
+        // Parameters bound by the previous user of this statement must not leak into this one.
+        it->second->clearParameters();
+        return *it->second;
+    }
+    std::unique_ptr<sql::PreparedStatement> stmt(slot_->conn->prepareStatement(sql));
+    sql::PreparedStatement& ref = *stmt;
+    slot_->statements.emplace(sql, std::move(stmt));
+    return ref;
+}
+
+void Lease::MarkBroken() {
+    if (slot_) slot_->broken = true;
+}
+
+// ---- Pool ----
+
+Pool::Pool(const base::DbConfig& config)
+    : config_(config), driver_(get_driver_instance()), size_(std::max(1, config.pool_size)) {
+    sql::Driver* expected = nullptr;
+    g_driver.compare_exchange_strong(expected, driver_);
+}
+
+Pool::~Pool() {
+    std::lock_guard<std::mutex> lock(mu_);
+    assert(leased_ == 0 && "Pool destroyed while connections are leased");
+    idle_.clear();
+}
+
+void Pool::ThreadInit() {
+    sql::Driver* driver = g_driver.load();
+    (driver != nullptr ? driver : get_driver_instance())->threadInit();
+}
+
+void Pool::ThreadEnd() {
+    sql::Driver* driver = g_driver.load();
+    (driver != nullptr ? driver : get_driver_instance())->threadEnd();
+}
+
+int Pool::in_use() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return leased_;
+}
+
+std::unique_ptr<Lease::Slot> Pool::Connect() {
+    sql::ConnectOptionsMap options;
+    const std::string host = config_.socket.empty()
+                                 ? "tcp://" + config_.host + ":" + std::to_string(config_.port)
+                                 : "unix://" + config_.socket;
+    options["hostName"] = sql::SQLString(host);
+    options["userName"] = sql::SQLString(config_.user);
+    options["password"] = sql::SQLString(config_.password);
+    options["schema"] = sql::SQLString(config_.name);
+    options["OPT_CONNECT_TIMEOUT"] = config_.connect_timeout_s;
+    options["OPT_READ_TIMEOUT"] = config_.read_timeout_s;
+    options["OPT_WRITE_TIMEOUT"] = config_.read_timeout_s;
+    // The client library's silent reconnect would lose session settings, prepared statements
+    // and any open transaction; we drop the connection and reconnect ourselves instead.
+    options["OPT_RECONNECT"] = false;
+    options["CLIENT_MULTI_STATEMENTS"] = false;
+    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+
+    auto slot = std::make_unique<Lease::Slot>();
+    try {
+        slot->conn.reset(driver_->connect(options));
+        std::unique_ptr<sql::Statement> stmt(slot->conn->createStatement());
+        stmt->execute(kSetIsolation);
+        stmt->execute(kSetSession);
+    } catch (const sql::SQLException& e) {
+        // Whatever the reason (down, refused, bad credentials), the caller can only answer 503.
+        throw DbError(ErrorKind::kUnavailable, e.getErrorCode(),
+                      std::string("db connect to ") + host + " failed: " + e.what());
+    }
+    return slot;
+}
+
+Lease Pool::Acquire() {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(config_.acquire_timeout_ms);
+    std::unique_ptr<Lease::Slot> slot;
+    {
+        std::unique_lock<std::mutex> lock(mu_);
+        for (;;) {
+            if (!idle_.empty()) {
+                // LIFO: the most recently used connection is the least likely to be stale.
+                slot = std::move(idle_.back());
+                idle_.pop_back();
+                break;
+            }
+            if (open_ < size_) {
+                ++open_;  // reserve the place; connect outside the lock
+                break;
+            }
+            if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+                open_ >= size_) {
+                throw DbError(ErrorKind::kUnavailable, 0,
+                              "db pool exhausted: no free connection within " +
+                                  std::to_string(config_.acquire_timeout_ms) + " ms");
+            }
+        }
+        ++leased_;
+    }
+    try {
+        if (slot && (slot->must_validate || Clock::now() - slot->last_used > kValidateAfterIdle)) {
+            bool alive = false;
+            try {
+                alive = slot->conn->isValid();
+            } catch (const sql::SQLException&) {
+            }
+            if (!alive) slot.reset();
+        }
+        if (!slot) slot = Connect();
+    } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        --open_;
+        --leased_;
+        cv_.notify_one();
+        throw;
+    }
+    slot->must_validate = false;
+    return Lease(this, std::move(slot));
+}
+
+void Pool::Return(std::unique_ptr<Lease::Slot> slot, bool broken) {
+    if (!broken) {
+        try {
+            // A lease handed back mid-transaction (an exception between BEGIN and the guard, or
+            // raw setAutoCommit(false)) must not leak its open transaction to the next user.
+            if (!slot->conn->getAutoCommit()) {
+                slot->conn->rollback();
+                slot->conn->setAutoCommit(true);
+            }
+        } catch (const sql::SQLException&) {
+            broken = true;
+        }
+    }
+    if (broken) {
+        slot.reset();  // closes the connection, outside the lock
+        std::lock_guard<std::mutex> lock(mu_);
+        --open_;
+        --leased_;
+        // A broken connection usually means the server restarted or failed over: every idle
+        // connection is suspect, so each gets a ping before its next use.
+        for (auto& idle : idle_) idle->must_validate = true;
+        cv_.notify_one();
+        return;
+    }
+    slot->last_used = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(slot));
+    --leased_;
+    cv_.notify_one();
+}
+
+bool Pool::Ping() {
+    try {
+        Lease lease = Acquire();
+        try {
+            std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kPing).executeQuery());
+            return rs->next();
+        } catch (const sql::SQLException& e) {
+            if (Classify(e) == ErrorKind::kUnavailable) lease.MarkBroken();
+            return false;
+        }
+    } catch (const DbError&) {
+        return false;
+    }
+}
+
+// ---- Transaction ----
+
+Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), name_(name) {
+    lease_.conn().setAutoCommit(false);
+}
+
+Transaction::~Transaction() {
+    if (done_) return;
+    try {
+        try {
+            lease_.conn().rollback();
+            lease_.conn().setAutoCommit(true);
+        } catch (const sql::SQLException& e) {
+            lease_.MarkBroken();
+            Json::Value fields;
+            fields["tx"] = name_;
+            fields["code"] = e.getErrorCode();
+            base::Log(base::LogLevel::kWarn, "db.tx.rollback_failed", fields);
+            return;
+        }
+        Json::Value fields;
+        fields["tx"] = name_;
+        base::Log(base::LogLevel::kDebug, "db.tx.rollback", fields);
+    } catch (...) {
+        // Destructors run during unwinding; the lease is dropped if anything is in doubt.
+        lease_.MarkBroken();
+    }
+}
+
+void Transaction::Commit() {
+    lease_.conn().commit();
+    done_ = true;
+    try {
+        lease_.conn().setAutoCommit(true);
+    } catch (const sql::SQLException&) {
+        // The commit is durable; reporting failure now would make the caller redo committed
+        // work. Drop the connection instead so nobody inherits autocommit=0.
+        lease_.MarkBroken();
+    }
+}
+
+}  // namespace inkstone::lib::db::db

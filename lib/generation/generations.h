@@ -1,0 +1,178 @@
+#pragma once
+/// Generations (SPEC §7): the model catalog, writing tools, and the DB side of one generation:
+/// start (rate limits, charge, row), finish (exactly once, with the refund decided by the
+/// caller), recovery of generations whose worker died, and image tasks.
+///
+/// Every state change of a generation is a conditional UPDATE `... WHERE status = 'RUNNING'`
+/// in the same transaction as its refund, so the request thread, the recovery job and the
+/// image poller, on any number of hosts, can race: exactly one of them finishes a generation,
+/// and a charge is refunded at most once (the ledger's UNIQUE refund_of key is the backstop).
+///
+/// Thread-safe: no mutable state. Errors: ApiError for clients (402, 404, 429), db::DbError.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/db/db.h"
+#include "lib/billing/wallet.h"
+
+namespace inkstone::lib::generation {
+
+enum class ModelKind { kText, kVision, kImage };
+std::string_view ModelKindName(ModelKind kind);  ///< "text" | "vision" | "image"
+
+struct ModelInfo {
+    std::string provider;  ///< "qwen"
+    std::string model;     ///< "qwen-plus"
+    ModelKind kind;
+    int64_t credits;  ///< cost of one generation for a non-member
+};
+
+/// qwen-turbo, qwen-plus, qwen-max (text), qwen-vl-plus (vision), wanx-v1 (image), each costing
+/// `credit.cost_per_generation` unless `ai.model_credits` ("qwen-max=20,wanx-v1=30") says
+/// otherwise. Throws ConfigError for a malformed `ai.model_credits` or an unknown model in it.
+std::vector<ModelInfo> ModelCatalog(const base::Config& config);
+
+struct WritingTool {
+    std::string tool_type;
+    std::string name;
+    std::string description;
+    std::string system_prompt;
+    std::string user_template;  ///< `{prompt}` is replaced by the user's prompt
+
+    /// The user message: the template with every `{prompt}` replaced (appended when absent).
+    std::string Render(std::string_view prompt) const;
+};
+
+struct GenerationLimits {
+    int per_minute = 20;  ///< generations started per user in any 60 s
+    int in_flight = 3;    ///< text/vision generations RUNNING per user
+    /// A RUNNING generation older than this belongs to a dead worker (upstream total timeout
+    /// plus a margin): it no longer counts as in flight and the recovery job refunds it.
+    std::chrono::seconds stale_after{330};
+};
+
+struct NewGeneration {
+    int64_t user_id = 0;
+    ModelKind kind = ModelKind::kText;
+    std::optional<std::string> tool_type;
+    std::string provider;
+    std::string model;
+    bool stream = false;
+    std::string prompt;
+    int64_t cost = 0;  ///< credits for a non-member
+};
+
+struct StartedGeneration {
+    int64_t generation_id = 0;
+    int64_t charge_id = 0;        ///< 0 when nothing was charged (member)
+    int64_t credits_charged = 0;  ///< 0 for members
+    int64_t balance = 0;          ///< credits right after the charge
+};
+
+enum class GenerationStatus { kRunning, kSucceeded, kFailed, kAborted };
+std::string_view GenerationStatusName(GenerationStatus status);
+
+/// How a generation ended, as the request thread (or the poller / recovery) saw it.
+struct GenerationOutcome {
+    GenerationStatus status = GenerationStatus::kSucceeded;
+    bool refund = false;     ///< give the charge back (ignored when nothing was charged)
+    bool delivered = false;  ///< a delta reached the client
+    std::string content;
+    std::string finish_reason;
+    int64_t input_tokens = 0;
+    int64_t output_tokens = 0;
+    std::string upstream_request_id;
+    std::string error_code;  ///< ours or upstream's kind name, for operators
+    std::vector<std::string> image_urls;
+};
+
+struct FinishResult {
+    bool finished_now = false;  ///< false: someone else had finished it already
+    bool refunded = false;      ///< the generation's charge has been refunded (now or before)
+    int64_t balance = 0;        ///< the user's credits after this
+};
+
+/// A generation row as GET /writing/history and GET /image/tasks/{id} show it.
+struct GenerationRecord {
+    int64_t id = 0;
+    int64_t user_id = 0;
+    ModelKind kind = ModelKind::kText;
+    std::optional<std::string> tool_type;
+    std::string model;
+    GenerationStatus status = GenerationStatus::kRunning;
+    std::string prompt;
+    std::string content;
+    std::vector<std::string> image_urls;
+    int64_t credits_charged = 0;
+    bool refunded = false;
+    std::string finish_reason;
+    int64_t input_tokens = 0;
+    int64_t output_tokens = 0;
+    std::string task_id;
+    std::string error_code;
+    base::TimePoint created_at;
+    std::optional<base::TimePoint> finished_at;
+};
+
+struct HistoryPage {
+    std::vector<GenerationRecord> items;  ///< newest first
+    int64_t total = 0;
+};
+
+class Generations {
+  public:
+    Generations(db::Pool& pool, const base::Clock& clock, const billing::Wallet& wallet,
+                GenerationLimits limits)
+        : pool_(pool), clock_(clock), wallet_(wallet), limits_(limits) {}
+
+    /// Active writing tools, in display order.
+    std::vector<WritingTool> ListTools() const;
+    std::optional<WritingTool> FindTool(std::string_view tool_type) const;
+
+    /// One transaction: lock the user row; 429 RATE_LIMITED (Retry-After) past the per-minute
+    /// or in-flight limit; a member pays 0, anyone else is charged `cost` or gets 402
+    /// INSUFFICIENT_CREDITS (`required`, `balance`) with nothing written; the RUNNING row is
+    /// inserted and linked to its CONSUME ledger row.
+    StartedGeneration Start(const NewGeneration& generation) const;
+
+    /// Finishes a RUNNING generation once (see the class comment). A second call, or a call
+    /// after recovery/poller finished it, changes nothing and reports finished_now = false.
+    FinishResult Finish(int64_t generation_id, const GenerationOutcome& outcome) const;
+
+    /// Records the upstream task id of an image generation.
+    void SetTask(int64_t generation_id, const std::string& task_id) const;
+
+    /// The user's generation with this task id, or nullopt (another user's task is nullopt too).
+    std::optional<GenerationRecord> FindTask(int64_t user_id, std::string_view task_id) const;
+    /// RUNNING image generations with a task id, least recently touched first, skipping those
+    /// touched within `min_age` (for the background poller).
+    std::vector<GenerationRecord> PendingTasks(std::chrono::seconds min_age, int limit) const;
+    /// Marks a task as polled now (so other pollers skip it for a while).
+    void TouchTask(int64_t generation_id) const;
+
+    /// Fails and refunds RUNNING generations older than stale_after (text/vision always;
+    /// images only when they never got a task id). Returns how many this call finished.
+    int64_t RecoverStale(int batch) const;
+
+    HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const;
+
+  private:
+    /// Finish() for an outcome without a refund when the generation is still RUNNING: one
+    /// conditional UPDATE outside a transaction. nullopt: take the transactional path.
+    std::optional<FinishResult> FinishWithoutRefund(int64_t generation_id,
+                                                    const GenerationOutcome& outcome) const;
+    FinishResult FinishOnce(int64_t generation_id, const GenerationOutcome& outcome) const;
+
+    db::Pool& pool_;
+    const base::Clock& clock_;
+    const billing::Wallet& wallet_;
+    const GenerationLimits limits_;
+};
+
+}  // namespace inkstone::lib::generation

@@ -1,0 +1,397 @@
+#include "lib/payments/notify.h"
+
+#include <json/value.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "lib/db/db.h"
+#include "lib/http/message.h"
+#include "lib/base/log.h"
+#include "lib/payments/payment_keys.h"
+
+namespace inkstone::lib::payments {
+namespace {
+
+using billing::SettleOutcome;
+
+constexpr char kAlipay[] = "alipay";
+constexpr char kWechat[] = "wechat";
+constexpr char kMock[] = "mock";
+
+// Mock mode never calls a provider; if a bug made it try, these hosts cannot resolve (RFC 6761).
+constexpr char kMockAlipayGateway[] = "http://alipay.invalid/gateway.do";
+constexpr char kMockWechatApiBase[] = "http://wechat.invalid";
+constexpr char kMockMerchantSerial[] = "MOCK_MERCHANT_SERIAL";
+
+/// A verdict plus what the logs should say about it (never key material or decrypted text).
+struct Judged {
+    NotifyResult result;
+    std::string detail;
+};
+
+Judged Verdict(NotifyOutcome outcome, std::string reason, std::string order_no = "",
+               std::string detail = "") {
+    return Judged{NotifyResult{outcome, std::move(reason), std::move(order_no)}, std::move(detail)};
+}
+
+/// One log line per notify or reconciliation: `payment.notify` when the provider gets its
+/// success, `payment.security` when the message was forged, tampered with, meant for someone else
+/// or disagrees with the order, `payment.notify_failed` when our side failed.
+void Report(std::string_view provider, std::string_view via, std::string_view mode,
+            const Judged& judged) {
+    Json::Value fields(Json::objectValue);
+    fields["provider"] = std::string(provider);
+    fields["via"] = std::string(via);
+    fields["mode"] = std::string(mode);
+    fields["outcome"] = std::string(NotifyOutcomeName(judged.result.outcome));
+    if (!judged.result.reason.empty()) fields["reason"] = judged.result.reason;
+    if (!judged.result.order_no.empty()) fields["order_no"] = judged.result.order_no;
+    if (!judged.detail.empty()) fields["detail"] = judged.detail;
+    switch (judged.result.outcome) {
+        case NotifyOutcome::kSettled:
+        case NotifyOutcome::kAlreadySettled:
+        case NotifyOutcome::kIgnored:
+            base::Log(base::LogLevel::kInfo, "payment.notify", fields);
+            return;
+        case NotifyOutcome::kUnauthentic:
+        case NotifyOutcome::kRejected:
+            base::Log(base::LogLevel::kWarn, "payment.security", fields);
+            return;
+        case NotifyOutcome::kFailed:
+            base::Log(base::LogLevel::kError, "payment.notify_failed", fields);
+            return;
+    }
+}
+
+NotifyOutcome AlipayFailureOutcome(AlipayNotifyError error) {
+    return error == AlipayNotifyError::kUnsupportedSignType ||
+                   error == AlipayNotifyError::kBadSignature
+               ? NotifyOutcome::kUnauthentic
+               : NotifyOutcome::kRejected;
+}
+
+NotifyOutcome WechatFailureOutcome(WechatNotifyError error) {
+    switch (error) {
+        case WechatNotifyError::kMissingHeader:
+        case WechatNotifyError::kBadSerial:
+        case WechatNotifyError::kStaleTimestamp:
+        case WechatNotifyError::kBadSignature:
+            return NotifyOutcome::kUnauthentic;
+        case WechatNotifyError::kMalformedJson:
+        case WechatNotifyError::kUnsupportedResource:
+        case WechatNotifyError::kBadCiphertext:
+        case WechatNotifyError::kMalformedTransaction:
+            break;
+    }
+    return NotifyOutcome::kRejected;
+}
+
+Json::Value MockAmount(int64_t fen) {
+    Json::Value amount(Json::objectValue);
+    amount["total"] = Json::Int64{fen};
+    amount["payer_total"] = Json::Int64{fen};
+    amount["currency"] = "CNY";
+    amount["payer_currency"] = "CNY";
+    return amount;
+}
+
+const MockProvider& RequireMock(const Providers& providers) {
+    if (providers.mock() == nullptr)
+        throw std::logic_error("mock notifies exist only in mock mode");
+    return *providers.mock();
+}
+
+/// Settles through the wallet; `detail` says what the provider reported, for the log line.
+Judged Settle(const Providers& providers, const billing::Wallet& wallet, std::string_view provider,
+              billing::SettlementNotice notice, std::string detail) {
+    // Mock payments are recorded as such, so no database ever shows them as real money.
+    notice.provider = providers.live() ? std::string(provider) : kMock;
+    std::string order_no = notice.order_no;
+    if (!billing::IsWellFormedTradeNo(notice.provider_trade_no)) {
+        return Verdict(NotifyOutcome::kRejected, "malformed_trade_no", std::move(order_no),
+                       std::move(detail));
+    }
+    SettleOutcome outcome;
+    try {
+        outcome = wallet.Settle(notice);
+    } catch (const db::DbError& e) {
+        // The provider protocols want their own failure reply (and a retry), not the API's JSON
+        // 503, so the database failure stops here; nothing was committed.
+        return Verdict(NotifyOutcome::kFailed, "database_error", std::move(order_no),
+                       detail + "; mysql " + std::to_string(e.code) + ": " + e.what());
+    }
+    switch (outcome) {
+        case SettleOutcome::kSettled:
+            return Verdict(NotifyOutcome::kSettled, "", std::move(order_no), std::move(detail));
+        case SettleOutcome::kAlreadySettled:
+            return Verdict(NotifyOutcome::kAlreadySettled, "", std::move(order_no),
+                           std::move(detail));
+        case SettleOutcome::kAmountMismatch:
+            return Verdict(NotifyOutcome::kRejected, "amount_mismatch", std::move(order_no),
+                           std::move(detail));
+        case SettleOutcome::kUnknownOrder:
+            return Verdict(NotifyOutcome::kRejected, "unknown_order", std::move(order_no),
+                           std::move(detail));
+        case SettleOutcome::kTradeNoReused:
+            return Verdict(NotifyOutcome::kRejected, "trade_no_reused", std::move(order_no),
+                           std::move(detail));
+    }
+    throw std::logic_error("unknown settle outcome");
+}
+
+}  // namespace
+
+Providers::Providers(AlipayClient alipay, WechatPayClient wechat, std::optional<MockProvider> mock)
+    : alipay_(std::move(alipay)), wechat_(std::move(wechat)), mock_(std::move(mock)) {}
+
+MockProvider NewMockProvider() {
+    return MockProvider{PrivateKey::GenerateRsa(2048), RandomHex(kAes256KeyBytes / 2)};
+}
+
+Providers Providers::FromConfig(const base::Config& config, const MockProvider& mock) {
+    if (config.payment.mode == "live") {
+        const PaymentKeys keys = LoadPaymentKeys(config);
+        return Providers(MakeAlipayClient(config, keys), MakeWechatPayClient(config, keys),
+                         std::nullopt);
+    }
+    AlipayApp app;
+    app.app_id = kMockAlipayAppId;
+    app.gateway = kMockAlipayGateway;
+    app.notify_url = PublicUrl(config, kAlipayNotifyPath);
+    WechatMerchant merchant;
+    merchant.mchid = kMockWechatMchid;
+    merchant.appid = kMockWechatAppid;
+    merchant.merchant_serial = kMockMerchantSerial;
+    merchant.api_base = kMockWechatApiBase;
+    merchant.notify_url = PublicUrl(config, kWechatNotifyPath);
+    // The mock key plays every part: it would sign our requests (never sent) and it signs the
+    // providers' notifies, which the clients then verify with its public half.
+    AlipayClient alipay(app, mock.key, mock.key.Public());
+    WechatPayClient wechat(merchant, mock.key,
+                           WechatPlatformKey{kMockPlatformSerial, mock.key.Public()},
+                           mock.apiv3_key);
+    return Providers(std::move(alipay), std::move(wechat), mock);
+}
+
+std::string PaymentSubject(const billing::Order& order) {
+    if (order.kind == billing::OrderKind::kMembership) {
+        return "inkstone 会员 " + std::to_string(order.months) + " 个月";
+    }
+    std::string subject = "inkstone 积分 " + std::to_string(order.credits);
+    if (order.bonus_credits > 0) subject += "+" + std::to_string(order.bonus_credits);
+    return subject;
+}
+
+std::string MockTradeNo(const std::string& order_no) { return "MOCK-" + order_no; }
+
+std::string_view NotifyOutcomeName(NotifyOutcome outcome) {
+    switch (outcome) {
+        case NotifyOutcome::kSettled:
+            return "settled";
+        case NotifyOutcome::kAlreadySettled:
+            return "already_settled";
+        case NotifyOutcome::kIgnored:
+            return "ignored";
+        case NotifyOutcome::kUnauthentic:
+            return "unauthentic";
+        case NotifyOutcome::kRejected:
+            return "rejected";
+        case NotifyOutcome::kFailed:
+            return "failed";
+    }
+    return "unknown";
+}
+
+bool NotifyResult::Acknowledged() const {
+    return outcome == NotifyOutcome::kSettled || outcome == NotifyOutcome::kAlreadySettled ||
+           outcome == NotifyOutcome::kIgnored;
+}
+
+NotifyResult NotifyProcessor::ProcessAlipay(std::string_view form_body) const {
+    const AlipayClient& client = providers_.alipay();
+    const std::string_view mode = providers_.live() ? "live" : kMock;
+    const auto judge = [&]() -> Judged {
+        const base::Result<AlipayNotice, AlipayNotifyError> verified = client.VerifyNotify(form_body);
+        if (!verified.ok()) {
+            return Verdict(AlipayFailureOutcome(verified.error()),
+                           std::string(AlipayNotifyErrorName(verified.error())), "",
+                           verified.detail());
+        }
+        const AlipayNotice& notice = verified.value();
+        // Alipay's docs: a notify for another app or seller is to be ignored, however well signed.
+        if (notice.app_id != client.app().app_id) {
+            return Verdict(NotifyOutcome::kRejected, "app_id_mismatch", notice.out_trade_no,
+                           "app_id " + notice.app_id);
+        }
+        if (!client.app().seller_id.empty() && notice.seller_id != client.app().seller_id) {
+            return Verdict(NotifyOutcome::kRejected, "seller_id_mismatch", notice.out_trade_no,
+                           "seller_id " + notice.seller_id);
+        }
+        if (!notice.IsPaid()) {
+            return Verdict(NotifyOutcome::kIgnored, "trade_status " + notice.trade_status,
+                           notice.out_trade_no);
+        }
+        billing::SettlementNotice settle;
+        settle.order_no = notice.out_trade_no;
+        settle.provider_trade_no = notice.trade_no;
+        settle.amount_fen = notice.total_amount_fen;
+        settle.paid_at = ParseAlipayTimestamp(notice.gmt_payment).value_or(clock_.Now());
+        return Settle(providers_, wallet_, kAlipay, std::move(settle),
+                      "trade_no " + notice.trade_no + ", total_amount_fen " +
+                          std::to_string(notice.total_amount_fen));
+    };
+    const Judged judged = judge();
+    Report(kAlipay, "notify", mode, judged);
+    return judged.result;
+}
+
+NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
+                                            std::string_view body) const {
+    const WechatPayClient& client = providers_.wechat();
+    const std::string_view mode = providers_.live() ? "live" : kMock;
+    const auto judge = [&]() -> Judged {
+        const base::Result<WechatNotification, WechatNotifyError> verified =
+            client.VerifyNotify(headers, body, clock_.Now());
+        if (!verified.ok()) {
+            return Verdict(WechatFailureOutcome(verified.error()),
+                           std::string(WechatNotifyErrorName(verified.error())), "",
+                           verified.detail());
+        }
+        const WechatTransaction& transaction = verified.value().transaction;
+        // WeChat Pay's docs: compare the notify with the merchant's own records (false notifies).
+        if (transaction.mchid != client.merchant().mchid) {
+            return Verdict(NotifyOutcome::kRejected, "mchid_mismatch", transaction.out_trade_no,
+                           "mchid " + transaction.mchid);
+        }
+        if (transaction.appid != client.merchant().appid) {
+            return Verdict(NotifyOutcome::kRejected, "appid_mismatch", transaction.out_trade_no,
+                           "appid " + transaction.appid);
+        }
+        if (!transaction.IsPaid()) {
+            return Verdict(NotifyOutcome::kIgnored, "trade_state " + transaction.trade_state,
+                           transaction.out_trade_no);
+        }
+        billing::SettlementNotice settle;
+        settle.order_no = transaction.out_trade_no;
+        settle.provider_trade_no = transaction.transaction_id;
+        settle.amount_fen = transaction.amount_total_fen;
+        settle.paid_at = ParseWechatTime(transaction.success_time).value_or(clock_.Now());
+        return Settle(providers_, wallet_, kWechat, std::move(settle),
+                      "transaction_id " + transaction.transaction_id + ", amount.total " +
+                          std::to_string(transaction.amount_total_fen));
+    };
+    const Judged judged = judge();
+    Report(kWechat, "notify", mode, judged);
+    return judged.result;
+}
+
+bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
+    if (!providers_.live()) return false;
+    const base::TimePoint now = clock_.Now();
+    const auto failed = [&](std::string_view provider, std::string_view error,
+                            const std::string& detail) {
+        Json::Value fields(Json::objectValue);
+        fields["provider"] = std::string(provider);
+        fields["order_no"] = order.order_no;
+        fields["error"] = std::string(error);
+        fields["detail"] = detail;
+        base::Log(base::LogLevel::kWarn, "payment.reconcile_failed", fields);
+        return true;
+    };
+    const auto settled = [&](std::string_view provider, billing::SettlementNotice notice,
+                             std::string detail) {
+        const Judged judged =
+            Settle(providers_, wallet_, provider, std::move(notice), std::move(detail));
+        Report(provider, "reconcile", "live", judged);
+        // A failed settlement is tried again by the next run; a rejected one (the provider's
+        // amount differs) must not stay payable: it expires, and the security log says why.
+        return judged.result.Acknowledged() || judged.result.outcome == NotifyOutcome::kFailed;
+    };
+
+    if (order.payment_method == kAlipay) {
+        const base::Result<AlipayTrade, AlipayQueryError> trade =
+            providers_.alipay().QueryTrade(order.order_no, now);
+        if (!trade.ok()) {
+            return failed(kAlipay, AlipayQueryErrorName(trade.error()), trade.detail());
+        }
+        if (!trade.value().IsPaid()) return false;
+        billing::SettlementNotice notice;
+        notice.order_no = order.order_no;
+        notice.provider_trade_no = trade.value().trade_no;
+        notice.amount_fen = trade.value().total_amount_fen;
+        notice.paid_at = now;
+        return settled(kAlipay, std::move(notice), "trade_no " + trade.value().trade_no);
+    }
+    if (order.payment_method == kWechat) {
+        const base::Result<WechatOrderQuery, WechatApiError> query =
+            providers_.wechat().QueryOrder(order.order_no, now);
+        if (!query.ok()) {
+            return failed(kWechat, WechatApiErrorName(query.error()), query.detail());
+        }
+        const WechatTransaction& transaction = query.value().transaction;
+        if (!query.value().exists || !transaction.IsPaid()) return false;
+        if (transaction.appid != providers_.wechat().merchant().appid) {
+            Report(kWechat, "reconcile", "live",
+                   Verdict(NotifyOutcome::kRejected, "appid_mismatch", order.order_no,
+                           "appid " + transaction.appid));
+            return false;
+        }
+        billing::SettlementNotice notice;
+        notice.order_no = order.order_no;
+        notice.provider_trade_no = transaction.transaction_id;
+        notice.amount_fen = transaction.amount_total_fen;
+        notice.paid_at = ParseWechatTime(transaction.success_time).value_or(now);
+        return settled(kWechat, std::move(notice), "transaction_id " + transaction.transaction_id);
+    }
+    return false;
+}
+
+std::string BuildMockAlipayNotify(const Providers& providers, const billing::Order& order,
+                                  base::TimePoint now) {
+    const MockProvider& mock = RequireMock(providers);
+    const AlipayApp& app = providers.alipay().app();
+    const std::string amount = FormatAlipayAmount(order.amount_fen);
+    AlipayParams params = {
+        {"notify_time", AlipayTimestamp(now)},
+        {"notify_type", "trade_status_sync"},
+        {"notify_id", RandomHex(16)},
+        {"app_id", app.app_id},
+        {"charset", "utf-8"},
+        {"version", "1.0"},
+        {"trade_no", MockTradeNo(order.order_no)},
+        {"out_trade_no", order.order_no},
+        {"buyer_id", "2088000000000000"},
+        {"trade_status", "TRADE_SUCCESS"},
+        {"total_amount", amount},
+        {"receipt_amount", amount},
+        {"buyer_pay_amount", amount},
+        {"subject", PaymentSubject(order)},
+        {"gmt_create", AlipayTimestamp(order.created_at)},
+        {"gmt_payment", AlipayTimestamp(now)},
+    };
+    if (!app.seller_id.empty()) params["seller_id"] = app.seller_id;
+    return SignAlipayNotify(std::move(params), mock.key);
+}
+
+WechatSignedMessage BuildMockWechatNotify(const Providers& providers, const billing::Order& order,
+                                          base::TimePoint now) {
+    const MockProvider& mock = RequireMock(providers);
+    const WechatMerchant& merchant = providers.wechat().merchant();
+    Json::Value transaction(Json::objectValue);
+    transaction["mchid"] = merchant.mchid;
+    transaction["appid"] = merchant.appid;
+    transaction["out_trade_no"] = order.order_no;
+    transaction["transaction_id"] = MockTradeNo(order.order_no);
+    transaction["trade_type"] = "NATIVE";
+    transaction["trade_state"] = "SUCCESS";
+    transaction["trade_state_desc"] = "支付成功";
+    transaction["bank_type"] = "OTHERS";
+    transaction["success_time"] = WechatTime(now);
+    transaction["payer"]["openid"] = "mock-openid";
+    transaction["amount"] = MockAmount(order.amount_fen);
+    return BuildWechatNotify(http::ToJson(transaction), mock.apiv3_key, mock.key, kMockPlatformSerial,
+                             now);
+}
+
+}  // namespace inkstone::lib::payments

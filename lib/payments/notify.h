@@ -1,0 +1,153 @@
+#pragma once
+/// Payments on top of the protocol layer (lib/alipay.h, lib/wechatpay.h) and the wallet
+/// (SPEC §8): which providers a worker pays with, what a provider's notify does (verify, compare
+/// with our side, settle), what the expiry job asks a provider before expiring an order, and the
+/// signed notifies mock mode builds so that development runs the real verification code.
+///
+/// One path for every payment: a notify from Alipay or WeChat Pay, a mock payment and a
+/// reconciliation all end in billing::Wallet::Settle, the one settlement transaction, and every
+/// notify, real or mock, passes the same NotifyProcessor function for its provider.
+///
+/// Thread-safe: everything here is immutable after construction.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "lib/payments/alipay.h"
+#include "lib/base/clock.h"
+#include "lib/base/config.h"
+#include "lib/payments/crypto.h"
+#include "lib/billing/orders.h"
+#include "lib/billing/wallet.h"
+#include "lib/payments/wechatpay.h"
+
+namespace inkstone::lib::payments {
+
+/// Mock mode's stand-in for both providers: one RSA key, which signs mock notifies as Alipay and
+/// as WeChat Pay (platform key), and a random APIv3 key that encrypts mock WeChat notifies. Made
+/// in memory when the server starts (`inkstone`'s master, before it forks the workers, which
+/// inherit it) and never written anywhere, so nothing outside the server can produce a notify
+/// that verifies with it.
+struct MockProvider {
+    PrivateKey key;
+    std::string apiv3_key;
+};
+
+/// A fresh MockProvider: one RSA-2048 key generation (tens to hundreds of milliseconds, which is
+/// why a server makes it once, not per worker) and 32 random characters.
+MockProvider NewMockProvider();
+
+/// The ids mock mode's clients are configured with (checked in mock notifies like real ids).
+inline constexpr char kMockAlipayAppId[] = "mock-alipay-app";
+inline constexpr char kMockWechatMchid[] = "mock-mchid";
+inline constexpr char kMockWechatAppid[] = "mock-appid";
+inline constexpr char kMockPlatformSerial[] = "MOCK_PUB_KEY_ID";
+
+/// The providers one worker pays with.
+class Providers final {
+  public:
+    /// `payment.mode = live`: the keys from LoadPaymentKeys (throws ConfigError naming a missing
+    /// or unreadable key) and the configured clients; `mock` is not used. Mock: `mock` and
+    /// clients around it with the mock ids, whose gateway and API base point at `.invalid`
+    /// hosts, since mock mode never calls a provider.
+    static Providers FromConfig(const base::Config& config, const MockProvider& mock);
+
+    bool live() const { return !mock_.has_value(); }
+    const AlipayClient& alipay() const { return alipay_; }
+    const WechatPayClient& wechat() const { return wechat_; }
+    /// Mock mode's signing side; nullptr when live.
+    const MockProvider* mock() const { return mock_ ? &*mock_ : nullptr; }
+
+  private:
+    Providers(AlipayClient alipay, WechatPayClient wechat, std::optional<MockProvider> mock);
+
+    AlipayClient alipay_;
+    WechatPayClient wechat_;
+    std::optional<MockProvider> mock_;
+};
+
+/// What the payer sees as the order's subject (Alipay `subject`, WeChat Pay `description`):
+/// "inkstone 积分 100+10" for a recharge, "inkstone 会员 3 个月" for a membership.
+std::string PaymentSubject(const billing::Order& order);
+
+/// The trade number a mock payment of `order_no` reports: one per order, so paying it again is
+/// a duplicate notify, exactly like a provider's retry.
+std::string MockTradeNo(const std::string& order_no);
+
+// --- Notifies ---
+
+enum class NotifyOutcome {
+    kSettled,         ///< this notify marked the order PAID and applied its effect
+    kAlreadySettled,  ///< the order was PAID before (a duplicate or retry): no effect
+    kIgnored,         ///< authentic but not a payment (WAIT_BUYER_PAY, TRADE_CLOSED, NOTPAY...)
+    kUnauthentic,     ///< not provably the provider's: signature, sign type, serial, timestamp
+    kRejected,        ///< unusable: malformed, another app / merchant, unknown order, wrong
+                      ///< amount, a trade number that settled another order
+    kFailed,          ///< our side failed (the database): nothing committed, the provider retries
+};
+
+/// `"settled"`, `"already_settled"`, `"ignored"`, `"unauthentic"`, `"rejected"`, `"failed"`.
+std::string_view NotifyOutcomeName(NotifyOutcome outcome);
+
+struct NotifyResult {
+    NotifyOutcome outcome = NotifyOutcome::kRejected;
+    /// Why, for logs and replies: "bad_signature", "stale_timestamp", "app_id_mismatch",
+    /// "amount_mismatch", "unknown_order", "trade_status WAIT_BUYER_PAY", ...; "" when settled.
+    std::string reason;
+    std::string order_no;  ///< the out_trade_no once the notify was readable, else ""
+
+    /// Settled, already settled or ignored: tell the provider to stop resending.
+    bool Acknowledged() const;
+};
+
+/// Processes provider notifies and reconciles overdue orders. Every notify is logged once:
+/// `payment.notify` (info) when acknowledged, `payment.security` (warn: provider, reason,
+/// detail, order_no; never a key, a signature or a decrypted resource) when unauthentic or
+/// rejected, `payment.notify_failed` (error) when the database failed.
+class NotifyProcessor final {
+  public:
+    NotifyProcessor(const Providers& providers, const billing::Wallet& wallet, const base::Clock& clock)
+        : providers_(providers), wallet_(wallet), clock_(clock) {}
+
+    /// An Alipay notify, the form body exactly as received: VerifyAlipayNotify (RSA2 with
+    /// Alipay's key); then app_id must be ours and, when alipay.seller_id is set, seller_id too;
+    /// TRADE_SUCCESS / TRADE_FINISHED settle (trade_no, total_amount against the order's amount,
+    /// gmt_payment as paid_at), any other trade_status is ignored.
+    NotifyResult ProcessAlipay(std::string_view form_body) const;
+
+    /// A WeChat Pay notify: its four Wechatpay-* headers and the raw body exactly as received.
+    /// VerifyWechatNotify (platform key chosen by serial, ±5 min, AES-256-GCM with the APIv3
+    /// key); then mchid and appid must be ours; trade_state SUCCESS settles (transaction_id,
+    /// amount.total against the order's amount, success_time as paid_at), any other state is
+    /// ignored.
+    NotifyResult ProcessWechat(const WechatSignedHeaders& headers, std::string_view body) const;
+
+    /// The expiry job's billing::Reconciler (live mode): asks the order's provider about it
+    /// (alipay.trade.query, or WeChat Pay's query by out_trade_no) and, when the provider says it
+    /// was paid, settles it as a notify would (same amount check). True when the order must not
+    /// expire in this run: it was paid (now settled), or the provider could not be asked (logged
+    /// `payment.reconcile_failed`; the next run asks again). False when the provider knows no
+    /// payment, and in mock mode (nobody to ask). Database failures escape as db::DbError.
+    bool Reconcile(const billing::OverdueOrder& order) const;
+
+  private:
+    const Providers& providers_;
+    const billing::Wallet& wallet_;
+    const base::Clock& clock_;
+};
+
+// --- Mock mode ---
+
+/// The notify Alipay would POST for `order` paid in full at `now` (trade_status TRADE_SUCCESS,
+/// trade_no MockTradeNo), signed with the mock key. Throws std::logic_error when `providers`
+/// is live.
+std::string BuildMockAlipayNotify(const Providers& providers, const billing::Order& order,
+                                  base::TimePoint now);
+
+/// The notify WeChat Pay would POST for `order` paid in full at `now` (trade_state SUCCESS,
+/// transaction_id MockTradeNo), encrypted with the mock APIv3 key and signed with the mock key.
+/// Throws std::logic_error when `providers` is live.
+WechatSignedMessage BuildMockWechatNotify(const Providers& providers, const billing::Order& order,
+                                          base::TimePoint now);
+
+}  // namespace inkstone::lib::payments
