@@ -249,7 +249,12 @@ void ExpectWebHeaders(const HttpResponse& r) {
     const std::string csp = r.Header("content-security-policy");
     EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
     EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
-    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self';"), std::string::npos) << csp;
+    // The one relaxation: style attributes (Element Plus sets some); never script or <style>.
+    const size_t attr = csp.find("style-src-attr 'unsafe-inline'");
+    ASSERT_NE(attr, std::string::npos) << csp;
+    EXPECT_EQ(csp.find("'unsafe-inline'"), attr + std::string("style-src-attr ").size()) << csp;
+    EXPECT_EQ(csp.find("'unsafe-inline'", attr + 16), std::string::npos) << csp;
     EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
     EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
     EXPECT_EQ(r.Header("referrer-policy"), "strict-origin-when-cross-origin");
