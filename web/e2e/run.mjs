@@ -4,6 +4,7 @@
 // tests/web/web_e2e_test.cpp starts the stacks and runs this. Exit 0 only when every journey
 // asked for passed. Screenshots of every page visited, at 1280 and 375 px, go to
 // INKSTONE_SCREENSHOTS (build/web-screenshots by default).
+import fs from 'node:fs'
 import QRCode from 'qrcode'
 import { BASE, Failure, check, closePay, generate, launch, mockPay, person, recharge, register, waitDone } from './lib.mjs'
 
@@ -250,6 +251,10 @@ const journeys = {
 async function main() {
   const wanted = (process.argv[2] ?? '1,2,3,4,5,6').split(',').map((s) => s.trim()).filter(Boolean)
   console.log(`e2e against ${BASE}: journeys ${wanted.join(', ')}`)
+  // This run's screenshots replace the last run's of the same journeys.
+  const dir = process.env.INKSTONE_SCREENSHOTS ?? 'build/web-screenshots'
+  fs.mkdirSync(dir, { recursive: true })
+  for (const f of fs.readdirSync(dir)) if (wanted.some((j) => f.startsWith(`j${j}-`))) fs.rmSync(`${dir}/${f}`)
   const browser = await launch()
   let failed = 0
   try {

@@ -71,7 +71,7 @@ const en: typeof zh = {
   },
   membership: {
     title: 'Membership', current: 'Your membership runs until {date}', none: 'You are not a member yet.', expiredAt: 'Your membership ended on {date}',
-    perMonth: '{price} per month', months: '{n} months', after: 'After buying: until {date}', buy: 'Buy for {price}',
+    perMonth: '{price} per month', months: '{n} month | {n} months', after: 'After buying: until {date}', buy: 'Buy for {price}',
     benefits: 'While you are a member every AI generation is free (fair-use limits apply).', plans: { monthly: 'Monthly', quarterly: 'Quarterly', yearly: 'Yearly' },
   },
   orders: {

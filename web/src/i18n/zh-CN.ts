@@ -69,7 +69,7 @@ export default {
   },
   membership: {
     title: '会员', current: '当前会员有效期至 {date}', none: '你还不是会员。', expiredAt: '会员已于 {date} 到期',
-    perMonth: '折合 {price}/月', months: '{n} 个月', after: '购买后有效期至 {date}', buy: '购买 {price}',
+    perMonth: '折合 {price}/月', months: '{n} 个月 | {n} 个月', after: '购买后有效期至 {date}', buy: '购买 {price}',
     benefits: '会员期间，所有 AI 生成免费（受公平使用限制）。', plans: { monthly: '月度会员', quarterly: '季度会员', yearly: '年度会员' },
   },
   orders: {
