@@ -11,7 +11,7 @@ PORT ?= 8080
 SIM_PORT ?= 8090
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test bench fuzz clean format
+.PHONY: all deps build build-debug run test bench fuzz clean format web web-deps web-test web-e2e
 
 all: build
 
@@ -33,15 +33,50 @@ build-debug: deps
 	cmake -S . -B build/debug -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build/debug -j $(JOBS)
 
+# The web app (web/, README "Web app"): Node.js, npm and Chromium from Debian when missing
+# (a machine that already has node and npm, e.g. from NodeSource, keeps them), then `npm ci`
+# from the lockfile and the production build, both only when their inputs changed.
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+web-deps:
+	@missing=""; command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	fc-list 2>/dev/null | grep -qi 'zenhei\|noto.*cjk' || missing="$$missing fonts-wqy-zenhei"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json | web-deps
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+web: web/dist/index.html
+
+# Vitest: the API client, the SSE reader, stores, formatting.
+web-test: web/node_modules/.package-lock.json
+	cd web && npx vitest run
+
+# Only the Chromium journeys (needs the Debug build for the stack).
+web-e2e: build-debug web
+	cd build/debug && ctest --output-on-failure -L web
+
 # Foreground: MariaDB under var/, migrations, simulator (without QWEN_API_KEY), pool, nginx.
 # Ctrl-C / SIGTERM stops everything it started.
-run: build
+run: build web
+	@echo "inkstone web app: http://127.0.0.1:$(PORT)/  (starting...)"
 	exec build/release/tests/inkstone-devstack --source-dir . --build-dir build/release \
 	  --var-dir var --port $(PORT) --sim-port $(SIM_PORT)
 
-# Every unit, DB and integration test, on the ASan+UBSan Debug build.
-test: build-debug
+# Every unit, DB and integration test, on the ASan+UBSan Debug build, then the web app's
+# Vitest suite; the Chromium journeys are the ctest `web_e2e_test` (label web).
+test: build-debug web
 	cd build/debug && ctest --output-on-failure --timeout 600 -j 2
+	cd web && npx vitest run
 
 # The benchmarks (README "Performance"): Release build of what they need only, then the
 # micro-benchmarks and the load scenarios against a private stack, one table on stdout and as

@@ -117,6 +117,7 @@ void PrintBanner(inkstone::testing::Stack& stack, const Args& args,
                   : upstream.base_url + "  (QWEN_API_KEY set)";
     std::printf(
         "\ninkstone is running (Ctrl-C stops everything)\n"
+        "  Web app:      %s/\n"
         "  API:          %s/api/v1/\n"
         "  health:       %s/api/v1/health\n"
         "  status page:  %s%s   (loopback only)\n"
@@ -124,7 +125,7 @@ void PrintBanner(inkstone::testing::Stack& stack, const Args& args,
         "  MariaDB:      127.0.0.1:%d, socket %s (data kept in %s)\n"
         "  config:       %s (generated; .env in %s overrides it)\n"
         "logs:\n%s\n",
-        url.c_str(), url.c_str(), url.c_str(), stack.pool().status_path().c_str(),
+        url.c_str(), url.c_str(), url.c_str(), url.c_str(), stack.pool().status_path().c_str(),
         dashscope.c_str(), stack.db().port(), stack.db().socket().c_str(), stack.db().dir().c_str(),
         stack.pool().config_path().c_str(), Absolute(args.source_dir).c_str(),
         stack.LogLocations().c_str());

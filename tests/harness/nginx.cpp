@@ -141,6 +141,7 @@ void Nginx::Render() {
          keepalive ? "keepalive " + std::to_string(options_.upstream_keepalive) + ";" : ""},
         {"FASTCGI_KEEP_CONN", keepalive ? "on" : "off"},
         {"STATUS_PATH", options_.status_path},
+        {"WEB_ROOT", options_.web_root},
     };
     const std::pair<const char*, const char*> files[] = {
         {"inkstone.conf.in", "nginx.conf"},

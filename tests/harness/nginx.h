@@ -38,6 +38,9 @@ struct NginxOptions {
     int upstream_keepalive = 0;
     std::string status_path = "/inkstone-status";             ///< `fcgi.status_path` of the pool
     std::string template_dir = INKSTONE_SOURCE_DIR "/nginx";  ///< the *.conf.in files
+    /// The built web app served at `/` (@WEB_ROOT@); need not exist (then `/` answers a JSON
+    /// 404 saying the app is not built).
+    std::string web_root = INKSTONE_SOURCE_DIR "/web/dist";
     /// Extra files for conf/local.d/ (name → content, names ending in `.conf`), included in
     /// the server block after inkstone's locations: the benchmark's baseline location.
     std::map<std::string, std::string> local_conf;

@@ -124,6 +124,8 @@ void Stack::Start() {
                 nginx.pool_address = pool_->nginx_address();
                 nginx.status_path = pool_->status_path();
                 nginx.template_dir = options_.source_dir + "/nginx";
+                nginx.web_root = options_.web_root.empty() ? options_.source_dir + "/web/dist"
+                                                           : options_.web_root;
                 nginx.local_conf = options_.nginx_local_conf;
                 nginx.upstream_keepalive = options_.upstream_keepalive >= 0
                                                ? options_.upstream_keepalive

@@ -61,6 +61,8 @@ struct StackOptions {
     std::map<std::string, std::string> nginx_local_conf;
     std::string binary_dir = INKSTONE_BINARY_DIR;
     std::string source_dir = INKSTONE_SOURCE_DIR;  ///< holds sql/ and nginx/
+    /// The built web app nginx serves at `/`; "" = source_dir + "/web/dist".
+    std::string web_root;
 
     /// Asked by the destructor whether the run failed; a failed run keeps its temp dir and
     /// prints where it is. Unset = never failed. SharedStack() (shared_stack.h) asks gtest.

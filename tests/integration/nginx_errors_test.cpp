@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -199,6 +200,13 @@ class NginxWithoutPool : public ::testing::Test {
         NginxOptions options;
         options.prefix = dir_->path() + "/nginx";
         options.pool_address = "unix:" + dir_->path() + "/no-such.sock";
+        // A stand-in for web/dist: what Vite builds, an index.html naming hashed assets.
+        options.web_root = dir_->path() + "/web";
+        std::filesystem::create_directories(options.web_root + "/assets");
+        WriteFile(options.web_root + "/index.html",
+                  "<!doctype html><script type=\"module\" src=\"/assets/app-3f2a.js\"></script>");
+        WriteFile(options.web_root + "/assets/app-3f2a.js", "console.log('inkstone');\n" +
+                                                                std::string(4000, ' ') + "// end\n");
         nginx_ = new Nginx(options);
         nginx_->Start();
     }
@@ -229,12 +237,79 @@ TEST_F(NginxWithoutPool, ErrorPagesStayJsonWhateverTheExtension) {
     ExpectJsonError(client().Get("/api/v1/app.js"), 502, "UPSTREAM_ERROR");
 }
 
-TEST_F(NginxWithoutPool, EverythingElseIs404Json) {
-    ExpectJsonError(client().Get("/nope"), 404, "NOT_FOUND");
-    ExpectJsonError(client().Get("/"), 404, "NOT_FOUND");
+TEST_F(NginxWithoutPool, ApiPathsOutsideV1Are404Json) {
     ExpectJsonError(client().Get("/api/v2/health"), 404, "NOT_FOUND");
     ExpectJsonError(client().Get("/api/v1"), 404, "NOT_FOUND");
-    ExpectJsonError(client().Request("DELETE", "/index.html"), 404, "NOT_FOUND");
+    ExpectJsonError(client().Get("/api"), 404, "NOT_FOUND");
+    ExpectJsonError(client().Get("/api/index.html"), 404, "NOT_FOUND");
+    ExpectJsonError(client().Request("POST", "/api/v0/auth/login", "{}"), 404, "NOT_FOUND");
+}
+
+void ExpectWebHeaders(const HttpResponse& r) {
+    const std::string csp = r.Header("content-security-policy");
+    EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self';"), std::string::npos) << csp;
+    // The one relaxation: style attributes (Element Plus sets some); never script or <style>.
+    const size_t attr = csp.find("style-src-attr 'unsafe-inline'");
+    ASSERT_NE(attr, std::string::npos) << csp;
+    EXPECT_EQ(csp.find("'unsafe-inline'"), attr + std::string("style-src-attr ").size()) << csp;
+    EXPECT_EQ(csp.find("'unsafe-inline'", attr + 16), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
+    EXPECT_EQ(r.Header("x-content-type-options"), "nosniff");
+    EXPECT_EQ(r.Header("referrer-policy"), "strict-origin-when-cross-origin");
+}
+
+// Everything outside /api/ is the single-page app: files of the build, otherwise index.html.
+TEST_F(NginxWithoutPool, WebAppIsServedAtRootWithHistoryFallback) {
+    for (const std::string path : {"/", "/index.html", "/writing", "/orders/R2026?x=1", "/nope"}) {
+        SCOPED_TRACE(path);
+        const HttpResponse r = client().Get(path);
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.Header("content-type"), "text/html; charset=utf-8");
+        EXPECT_NE(r.body.find("/assets/app-3f2a.js"), std::string::npos) << r.body;
+        EXPECT_EQ(r.Header("cache-control"), "no-cache");
+        ExpectWebHeaders(r);
+    }
+    const HttpResponse js = client().Get("/assets/app-3f2a.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_EQ(js.Header("content-type"), "application/javascript; charset=utf-8");
+    EXPECT_EQ(js.Header("cache-control"), "max-age=315360000");
+    ExpectWebHeaders(js);
+    const HttpResponse gz = client().Get("/assets/app-3f2a.js", {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(gz.Header("content-encoding"), "gzip");
+    EXPECT_LT(gz.body.size(), js.body.size());
+    // A missing hashed asset must not turn into index.html (the browser would run HTML as JS).
+    ExpectJsonError(client().Get("/assets/app-0000.js"), 404, "NOT_FOUND");
+    // Static files answer GET and HEAD only.
+    EXPECT_EQ(client().Request("HEAD", "/").status, 200);
+    ExpectJsonError(client().Request("DELETE", "/index.html"), 405, "METHOD_NOT_ALLOWED");
+    ExpectJsonError(client().Request("POST", "/writing", "x=1"), 405, "METHOD_NOT_ALLOWED");
+    ExpectJsonError(client().Request("PUT", "/assets/app-3f2a.js", "x"), 405, "METHOD_NOT_ALLOWED");
+}
+
+TEST_F(NginxWithoutPool, ApiRepliesCarryNoWebHeaders) {
+    // /api/v1/ behaves as before the web app: no CSP, no cache headers, no gzip of JSON.
+    const HttpResponse r = client().Get("/api/v1/health", {{"Accept-Encoding", "gzip"}});
+    EXPECT_EQ(r.Header("content-security-policy"), "");
+    EXPECT_EQ(r.Header("cache-control"), "");
+    EXPECT_EQ(r.Header("content-encoding"), "");
+    EXPECT_EQ(client().Get("/api/v2/x").Header("content-security-policy"), "");
+}
+
+TEST(NginxWebApp, NotBuiltYetSaysSoInJson) {
+    TempDir dir;
+    NginxOptions options;
+    options.prefix = dir.path() + "/nginx";
+    options.pool_address = "unix:" + dir.path() + "/no-such.sock";
+    options.web_root = dir.path() + "/no-dist";
+    Nginx nginx(options);
+    nginx.Start();
+    for (const std::string path : {"/", "/writing"}) {
+        const HttpResponse r = HttpClient(nginx.port()).Get(path);
+        ExpectJsonError(r, 404, "NOT_FOUND");
+        EXPECT_NE(r.body.find("make web"), std::string::npos) << r.body;
+    }
 }
 
 TEST_F(NginxWithoutPool, BodyOverOneMebibyteIs413Json) {
@@ -289,6 +364,7 @@ TEST(NginxRender, EveryPlaceholderIsFilled) {
               std::string::npos);
     EXPECT_NE(conf.find("pid " + options.prefix + "/nginx.pid;"), std::string::npos);
     EXPECT_NE(locations.find("location = /custom-status {"), std::string::npos);
+    EXPECT_NE(locations.find("root " + options.web_root + ";"), std::string::npos);
     EXPECT_NE(upstream.find("server unix:/run/x.sock;"), std::string::npos);
     EXPECT_FALSE(ReadFile(options.prefix + "/conf/fastcgi_params").empty());
     // No keepalive by default; with one, connections are kept on both sides.
