@@ -22,7 +22,7 @@ namespace inkstone::handlers {
 namespace {
 
 constexpr const char* kDefaultConfigFile = "inkstone.conf";
-constexpr const char* kCheckDbSql = "SELECT 1";
+constexpr const char* kCheckDbSql = "SELECT 1 AS one";
 
 /// A command gets the loaded config and its own arguments; returns the exit status.
 using CommandFn = int (*)(const lib::base::Config& config, const std::vector<std::string>& args);
@@ -55,14 +55,10 @@ int Migrate(const lib::base::Config& config, const std::vector<std::string>&) {
 int CheckDb(const lib::base::Config& config, const std::vector<std::string>&) {
     lib::db::Pool pool(AdminDbConfig(config));
     lib::db::Lease lease = pool.Acquire();
-    try {
-        std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kCheckDbSql).executeQuery());
-        if (!rs->next() || rs->getInt(1) != 1) {
-            std::cerr << "inkstone-admin: SELECT 1 returned an unexpected result\n";
-            return 1;
-        }
-    } catch (const sql::SQLException& e) {
-        lib::db::Rethrow(e, &lease);
+    lib::db::Rows rows = lease.Query(kCheckDbSql);
+    if (!rows.Next() || rows.Int("one") != 1) {
+        std::cerr << "inkstone-admin: SELECT 1 returned an unexpected result\n";
+        return 1;
     }
     std::cout << "ok\n";
     return 0;

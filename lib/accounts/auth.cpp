@@ -1,5 +1,10 @@
 #include "lib/accounts/auth.h"
 
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sodium.h>

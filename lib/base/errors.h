@@ -6,6 +6,7 @@
 /// and `balance` for 402, ...). Internal text (SQL errors, upstream bodies) never goes in here.
 #include <json/value.h>
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -51,6 +52,18 @@ struct ApiError {
 
     /// `{"detail": ..., "code": ..., ...extra}`
     Json::Value Body() const;
+};
+
+/// An environment failure below the API (the database down or timing out, ...), as opposed to
+/// an ApiError (the client's fault) or an InvariantError (our bug, lib/base/assert.h). The
+/// request loop answers `public_code` (503 UNAVAILABLE or 500 INTERNAL) with a fixed public
+/// text and logs `what()` with `source` and `native_code`; the text never reaches a client.
+struct ServiceError : std::runtime_error {
+    ErrorCode public_code;
+    std::string_view source;  ///< "db", ... (a string constant)
+    int native_code;          ///< e.g. the MySQL error number; 0 when there is none
+    ServiceError(ErrorCode code, std::string_view src, int native, const std::string& what)
+        : std::runtime_error(what), public_code(code), source(src), native_code(native) {}
 };
 
 }  // namespace inkstone::lib::base

@@ -1,6 +1,9 @@
 #include "lib/db/db.h"
 
 #include <cppconn/driver.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 
 #include <atomic>
@@ -8,6 +11,7 @@
 #include <cstring>
 #include <random>
 
+#include "lib/base/assert.h"
 #include "lib/base/clock.h"
 #include "lib/base/log.h"
 
@@ -63,9 +67,13 @@ constexpr const char* kConnectorClosed = "Connection has been closed";
 }  // namespace
 
 struct Lease::Slot {
+    struct Statement {
+        std::unique_ptr<sql::PreparedStatement> stmt;
+        size_t placeholders = 0;
+    };
     std::unique_ptr<sql::Connection> conn;
     // Declared after `conn`, so destroyed before it: a statement must not outlive its connection.
-    std::unordered_map<const char*, std::unique_ptr<sql::PreparedStatement>> statements;
+    std::unordered_map<const char*, Statement> statements;
     Clock::time_point last_used = Clock::now();
     bool must_validate = false;
     bool broken = false;
@@ -114,10 +122,128 @@ void Rethrow(const sql::SQLException& e, Lease* lease) {
     throw DbError(kind, e.getErrorCode(), e.what());
 }
 
-int64_t LastInsertId(Lease& lease) {
-    std::unique_ptr<sql::ResultSet> row(lease.Prepare(kLastInsertId).executeQuery());
-    if (!row->next()) throw std::runtime_error("LAST_INSERT_ID() returned no row");
-    return static_cast<int64_t>(row->getUInt64(1));
+void TranslateCurrent(Lease* lease) {
+    try {
+        throw;
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease);
+    } catch (...) {
+    }
+}
+
+size_t CountPlaceholders(std::string_view sql) {
+    size_t count = 0;
+    char quote = 0;
+    for (size_t i = 0; i < sql.size(); ++i) {
+        const char c = sql[i];
+        if (quote != 0) {
+            if (c == '\\' && quote != '`') {
+                ++i;
+            } else if (c == quote) {
+                quote = 0;
+            }
+        } else if (c == '\'' || c == '"' || c == '`') {
+            quote = c;
+        } else if (c == '?') {
+            ++count;
+        }
+    }
+    return count;
+}
+
+// ---- Params ----
+
+void Params::Int(int index, int64_t value) { stmt_.setInt64(index, value); }
+void Params::UInt(int index, uint64_t value) { stmt_.setUInt64(index, value); }
+void Params::Double(int index, double value) { stmt_.setDouble(index, value); }
+void Params::String(int index, std::string_view value) {
+    stmt_.setString(index, sql::SQLString(value.data(), value.size()));
+}
+void Params::Time(int index, base::TimePoint value) {
+    stmt_.setString(index, base::FormatSqlDateTime(value));
+}
+void Params::Null(int index) { stmt_.setNull(index, sql::DataType::VARCHAR); }
+
+// ---- Rows ----
+
+Rows::Rows(Lease* lease, sql::ResultSet* result) : lease_(lease), result_(result) {}
+Rows::Rows(Rows&&) noexcept = default;
+Rows& Rows::operator=(Rows&&) noexcept = default;
+Rows::~Rows() = default;
+
+bool Rows::Next() {
+    try {
+        return result_->next();
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease_);
+    }
+}
+
+bool Rows::IsNull(const char* column) const {
+    try {
+        return result_->isNull(column);
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease_);
+    }
+}
+
+int64_t Rows::Int(const char* column) const {
+    const std::optional<int64_t> value = OptionalInt(column);
+    INKSTONE_ASSERT(value.has_value(), std::string("NULL in column ") + column);
+    return *value;
+}
+
+std::optional<int64_t> Rows::OptionalInt(const char* column) const {
+    try {
+        if (result_->isNull(column)) return std::nullopt;
+        return result_->getInt64(column);
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease_);
+    }
+}
+
+double Rows::Double(const char* column) const {
+    try {
+        INKSTONE_ASSERT(!result_->isNull(column), std::string("NULL in column ") + column);
+        return static_cast<double>(result_->getDouble(column));
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease_);
+    }
+}
+
+bool Rows::Bool(const char* column) const { return Int(column) != 0; }
+
+std::string Rows::String(const char* column) const {
+    std::optional<std::string> value = OptionalString(column);
+    INKSTONE_ASSERT(value.has_value(), std::string("NULL in column ") + column);
+    return std::move(*value);
+}
+
+std::optional<std::string> Rows::OptionalString(const char* column) const {
+    try {
+        if (result_->isNull(column)) return std::nullopt;
+        return result_->getString(column).asStdString();
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, lease_);
+    }
+}
+
+base::TimePoint Rows::Time(const char* column) const {
+    const std::optional<base::TimePoint> value = OptionalTime(column);
+    INKSTONE_ASSERT(value.has_value(), std::string("NULL in DATETIME column ") + column);
+    return *value;
+}
+
+std::optional<base::TimePoint> Rows::OptionalTime(const char* column) const {
+    const std::optional<std::string> text = OptionalString(column);
+    if (!text) return std::nullopt;
+    const std::optional<base::TimePoint> t = base::ParseSqlDateTime(*text);
+    INKSTONE_ASSERT(t.has_value(), std::string("unparsable DATETIME in column ") + column);
+    return t;
+}
+
+void Rows::UnknownValue(const char* column, const std::string& text) const {
+    INKSTONE_INVARIANT_FAILED(std::string("unknown value '") + text + "' in column " + column);
 }
 
 std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column) {
@@ -141,11 +267,11 @@ void BackoffSleep(int attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
 }
 
-void LogRetry(std::string_view name, int attempt, const sql::SQLException& e) {
+void LogRetry(std::string_view name, int attempt, const DbError& e) {
     Json::Value fields;
     fields["tx"] = std::string(name);
     fields["attempt"] = attempt + 1;
-    fields["code"] = e.getErrorCode();
+    fields["code"] = e.code;
     base::Log(base::LogLevel::kInfo, "db.tx.retry", fields);
 }
 
@@ -171,13 +297,55 @@ sql::PreparedStatement& Lease::Prepare(const char* sql) {
     auto it = slot_->statements.find(sql);
     if (it != slot_->statements.end()) {
         // Parameters bound by the previous user of this statement must not leak into this one.
-        it->second->clearParameters();
-        return *it->second;
+        it->second.stmt->clearParameters();
+        return *it->second.stmt;
     }
-    std::unique_ptr<sql::PreparedStatement> stmt(slot_->conn->prepareStatement(sql));
-    sql::PreparedStatement& ref = *stmt;
-    slot_->statements.emplace(sql, std::move(stmt));
+    Slot::Statement entry;
+    entry.stmt.reset(slot_->conn->prepareStatement(sql));
+    entry.placeholders = CountPlaceholders(sql);
+    sql::PreparedStatement& ref = *entry.stmt;
+    slot_->statements.emplace(sql, std::move(entry));
     return ref;
+}
+
+sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
+    sql::PreparedStatement* stmt = nullptr;
+    try {
+        stmt = &Prepare(sql);
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, this);
+    }
+    const size_t placeholders = slot_->statements.find(sql)->second.placeholders;
+    INKSTONE_ASSERT(placeholders == arguments,
+                    std::to_string(arguments) + " arguments for " + std::to_string(placeholders) +
+                        " placeholders in: " + sql);
+    return *stmt;
+}
+
+uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
+    try {
+        return static_cast<uint64_t>(stmt.executeUpdate());
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, this);
+    }
+}
+
+Rows Lease::RunQuery(sql::PreparedStatement& stmt) {
+    try {
+        return Rows(this, stmt.executeQuery());
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, this);
+    }
+}
+
+int64_t Lease::LastInsertId() {
+    Rows row = Query(kLastInsertId);
+    INKSTONE_ASSERT(row.Next(), "LAST_INSERT_ID() returned no row");
+    try {
+        return static_cast<int64_t>(row.result_->getUInt64(1));
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, this);
+    }
 }
 
 void Lease::MarkBroken() {
@@ -340,7 +508,12 @@ bool Pool::Ping() {
 // ---- Transaction ----
 
 Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), name_(name) {
-    lease_.conn().setAutoCommit(false);
+    try {
+        lease_.conn().setAutoCommit(false);
+    } catch (const sql::SQLException& e) {
+        done_ = true;  // nothing to roll back
+        Rethrow(e, &lease_);
+    }
 }
 
 Transaction::~Transaction() {
@@ -367,7 +540,11 @@ Transaction::~Transaction() {
 }
 
 void Transaction::Commit() {
-    lease_.conn().commit();
+    try {
+        lease_.conn().commit();
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, &lease_);
+    }
     done_ = true;
     try {
         lease_.conn().setAutoCommit(true);
@@ -378,4 +555,4 @@ void Transaction::Commit() {
     }
 }
 
-}  // namespace inkstone::lib::db::db
+}  // namespace inkstone::lib::db

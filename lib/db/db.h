@@ -6,11 +6,6 @@
 /// Threading: construct the Pool before starting threads (get_driver_instance() is not
 /// thread-safe). Every thread that touches the DB calls ThreadInit() once at start and
 /// ThreadEnd() before it exits. A Lease is used by one thread at a time.
-#include <cppconn/connection.h>
-#include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -27,11 +22,19 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/clock.h"
 #include "lib/base/config.h"
+#include "lib/base/errors.h"
 
+// Connector/C++ stays inside lib/db: its headers are poisoned for every other layer
+// (lib/poison.cmake). These declarations only name the types for the db layer's own helpers.
 namespace sql {
+class Connection;
 class Driver;
-}
+class PreparedStatement;
+class ResultSet;
+class SQLException;
+}  // namespace sql
 
 namespace inkstone::lib::db {
 
@@ -46,25 +49,168 @@ enum class ErrorKind {
 
 ErrorKind Classify(const sql::SQLException& e);
 
-/// A DB failure that escaped the data layer. The request loop maps kUnavailable to 503
-/// UNAVAILABLE and everything else to 500 (logged; the SQL text never reaches a client).
-struct DbError : std::runtime_error {
+/// Every DB failure, thrown by the statements below (the connector's own exceptions never leave
+/// lib/db). The request loop answers kUnavailable and kAborted (retries exhausted) with 503
+/// UNAVAILABLE and everything else with 500 (logged; the SQL text never reaches a client).
+struct DbError : base::ServiceError {
     ErrorKind kind;
-    int code;
+    int code;  ///< the MySQL / MariaDB error number, 0 for the connector's own errors
     DbError(ErrorKind k, int c, const std::string& what)
-        : std::runtime_error(what), kind(k), code(c) {}
+        : base::ServiceError(k == ErrorKind::kUnavailable || k == ErrorKind::kAborted
+                                 ? base::ErrorCode::kUnavailable
+                                 : base::ErrorCode::kInternal,
+                             "db", c, what),
+          kind(k),
+          code(c) {}
+};
+
+/// How a value is written to a parameter; the binding templates below pick one per C++ type.
+class Params {
+  public:
+    explicit Params(sql::PreparedStatement& stmt) : stmt_(stmt) {}
+    void Int(int index, int64_t value);
+    void UInt(int index, uint64_t value);
+    void Double(int index, double value);
+    void String(int index, std::string_view value);
+    void Time(int index, base::TimePoint value);  ///< a DATETIME in UTC
+    void Null(int index);
+
+  private:
+    sql::PreparedStatement& stmt_;
+};
+
+namespace detail {
+
+template <class T>
+struct IsOptional : std::false_type {};
+template <class T>
+struct IsOptional<std::optional<T>> : std::true_type {};
+template <class T>
+inline constexpr bool kAlwaysFalse = false;
+
+/// One parameter. Enums are written as the text `ToSql(value)` returns (found by ADL next to
+/// the enum); std::optional and std::nullopt become NULL when empty.
+template <class T>
+void Bind(Params& params, int index, const T& value) {
+    if constexpr (std::is_same_v<T, std::nullopt_t>) {
+        params.Null(index);
+    } else if constexpr (IsOptional<T>::value) {
+        if (value) {
+            Bind(params, index, *value);
+        } else {
+            params.Null(index);
+        }
+    } else if constexpr (std::is_same_v<T, bool>) {
+        params.Int(index, value ? 1 : 0);
+    } else if constexpr (std::is_enum_v<T>) {
+        params.String(index, ToSql(value));
+    } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+        params.UInt(index, static_cast<uint64_t>(value));
+    } else if constexpr (std::is_integral_v<T>) {
+        params.Int(index, static_cast<int64_t>(value));
+    } else if constexpr (std::is_floating_point_v<T>) {
+        params.Double(index, static_cast<double>(value));
+    } else if constexpr (std::is_same_v<T, base::TimePoint>) {
+        params.Time(index, value);
+    } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        params.String(index, std::string_view(value));
+    } else {
+        static_assert(kAlwaysFalse<T>, "no SQL binding for this type");
+    }
+}
+
+template <class... A>
+void BindAll(Params& params, const A&... args) {
+    int index = 0;
+    (Bind(params, ++index, args), ...);
+}
+
+}  // namespace detail
+
+class Lease;
+
+/// The rows of one query, read forward: `while (rows.Next()) rows.Int("id")`. Columns are read
+/// by name. A NULL read through a non-optional getter, an unparsable DATETIME or an enum text
+/// that FromSql does not know is a broken invariant (INKSTONE_ASSERT: logged, 500), never a
+/// silent default. Valid while its lease is.
+class Rows {
+  public:
+    Rows(Rows&&) noexcept;
+    Rows& operator=(Rows&&) noexcept;
+    ~Rows();
+
+    bool Next();
+    bool IsNull(const char* column) const;
+    int64_t Int(const char* column) const;
+    std::optional<int64_t> OptionalInt(const char* column) const;
+    double Double(const char* column) const;
+    bool Bool(const char* column) const;  ///< a TINYINT / BOOLEAN, or any integer != 0
+    std::string String(const char* column) const;
+    std::optional<std::string> OptionalString(const char* column) const;
+    base::TimePoint Time(const char* column) const;
+    std::optional<base::TimePoint> OptionalTime(const char* column) const;
+    /// An enum stored as text, parsed by `bool FromSql(std::string_view, E*)` (found by ADL).
+    template <class E>
+    E Enum(const char* column) const {
+        const std::string text = String(column);
+        E value{};
+        if (!FromSql(text, &value)) UnknownValue(column, text);
+        return value;
+    }
+    template <class E>
+    std::optional<E> OptionalEnum(const char* column) const {
+        if (IsNull(column)) return std::nullopt;
+        return Enum<E>(column);
+    }
+
+  private:
+    friend class Lease;
+    Rows(Lease* lease, sql::ResultSet* result);
+    [[noreturn]] void UnknownValue(const char* column, const std::string& text) const;
+    Lease* lease_;
+    std::unique_ptr<sql::ResultSet> result_;
 };
 
 class Pool;
 
 /// A pooled connection on loan. Returned to the pool (clean: autocommit on, no open
 /// transaction) when destroyed; dropped instead if it was marked broken.
+///
+/// Statements are named constants next to the function that runs them, bound by type:
+///
+///     constexpr char kDebitSql[] = "UPDATE users SET credits = credits - ? WHERE id = ?";
+///     lease.Execute(kDebitSql, amount, user_id);        // rows affected
+///     db::Rows rows = lease.Query(kSelectSql, user_id);
+///
+/// The number of arguments must equal the statement's `?` placeholders (checked: a mismatch is
+/// a broken invariant). Every connector failure becomes a DbError (the lease is marked broken
+/// when the server went away).
 class Lease {
   public:
     Lease(Lease&&) noexcept;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
 
+    /// Runs an INSERT / UPDATE / DELETE; returns the affected rows.
+    template <class... A>
+    uint64_t Execute(const char* sql, const A&... args) {
+        sql::PreparedStatement& stmt = PrepareFor(sql, sizeof...(A));
+        Params params(stmt);
+        detail::BindAll(params, args...);
+        return RunUpdate(stmt);
+    }
+    /// Runs a SELECT.
+    template <class... A>
+    Rows Query(const char* sql, const A&... args) {
+        sql::PreparedStatement& stmt = PrepareFor(sql, sizeof...(A));
+        Params params(stmt);
+        detail::BindAll(params, args...);
+        return RunQuery(stmt);
+    }
+    /// The AUTO_INCREMENT id of this connection's last INSERT.
+    int64_t LastInsertId();
+
+    /// For lib/db itself and its tests: the connector objects under this lease.
     sql::Connection& conn();
     /// Cached per connection; re-prepared after a reconnect. `sql` must be a string constant
     /// (it is the cache key). The returned statement stays owned by the lease's connection.
@@ -74,11 +220,18 @@ class Lease {
 
   private:
     friend class Pool;
+    friend class Rows;
     struct Slot;
     Lease(Pool* pool, std::unique_ptr<Slot> slot);
+    sql::PreparedStatement& PrepareFor(const char* sql, size_t arguments);
+    uint64_t RunUpdate(sql::PreparedStatement& stmt);
+    Rows RunQuery(sql::PreparedStatement& stmt);
     Pool* pool_;
     std::unique_ptr<Slot> slot_;
 };
+
+/// The `?` placeholders of a statement, outside quoted strings and identifiers.
+size_t CountPlaceholders(std::string_view sql);
 
 class Pool {
   public:
@@ -126,6 +279,16 @@ class Transaction {
     void Commit();
     Lease& lease() { return lease_; }
 
+    template <class... A>
+    uint64_t Execute(const char* sql, const A&... args) {
+        return lease_.Execute(sql, args...);
+    }
+    template <class... A>
+    Rows Query(const char* sql, const A&... args) {
+        return lease_.Query(sql, args...);
+    }
+    int64_t LastInsertId() { return lease_.LastInsertId(); }
+
   private:
     Lease& lease_;
     std::string name_;
@@ -133,37 +296,43 @@ class Transaction {
 };
 
 /// Runs `fn(Transaction&)` in a fresh transaction on a fresh lease, commits if it returns, and
-/// retries the whole thing (with jittered backoff) on ErrorKind::kAborted up to `attempts` times.
-/// Other sql::SQLExceptions become DbError. Whatever fn throws otherwise (ApiError, ...)
-/// rolls back and propagates.
+/// retries the whole thing (with jittered backoff) on ErrorKind::kAborted up to `attempts` times:
+/// a deadlock or a Galera certification failure can surface on any statement or at COMMIT, so
+/// the unit of retry is the transaction. Whatever else fn throws (ApiError, ...) rolls back and
+/// propagates.
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
     -> decltype(fn(std::declval<Transaction&>()));
 
 /// Converts a SQLException into DbError (classified), marking the lease broken when the
-/// server went away. Exposed for code that runs statements outside RetryOnAborted.
+/// server went away. For lib/db's own code.
 [[noreturn]] void Rethrow(const sql::SQLException& e, Lease* lease);
 
+/// Called in a catch block: a sql::SQLException in flight (from lib/db's own raw statements)
+/// is rethrown as the DbError it classifies as; anything else is left alone (returns).
+void TranslateCurrent(Lease* lease);
+
 /// Runs `fn(Lease&)` on a pooled connection outside any transaction (autocommit): for single
-/// statements and reads. SQL errors become DbError (the lease is dropped when the server went
-/// away); whatever else fn throws propagates.
+/// statements and reads.
 template <class F>
 auto WithLease(Pool& pool, F&& fn) -> decltype(fn(std::declval<Lease&>())) {
     Lease lease = pool.Acquire();
     try {
         return fn(lease);
-    } catch (const sql::SQLException& e) {
-        Rethrow(e, &lease);
+    } catch (const DbError&) {
+        throw;
+    } catch (...) {
+        TranslateCurrent(&lease);
+        throw;
     }
 }
 
 /// `SELECT LAST_INSERT_ID()` on this lease: the AUTO_INCREMENT id of its last INSERT.
-int64_t LastInsertId(Lease& lease);
+inline int64_t LastInsertId(Lease& lease) { return lease.LastInsertId(); }
 
-/// A DATETIME column (UTC, as the application writes them) as a time point. Throws
-/// std::runtime_error when it is NULL or unparsable (a schema bug, not input).
+/// Transitional (removed once every layer reads through Rows): DATETIME columns of a raw
+/// result set.
 std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* column);
-/// The same for a nullable column: nullopt for NULL.
 std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::ResultSet& row,
                                                                      const char* column);
 
@@ -171,33 +340,37 @@ std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::Result
 void BackoffSleep(int attempt);
 
 /// Logs (info, `db.tx.retry`) that transaction `name` is retried after `e`.
-void LogRetry(std::string_view name, int attempt, const sql::SQLException& e);
+void LogRetry(std::string_view name, int attempt, const DbError& e);
 
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
     -> decltype(fn(std::declval<Transaction&>())) {
     for (int attempt = 0;; ++attempt) {
-        Lease lease = pool.Acquire();
         try {
-            Transaction tx(lease, name);
-            if constexpr (std::is_void_v<decltype(fn(tx))>) {
-                fn(tx);
-                tx.Commit();
-                return;
-            } else {
-                auto result = fn(tx);
-                tx.Commit();
-                return result;
+            Lease lease = pool.Acquire();
+            try {
+                Transaction tx(lease, name);
+                if constexpr (std::is_void_v<decltype(fn(tx))>) {
+                    fn(tx);
+                    tx.Commit();
+                    return;
+                } else {
+                    auto result = fn(tx);
+                    tx.Commit();
+                    return result;
+                }
+            } catch (const DbError&) {
+                throw;
+            } catch (...) {
+                TranslateCurrent(&lease);
+                throw;
             }
-        } catch (const sql::SQLException& e) {
-            if (Classify(e) == ErrorKind::kAborted && attempt + 1 < attempts) {
-                LogRetry(name, attempt, e);
-                BackoffSleep(attempt);
-                continue;
-            }
-            Rethrow(e, &lease);
+        } catch (const DbError& e) {
+            if (e.kind != ErrorKind::kAborted || attempt + 1 >= attempts) throw;
+            LogRetry(name, attempt, e);
+            BackoffSleep(attempt);
         }
     }
 }
 
-}  // namespace inkstone::lib::db::db
+}  // namespace inkstone::lib::db

@@ -1,5 +1,10 @@
 #include "lib/db/migrate.h"
 
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
+#include <cppconn/statement.h>
 #include <cppconn/statement.h>
 #include <openssl/evp.h>
 
@@ -273,4 +278,4 @@ std::vector<std::string> SplitSqlStatements(const std::string& text) {
     return statements;
 }
 
-}  // namespace inkstone::lib::db::db
+}  // namespace inkstone::lib::db

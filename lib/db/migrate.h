@@ -20,4 +20,4 @@ MigrationResult ApplyMigrations(Pool& pool, const std::string& sql_dir);
 /// Splits a migration file into statements at `;` outside quotes and comments.
 std::vector<std::string> SplitSqlStatements(const std::string& text);
 
-}  // namespace inkstone::lib::db::db
+}  // namespace inkstone::lib::db

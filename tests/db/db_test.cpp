@@ -2,6 +2,10 @@
 // error classification, reconnect after a server crash, migrations and inkstone-admin.
 #include "lib/db/db.h"
 
+#include <cppconn/connection.h>
+#include <cppconn/exception.h>
+#include <cppconn/prepared_statement.h>
+#include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 #include <gtest/gtest.h>
 #include <signal.h>
