@@ -4,14 +4,14 @@
 PACKAGES := build-essential cmake pkg-config \
 	libfcgi-dev libcgicc-dev libcurl4-openssl-dev libjsoncpp-dev libmysqlcppconn-dev \
 	libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libmariadb-dev \
-	mariadb-server mariadb-client nginx curl wrk
+	mariadb-server mariadb-client nginx curl wrk clang-format git
 
 JOBS ?= $(shell nproc)
 PORT ?= 8080
 SIM_PORT ?= 8090
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test bench fuzz clean format web web-deps web-test web-e2e
+.PHONY: all deps build build-debug run test check bench fuzz clean format web web-deps web-test web-e2e
 
 all: build
 
@@ -74,7 +74,7 @@ run: build web
 
 # Every unit, DB and integration test, on the ASan+UBSan Debug build, then the web app's
 # Vitest suite; the Chromium journeys are the ctest `web_e2e_test` (label web).
-test: build-debug web
+test: check build-debug web
 	cd build/debug && ctest --output-on-failure --timeout 600 -j 2
 	cd web && npx vitest run
 
@@ -103,4 +103,9 @@ clean:
 	rm -rf build
 
 format:
-	clang-format -i $$(git ls-files '*.cpp' '*.h')
+	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.c')
+
+# Fails on clang-format drift (`make format` fixes it); `make test` runs it first.
+check: deps
+	@files=$$(git ls-files '*.cpp' '*.h' '*.c'); \
+	clang-format --dry-run -Werror $$files || { echo "clang-format drift: run make format" >&2; exit 1; }

@@ -1,6 +1,5 @@
 #include "fcgi/dispatcher.h"
 
-#include <cppconn/exception.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -10,7 +9,8 @@
 #include <exception>
 #include <random>
 
-#include "lib/db/db.h"
+#include "lib/base/assert.h"
+#include "lib/base/errors.h"
 #include "lib/http/json_body.h"
 #include "lib/base/log.h"
 #include "lib/base/utf8.h"
@@ -66,20 +66,41 @@ std::string_view BearerToken(const std::string& header) {
     return Trim(h.substr(7));
 }
 
-Response MapDbError(const lib::db::DbError& e, const lib::http::Request& request) {
-    lib::base::Log(lib::base::LogLevel::kError, "db_error", [&] {
-        Json::Value f;
-        f["request_id"] = request.request_id;
-        f["mysql_code"] = e.code;
-        f["error"] = e.what();
-        return f;
-    }());
-    if (e.kind == lib::db::ErrorKind::kUnavailable || e.kind == lib::db::ErrorKind::kAborted) {
+Response ServiceUnavailableOrInternal(const lib::base::ServiceError& e) {
+    Json::Value f;
+    f["source"] = std::string(e.source);
+    f["native_code"] = e.native_code;
+    f["error"] = e.what();
+    lib::base::Log(lib::base::LogLevel::kError, "service_error", f);
+    if (e.public_code == ErrorCode::kUnavailable) {
         return Response::Error(
             ApiError(ErrorCode::kUnavailable, "the service is temporarily unavailable, try again"));
     }
     return Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
 }
+
+Response Internal() { return Response::Error(ApiError(ErrorCode::kInternal, "internal error")); }
+
+/// The handler's stream, with the request's id in the header block like every other reply.
+class RequestStream final : public lib::http::StreamWriter {
+  public:
+    RequestStream(lib::http::StreamWriter& inner, const std::string& request_id)
+        : inner_(inner), request_id_(request_id) {}
+    bool Begin(int status,
+               const std::vector<std::pair<std::string, std::string>>& headers) override {
+        std::vector<std::pair<std::string, std::string>> all = headers;
+        all.emplace_back("X-Request-Id", request_id_);
+        return inner_.Begin(status, all);
+    }
+    bool Write(std::string_view chunk) override { return inner_.Write(chunk); }
+    bool Flush() override { return inner_.Flush(); }
+    bool ClientGone() override { return inner_.ClientGone(); }
+    int ClientFd() const override { return inner_.ClientFd(); }
+
+  private:
+    lib::http::StreamWriter& inner_;
+    const std::string& request_id_;
+};
 
 }  // namespace
 
@@ -128,25 +149,27 @@ Response Dispatcher::Dispatch(lib::http::Request& request, lib::http::StreamWrit
                               bool body_truncated) const {
     auto start = std::chrono::steady_clock::now();
     request.request_id = RequestIdFor(request.Header("x-request-id"));
+    // Every line logged while this request runs (a provider's upstream call, a retried
+    // transaction, a broken invariant) names it.
+    lib::base::LogContext log_request("request_id", request.request_id);
+    RequestStream request_stream(stream, request.request_id);
     Response response;
     try {
-        response = Route(request, stream, body_truncated);
+        response = Route(request, request_stream, body_truncated);
     } catch (const ApiError& e) {
         response = Response::Error(e);
-    } catch (const lib::db::DbError& e) {
-        response = MapDbError(e, request);
-    } catch (const sql::SQLException& e) {
-        response =
-            MapDbError(lib::db::DbError(lib::db::Classify(e), e.getErrorCode(), e.what()), request);
+    } catch (const lib::base::ServiceError& e) {
+        response = ServiceUnavailableOrInternal(e);
+    } catch (const lib::base::InvariantError&) {
+        response = Internal();  // logged and counted where it was detected
     } catch (const std::exception& e) {
         Json::Value f;
-        f["request_id"] = request.request_id;
         f["error"] = e.what();
         lib::base::Log(lib::base::LogLevel::kError, "unhandled_exception", f);
-        response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
+        response = Internal();
     } catch (...) {
         lib::base::Log(lib::base::LogLevel::kError, "unhandled_exception");
-        response = Response::Error(ApiError(ErrorCode::kInternal, "internal error"));
+        response = Internal();
     }
     if (!response.streamed) response.headers.emplace_back("X-Request-Id", request.request_id);
 

@@ -441,7 +441,7 @@ Outcome<T> Finish(Outcome<T> outcome, std::string_view endpoint, const base::Qwe
     fields["upstream_status"] = error.http_status;
     fields["code"] = error.code;
     fields["message"] = error.message;
-    fields["request_id"] = error.request_id;
+    fields["upstream_request_id"] = error.request_id;
     fields["after_output"] = error.after_output;
     base::Log(error.kind == Kind::kCancelled ? base::LogLevel::kInfo : base::LogLevel::kWarn, "qwen.call_failed",
         fields);
@@ -703,7 +703,7 @@ Outcome<GenerateResult> QwenProvider::Generate(const GenerateRequest& request, S
     Outcome<GenerateResult> outcome = InterpretGenerate(ex, config_);
     if (outcome.ok()) {
         const GenerateResult& result = outcome.value();
-        fields["request_id"] = result.request_id;
+        fields["upstream_request_id"] = result.request_id;
         fields["finish_reason"] = result.finish_reason;
         fields["input_tokens"] = static_cast<Json::Int64>(result.usage.input_tokens);
         fields["output_tokens"] = static_cast<Json::Int64>(result.usage.output_tokens);
@@ -729,7 +729,7 @@ Outcome<ImageTask> QwenProvider::SubmitImageTask(const ImageRequest& request,
     Outcome<ImageTask> outcome = InterpretTask(ex, config_);
     if (outcome.ok()) {
         fields["task_id"] = outcome.value().task_id;
-        fields["request_id"] = outcome.value().request_id;
+        fields["upstream_request_id"] = outcome.value().request_id;
     }
     return Finish(std::move(outcome), "image-synthesis", config_, ex, started, fields);
 }
@@ -755,7 +755,7 @@ Outcome<ImageTask> QwenProvider::GetImageTask(std::string_view task_id, const Ca
     Outcome<ImageTask> outcome = InterpretTask(ex, config_);
     if (outcome.ok()) {
         fields["status"] = std::string(TaskStatusName(outcome.value().status));
-        fields["request_id"] = outcome.value().request_id;
+        fields["upstream_request_id"] = outcome.value().request_id;
     }
     return Finish(std::move(outcome), "tasks", config_, ex, started, fields);
 }

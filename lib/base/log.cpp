@@ -11,6 +11,8 @@
 #include <memory>
 #include <sstream>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace inkstone::lib::base {
 namespace {
@@ -135,7 +137,16 @@ void AppendTimestamp(std::string& out) {
     if (n > 0 && static_cast<size_t>(n) < sizeof buffer) out.append(buffer, static_cast<size_t>(n));
 }
 
+// The open LogContext scopes of this thread, outermost first.
+thread_local std::vector<std::pair<std::string, std::string>> t_context;
+
 }  // namespace
+
+LogContext::LogContext(std::string_view key, std::string value) {
+    t_context.emplace_back(std::string(key), std::move(value));
+}
+
+LogContext::~LogContext() { t_context.pop_back(); }
 
 void LogInit(const LogConfig& config) {
     LogLevel level;
@@ -208,6 +219,17 @@ void Log(LogLevel level, std::string_view event, const Json::Value& fields) {
     } else if (!fields.isNull()) {
         line += ",\"data\":";
         AppendJson(line, fields);
+    }
+    for (size_t i = t_context.size(); i-- > 0;) {
+        const auto& [key, value] = t_context[i];
+        if (fields.isObject() && fields.isMember(key)) continue;
+        bool shadowed = false;  // an inner scope of the same key was written already
+        for (size_t j = i + 1; j < t_context.size(); ++j) shadowed |= t_context[j].first == key;
+        if (shadowed) continue;
+        line += ',';
+        AppendJson(line, Json::Value(key));
+        line += ':';
+        AppendJson(line, Json::Value(value));
     }
     line += "}\n";
     // One write(2) per line: O_APPEND makes each line land whole at the end of the file.

@@ -23,6 +23,19 @@ void LogReopen();
 /// Output is ASCII (non-ASCII escaped, invalid UTF-8 replaced by U+FFFD). A field named `ts`,
 /// `level` or `event` is written as `fields.<name>`; non-object `fields` go under `data`.
 /// Lock-free (atomics and write(2) only), so it is safe in a child forked from any state.
+/// Every line also carries the fields of the calling thread's open LogContext scopes (unless
+/// `fields` has the same key), so a line written deep in a provider names its request.
 void Log(LogLevel level, std::string_view event, const Json::Value& fields = Json::Value());
+
+/// A field added to every Log line this thread writes while the scope lives: the dispatcher
+/// opens `request_id` for each request, the generation service `generation_id`. Scopes nest;
+/// the innermost value of a key wins. Not copyable; destroy in reverse order (RAII).
+class LogContext {
+  public:
+    LogContext(std::string_view key, std::string value);
+    ~LogContext();
+    LogContext(const LogContext&) = delete;
+    LogContext& operator=(const LogContext&) = delete;
+};
 
 }  // namespace inkstone::lib::base

@@ -4,6 +4,7 @@
 #include <json/reader.h>
 #include <json/writer.h>
 
+#include "lib/base/assert.h"
 #include "lib/db/db.h"
 #include "lib/http/json_body.h"
 #include "tests/unit/fake_stream.h"
@@ -57,7 +58,9 @@ class ThrowingHandler final : public lib::http::Handler {
             throw lib::db::DbError(lib::db::ErrorKind::kUnavailable, 2006, "gone: secret sql");
         if (kind_ == 1) throw std::runtime_error("boom: secret detail");
         if (kind_ == 2) throw ApiError(lib::base::ErrorCode::kConflict, "taken");
-        throw 42;
+        if (kind_ == 3) throw 42;
+        if (kind_ == 4) INKSTONE_ASSERT(kind_ == 0, "secret invariant context");
+        throw lib::db::DbError(lib::db::ErrorKind::kOther, 1064, "syntax: secret sql");
     }
 
   private:
@@ -88,7 +91,7 @@ class FakeAuth final : public lib::http::Authenticator {
 class DispatcherTest : public ::testing::Test {
   protected:
     EchoHandler echo;
-    ThrowingHandler db_down{0}, crash{1}, conflict{2}, weird{3};
+    ThrowingHandler db_down{0}, crash{1}, conflict{2}, weird{3}, invariant{4}, db_bug{5};
     StreamingHandler streaming;
     FakeAuth auth;
     lib::http::Router router{{
@@ -100,6 +103,8 @@ class DispatcherTest : public ::testing::Test {
         {Method::kGet, "/api/v1/crash", &crash},
         {Method::kGet, "/api/v1/conflict", &conflict},
         {Method::kGet, "/api/v1/weird", &weird},
+        {Method::kGet, "/api/v1/invariant", &invariant},
+        {Method::kGet, "/api/v1/db-bug", &db_bug},
         {Method::kGet, "/api/v1/stream", &streaming},
         {Method::kPost, "/api/v1/form", &echo, Auth::kPublic, BodyKind::kForm},
     }};
@@ -245,6 +250,35 @@ TEST_F(DispatcherTest, StreamedResponsesPassThrough) {
     EXPECT_TRUE(r.streamed);
     EXPECT_EQ(stream.status, 200);
     EXPECT_EQ(stream.flushed, "data: 1\n\n");
+}
+
+TEST_F(DispatcherTest, StreamedRepliesCarryTheRequestIdToo) {
+    Request req;
+    req.method = Method::kGet;
+    req.path = "/api/v1/stream";
+    req.headers["x-request-id"] = "stream-42";
+    dispatcher.Dispatch(req, stream);
+    std::string id;
+    for (const auto& [name, value] : stream.headers) {
+        if (name == "X-Request-Id") id = value;
+    }
+    EXPECT_EQ(id, "stream-42");
+}
+
+TEST_F(DispatcherTest, BrokenInvariantIsA500AndIsCounted) {
+    const uint64_t before = lib::base::InvariantViolations();
+    Response r = Send(Method::kGet, "/api/v1/invariant");
+    ExpectError(r, 500, "INTERNAL_ERROR");
+    EXPECT_EQ(r.body.find("secret"), std::string::npos);
+    EXPECT_EQ(lib::base::InvariantViolations(), before + 1);
+    // The worker goes on serving.
+    ExpectError(Send(Method::kGet, "/api/v1/conflict"), 409, "CONFLICT");
+}
+
+TEST_F(DispatcherTest, DbFailuresOtherThanUnavailableAre500) {
+    Response r = Send(Method::kGet, "/api/v1/db-bug");
+    ExpectError(r, 500, "INTERNAL_ERROR");
+    EXPECT_EQ(r.body.find("secret"), std::string::npos);
 }
 
 TEST(ContentType, Parsing) {

@@ -64,6 +64,31 @@ class LogTest : public ::testing::Test {
     std::string path_;
 };
 
+TEST_F(LogTest, ContextScopesAddTheirFieldsInnermostFirstAndYieldToExplicitOnes) {
+    {
+        LogContext request("request_id", "r1");
+        Log(LogLevel::kInfo, "outer");
+        {
+            LogContext generation("generation_id", "42");
+            LogContext inner_request("request_id", "r2");
+            Json::Value fields;
+            fields["generation_id"] = "explicit";
+            Log(LogLevel::kInfo, "inner", fields);
+        }
+        Log(LogLevel::kInfo, "outer_again");
+    }
+    Log(LogLevel::kInfo, "none");
+    const std::vector<std::string> lines = ReadLines(path_);
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(ParseLine(lines[0])["request_id"], "r1");
+    const Json::Value inner = ParseLine(lines[1]);
+    EXPECT_EQ(inner["request_id"], "r2");
+    EXPECT_EQ(inner["generation_id"], "explicit");
+    EXPECT_EQ(ParseLine(lines[2])["request_id"], "r1");
+    EXPECT_EQ(ParseLine(lines[2]).isMember("generation_id"), false);
+    EXPECT_EQ(ParseLine(lines[3]).isMember("request_id"), false);
+}
+
 TEST_F(LogTest, WritesOneJsonObjectPerLine) {
     Json::Value fields(Json::objectValue);
     fields["user_id"] = 42;
