@@ -1,6 +1,5 @@
 #include "lib/ai/qwen_provider.h"
 
-#include <curl/curl.h>
 #include <json/reader.h>
 #include <json/value.h>
 #include <json/writer.h>
@@ -13,6 +12,7 @@
 #include <stdexcept>
 
 #include "lib/base/log.h"
+#include "lib/net/http_client.h"
 
 namespace inkstone::lib::ai {
 namespace {
@@ -65,38 +65,7 @@ UpstreamError MakeError(Kind kind, std::string message) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// libcurl plumbing
-
-void GlobalInit() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-        if (rc != CURLE_OK) {
-            throw std::runtime_error(std::string("curl_global_init: ") + curl_easy_strerror(rc));
-        }
-    });
-}
-
-/// This thread's handles. The connection cache lives in the multi handle, so connections
-/// outlive each call; curl_easy_reset between calls keeps them.
-struct CurlHandles {
-    CURLM* multi = nullptr;
-    CURL* easy = nullptr;
-
-    ~CurlHandles() {
-        if (easy != nullptr) curl_easy_cleanup(easy);
-        if (multi != nullptr) curl_multi_cleanup(multi);
-    }
-    bool Ready() {
-        if (multi == nullptr) multi = curl_multi_init();
-        if (easy == nullptr) easy = curl_easy_init();
-        return multi != nullptr && easy != nullptr;
-    }
-};
-
-thread_local CurlHandles t_curl;
-
-using HeaderList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+// One exchange over lib/net
 
 /// Collects the deltas of a non-stream call that upstream answered with SSE anyway.
 class Collector final : public StreamSink {
@@ -114,8 +83,11 @@ class Collector final : public StreamSink {
     bool overflow = false;
 };
 
-/// Everything one HTTP exchange needs and produces; the curl callbacks write into it.
-struct Exchange {
+bool Is2xx(long status) { return status >= 200 && status < 300; }
+
+/// Everything one HTTP exchange needs and produces. lib/net calls it as the answer arrives and
+/// whenever it waits: there it checks the cancel token and the idle timer.
+struct Exchange final : net::CallHandler {
     // Inputs.
     bool generation = false;     // a generation: a 2xx body may be SSE
     StreamSink* sink = nullptr;  // set: a streamed generation
@@ -123,7 +95,10 @@ struct Exchange {
     size_t max_body_bytes = 0;
     size_t max_error_body_bytes = 0;
     SseLimits sse;
-    CURL* easy = nullptr;
+    const CancelToken* cancel = nullptr;
+    std::chrono::milliseconds idle_limit{0};
+    std::chrono::milliseconds tick{100};        // the longest wait between cancel checks
+    std::chrono::milliseconds finish_grace{100};  // after the finish frame, for the body's end
 
     // What arrived.
     enum class Mode { kUndecided, kSse, kBuffer } mode = Mode::kUndecided;
@@ -133,262 +108,124 @@ struct Exchange {
     std::optional<DashScopeStreamDecoder> decoder;
     Collector collector;  // the decoder's sink when `sink` is null
     std::string header_request_id;
-    SteadyClock::time_point last_byte;
+    SteadyClock::time_point last_byte = SteadyClock::now();
+    std::optional<SteadyClock::time_point> finished_at;
 
     // How it ended.
     std::optional<UpstreamError> setup_error;
-    bool done = false;  // curl finished the transfer; `result` says how
-    CURLcode result = CURLE_OK;
+    net::CallResult result;
     bool cancelled = false;
     bool idle_expired = false;
-    char curl_error[CURL_ERROR_SIZE] = {};
-};
 
-bool Is2xx(long status) { return status >= 200 && status < 300; }
+    void OnNewResponse() override {
+        last_byte = SteadyClock::now();
+        header_request_id.clear();  // a new response (after a 100 Continue, say)
+    }
 
-/// Decides what the body is from the status and its first significant byte, whatever the
-/// request asked for: a 2xx generation body that does not start with '{' is SSE; everything else is
-/// buffered (a JSON document, or an error body that DecodeDashScopeErrorBody reads in any of
-/// its forms).
-bool DecideMode(Exchange& ex, std::string_view bytes) {
-    if (curl_easy_getinfo(ex.easy, CURLINFO_RESPONSE_CODE, &ex.status) != CURLE_OK) return false;
-    if (ex.generation && Is2xx(ex.status)) {
-        const size_t first = bytes.find_first_not_of(" \t\r\n");
-        if (first == std::string_view::npos) return true;  // only blank so far: wait
-        if (bytes[first] != '{') {
-            ex.collector.limit = ex.max_body_bytes;
-            StreamSink& sink = ex.sink != nullptr ? *ex.sink : ex.collector;
-            ex.decoder.emplace(sink, static_cast<int>(ex.status), ex.sse);
-            ex.mode = Exchange::Mode::kSse;
-            return true;
+    void OnHeader(std::string_view name, std::string_view value) override {
+        last_byte = SteadyClock::now();
+        if (name == "x-request-id" && !value.empty()) {
+            header_request_id.assign(value.substr(0, kMaxRequestIdChars));
         }
     }
-    ex.mode = Exchange::Mode::kBuffer;
-    return true;
-}
 
-size_t OnBody(char* data, size_t size, size_t count, void* user) {
-    auto& ex = *static_cast<Exchange*>(user);
-    const size_t n = size * count;
-    const std::string_view bytes(data, n);
-    ex.last_byte = SteadyClock::now();
-    if (ex.mode == Exchange::Mode::kUndecided) {
-        if (!DecideMode(ex, bytes)) return 0;
-        if (ex.mode == Exchange::Mode::kUndecided) return n;
+    bool OnBody(long http_status, std::string_view bytes) override {
+        last_byte = SteadyClock::now();
+        status = http_status;
+        if (mode == Mode::kUndecided) {
+            DecideMode(bytes);
+            if (mode == Mode::kUndecided) return true;
+        }
+        if (mode == Mode::kSse) {
+            // Stopping here aborts the transfer: an error frame, garbage or a sink that stopped
+            // ends the call now. After the finish frame the rest of the body is read (and
+            // ignored) so the connection can be reused.
+            const auto state = decoder->Feed(bytes);
+            return state == DashScopeStreamDecoder::State::kStreaming ||
+                   state == DashScopeStreamDecoder::State::kFinished;
+        }
+        const size_t limit = Is2xx(status) ? max_body_bytes : max_error_body_bytes;
+        if (body.size() + bytes.size() > limit) {
+            // A 2xx body this large is garbage; of an error body the start is enough.
+            body.append(bytes.substr(0, limit - body.size()));
+            body_overflow = Is2xx(status);
+            return false;
+        }
+        body.append(bytes);
+        return true;
     }
-    if (ex.mode == Exchange::Mode::kSse) {
-        // Returning short aborts the transfer (CURLE_WRITE_ERROR): an error frame, garbage or a
-        // sink that stopped ends the call now. After the finish frame the rest of the body is
-        // read (and ignored) so the connection can be reused.
-        const auto state = ex.decoder->Feed(bytes);
-        return state == DashScopeStreamDecoder::State::kStreaming ||
-                       state == DashScopeStreamDecoder::State::kFinished
-                   ? n
-                   : 0;
-    }
-    const size_t limit = Is2xx(ex.status) ? ex.max_body_bytes : ex.max_error_body_bytes;
-    if (ex.body.size() + n > limit) {
-        // A 2xx body this large is garbage; of an error body the start is enough.
-        ex.body.append(data, limit - ex.body.size());
-        ex.body_overflow = Is2xx(ex.status);
-        return 0;
-    }
-    ex.body.append(data, n);
-    return n;
-}
 
-size_t OnHeader(char* data, size_t size, size_t count, void* user) {
-    auto& ex = *static_cast<Exchange*>(user);
-    const size_t n = size * count;
-    std::string_view line(data, n);
-    ex.last_byte = SteadyClock::now();
-    if (StartsWith(line, "HTTP/")) {
-        ex.header_request_id.clear();  // a new response (after a 100 Continue, say)
-        return n;
+    std::optional<std::chrono::milliseconds> NextWait() override {
+        if (cancel->IsCancelled()) {
+            cancelled = true;
+            return std::nullopt;
+        }
+        const auto now = SteadyClock::now();
+        auto wait = tick;
+        if (decoder && decoder->state() == DashScopeStreamDecoder::State::kFinished) {
+            // Everything is here; give the end of the body one poll to arrive (for keep-alive),
+            // then stop waiting for a server that keeps the body open.
+            if (!finished_at) finished_at = now;
+            if (now - *finished_at >= finish_grace) return std::nullopt;
+            return std::min(wait, finish_grace);
+        }
+        if (idle_timeout) {
+            const auto silent = now - last_byte;
+            if (silent >= idle_limit) {
+                idle_expired = true;
+                return std::nullopt;
+            }
+            wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_limit - silent));
+        }
+        return wait;
     }
-    constexpr std::string_view kName = "x-request-id:";
-    if (line.size() <= kName.size()) return n;
-    for (size_t i = 0; i < kName.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(line[i])) != kName[i]) return n;
-    }
-    line.remove_prefix(kName.size());
-    const size_t begin = line.find_first_not_of(" \t");
-    const size_t end = line.find_last_not_of(" \t\r\n");
-    if (begin == std::string_view::npos || end < begin) return n;
-    ex.header_request_id.assign(line.substr(begin, std::min(end - begin + 1, kMaxRequestIdChars)));
-    return n;
-}
 
-class OptionSetter {
-  public:
-    explicit OptionSetter(CURL* easy) : easy_(easy) {}
-    template <typename T>
-    void operator()(CURLoption option, T value) {
-        const CURLcode rc = curl_easy_setopt(easy_, option, value);
-        if (rc != CURLE_OK && first_error_ == CURLE_OK) first_error_ = rc;
-    }
-    CURLcode first_error() const { return first_error_; }
+    int WakeFd() const override { return cancel->WakeFd(); }
 
   private:
-    CURL* easy_;
-    CURLcode first_error_ = CURLE_OK;
+    /// Decides what the body is from the status and its first significant byte, whatever the
+    /// request asked for: a 2xx generation body that does not start with '{' is SSE; everything
+    /// else is buffered (a JSON document, or an error body that DecodeDashScopeErrorBody reads
+    /// in any of its forms).
+    void DecideMode(std::string_view bytes) {
+        if (generation && Is2xx(status)) {
+            const size_t first = bytes.find_first_not_of(" \t\r\n");
+            if (first == std::string_view::npos) return;  // only blank so far: wait
+            if (bytes[first] != '{') {
+                collector.limit = max_body_bytes;
+                StreamSink& target = sink != nullptr ? *sink : collector;
+                decoder.emplace(target, static_cast<int>(status), sse);
+                mode = Mode::kSse;
+                return;
+            }
+        }
+        mode = Mode::kBuffer;
+    }
 };
 
-/// Runs one exchange on this thread's handles: curl's multi loop, woken at least every
-/// poll_interval to check the cancel token and the idle timer.
-void Perform(const HttpCall& call, const base::QwenConfig& config, const QwenProvider::Options& options,
-             const CancelToken& cancel, Exchange& ex) {
+/// Runs one exchange: the call's timeouts from the config, the cancel checks every tick (or on
+/// the cancel's wake descriptor at once).
+void Perform(const HttpCall& call, const base::QwenConfig& config,
+             const QwenProvider::Options& options, const CancelToken& cancel, Exchange& ex) {
     if (cancel.IsCancelled()) {
         ex.cancelled = true;
         return;
     }
-    if (!t_curl.Ready()) {
-        ex.setup_error = MakeError(Kind::kNetwork, "curl handles could not be created");
-        return;
-    }
-    CURL* const easy = t_curl.easy;
-    CURLM* const multi = t_curl.multi;
-    ex.easy = easy;
-    curl_easy_reset(easy);
-
-    HeaderList headers(nullptr, &curl_slist_free_all);
-    const auto add_header = [&](const char* header) {
-        curl_slist* appended = curl_slist_append(headers.get(), header);
-        if (appended == nullptr) return false;
-        headers.release();
-        headers.reset(appended);
-        return true;
-    };
-    for (const std::string& header : call.headers) {
-        if (!add_header(header.c_str())) {
-            ex.setup_error = MakeError(Kind::kNetwork, "curl_slist_append failed");
-            return;
-        }
-    }
-    // A large POST would otherwise wait for a 100 Continue first.
-    if (!add_header("Expect:")) {
-        ex.setup_error = MakeError(Kind::kNetwork, "curl_slist_append failed");
-        return;
-    }
-
-    OptionSetter set(easy);
-    set(CURLOPT_URL, call.url.c_str());
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
-    set(CURLOPT_FOLLOWLOCATION, 0L);
-    // The simulator on loopback is never reached through a proxy from the environment.
-    set(CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
-    set(CURLOPT_SSL_VERIFYPEER, 1L);
-    set(CURLOPT_SSL_VERIFYHOST, 2L);
-    set(CURLOPT_HTTPHEADER, headers.get());
-    if (call.method == "POST") {
-        set(CURLOPT_POST, 1L);
-        set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(call.body.size()));
-        set(CURLOPT_POSTFIELDS, call.body.c_str());
-    } else {
-        set(CURLOPT_HTTPGET, 1L);
-    }
-    set(CURLOPT_USERAGENT, "inkstone/" INKSTONE_VERSION);
-    set(CURLOPT_NOSIGNAL, 1L);
-    set(CURLOPT_TCP_KEEPALIVE, 1L);
-    set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config.connect_timeout_ms));
-    set(CURLOPT_TIMEOUT_MS, static_cast<long>(config.total_timeout_ms));
-    set(CURLOPT_ERRORBUFFER, ex.curl_error);
-    set(CURLOPT_WRITEFUNCTION, &OnBody);
-    set(CURLOPT_WRITEDATA, static_cast<void*>(&ex));
-    set(CURLOPT_HEADERFUNCTION, &OnHeader);
-    set(CURLOPT_HEADERDATA, static_cast<void*>(&ex));
-    if (set.first_error() != CURLE_OK) {
-        ex.setup_error = MakeError(Kind::kNetwork, std::string("curl_easy_setopt: ") +
-                                                       curl_easy_strerror(set.first_error()));
-        return;
-    }
-
-    if (const CURLMcode rc = curl_multi_add_handle(multi, easy); rc != CURLM_OK) {
-        ex.setup_error = MakeError(
-            Kind::kNetwork, std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc));
-        return;
-    }
-    // Removing an unfinished transfer closes its connection, which is how upstream learns that a
-    // cancelled or timed-out call is over. A guard, so a throwing CancelToken cannot leave the
-    // handle attached (the next call on this thread would then fail).
-    struct Detach {
-        CURLM* multi;
-        CURL* easy;
-        ~Detach() {
-            if (const CURLMcode rc = curl_multi_remove_handle(multi, easy); rc != CURLM_OK) {
-                base::Log(base::LogLevel::kError, "qwen.curl_remove_failed",
-                    Json::Value(curl_multi_strerror(rc)));
-            }
-        }
-    } detach{multi, easy};
-    const auto idle_limit = std::chrono::milliseconds(config.idle_timeout_ms);
-    // A cancel that announces itself on a descriptor wakes the wait below directly.
-    curl_waitfd wake{};
-    wake.fd = cancel.WakeFd();
-    wake.events = CURL_WAIT_POLLIN;
-    const unsigned int extra_fds = wake.fd >= 0 ? 1 : 0;
-    const auto tick = extra_fds > 0 ? options.wake_fd_poll_interval : options.poll_interval;
+    net::Call request;
+    request.method = call.method;
+    request.url = call.url;
+    request.headers = call.headers;
+    request.body = call.body;
+    request.connect_timeout = std::chrono::milliseconds(config.connect_timeout_ms);
+    request.total_timeout = std::chrono::milliseconds(config.total_timeout_ms);
+    ex.cancel = &cancel;
+    ex.idle_limit = std::chrono::milliseconds(config.idle_timeout_ms);
+    ex.tick = cancel.WakeFd() >= 0 ? options.wake_fd_poll_interval : options.poll_interval;
+    ex.finish_grace = options.poll_interval;
     ex.last_byte = SteadyClock::now();
-    std::optional<SteadyClock::time_point> finished_at;
-    for (;;) {
-        int running = 0;
-        if (const CURLMcode rc = curl_multi_perform(multi, &running); rc != CURLM_OK) {
-            ex.setup_error = MakeError(
-                Kind::kNetwork, std::string("curl_multi_perform: ") + curl_multi_strerror(rc));
-            break;
-        }
-        if (running == 0) {
-            int queued = 0;
-            while (const CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-                if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-                    ex.done = true;
-                    ex.result = message->data.result;
-                }
-            }
-            // A response without a body never reached OnBody, which reads the status.
-            if (ex.status == 0 &&
-                curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &ex.status) != CURLE_OK) {
-                ex.status = 0;
-            }
-            break;
-        }
-        if (cancel.IsCancelled()) {
-            ex.cancelled = true;
-            break;
-        }
-        const auto now = SteadyClock::now();
-        auto wait = tick;
-        if (ex.decoder && ex.decoder->state() == DashScopeStreamDecoder::State::kFinished) {
-            // Everything is here; give the end of the body one poll to arrive (for keep-alive),
-            // then stop waiting for a server that keeps the body open.
-            if (!finished_at) finished_at = now;
-            if (now - *finished_at >= options.poll_interval) break;
-            wait = std::min(wait, options.poll_interval);
-        } else if (ex.idle_timeout) {
-            const auto silent = now - ex.last_byte;
-            if (silent >= idle_limit) {
-                ex.idle_expired = true;
-                break;
-            }
-            wait =
-                std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_limit - silent));
-        }
-        if (const CURLMcode rc = curl_multi_poll(multi, extra_fds > 0 ? &wake : nullptr, extra_fds,
-                                                 static_cast<int>(wait.count()), nullptr);
-            rc != CURLM_OK) {
-            ex.setup_error = MakeError(Kind::kNetwork,
-                                       std::string("curl_multi_poll: ") + curl_multi_strerror(rc));
-            break;
-        }
-    }
-}
-
-UpstreamError FromCurl(const Exchange& ex) {
-    Kind kind = Kind::kNetwork;
-    if (ex.result == CURLE_OPERATION_TIMEDOUT) kind = Kind::kTimeout;
-    std::string message = curl_easy_strerror(ex.result);
-    if (ex.curl_error[0] != '\0') message += std::string(": ") + ex.curl_error;
-    return MakeError(kind, std::move(message));
+    ex.result = net::Perform(request, ex);
+    // A response without a body never reached OnBody, which records the status.
+    if (ex.status == 0) ex.status = ex.result.status;
 }
 
 /// What went wrong with an exchange, or nullopt when a complete 2xx body is here. Covers every
@@ -405,9 +242,19 @@ std::optional<UpstreamError> TransportFailure(const Exchange& ex, const base::Qw
                          "no data for " + std::to_string(config.idle_timeout_ms) + " ms");
     }
     if (ex.body_overflow) return MakeError(Kind::kProtocol, "body too large");
-    if (!ex.done) return MakeError(Kind::kNetwork, "transfer did not finish");
-    if (ex.result != CURLE_OK) return FromCurl(ex);
-    return std::nullopt;
+    switch (ex.result.end) {
+        case net::CallEnd::kComplete:
+            return std::nullopt;
+        case net::CallEnd::kTimeout:
+            return MakeError(Kind::kTimeout, ex.result.error);
+        case net::CallEnd::kStopped:
+            return MakeError(Kind::kNetwork, "transfer did not finish");
+        case net::CallEnd::kAborted:
+            return MakeError(Kind::kNetwork, "transfer aborted");
+        case net::CallEnd::kTransport:
+            break;
+    }
+    return MakeError(Kind::kNetwork, ex.result.error);
 }
 
 std::string Redacted(std::string text, const std::string& secret) {
@@ -676,7 +523,7 @@ QwenProvider::QwenProvider(base::QwenConfig config, Options options)
         throw base::ConfigError("qwen.base_url must be an http:// or https:// URL");
     }
     while (!config_.base_url.empty() && config_.base_url.back() == '/') config_.base_url.pop_back();
-    GlobalInit();
+    net::Init();
 }
 
 Outcome<GenerateResult> QwenProvider::Generate(const GenerateRequest& request, StreamSink* sink,
