@@ -63,22 +63,6 @@ std::string Request::PathParam(std::string_view name) const {
     return it == path_params.end() ? std::string() : it->second;
 }
 
-std::string ToJson(const Json::Value& value) {
-    // One writer and one stream per thread: Json::writeString builds a writer from the
-    // builder's settings (a few allocations and lookups) on every call, which cost more than
-    // writing a small body did.
-    thread_local const std::unique_ptr<Json::StreamWriter> writer = [] {
-        Json::StreamWriterBuilder builder;
-        builder["indentation"] = "";
-        builder["emitUTF8"] = true;
-        return std::unique_ptr<Json::StreamWriter>(builder.newStreamWriter());
-    }();
-    thread_local std::ostringstream stream;
-    stream.str(std::string());
-    stream.clear();
-    writer->write(value, &stream);
-    return stream.str();
-}
 
 Response Response::Json(int status, const Json::Value& body) {
     Response r;

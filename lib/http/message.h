@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 
 namespace inkstone::lib::http {
 
@@ -83,7 +84,6 @@ class StreamWriter {
     virtual int ClientFd() const { return -1; }
 };
 
-/// Serialises JSON compactly (no trailing newline), UTF-8 kept as is.
-std::string ToJson(const Json::Value& value);
+using base::ToJson;  // lib/base/json.h; named here for the code that renders replies
 
 }  // namespace inkstone::lib::http
