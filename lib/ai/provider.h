@@ -75,7 +75,7 @@ struct UpstreamError {
 /// Stable lower-case name of a kind ("rate_limited"), for logs and the generations row.
 std::string_view UpstreamErrorKindName(UpstreamError::Kind kind);
 
-/// The API error a client sees for an upstream failure (SPEC §7). Pure.
+/// The API error a client sees for an upstream failure (README, "Generation (Qwen)"). Pure.
 ///   kAuth, kBadRequest, kServer, kNetwork, kProtocol → 502 UPSTREAM_ERROR
 ///   kRateLimited → 503 UPSTREAM_BUSY;  kContentRejected → 422 CONTENT_REJECTED
 ///   kTimeout → 504 UPSTREAM_TIMEOUT;   kCancelled → 502 UPSTREAM_ERROR (nobody is listening)

@@ -1,5 +1,5 @@
 #pragma once
-/// List paging (SPEC §3): `?page=1&page_size=20` (page_size at most 100) in, and
+/// List paging: `?page=1&page_size=20` (page_size at most 100) in, and
 /// `{"items": [...], "total": N, "page": P, "page_size": S}` out. Thread-safe (pure).
 #include <json/value.h>
 

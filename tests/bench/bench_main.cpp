@@ -1,4 +1,4 @@
-// inkstone-bench: `make bench` (issue 7, SPEC §9). Starts a private stack (MariaDB, the
+// inkstone-bench: `make bench` (README, "Performance"). Starts a private stack (MariaDB, the
 // DashScope simulator, the pool, nginx) like the integration tests, measures inkstone and
 // its baselines in one run, and prints one table (also written as JSON).
 //

@@ -1,5 +1,5 @@
 #pragma once
-/// The ledger invariants of SPEC §5, checked in SQL over a whole database, for every test that
+/// The ledger invariants of README "Credits, orders and memberships", checked in SQL over a whole database, for every test that
 /// moves credits (the wallet's, generation's): call it after the dust settles (no transaction
 /// in flight that must still commit) and expect no violations.
 ///

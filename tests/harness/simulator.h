@@ -1,5 +1,5 @@
 #pragma once
-/// The DashScope simulator (`<build>/tests/dashscope-sim`, SPEC §12) as a child process, for
+/// The DashScope simulator (`<build>/tests/dashscope-sim`, README "DashScope simulator") as a child process, for
 /// the tests and `make run`, plus its `/_sim/stats` counters.
 ///
 /// Layout under `dir`: sim.log (one JSON line per request), stdout.log (its own output).

@@ -1,4 +1,4 @@
-// The Qwen provider against the DashScope simulator (tests/sim, SPEC §12) as a process: the two
+// The Qwen provider against the DashScope simulator (tests/sim, README "DashScope simulator") as a process: the two
 // implementations of reference/dashscope.md checked against each other, directive by directive.
 #include <gtest/gtest.h>
 

@@ -811,7 +811,7 @@ int64_t RssKb(pid_t pid) {
     return -1;
 }
 
-// SPEC §12 / issue 7: the simulator is the streaming benchmark's upstream. 2,000 concurrent
+// README "Performance": the simulator is the streaming benchmark's upstream. 2,000 concurrent
 // slow streams (a token a second), driven by one curl multi handle.
 TEST(Sim, Soak2000ConcurrentSlowStreams) {
     constexpr int kStreams = 2000;

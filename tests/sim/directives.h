@@ -1,6 +1,6 @@
 #pragma once
 /// The simulator's steering language: `[[sim:key=value,key=value]]` blocks anywhere in the last
-/// user message (or an image prompt). SPEC §12 lists the keys; README "DashScope simulator"
+/// user message (or an image prompt). README "DashScope simulator"
 /// documents them for people. Pure functions, no state: safe from any thread.
 #include <cstdint>
 #include <optional>

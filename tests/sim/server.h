@@ -1,5 +1,5 @@
 #pragma once
-/// The DashScope simulator's HTTP/1.1 server (SPEC §12).
+/// The DashScope simulator's HTTP/1.1 server (README, "DashScope simulator").
 ///
 /// Concurrency: one thread runs one level-triggered epoll loop with a timer heap; every
 /// connection is a small state machine (reading a request, waiting to reply, streaming,

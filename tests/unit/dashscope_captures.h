@@ -6,7 +6,7 @@
 
 namespace inkstone::testing::captures {
 
-/// §1.5 [STREAM]: result_format "message", incremental_output true (frames 1, 2 and 15).
+/// result_format "message", incremental_output true (frames 1, 2 and 15).
 constexpr std::string_view kStream =
     "id:1\n"
     "event:result\n"
@@ -26,39 +26,39 @@ constexpr std::string_view kStream =
 
 constexpr std::string_view kStreamRequestId = "d30a9914-ac97-9102-b746-ce0cb35e3fa2";
 
-/// §1.6 [HIGRESS]: an error frame (usually the only frame of a 200 stream).
+/// an error frame (usually the only frame of a 200 stream).
 constexpr std::string_view kErrorFrame =
     "event:error\n"
     ":HTTP_STATUS/400\n"
     R"(data:{"code":"InvalidParameter","message":"Preprocessor error","request_id":"0cbe6006-faec-9854-bf8b-c906d75c3bd8"})"
     "\n\n";
 
-/// §1.6 [QCODE]: throttling opens with 200 OK, then an SSE error frame (no final blank line in
+/// throttling opens with 200 OK, then an SSE error frame (no final blank line in
 /// the capture).
 constexpr std::string_view kThrottlingFrame =
     "id:1\nevent:error\n:HTTP_STATUS/429\n"
     R"(data:{"request_id":"x","code":"Throttling.AllocationQuota","message":"Allocated quota exceeded"})";
 
-/// §1.6 capture (b): `400 Bad Request`, content-type application/json, SSE-framed body.
+/// `400 Bad Request`, content-type application/json, SSE-framed body.
 constexpr std::string_view kSseErrorBody400 =
     "id:1\nevent:error\n:HTTP_STATUS/400\n"
     R"(data:{"code":"InvalidParameter","message":"<400> InternalError.Algo.InvalidParameter: Range of max_tokens should be [1, 32768]","request_id":"req-400"})"
     "\n\n";
 
-/// §1.4 [D4J]: non-stream, result_format "text".
+/// non-stream, result_format "text".
 constexpr std::string_view kTextBody =
     R"({"output":{"finish_reason":"stop","text":"你好！很高兴为你提供帮助。"},"usage":{"total_tokens":18,"output_tokens":7,"input_tokens":11},"request_id":"db13c38b-4291-9f90-9117-a6be2d823ee5"})";
 
-/// §1.4: non-stream, result_format "message".
+/// non-stream, result_format "message".
 constexpr std::string_view kMessageBody =
     R"({"output":{"choices":[{"finish_reason":"stop","message":{"role":"assistant","content":"I am Qwen."}}]},)"
     R"("usage":{"input_tokens":22,"output_tokens":17,"total_tokens":39},"request_id":"req-message"})";
 
-/// §4 [D4J]: qwen-vl-max non-stream, content as a list.
+/// qwen-vl-max non-stream, content as a list.
 constexpr std::string_view kVisionBody =
     R"({"output":{"choices":[{"finish_reason":"stop","message":{"role":"assistant","content":[{"text":"图片中有两辆自行车。"}]}}]},"usage":{"output_tokens":7,"input_tokens":1264,"image_tokens":1230},"request_id":"f11e20f0-6774-9649-a0c9-6095e6287cdc"})";
 
-/// §4: a multimodal stream chunk, then the SDK sample's final chunk with `content: []`.
+/// a multimodal stream chunk, then the SDK sample's final chunk with `content: []`.
 constexpr std::string_view kVisionStream =
     "id:1\nevent:result\n:HTTP_STATUS/200\n"
     R"(data:{"output":{"choices":[{"message":{"content":[{"text":"两"}],"role":"assistant"},"finish_reason":"null"}]},"usage":{"output_tokens":1,"input_tokens":1264,"image_tokens":1230},"request_id":"req-vl"})"
@@ -67,7 +67,7 @@ constexpr std::string_view kVisionStream =
     R"(data:{"output":{"choices":[{"message":{"content":[],"role":"assistant"},"finish_reason":"stop"}]},"usage":{"output_tokens":1,"input_tokens":1264,"image_tokens":1230},"request_id":"req-vl"})"
     "\n\n";
 
-/// §2.1: flat error bodies.
+/// flat error bodies.
 constexpr std::string_view kInvalidApiKeyBody =
     R"({"code":"InvalidApiKey","message":"Invalid API-key provided.","request_id":"fb53c4ec-1c12-4fc4-a580-xxxxxx"})";
 constexpr std::string_view kDataInspectionBody =
@@ -79,7 +79,7 @@ constexpr std::string_view kInternalErrorBody =
 constexpr std::string_view kModelNotExistBody =
     R"({"code":"InvalidParameter","message":"Model not exist.","request_id":"req-model"})";
 
-/// §5 [BGGEN]/[D4J]: async image tasks.
+/// async image tasks.
 constexpr std::string_view kTaskSubmitted =
     R"({"output":{"task_status":"PENDING","task_id":"0385dc79-5ff8-4d82-bcb6-xxxxxx"},"request_id":"4909100c-7b5a-9f92-bfe5-xxxxxx"})";
 constexpr std::string_view kTaskRunning =

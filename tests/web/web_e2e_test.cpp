@@ -1,4 +1,4 @@
-// The web app end to end (issue 11): the built app (web/dist, `make web`) served by the
+// The web app end to end (README, "Web app"): the built app (web/dist, `make web`) served by the
 // harness's nginx in front of MariaDB, the pool and the DashScope simulator, exactly as the
 // integration tests run them; the journeys themselves are web/e2e/run.mjs in headless
 // Chromium (playwright-core driving Debian's /usr/bin/chromium). A journey fails on any

@@ -1,4 +1,4 @@
-// Throughput of the DashScope stream parser (issue 7 target: >= 300 MB/s): the SSE framing
+// Throughput of the DashScope stream parser (target >= 300 MB/s, README "Performance"): the SSE framing
 // alone, one JSON document, and the whole decoder (framing + JSON + deltas) as the provider
 // runs it, over a stream shaped like real qwen output: one to three tokens per frame, English
 // and Chinese, cumulative usage, `:HTTP_STATUS/200` on every frame.
