@@ -55,6 +55,12 @@ class Master {
     void Signal(int sig, bool only_generation_old);
     void BeginShutdown(bool graceful);
     int ActiveCurrent() const;
+    /// One pass of the supervision loop: reap, respawn, drain, escalate. false once the pool
+    /// has stopped (shutting down and no child left).
+    bool Supervise();
+    void DrainOldGeneration(Clock::time_point now);
+    void OnSignal(int sig, const siginfo_t& info);
+    void Unlisten();
 
     lib::base::Config config_;
     std::function<lib::base::Config()> reload_;
@@ -221,6 +227,8 @@ int Master::Run() {
     board_->started_ms = NowMs();
     board_->generation = generation_;
 
+    // Signals are taken synchronously with sigtimedwait below (nginx's master loop): nothing
+    // runs in a handler.
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2}) {
@@ -230,80 +238,90 @@ int Master::Run() {
     signal(SIGPIPE, SIG_IGN);
 
     lib::base::Log(lib::base::LogLevel::kInfo, "pool_started",
-             Fields({{"listen", config_.fcgi.listen},
-                     {"workers", WorkerCount(config_)},
-                     {"threads", config_.fcgi.threads}}));
-
-    while (true) {
-        Reap();
-        auto now = Clock::now();
-        if (shutting_down_) {
-            if (children_.empty()) break;
-            if (now >= kill_at_) {
-                Signal(SIGKILL, false);
-                kill_at_ = now + std::chrono::seconds(1);
-            }
-        } else {
-            while (ActiveCurrent() < WorkerCount(config_) && now >= next_spawn_) Spawn();
-            // After a reload, drain the old generation once the new one accepts (or after
-            // 10 s): the socket never closes, so nothing in between is refused.
-            bool old_running = std::any_of(children_.begin(), children_.end(), [&](const Child& c) {
-                return c.generation != generation_ && !c.stopping;
-            });
-            if (old_running) {
-                bool ready = std::all_of(children_.begin(), children_.end(), [&](const Child& c) {
-                    if (c.generation != generation_) return true;
-                    WorkerSlot* slot = board_->Find(c.pid);
-                    return slot != nullptr &&
-                           slot->state.load() == static_cast<int32_t>(WorkerState::kReady);
-                });
-                if (ready || now - reload_started_ > std::chrono::seconds(10)) {
-                    for (Child& c : children_) {
-                        if (c.generation != generation_ && !c.stopping) {
-                            c.stopping = true;
-                            kill(c.pid, SIGQUIT);
-                        }
-                    }
-                }
-            }
-        }
-
+                   Fields({{"listen", config_.fcgi.listen},
+                           {"workers", WorkerCount(config_)},
+                           {"threads", config_.fcgi.threads}}));
+    while (Supervise()) {
         siginfo_t info{};
         timespec tick{0, 50 * 1000 * 1000};
-        int sig = sigtimedwait(&set, &info, &tick);
-        switch (sig) {
-            case SIGTERM:
-            case SIGINT:
-                BeginShutdown(false);
-                break;
-            case SIGQUIT:
-                BeginShutdown(true);
-                break;
-            case SIGHUP:
-                if (!shutting_down_) Reload();
-                break;
-            case SIGUSR1:
-                lib::base::LogReopen();
-                Signal(SIGUSR1, false);
-                break;
-            case SIGUSR2:
-                // A worker reached max_requests and is draining: replace it now.
-                for (Child& c : children_) {
-                    if (c.pid == info.si_pid) c.replaced = true;
-                }
-                break;
-            default:
-                break;
+        const int sig = sigtimedwait(&set, &info, &tick);
+        if (sig > 0) OnSignal(sig, info);
+    }
+    Unlisten();
+    lib::base::Log(lib::base::LogLevel::kInfo, "pool_stopped");
+    return 0;
+}
+
+bool Master::Supervise() {
+    Reap();
+    const auto now = Clock::now();
+    if (shutting_down_) {
+        if (children_.empty()) return false;
+        if (now >= kill_at_) {
+            Signal(SIGKILL, false);
+            kill_at_ = now + std::chrono::seconds(1);
+        }
+        return true;
+    }
+    while (ActiveCurrent() < WorkerCount(config_) && now >= next_spawn_) Spawn();
+    DrainOldGeneration(now);
+    return true;
+}
+
+void Master::DrainOldGeneration(Clock::time_point now) {
+    // After a reload, drain the old generation once the new one accepts (or after 10 s): the
+    // socket never closes, so nothing in between is refused.
+    const bool old_running = std::any_of(children_.begin(), children_.end(), [&](const Child& c) {
+        return c.generation != generation_ && !c.stopping;
+    });
+    if (!old_running) return;
+    const bool ready = std::all_of(children_.begin(), children_.end(), [&](const Child& c) {
+        if (c.generation != generation_) return true;
+        WorkerSlot* slot = board_->Find(c.pid);
+        return slot != nullptr && slot->state.load() == static_cast<int32_t>(WorkerState::kReady);
+    });
+    if (!ready && now - reload_started_ <= std::chrono::seconds(10)) return;
+    for (Child& c : children_) {
+        if (c.generation != generation_ && !c.stopping) {
+            c.stopping = true;
+            kill(c.pid, SIGQUIT);
         }
     }
+}
 
+void Master::OnSignal(int sig, const siginfo_t& info) {
+    switch (sig) {
+        case SIGTERM:
+        case SIGINT:
+            BeginShutdown(false);
+            break;
+        case SIGQUIT:
+            BeginShutdown(true);
+            break;
+        case SIGHUP:
+            if (!shutting_down_) Reload();
+            break;
+        case SIGUSR1:
+            lib::base::LogReopen();
+            Signal(SIGUSR1, false);
+            break;
+        case SIGUSR2:
+            // A worker reached max_requests and is draining: replace it now.
+            for (Child& c : children_) {
+                if (c.pid == info.si_pid) c.replaced = true;
+            }
+            break;
+        default:
+            break;
+    }
+}
+
+void Master::Unlisten() {
     close(listen_fd_);
     if (config_.fcgi.listen.find('/') != std::string::npos ||
         config_.fcgi.listen.find(':') == std::string::npos) {
         unlink(config_.fcgi.listen.c_str());
     }
-    lib::base::Log(lib::base::LogLevel::kInfo, "pool_stopped");
-    return 0;
 }
 
 }  // namespace
