@@ -71,4 +71,15 @@ void JobRunner::Loop() {
     if (thread_end_) thread_end_();
 }
 
+int RunBatches(const BatchBudget& budget, int64_t batch_size,
+               const std::function<int64_t()>& batch) {
+    const auto deadline = std::chrono::steady_clock::now() + budget.max_time;
+    int batches = 0;
+    while (batches < budget.max_batches) {
+        ++batches;
+        if (batch() < batch_size || std::chrono::steady_clock::now() >= deadline) break;
+    }
+    return batches;
+}
+
 }  // namespace inkstone::lib::base

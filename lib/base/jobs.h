@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -13,6 +14,19 @@
 #include <vector>
 
 namespace inkstone::lib::base {
+
+/// Bounds one run of a job that works in batches (purges, expiry, recovery): it stops after
+/// `max_batches` batches or once `max_time` has passed, whichever comes first, and the next run
+/// picks up the rest. So one run never holds the job thread for long, whatever the backlog.
+struct BatchBudget {
+    int max_batches;
+    std::chrono::milliseconds max_time;
+};
+
+/// Calls `batch()`, which handles at most `batch_size` rows and returns how many it handled,
+/// again while it returns a full batch and the budget lasts. Returns the batches run.
+int RunBatches(const BatchBudget& budget, int64_t batch_size,
+               const std::function<int64_t()>& batch);
 
 struct Job {
     std::string name;

@@ -13,6 +13,33 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST(RunBatchesTest, StopsAtAShortBatchTheBatchCapOrTheTimeBudget) {
+    int calls = 0;
+    // A backlog of 2.5 batches: three calls, the last one short.
+    int64_t backlog = 250;
+    auto take = [&] {
+        ++calls;
+        const int64_t n = std::min<int64_t>(100, backlog);
+        backlog -= n;
+        return n;
+    };
+    EXPECT_EQ(RunBatches({10, std::chrono::seconds(10)}, 100, take), 3);
+    EXPECT_EQ(backlog, 0);
+    // An endless backlog: the batch cap ends the run.
+    calls = 0;
+    EXPECT_EQ(RunBatches({4, std::chrono::seconds(10)}, 100, [&] { ++calls; return 100; }), 4);
+    EXPECT_EQ(calls, 4);
+    // A slow batch: the time budget ends the run after the batch that crossed it.
+    calls = 0;
+    EXPECT_EQ(RunBatches({1000, std::chrono::milliseconds(30)}, 100,
+                         [&] {
+                             ++calls;
+                             std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                             return 100;
+                         }),
+              2);
+}
+
 TEST(JobRunner, RunsEachJobRepeatedlyAndSurvivesExceptions) {
     std::atomic<int> good{0};
     std::atomic<int> bad{0};
