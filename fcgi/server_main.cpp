@@ -10,38 +10,31 @@
 #include "fcgi/application.h"
 #include "fcgi/dispatcher.h"
 #include "fcgi/pool.h"
-#include "handlers/routes.h"
-#include "lib/accounts/auth.h"
-#include "lib/base/clock.h"
+#include "handlers/app.h"
 #include "lib/base/config.h"
 #include "lib/db/db.h"
 #include "lib/base/jobs.h"
 #include "lib/base/log.h"
-#include "lib/payments/payment_keys.h"
 #include "lib/payments/notify.h"
-#include "lib/ai/provider.h"
+#include "lib/payments/payment_keys.h"
 
 namespace {
 
 using namespace inkstone;
 
-/// Everything one worker process serves with, built after fork.
+/// One worker process's application: the composition root (handlers/app.h) behind the
+/// dispatcher, and the worker's job thread. Built after fork.
 class ServerApp final : public fcgi::Application {
   public:
     ServerApp(const lib::base::Config& config, const lib::payments::MockProvider& mock_payments)
-        : config_(config),
-          db_(config_.db),
-          providers_(config_),
-          api_(handlers::Deps{config_, db_, clock_, providers_, mock_payments}),
-          router_(api_.Routes()),
-          authenticator_(db_, clock_),
-          dispatcher_(router_, &authenticator_),
-          jobs_(config_.jobs.enabled ? api_.Jobs() : std::vector<lib::base::Job>{}) {}
+        : app_(config, mock_payments),
+          dispatcher_(app_.router(), &app_.authenticator()),
+          jobs_(config.jobs.enabled ? app_.Jobs() : std::vector<lib::base::Job>{}) {}
 
     void ThreadStarted() override { lib::db::Pool::ThreadInit(); }
     void ThreadStopping() override { lib::db::Pool::ThreadEnd(); }
     lib::http::Response Serve(lib::http::Request& request, lib::http::StreamWriter& stream,
-                        bool body_truncated) override {
+                              bool body_truncated) override {
         return dispatcher_.Dispatch(request, stream, body_truncated);
     }
     size_t MaxBodyBytes() const override { return dispatcher_.MaxBodyBytes(); }
@@ -51,13 +44,7 @@ class ServerApp final : public fcgi::Application {
     void StopBackground() override { jobs_.Stop(); }
 
   private:
-    lib::base::Config config_;
-    lib::base::SystemClock clock_;
-    lib::db::Pool db_;
-    lib::ai::ProviderMap providers_;
-    handlers::Api api_;
-    lib::http::Router router_;
-    lib::accounts::TokenAuthenticator authenticator_;
+    handlers::App app_;
     fcgi::Dispatcher dispatcher_;
     lib::base::JobRunner jobs_;
 };

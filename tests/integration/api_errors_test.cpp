@@ -43,7 +43,8 @@ TEST(ApiErrors, UnknownPathIs404AndWrongMethodIs405) {
     ExpectJsonError(c.Get("/api/v1/nope"), 404, "NOT_FOUND");
     ExpectJsonError(c.Get("/api/v1/health/"), 404, "NOT_FOUND");
     ExpectJsonError(c.Get("/api/v1/../v1/nope"), 404, "NOT_FOUND");
-    ExpectJsonError(c.Get("/elsewhere"), 404, "NOT_FOUND");  // nginx's own, still JSON
+    // nginx's own, still JSON (outside /api/ every path is the web app, README "Web app")
+    ExpectJsonError(c.Get("/api/elsewhere"), 404, "NOT_FOUND");
     HttpResponse r = c.Request("DELETE", "/api/v1/health");
     ExpectJsonError(r, 405, "METHOD_NOT_ALLOWED");
     EXPECT_EQ(r.Header("allow"), "GET");
