@@ -1,15 +1,14 @@
 #include "lib/generation/generations.h"
 
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
 #include <json/reader.h>
 
 #include <algorithm>
 #include <charconv>
 #include <memory>
-#include <stdexcept>
 
+#include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/billing/money.h"
 #include "lib/http/message.h"
 
 namespace inkstone::lib::generation {
@@ -66,104 +65,78 @@ constexpr char kPendingTasksSql[] =
     " FROM generations WHERE status = 'RUNNING' AND kind = 'image' "
     "AND task_id IS NOT NULL AND updated_at < ? ORDER BY updated_at LIMIT ?";
 constexpr char kStaleSql[] =
-    "SELECT id FROM generations WHERE status = 'RUNNING' AND created_at < ? "
+    "SELECT id, credits_charged FROM generations WHERE status = 'RUNNING' AND created_at < ? "
     "AND (kind <> 'image' OR task_id IS NULL) ORDER BY id LIMIT ?";
 constexpr char kHistorySql[] =
     "SELECT " RECORD_COLUMNS
     " FROM generations WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
-constexpr char kHistoryCountSql[] = "SELECT COUNT(*) FROM generations WHERE user_id = ?";
+constexpr char kHistoryCountSql[] = "SELECT COUNT(*) AS total FROM generations WHERE user_id = ?";
 #undef RECORD_COLUMNS
 
-std::string SqlTime(base::TimePoint t) { return base::FormatSqlDateTime(t); }
-
-std::optional<ModelKind> ParseKind(std::string_view name) {
-    if (name == "text") return ModelKind::kText;
-    if (name == "vision") return ModelKind::kVision;
-    if (name == "image") return ModelKind::kImage;
-    return std::nullopt;
-}
-
-GenerationStatus ParseStatus(std::string_view name) {
-    if (name == "SUCCEEDED") return GenerationStatus::kSucceeded;
-    if (name == "FAILED") return GenerationStatus::kFailed;
-    if (name == "ABORTED") return GenerationStatus::kAborted;
-    return GenerationStatus::kRunning;
-}
-
-std::string ImagesToJson(const std::vector<std::string>& urls) {
+std::optional<std::string> ImagesToJson(const std::vector<std::string>& urls) {
+    if (urls.empty()) return std::nullopt;
     Json::Value array(Json::arrayValue);
     for (const std::string& url : urls) array.append(url);
     return http::ToJson(array);
 }
 
-std::vector<std::string> ImagesFromJson(const std::string& text) {
-    std::vector<std::string> out;
-    if (text.empty()) return out;
+/// The `images` column: a JSON array of URLs, as ImagesToJson wrote it.
+std::vector<std::string> ImagesFromJson(int64_t generation_id, const std::string& text) {
     Json::Value array;
     Json::CharReaderBuilder builder;
     std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
     std::string errors;
-    if (!reader->parse(text.data(), text.data() + text.size(), &array, &errors) ||
-        !array.isArray()) {
-        return out;
-    }
+    const bool parsed = reader->parse(text.data(), text.data() + text.size(), &array, &errors);
+    INKSTONE_ASSERT(parsed && array.isArray(),
+                    "generation " + std::to_string(generation_id) + ": images is not an array");
+    std::vector<std::string> out;
     for (const Json::Value& url : array) {
-        if (url.isString()) out.push_back(url.asString());
+        INKSTONE_ASSERT(url.isString(), "generation " + std::to_string(generation_id) +
+                                            ": an image URL is not a string");
+        out.push_back(url.asString());
     }
     return out;
 }
 
-GenerationRecord ReadRecord(sql::ResultSet& row) {
+GenerationRecord ReadRecord(const db::Rows& row) {
     GenerationRecord r;
-    r.id = static_cast<int64_t>(row.getUInt64("id"));
-    r.user_id = static_cast<int64_t>(row.getUInt64("user_id"));
-    r.kind = ParseKind(std::string(row.getString("kind"))).value_or(ModelKind::kText);
-    if (!row.isNull("tool_type")) r.tool_type = std::string(row.getString("tool_type"));
-    r.model = row.getString("model");
-    r.status = ParseStatus(std::string(row.getString("status")));
-    r.prompt = row.getString("prompt");
-    if (!row.isNull("content")) r.content = row.getString("content");
-    if (!row.isNull("images")) r.image_urls = ImagesFromJson(row.getString("images"));
-    r.credits_charged = row.getInt64("credits_charged");
-    r.refunded = !row.isNull("refund_id");
-    if (!row.isNull("finish_reason")) r.finish_reason = row.getString("finish_reason");
-    r.input_tokens = row.getInt64("input_tokens");
-    r.output_tokens = row.getInt64("output_tokens");
-    if (!row.isNull("task_id")) r.task_id = row.getString("task_id");
-    if (!row.isNull("error_code")) r.error_code = row.getString("error_code");
-    r.created_at = db::GetTime(row, "created_at");
-    r.finished_at = db::GetOptionalTime(row, "finished_at");
+    r.id = row.Int("id");
+    r.user_id = row.Int("user_id");
+    r.kind = row.Enum<ModelKind>("kind");
+    r.tool_type = row.OptionalString("tool_type");
+    r.model = row.String("model");
+    r.status = row.Enum<GenerationStatus>("status");
+    r.prompt = row.String("prompt");
+    r.content = row.OptionalString("content").value_or("");
+    if (std::optional<std::string> images = row.OptionalString("images")) {
+        r.image_urls = ImagesFromJson(r.id, *images);
+    }
+    r.credits_charged = row.Int("credits_charged");
+    r.refunded = !row.IsNull("refund_id");
+    r.finish_reason = row.OptionalString("finish_reason").value_or("");
+    r.input_tokens = row.Int("input_tokens");
+    r.output_tokens = row.Int("output_tokens");
+    r.task_id = row.OptionalString("task_id").value_or("");
+    r.error_code = row.OptionalString("error_code").value_or("");
+    r.created_at = row.Time("created_at");
+    r.finished_at = row.OptionalTime("finished_at");
     return r;
 }
 
 int64_t Credits(db::Lease& lease, int64_t user_id) {
-    sql::PreparedStatement& select = lease.Prepare(kSelectCreditsSql);
-    select.setUInt64(1, static_cast<uint64_t>(user_id));
-    std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-    return row->next() ? row->getInt64(1) : 0;
+    db::Rows row = lease.Query(kSelectCreditsSql, user_id);
+    // generations.user_id is a foreign key: the user of a generation exists.
+    INKSTONE_ASSERT(row.Next(), "no user " + std::to_string(user_id));
+    return row.Int("credits");
 }
 
-/// The conditional `RUNNING -> outcome` UPDATE; true when this call made the change.
-bool UpdateFinished(db::Lease& lease, int64_t generation_id, const GenerationOutcome& outcome,
-                    base::TimePoint now) {
-    sql::PreparedStatement& finish = lease.Prepare(kFinishSql);
-    finish.setString(1, std::string(GenerationStatusName(outcome.status)));
-    finish.setInt(2, outcome.delivered ? 1 : 0);
-    finish.setString(3, outcome.content);
-    if (outcome.image_urls.empty()) {
-        finish.setNull(4, sql::DataType::VARCHAR);
-    } else {
-        finish.setString(4, ImagesToJson(outcome.image_urls));
-    }
-    finish.setString(5, outcome.finish_reason);
-    finish.setInt64(6, outcome.input_tokens);
-    finish.setInt64(7, outcome.output_tokens);
-    finish.setString(8, outcome.upstream_request_id.substr(0, 64));
-    finish.setString(9, outcome.error_code.substr(0, 64));
-    finish.setString(10, SqlTime(now));
-    finish.setString(11, SqlTime(now));
-    finish.setUInt64(12, static_cast<uint64_t>(generation_id));
-    return finish.executeUpdate() == 1;
+/// The conditional `RUNNING -> verdict` UPDATE; true when this call made the change.
+bool UpdateFinished(db::Lease& lease, int64_t generation_id, const Verdict& verdict,
+                    const GenerationOutput& output, base::TimePoint now) {
+    return lease.Execute(kFinishSql, verdict.status, output.delivered, output.content,
+                         ImagesToJson(output.image_urls), output.finish_reason, output.input_tokens,
+                         output.output_tokens, output.upstream_request_id.substr(0, 64),
+                         output.error_code.substr(0, 64), now, now, generation_id) == 1;
 }
 
 int64_t CeilSeconds(std::chrono::system_clock::duration d) {
@@ -172,9 +145,43 @@ int64_t CeilSeconds(std::chrono::system_clock::duration d) {
     return std::max<int64_t>(1, s.count());
 }
 
+struct LockedUser {
+    int64_t credits = 0;
+    bool member = false;
+};
+
+LockedUser LockUser(db::Transaction& tx, int64_t user_id, base::TimePoint now) {
+    db::Rows user = tx.Query(kLockUserSql, user_id);
+    if (!user.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
+    return LockedUser{user.Int("credits"),
+                      billing::IsMember(user.OptionalTime("member_expired_at"), now)};
+}
+
+/// 429 past the per-minute or (text/vision) in-flight limit; members too.
+void CheckLimits(db::Transaction& tx, const GenerationLimits& limits, int64_t user_id,
+                 ModelKind kind, base::TimePoint now) {
+    db::Rows window = tx.Query(kCountLimitsSql, user_id, now - limits.stale_after, user_id,
+                               now - std::chrono::seconds(60));
+    INKSTONE_ASSERT(window.Next(), "the fair-use counts returned no row");
+    if (window.Int("recent") >= limits.per_minute) {
+        base::ApiError error(
+            base::ErrorCode::kRateLimited,
+            "too many generations: at most " + std::to_string(limits.per_minute) + " per minute");
+        error.retry_after_s = CeilSeconds(window.Time("oldest") + std::chrono::seconds(60) - now);
+        throw error;
+    }
+    if (kind != ModelKind::kImage && window.Int("in_flight") >= limits.in_flight) {
+        base::ApiError error(base::ErrorCode::kRateLimited,
+                             "too many generations at once: at most " +
+                                 std::to_string(limits.in_flight) + " in flight");
+        error.retry_after_s = 1;
+        throw error;
+    }
+}
+
 }  // namespace
 
-std::string_view ModelKindName(ModelKind kind) {
+std::string_view ToSql(ModelKind kind) {
     switch (kind) {
         case ModelKind::kText:
             return "text";
@@ -183,21 +190,17 @@ std::string_view ModelKindName(ModelKind kind) {
         case ModelKind::kImage:
             return "image";
     }
-    return "text";
+    INKSTONE_INVARIANT_FAILED("ModelKind " + std::to_string(static_cast<int>(kind)));
 }
 
-std::string_view GenerationStatusName(GenerationStatus status) {
-    switch (status) {
-        case GenerationStatus::kRunning:
-            return "RUNNING";
-        case GenerationStatus::kSucceeded:
-            return "SUCCEEDED";
-        case GenerationStatus::kFailed:
-            return "FAILED";
-        case GenerationStatus::kAborted:
-            return "ABORTED";
+bool FromSql(std::string_view text, ModelKind* kind) {
+    for (ModelKind k : {ModelKind::kText, ModelKind::kVision, ModelKind::kImage}) {
+        if (text == ToSql(k)) {
+            *kind = k;
+            return true;
+        }
     }
-    return "RUNNING";
+    return false;
 }
 
 std::vector<ModelInfo> ModelCatalog(const base::Config& config) {
@@ -221,7 +224,7 @@ std::vector<ModelInfo> ModelCatalog(const base::Config& config) {
         size_t eq = item.find('=');
         if (eq == std::string_view::npos) {
             throw base::ConfigError("ai.model_credits: expected model=credits, got \"" +
-                              std::string(item) + "\"");
+                                    std::string(item) + "\"");
         }
         std::string_view name = item.substr(0, eq);
         std::string_view number = item.substr(eq + 1);
@@ -230,7 +233,7 @@ std::vector<ModelInfo> ModelCatalog(const base::Config& config) {
         if (ec != std::errc() || ptr != number.data() + number.size() || credits < 0 ||
             credits > 1000000) {
             throw base::ConfigError("ai.model_credits: credits for " + std::string(name) +
-                              " must be an integer from 0 to 1000000");
+                                    " must be an integer from 0 to 1000000");
         }
         auto it = std::find_if(models.begin(), models.end(),
                                [&](const ModelInfo& m) { return m.model == name; });
@@ -261,11 +264,18 @@ std::string WritingTool::Render(std::string_view prompt) const {
     return out;
 }
 
+const ModelInfo* FindModel(const std::vector<ModelInfo>& models, std::string_view model) {
+    for (const ModelInfo& m : models) {
+        if (m.model == model) return &m;
+    }
+    return nullptr;
+}
+
 namespace {
 
-WritingTool ReadTool(sql::ResultSet& row) {
-    return WritingTool{row.getString(1), row.getString(2), row.getString(3), row.getString(4),
-                       row.getString(5)};
+WritingTool ReadTool(const db::Rows& row) {
+    return WritingTool{row.String("tool_type"), row.String("name"), row.String("description"),
+                       row.String("system_prompt"), row.String("user_template")};
 }
 
 }  // namespace
@@ -273,136 +283,84 @@ WritingTool ReadTool(sql::ResultSet& row) {
 std::vector<WritingTool> Generations::ListTools() const {
     return db::WithLease(pool_, [](db::Lease& lease) {
         std::vector<WritingTool> tools;
-        std::unique_ptr<sql::ResultSet> rows(lease.Prepare(kListToolsSql).executeQuery());
-        while (rows->next()) tools.push_back(ReadTool(*rows));
+        db::Rows rows = lease.Query(kListToolsSql);
+        while (rows.Next()) tools.push_back(ReadTool(rows));
         return tools;
     });
 }
 
 std::optional<WritingTool> Generations::FindTool(std::string_view tool_type) const {
     return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<WritingTool> {
-        sql::PreparedStatement& find = lease.Prepare(kFindToolSql);
-        find.setString(1, std::string(tool_type));
-        std::unique_ptr<sql::ResultSet> row(find.executeQuery());
-        if (!row->next()) return std::nullopt;
-        return ReadTool(*row);
+        db::Rows row = lease.Query(kFindToolSql, tool_type);
+        if (!row.Next()) return std::nullopt;
+        return ReadTool(row);
     });
 }
 
 StartedGeneration Generations::Start(const NewGeneration& g) const {
     return db::RetryOnAborted(pool_, "generation.start", [&](db::Transaction& tx) {
-        db::Lease& lease = tx.lease();
         const base::TimePoint now = clock_.Now();
+        const LockedUser user = LockUser(tx, g.user_id, now);
+        CheckLimits(tx, limits_, g.user_id, g.kind, now);
 
-        sql::PreparedStatement& lock = lease.Prepare(kLockUserSql);
-        lock.setUInt64(1, static_cast<uint64_t>(g.user_id));
-        std::unique_ptr<sql::ResultSet> user(lock.executeQuery());
-        if (!user->next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
-        const int64_t credits = user->getInt64("credits");
-        const std::optional<base::TimePoint> member_until =
-            db::GetOptionalTime(*user, "member_expired_at");
-        const bool member = member_until && *member_until > now;
-
-        sql::PreparedStatement& counts = lease.Prepare(kCountLimitsSql);
-        counts.setUInt64(1, static_cast<uint64_t>(g.user_id));
-        counts.setString(2, SqlTime(now - limits_.stale_after));
-        counts.setUInt64(3, static_cast<uint64_t>(g.user_id));
-        counts.setString(4, SqlTime(now - std::chrono::seconds(60)));
-        std::unique_ptr<sql::ResultSet> window(counts.executeQuery());
-        window->next();
-        if (window->getInt64("recent") >= limits_.per_minute) {
-            base::ApiError error(base::ErrorCode::kRateLimited, "too many generations: at most " +
-                                                        std::to_string(limits_.per_minute) +
-                                                        " per minute");
-            error.retry_after_s =
-                CeilSeconds(db::GetTime(*window, "oldest") + std::chrono::seconds(60) - now);
-            throw error;
-        }
-        if (g.kind != ModelKind::kImage) {
-            if (window->getInt64("in_flight") >= limits_.in_flight) {
-                base::ApiError error(base::ErrorCode::kRateLimited, "too many generations at once: at most " +
-                                                            std::to_string(limits_.in_flight) +
-                                                            " in flight");
-                error.retry_after_s = 1;
-                throw error;
-            }
-        }
-        if (!member && credits < g.cost) {
-            base::ApiError error(base::ErrorCode::kInsufficientCredits, "not enough credits");
-            error.extra["required"] = Json::Int64(g.cost);
-            error.extra["balance"] = Json::Int64(credits);
-            throw error;
-        }
-
-        sql::PreparedStatement& insert = lease.Prepare(kInsertGenerationSql);
-        insert.setUInt64(1, static_cast<uint64_t>(g.user_id));
-        insert.setString(2, std::string(ModelKindName(g.kind)));
-        if (g.tool_type) {
-            insert.setString(3, *g.tool_type);
-        } else {
-            insert.setNull(3, sql::DataType::VARCHAR);
-        }
-        insert.setString(4, g.provider);
-        insert.setString(5, g.model);
-        insert.setInt(6, g.stream ? 1 : 0);
-        insert.setString(7, g.prompt);
-        insert.setString(8, SqlTime(now));
-        insert.setString(9, SqlTime(now));
-        insert.executeUpdate();
-
+        tx.Execute(kInsertGenerationSql, g.user_id, g.kind, g.tool_type, g.provider, g.model,
+                   g.stream, g.prompt, now, now);
         StartedGeneration started;
-        started.generation_id = db::LastInsertId(lease);
-        started.balance = credits;
-        if (!member && g.cost > 0) {
+        started.generation_id = tx.LastInsertId();
+        started.balance = user.credits;
+        const int64_t credits = CreditsToCharge(user.member, g.cost);
+        if (credits > 0) {
+            // The wallet's debit is the one 402 check (INSUFFICIENT_CREDITS with `required` and
+            // `balance`): it throws, and the row inserted above rolls back with it.
             const std::string description =
                 "AI生成 " + g.model + (g.tool_type ? " · " + *g.tool_type : std::string());
-            billing::ChargeResult charge =
-                wallet_.ChargeIn(tx, g.user_id, g.cost, description, started.generation_id);
+            const billing::ChargeResult charge =
+                wallet_.ChargeIn(tx, g.user_id, credits, description, started.generation_id);
             started.charge_id = charge.charge_id;
-            started.credits_charged = g.cost;
+            started.credits_charged = credits;
             started.balance = charge.balance;
-            sql::PreparedStatement& link = lease.Prepare(kLinkChargeSql);
-            link.setUInt64(1, static_cast<uint64_t>(charge.charge_id));
-            link.setInt64(2, g.cost);
-            link.setUInt64(3, static_cast<uint64_t>(started.generation_id));
-            link.executeUpdate();
+            tx.Execute(kLinkChargeSql, charge.charge_id, credits, started.generation_id);
         }
         return started;
     });
 }
 
-FinishResult Generations::Finish(int64_t generation_id, const GenerationOutcome& outcome) const {
-    if (!outcome.refund) {
-        if (std::optional<FinishResult> done = FinishWithoutRefund(generation_id, outcome)) {
+FinishResult Generations::Finish(int64_t generation_id, const Verdict& verdict,
+                                 const GenerationOutput& output) const {
+    if (!verdict.refund) {
+        if (std::optional<FinishResult> done =
+                FinishWithoutRefund(generation_id, verdict, output)) {
             return *done;
         }
     }
     try {
-        return FinishOnce(generation_id, outcome);
+        return FinishOnce(generation_id, verdict, output);
     } catch (const billing::AlreadyRefunded&) {
         // Someone refunded this charge outside a finish (a concurrent path lost nothing: our
         // transaction rolled back). Run again: the generation is finished without a refund.
-        return FinishOnce(generation_id, outcome);
+        return FinishOnce(generation_id, verdict, output);
     }
 }
 
-std::optional<FinishResult> Generations::FinishWithoutRefund(
-    int64_t generation_id, const GenerationOutcome& outcome) const {
+std::optional<FinishResult> Generations::FinishWithoutRefund(int64_t generation_id,
+                                                             const Verdict& verdict,
+                                                             const GenerationOutput& output) const {
     // Without a refund the status change is the only write, and one conditional UPDATE is
     // atomic on its own: no transaction (BEGIN, locking SELECT, COMMIT, autocommit back) is
     // needed. Anything unusual (finished by someone else meanwhile, a lock wait) goes the
     // transactional way, which reads the row under its lock and retries.
     try {
         return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<FinishResult> {
-            if (!UpdateFinished(lease, generation_id, outcome, clock_.Now())) return std::nullopt;
-            sql::PreparedStatement& select = lease.Prepare(kSelectFinishedSql);
-            select.setUInt64(1, static_cast<uint64_t>(generation_id));
-            std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-            if (!row->next()) throw std::runtime_error("finished generation row vanished");
+            if (!UpdateFinished(lease, generation_id, verdict, output, clock_.Now())) {
+                return std::nullopt;
+            }
+            db::Rows row = lease.Query(kSelectFinishedSql, generation_id);
+            INKSTONE_ASSERT(row.Next(),
+                            "finished generation " + std::to_string(generation_id) + " vanished");
             FinishResult result;
             result.finished_now = true;
-            result.refunded = !row->isNull("refund_id");
-            result.balance = row->getInt64("credits");
+            result.refunded = !row.IsNull("refund_id");
+            result.balance = row.Int("credits");
             return result;
         });
     } catch (const db::DbError& e) {
@@ -411,72 +369,49 @@ std::optional<FinishResult> Generations::FinishWithoutRefund(
     }
 }
 
-FinishResult Generations::FinishOnce(int64_t generation_id,
-                                     const GenerationOutcome& outcome) const {
+FinishResult Generations::FinishOnce(int64_t generation_id, const Verdict& verdict,
+                                     const GenerationOutput& output) const {
     return db::RetryOnAborted(pool_, "generation.finish", [&](db::Transaction& tx) {
-        db::Lease& lease = tx.lease();
-        const base::TimePoint now = clock_.Now();
-        sql::PreparedStatement& lock = lease.Prepare(kLockGenerationSql);
-        lock.setUInt64(1, static_cast<uint64_t>(generation_id));
-        std::unique_ptr<sql::ResultSet> row(lock.executeQuery());
-        if (!row->next()) throw base::ApiError(base::ErrorCode::kNotFound, "generation not found");
-        const int64_t user_id = static_cast<int64_t>(row->getUInt64("user_id"));
-        const bool running = std::string(row->getString("status")) == "RUNNING";
-        const int64_t charge_id =
-            row->isNull("charge_id") ? 0 : static_cast<int64_t>(row->getUInt64("charge_id"));
+        db::Rows row = tx.Query(kLockGenerationSql, generation_id);
+        if (!row.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "generation not found");
+        const int64_t user_id = row.Int("user_id");
+        const bool running = row.Enum<GenerationStatus>("status") == GenerationStatus::kRunning;
+        const std::optional<int64_t> charge_id = row.OptionalInt("charge_id");
         FinishResult result;
-        result.refunded = !row->isNull("refund_id");
-        if (!running) {
-            result.balance = Credits(lease, user_id);
-            return result;
+        result.refunded = !row.IsNull("refund_id");
+        if (running) {
+            result.finished_now =
+                UpdateFinished(tx.lease(), generation_id, verdict, output, clock_.Now());
         }
-
-        result.finished_now = UpdateFinished(lease, generation_id, outcome, now);
-
-        if (result.finished_now && outcome.refund && charge_id != 0) {
-            std::optional<int64_t> refund_id =
-                wallet_.RefundIn(tx, charge_id, "AI生成失败退款 #" + std::to_string(generation_id));
-            if (refund_id) {
-                sql::PreparedStatement& link = lease.Prepare(kLinkRefundSql);
-                link.setUInt64(1, static_cast<uint64_t>(*refund_id));
-                link.setUInt64(2, static_cast<uint64_t>(generation_id));
-                link.executeUpdate();
-            }
+        if (result.finished_now && verdict.refund && charge_id) {
+            const std::optional<int64_t> refund_id = wallet_.RefundIn(
+                tx, *charge_id, "AI生成失败退款 #" + std::to_string(generation_id));
+            if (refund_id) tx.Execute(kLinkRefundSql, *refund_id, generation_id);
             result.refunded = true;
         }
-        result.balance = Credits(lease, user_id);
+        result.balance = Credits(tx.lease(), user_id);
         return result;
     });
 }
 
 void Generations::SetTask(int64_t generation_id, const std::string& task_id) const {
     db::RetryOnAborted(pool_, "generation.set_task", [&](db::Transaction& tx) {
-        sql::PreparedStatement& set = tx.lease().Prepare(kSetTaskSql);
-        set.setString(1, task_id);
-        set.setString(2, SqlTime(clock_.Now()));
-        set.setUInt64(3, static_cast<uint64_t>(generation_id));
-        set.executeUpdate();
+        tx.Execute(kSetTaskSql, task_id, clock_.Now(), generation_id);
     });
 }
 
 void Generations::TouchTask(int64_t generation_id) const {
     db::RetryOnAborted(pool_, "generation.touch_task", [&](db::Transaction& tx) {
-        sql::PreparedStatement& touch = tx.lease().Prepare(kTouchTaskSql);
-        touch.setString(1, SqlTime(clock_.Now()));
-        touch.setUInt64(2, static_cast<uint64_t>(generation_id));
-        touch.executeUpdate();
+        tx.Execute(kTouchTaskSql, clock_.Now(), generation_id);
     });
 }
 
 std::optional<GenerationRecord> Generations::FindTask(int64_t user_id,
                                                       std::string_view task_id) const {
     return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<GenerationRecord> {
-        sql::PreparedStatement& find = lease.Prepare(kFindTaskSql);
-        find.setString(1, std::string(task_id));
-        find.setUInt64(2, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> row(find.executeQuery());
-        if (!row->next()) return std::nullopt;
-        return ReadRecord(*row);
+        db::Rows row = lease.Query(kFindTaskSql, task_id, user_id);
+        if (!row.Next()) return std::nullopt;
+        return ReadRecord(row);
     });
 }
 
@@ -484,32 +419,31 @@ std::vector<GenerationRecord> Generations::PendingTasks(std::chrono::seconds min
                                                         int limit) const {
     return db::WithLease(pool_, [&](db::Lease& lease) {
         std::vector<GenerationRecord> out;
-        sql::PreparedStatement& select = lease.Prepare(kPendingTasksSql);
-        select.setString(1, SqlTime(clock_.Now() - min_age));
-        select.setInt(2, limit);
-        std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
-        while (rows->next()) out.push_back(ReadRecord(*rows));
+        db::Rows rows = lease.Query(kPendingTasksSql, clock_.Now() - min_age, limit);
+        while (rows.Next()) out.push_back(ReadRecord(rows));
         return out;
     });
 }
 
 int64_t Generations::RecoverStale(int batch) const {
-    const std::vector<int64_t> ids = db::WithLease(pool_, [&](db::Lease& lease) {
-        std::vector<int64_t> stale;
-        sql::PreparedStatement& select = lease.Prepare(kStaleSql);
-        select.setString(1, SqlTime(clock_.Now() - limits_.stale_after));
-        select.setInt(2, batch);
-        std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
-        while (rows->next()) stale.push_back(static_cast<int64_t>(rows->getUInt64(1)));
-        return stale;
+    struct Stale {
+        int64_t id;
+        int64_t credits_charged;
+    };
+    const std::vector<Stale> stale = db::WithLease(pool_, [&](db::Lease& lease) {
+        std::vector<Stale> out;
+        db::Rows rows = lease.Query(kStaleSql, clock_.Now() - limits_.stale_after, batch);
+        while (rows.Next()) out.push_back({rows.Int("id"), rows.Int("credits_charged")});
+        return out;
     });
     int64_t finished = 0;
-    for (int64_t id : ids) {
-        GenerationOutcome lost;
-        lost.status = GenerationStatus::kFailed;
-        lost.refund = true;
-        lost.error_code = "worker_lost";
-        if (Finish(id, lost).finished_now) ++finished;
+    for (const Stale& s : stale) {
+        GenerationFacts lost;
+        lost.ending = Ending::kWorkerLost;
+        lost.credits_charged = s.credits_charged;
+        GenerationOutput output;
+        output.error_code = "worker_lost";
+        if (Finish(s.id, Settle(lost), output).finished_now) ++finished;
     }
     return finished;
 }
@@ -517,16 +451,10 @@ int64_t Generations::RecoverStale(int batch) const {
 HistoryPage Generations::History(int64_t user_id, int64_t limit, int64_t offset) const {
     return db::WithLease(pool_, [&](db::Lease& lease) {
         HistoryPage page;
-        sql::PreparedStatement& count = lease.Prepare(kHistoryCountSql);
-        count.setUInt64(1, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> total(count.executeQuery());
-        if (total->next()) page.total = total->getInt64(1);
-        sql::PreparedStatement& select = lease.Prepare(kHistorySql);
-        select.setUInt64(1, static_cast<uint64_t>(user_id));
-        select.setInt64(2, limit);
-        select.setInt64(3, offset);
-        std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
-        while (rows->next()) page.items.push_back(ReadRecord(*rows));
+        db::Rows total = lease.Query(kHistoryCountSql, user_id);
+        if (total.Next()) page.total = total.Int("total");
+        db::Rows rows = lease.Query(kHistorySql, user_id, limit, offset);
+        while (rows.Next()) page.items.push_back(ReadRecord(rows));
         return page;
     });
 }

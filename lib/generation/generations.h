@@ -1,14 +1,16 @@
 #pragma once
-/// Generations (SPEC §7): the model catalog, writing tools, and the DB side of one generation:
-/// start (rate limits, charge, row), finish (exactly once, with the refund decided by the
-/// caller), recovery of generations whose worker died, and image tasks.
+/// Generations (README, "Generation (Qwen)"): the model catalog, writing tools, and the DB side
+/// of one generation: start (rate limits, charge, row), finish (exactly once, as Settle's
+/// verdict says: lib/generation/settle.h), recovery of generations whose worker died, and image
+/// tasks. Every statement of the `generations` and `writing_tools` tables is here.
 ///
 /// Every state change of a generation is a conditional UPDATE `... WHERE status = 'RUNNING'`
 /// in the same transaction as its refund, so the request thread, the recovery job and the
 /// image poller, on any number of hosts, can race: exactly one of them finishes a generation,
 /// and a charge is refunded at most once (the ledger's UNIQUE refund_of key is the backstop).
 ///
-/// Thread-safe: no mutable state. Errors: ApiError for clients (402, 404, 429), db::DbError.
+/// Thread-safe: no mutable state. Errors: ApiError for clients (402, 404, 429), db::DbError, and
+/// an InvariantError for a row that breaks the schema's rules (an unknown status or kind).
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -18,13 +20,17 @@
 
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
-#include "lib/db/db.h"
 #include "lib/billing/wallet.h"
+#include "lib/db/db.h"
+#include "lib/generation/settle.h"
 
 namespace inkstone::lib::generation {
 
 enum class ModelKind { kText, kVision, kImage };
-std::string_view ModelKindName(ModelKind kind);  ///< "text" | "vision" | "image"
+/// "text" | "vision" | "image": the stored and the public name.
+std::string_view ToSql(ModelKind kind);
+/// Strict: false for anything else (a row read through db::Rows then fails its invariant).
+bool FromSql(std::string_view text, ModelKind* kind);
 
 struct ModelInfo {
     std::string provider;  ///< "qwen"
@@ -37,6 +43,9 @@ struct ModelInfo {
 /// `credit.cost_per_generation` unless `ai.model_credits` ("qwen-max=20,wanx-v1=30") says
 /// otherwise. Throws ConfigError for a malformed `ai.model_credits` or an unknown model in it.
 std::vector<ModelInfo> ModelCatalog(const base::Config& config);
+
+/// The catalog entry called `model`, or nullptr.
+const ModelInfo* FindModel(const std::vector<ModelInfo>& models, std::string_view model);
 
 struct WritingTool {
     std::string tool_type;
@@ -75,14 +84,9 @@ struct StartedGeneration {
     int64_t balance = 0;          ///< credits right after the charge
 };
 
-enum class GenerationStatus { kRunning, kSucceeded, kFailed, kAborted };
-std::string_view GenerationStatusName(GenerationStatus status);
-
-/// How a generation ended, as the request thread (or the poller / recovery) saw it.
-struct GenerationOutcome {
-    GenerationStatus status = GenerationStatus::kSucceeded;
-    bool refund = false;     ///< give the charge back (ignored when nothing was charged)
-    bool delivered = false;  ///< a delta reached the client
+/// What a finished generation stores besides its verdict.
+struct GenerationOutput {
+    bool delivered = false;  ///< a delta (or the JSON reply) reached the client
     std::string content;
     std::string finish_reason;
     int64_t input_tokens = 0;
@@ -136,14 +140,17 @@ class Generations {
     std::optional<WritingTool> FindTool(std::string_view tool_type) const;
 
     /// One transaction: lock the user row; 429 RATE_LIMITED (Retry-After) past the per-minute
-    /// or in-flight limit; a member pays 0, anyone else is charged `cost` or gets 402
-    /// INSUFFICIENT_CREDITS (`required`, `balance`) with nothing written; the RUNNING row is
-    /// inserted and linked to its CONSUME ledger row.
+    /// or in-flight limit; the RUNNING row is inserted, and charged CreditsToCharge (a member
+    /// pays 0) through the wallet, which answers a short balance with 402 INSUFFICIENT_CREDITS
+    /// (`required`, `balance`): then nothing is written. The row is linked to its CONSUME
+    /// ledger row.
     StartedGeneration Start(const NewGeneration& generation) const;
 
-    /// Finishes a RUNNING generation once (see the class comment). A second call, or a call
-    /// after recovery/poller finished it, changes nothing and reports finished_now = false.
-    FinishResult Finish(int64_t generation_id, const GenerationOutcome& outcome) const;
+    /// Finishes a RUNNING generation once, with the status and refund of `verdict` (see the
+    /// class comment). A second call, or a call after recovery/poller finished it, changes
+    /// nothing and reports finished_now = false.
+    FinishResult Finish(int64_t generation_id, const Verdict& verdict,
+                        const GenerationOutput& output) const;
 
     /// Records the upstream task id of an image generation.
     void SetTask(int64_t generation_id, const std::string& task_id) const;
@@ -156,18 +163,20 @@ class Generations {
     /// Marks a task as polled now (so other pollers skip it for a while).
     void TouchTask(int64_t generation_id) const;
 
-    /// Fails and refunds RUNNING generations older than stale_after (text/vision always;
-    /// images only when they never got a task id). Returns how many this call finished.
+    /// Finishes RUNNING generations older than stale_after as Settle says for a lost worker
+    /// (failed, refunded; text/vision always, images only when they never got a task id).
+    /// Returns how many this call finished.
     int64_t RecoverStale(int batch) const;
 
     HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const;
 
   private:
-    /// Finish() for an outcome without a refund when the generation is still RUNNING: one
+    /// Finish() for a verdict without a refund when the generation is still RUNNING: one
     /// conditional UPDATE outside a transaction. nullopt: take the transactional path.
-    std::optional<FinishResult> FinishWithoutRefund(int64_t generation_id,
-                                                    const GenerationOutcome& outcome) const;
-    FinishResult FinishOnce(int64_t generation_id, const GenerationOutcome& outcome) const;
+    std::optional<FinishResult> FinishWithoutRefund(int64_t generation_id, const Verdict& verdict,
+                                                    const GenerationOutput& output) const;
+    FinishResult FinishOnce(int64_t generation_id, const Verdict& verdict,
+                            const GenerationOutput& output) const;
 
     db::Pool& pool_;
     const base::Clock& clock_;

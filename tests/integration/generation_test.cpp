@@ -1,6 +1,6 @@
-// Generation over real HTTP, through nginx, the pool and the DashScope simulator (SPEC §7,
-// issue 5): JSON and SSE, every failure's refund, client disconnects, 402 without an upstream
-// call, members, 100 concurrent generations on 110 credits, images, vision, history.
+// Generation over real HTTP, through nginx, the pool and the DashScope simulator (README,
+// "Generation (Qwen)"): JSON and SSE, every failure's refund, client disconnects, 402 without
+// an upstream call, members, 100 concurrent generations on 110 credits, images, vision, history.
 #include <gtest/gtest.h>
 #include <json/reader.h>
 #include <json/writer.h>

@@ -53,5 +53,44 @@ TEST(WritingTool, RenderReplacesEveryPlaceholder) {
     EXPECT_EQ(tool.Render("{prompt}"), "写：{prompt}。再说一遍：{prompt}");
 }
 
+TEST(GenerationStatus, StoredNamesRoundTripStrictly) {
+    for (GenerationStatus status : {GenerationStatus::kRunning, GenerationStatus::kSucceeded,
+                                    GenerationStatus::kFailed, GenerationStatus::kAborted}) {
+        GenerationStatus parsed = GenerationStatus::kRunning;
+        ASSERT_TRUE(FromSql(ToSql(status), &parsed)) << ToSql(status);
+        EXPECT_EQ(parsed, status);
+    }
+    EXPECT_EQ(ToSql(GenerationStatus::kSucceeded), "SUCCEEDED");
+    // Unknown text is never a fallback to RUNNING (db::Rows turns false into INKSTONE_ASSERT).
+    for (const char* text : {"", "running", "DONE", "RUNNING ", "SUCCEEDED\n", "CANCELLED"}) {
+        GenerationStatus parsed = GenerationStatus::kSucceeded;
+        EXPECT_FALSE(FromSql(text, &parsed)) << text;
+        EXPECT_EQ(parsed, GenerationStatus::kSucceeded) << "untouched on failure: " << text;
+    }
+}
+
+TEST(ModelKind, StoredNamesRoundTripStrictly) {
+    for (ModelKind kind : {ModelKind::kText, ModelKind::kVision, ModelKind::kImage}) {
+        ModelKind parsed = ModelKind::kText;
+        ASSERT_TRUE(FromSql(ToSql(kind), &parsed)) << ToSql(kind);
+        EXPECT_EQ(parsed, kind);
+    }
+    EXPECT_EQ(ToSql(ModelKind::kVision), "vision");
+    for (const char* text : {"", "TEXT", "video", "image "}) {
+        ModelKind parsed = ModelKind::kImage;
+        EXPECT_FALSE(FromSql(text, &parsed)) << text;
+        EXPECT_EQ(parsed, ModelKind::kImage) << text;
+    }
+}
+
+TEST(ModelCatalog, FindModelByName) {
+    Config config;
+    const std::vector<ModelInfo> models = ModelCatalog(config);
+    const ModelInfo* vl = FindModel(models, "qwen-vl-plus");
+    ASSERT_NE(vl, nullptr);
+    EXPECT_EQ(vl->kind, ModelKind::kVision);
+    EXPECT_EQ(FindModel(models, "gpt-4"), nullptr);
+}
+
 }  // namespace
 }  // namespace inkstone::lib

@@ -1,0 +1,130 @@
+#pragma once
+/// The generation area's service (README, "Generation (Qwen)"): one function per endpoint and
+/// job. It runs a generation from start to finish: start it (limits, charge, row), call the AI
+/// provider with no database connection held, ask Settle (lib/generation/settle.h) what the
+/// end means and finish the row with that verdict. The handlers only parse, validate and render.
+///
+/// Thread-safe: no mutable state (the referenced objects are thread-safe). Errors: ApiError for
+/// clients (404, 422, 429, 402, 503 when a model's provider is not configured), db::DbError.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/ai/provider.h"
+#include "lib/base/errors.h"
+#include "lib/generation/generations.h"
+#include "lib/generation/settle.h"
+
+namespace inkstone::lib::generation {
+
+/// The client end of one text generation, implemented by the handler (a JSON reply or an SSE
+/// stream). The CancelToken part says when the client has gone.
+class TextClient : public ai::CancelToken {
+  public:
+    /// Once the generation is started (charged, row written), before the upstream call.
+    virtual void Started(const StartedGeneration& started) = 0;
+    /// A streaming client's next delta, on the thread running the call. Return false when the
+    /// client is gone: the call stops. Must not throw. Never called for a JSON client.
+    virtual bool OnDelta(std::string_view text) = 0;
+};
+
+/// POST /writing/generate, validated by the handler.
+struct TextOrder {
+    int64_t user_id = 0;
+    const ModelInfo* model = nullptr;  ///< a text or vision model of the catalog
+    std::string tool_type;             ///< checked here: 422 `tool_type` when unknown
+    std::string prompt;
+    bool stream = false;  ///< deltas go to the client as they arrive
+    std::vector<std::string> images;
+    std::optional<int> max_tokens;
+    std::optional<double> temperature;
+};
+
+struct TextResult {
+    StartedGeneration started;
+    /// What reached the client (stream), or what the JSON reply carries.
+    std::string content;
+    std::string finish_reason;
+    ai::Usage usage;
+    int64_t credits_charged = 0;  ///< after the verdict: 0 when refunded
+    int64_t balance = 0;          ///< the user's credits after the finish
+    /// Settle's public error, with `refunded` (as the ledger has it) and `balance`; nullopt on
+    /// success.
+    std::optional<base::ApiError> error;
+};
+
+/// POST /image/generate, validated by the handler.
+struct ImageOrder {
+    int64_t user_id = 0;
+    const ModelInfo* model = nullptr;  ///< an image model of the catalog
+    std::string prompt;
+    std::optional<std::string> size;  ///< DashScope spelling, "1024*1024"
+    std::optional<int> n;
+};
+
+struct ImageSubmitted {
+    std::string task_id;
+    ai::TaskStatus status = ai::TaskStatus::kPending;
+    int64_t credits_charged = 0;
+    int64_t balance = 0;
+};
+
+/// An image generation as its task view shows it.
+struct TaskState {
+    GenerationRecord record;
+    std::string upstream_status;  ///< upstream's status while RUNNING ("PENDING"), else empty
+};
+
+class GenerationService {
+  public:
+    /// Every reference must outlive the service.
+    GenerationService(const Generations& generations, const ai::ProviderMap& providers,
+                      const std::vector<ModelInfo>& models)
+        : generations_(generations), providers_(providers), models_(models) {}
+
+    const std::vector<ModelInfo>& Models() const { return models_; }
+    std::vector<WritingTool> Tools() const { return generations_.ListTools(); }
+    HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const {
+        return generations_.History(user_id, limit, offset);
+    }
+
+    /// One text generation, start to finish. Failures of the upstream call (and a client that
+    /// left) are not thrown: they come back settled in TextResult::error, because a stream
+    /// that has begun reports them as an event. Errors before the start are thrown.
+    TextResult Write(const TextOrder& order, TextClient& client) const;
+
+    /// Starts an image generation and submits its task; an upstream failure is settled and
+    /// thrown as its public error.
+    ImageSubmitted SubmitImage(const ImageOrder& order) const;
+
+    /// The user's task (404 for an unknown task or another user's), polled upstream while it
+    /// runs and finished when upstream has.
+    TaskState Task(int64_t user_id, std::string_view task_id) const;
+    /// Polls one RUNNING image generation upstream and finishes it when upstream has.
+    TaskState Poll(GenerationRecord record) const;
+    /// The background poller: up to `limit` tasks nobody polled for `min_age`. Returns how many
+    /// it polled.
+    int64_t PollPending(std::chrono::seconds min_age, int limit) const;
+    /// The recovery job: Generations::RecoverStale.
+    int64_t Recover(int batch) const { return generations_.RecoverStale(batch); }
+
+  private:
+    ai::Provider& ProviderFor(const ModelInfo& model) const;
+    TextResult Conclude(const TextOrder& order, const StartedGeneration& started,
+                        const ai::Outcome<ai::GenerateResult>& result, const std::string& content,
+                        bool delivered) const;
+
+    const Generations& generations_;
+    const ai::ProviderMap& providers_;
+    const std::vector<ModelInfo>& models_;
+};
+
+/// `generation.upstream_error` (warn): one failed upstream call of a generation.
+void LogUpstreamError(int64_t generation_id, const ai::UpstreamError& error);
+
+/// The error_code column of an upstream failure: the kind's name and upstream's code.
+std::string UpstreamErrorCode(const ai::UpstreamError& error);
+
+}  // namespace inkstone::lib::generation
