@@ -17,6 +17,7 @@
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
 #include "lib/base/jobs.h"
+#include "lib/billing/order_service.h"
 #include "lib/billing/wallet.h"
 #include "lib/db/db.h"
 #include "lib/generation/generations.h"
@@ -44,6 +45,7 @@ struct HandlerSet {
     ImageTaskHandler image_task;
     const lib::payments::Providers payment_providers;
     const lib::payments::NotifyProcessor notifies;
+    const lib::billing::OrderService orders;
     HealthHandler health;
     RegisterHandler register_user;
     LoginHandler login;

@@ -1,43 +1,19 @@
 #pragma once
-/// Payments (SPEC §8): how an order is paid, the providers' notify endpoints and the mock
-/// provider.
+/// Payments (README, "Going live"): the providers' notify endpoints and the mock provider. How
+/// an order is paid (PaymentInstructions) is a view, in handlers/credit_views.h.
 ///
 /// Every payment completes through lib::payments::NotifyProcessor and so through
 /// lib::billing::Wallet::Settle, the one settlement transaction: a real notify and a mock payment
 /// run the same verification and settlement code; the handlers here only speak HTTP.
 #include <json/value.h>
 
+#include "handlers/credit_views.h"
 #include "lib/base/clock.h"
 #include "lib/db/db.h"
-#include "lib/billing/orders.h"
-#include "lib/payments/notify.h"
 #include "lib/http/router.h"
+#include "lib/payments/notify.h"
 
 namespace inkstone::handlers {
-
-inline constexpr char kMockPayPath[] = "/api/v1/payment/mock/pay";
-
-/// The `payment` object of a PENDING order: how to pay it. Always `{"provider", "mode",
-/// "order_no", "amount_fen", "amount": "10.00"}`, plus:
-/// - mock mode: `"provider": "mock", "mode": "mock", "method": "POST", "pay_url":
-///   "/api/v1/payment/mock/pay"`;
-/// - live Alipay: `"provider": "alipay", "mode": "live", "method": "GET", "pay_url"`: the
-///   signed `alipay.trade.page.pay` URL (signed now, so its timestamp is fresh; `time_expire`
-///   is the order's expires_at) to send the browser to;
-/// - live WeChat Pay: `"provider": "wechat", "mode": "live", "code_url"`: the Native code_url
-///   WeChat Pay answered when the order was created, to show as a QR code (null for an order
-///   created while payments were mocked).
-/// This is the one place that builds it. Throws CryptoError if signing fails.
-Json::Value PaymentInstructions(const lib::payments::Providers& providers,
-                                const lib::billing::Order& order, lib::base::TimePoint now);
-
-/// Tells the order's provider about a new order before it is stored, where the provider needs
-/// that: live WeChat Pay orders are created as Native orders (out_trade_no = order_no,
-/// time_expire = expires_at) and their code_url is put into `order`. A failure there is
-/// ApiError 502 UPSTREAM_ERROR (logged `payment.order_upstream_failed`). Nothing to do for Alipay
-/// (the page URL is signed locally) or in mock mode.
-void RegisterWithProvider(const lib::payments::Providers& providers, lib::billing::Order& order,
-                          lib::base::TimePoint now);
 
 /// POST /api/v1/payment/alipay/notify (public, form-encoded): Alipay's asynchronous notify,
 /// processed by NotifyProcessor::ProcessAlipay. Replies text/plain, as Alipay wants:
@@ -50,7 +26,8 @@ class AlipayNotifyHandler final : public lib::http::Handler {
   public:
     explicit AlipayNotifyHandler(const lib::payments::NotifyProcessor& processor)
         : processor_(processor) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::payments::NotifyProcessor& processor_;
@@ -70,7 +47,8 @@ class WechatNotifyHandler final : public lib::http::Handler {
   public:
     explicit WechatNotifyHandler(const lib::payments::NotifyProcessor& processor)
         : processor_(processor) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::payments::NotifyProcessor& processor_;
@@ -80,23 +58,22 @@ class WechatNotifyHandler final : public lib::http::Handler {
 /// order as GET shows it (status "PAID") plus `"settled_now"`: true for the call that settled
 /// it, false for any repeat (which changes nothing). Another user's, a malformed or an unknown
 /// order_no → 404. An EXPIRED order is paid too, as a provider's notify for it would be.
-/// It only builds the notify the order's provider would send (an Alipay form for alipay orders,
-/// an encrypted WeChat Pay notify for wechat orders), signed with the server's in-memory mock key,
-/// and hands it to the same NotifyProcessor function as the real notify endpoint. 503 when the
-/// database failed; 404 when payments are live.
+/// NotifyProcessor::PayMock builds the notify the order's provider would send, signed with the
+/// server's in-memory mock key, and hands it to the same NotifyProcessor function as the real
+/// notify endpoint. 503 when the database failed; 404 when payments are live.
 class MockPayHandler final : public lib::http::Handler {
   public:
     MockPayHandler(lib::db::Pool& pool, const lib::payments::Providers& providers,
-                   const lib::payments::NotifyProcessor& processor, const lib::base::Clock& clock)
-        : pool_(pool), providers_(providers), processor_(processor), clock_(clock) {}
+                   const lib::payments::NotifyProcessor& processor)
+        : pool_(pool), providers_(providers), processor_(processor) {}
 
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& pool_;
     const lib::payments::Providers& providers_;
     const lib::payments::NotifyProcessor& processor_;
-    const lib::base::Clock& clock_;
 };
 
 }  // namespace inkstone::handlers

@@ -1,13 +1,11 @@
 #include "lib/billing/idempotency.h"
 
-#include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
 #include <sodium.h>
 
-#include <memory>
 #include <stdexcept>
+#include <utility>
 
+#include "lib/base/assert.h"
 #include "lib/base/errors.h"
 
 namespace inkstone::lib::billing {
@@ -37,21 +35,20 @@ constexpr char kPurgeKeysSql[] = "DELETE FROM idempotency_keys WHERE expires_at 
 std::optional<StoredResponse> Stored(db::Lease& lease, int64_t user_id, const std::string& key,
                                      const std::string& fingerprint,
                                      std::optional<base::TimePoint> alive_at = std::nullopt) {
-    sql::PreparedStatement& select = lease.Prepare(alive_at ? kSelectLiveKeySql : kSelectKeySql);
-    select.setUInt64(1, static_cast<uint64_t>(user_id));
-    select.setString(2, key);
-    if (alive_at) select.setString(3, base::FormatSqlDateTime(*alive_at));
-    std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-    if (!row->next()) return std::nullopt;
-    if (row->getString("request_hash").asStdString() != fingerprint) {
+    db::Rows row = alive_at ? lease.Query(kSelectLiveKeySql, user_id, key, *alive_at)
+                            : lease.Query(kSelectKeySql, user_id, key);
+    if (!row.Next()) return std::nullopt;
+    if (row.String("request_hash") != fingerprint) {
         throw base::ApiError(base::ErrorCode::kConflict,
-                       "this Idempotency-Key was already used with a different request");
+                             "this Idempotency-Key was already used with a different request");
     }
     StoredResponse stored;
-    stored.status = row->getInt("response_status");
-    stored.body = row->getString("response_body").asStdString();
-    // CompleteIdempotencyKey() runs in the transaction that inserted the row, so a visible row is complete.
-    if (stored.status == 0) throw std::runtime_error("idempotency key visible before completion");
+    stored.status = static_cast<int>(row.Int("response_status"));
+    stored.body = row.String("response_body");
+    // CompleteIdempotencyKey() runs in the transaction that inserted the row, so a visible row is
+    // complete.
+    INKSTONE_ASSERT(stored.status != 0, "idempotency key of user " + std::to_string(user_id) +
+                                            " visible before completion");
     return stored;
 }
 
@@ -64,7 +61,8 @@ std::optional<std::string> IdempotencyKeyOf(const http::Request& request) {
     bool ok = !key.empty() && key.size() <= kIdempotencyKeyMaxLength;
     for (char c : key) ok = ok && c >= 0x20 && c <= 0x7E;
     if (!ok) {
-        throw base::ApiError::Validation(kIdempotencyHeader, "must be 1 to 128 printable ASCII characters");
+        throw base::ApiError::Validation(kIdempotencyHeader,
+                                         "must be 1 to 128 printable ASCII characters");
     }
     return key;
 }
@@ -83,62 +81,58 @@ std::string IdempotencyFingerprint(std::string_view endpoint, const Json::Value&
     return std::string(hex, crypto_hash_sha256_BYTES * 2);
 }
 
-std::optional<StoredResponse> ClaimIdempotencyKey(db::Lease& lease, int64_t user_id, const std::string& key,
-                                    const std::string& fingerprint, base::TimePoint now) {
+std::optional<IdempotentRequest> IdempotentRequestOf(const http::Request& request,
+                                                     std::string_view endpoint) {
+    std::optional<std::string> key = IdempotencyKeyOf(request);
+    if (!key) return std::nullopt;
+    return IdempotentRequest{std::move(*key), IdempotencyFingerprint(endpoint, request.json)};
+}
+
+std::optional<StoredResponse> ClaimIdempotencyKey(db::Lease& lease, int64_t user_id,
+                                                  const std::string& key,
+                                                  const std::string& fingerprint,
+                                                  base::TimePoint now) {
     if (fingerprint.size() != crypto_hash_sha256_BYTES * 2) {
         throw std::invalid_argument("idempotency fingerprint must be 64 hex digits");
     }
-    sql::PreparedStatement& forget = lease.Prepare(kDeleteDeadKeySql);
-    forget.setUInt64(1, static_cast<uint64_t>(user_id));
-    forget.setString(2, key);
-    forget.setString(3, base::FormatSqlDateTime(now));
-    forget.executeUpdate();
-
+    lease.Execute(kDeleteDeadKeySql, user_id, key, now);
     if (std::optional<StoredResponse> stored = Stored(lease, user_id, key, fingerprint)) {
         return stored;
     }
-    sql::PreparedStatement& insert = lease.Prepare(kInsertKeySql);
-    insert.setUInt64(1, static_cast<uint64_t>(user_id));
-    insert.setString(2, key);
-    insert.setString(3, fingerprint);
-    insert.setString(4, base::FormatSqlDateTime(now));
-    insert.setString(5, base::FormatSqlDateTime(now + kIdempotencyRetention));
     try {
-        insert.executeUpdate();
+        lease.Execute(kInsertKeySql, user_id, key, fingerprint, now, now + kIdempotencyRetention);
         return std::nullopt;
-    } catch (const sql::SQLException& e) {
-        if (db::Classify(e) != db::ErrorKind::kDuplicate) throw;
+    } catch (const db::DbError& e) {
+        if (e.kind != db::ErrorKind::kDuplicate) throw;
     }
     // A concurrent request with this key committed while we waited on the primary key; under
     // READ COMMITTED this new read sees its row.
     std::optional<StoredResponse> stored = Stored(lease, user_id, key, fingerprint);
-    if (!stored) throw std::runtime_error("idempotency key vanished after a duplicate-key error");
+    INKSTONE_ASSERT(stored.has_value(), "idempotency key of user " + std::to_string(user_id) +
+                                            " vanished after a duplicate-key error");
     return stored;
 }
 
-std::optional<StoredResponse> FindIdempotencyKey(db::Pool& pool, int64_t user_id, const std::string& key,
-                                   const std::string& fingerprint, base::TimePoint now) {
+std::optional<StoredResponse> FindIdempotencyKey(db::Pool& pool, int64_t user_id,
+                                                 const std::string& key,
+                                                 const std::string& fingerprint,
+                                                 base::TimePoint now) {
     // Autocommit read: a key claimed by a request still in flight is not visible yet.
     return db::WithLease(
         pool, [&](db::Lease& lease) { return Stored(lease, user_id, key, fingerprint, now); });
 }
 
 void CompleteIdempotencyKey(db::Lease& lease, int64_t user_id, const std::string& key,
-              const StoredResponse& response) {
-    sql::PreparedStatement& update = lease.Prepare(kCompleteKeySql);
-    update.setInt(1, response.status);
-    update.setString(2, response.body);
-    update.setUInt64(3, static_cast<uint64_t>(user_id));
-    update.setString(4, key);
-    if (update.executeUpdate() != 1) throw std::runtime_error("claimed idempotency key is gone");
+                            const StoredResponse& response) {
+    const uint64_t updated =
+        lease.Execute(kCompleteKeySql, response.status, response.body, user_id, key);
+    INKSTONE_ASSERT(updated == 1,
+                    "claimed idempotency key of user " + std::to_string(user_id) + " is gone");
 }
 
 int64_t PurgeExpiredIdempotencyKeys(db::Pool& pool, base::TimePoint now, int batch) {
     return db::WithLease(pool, [&](db::Lease& lease) {
-        sql::PreparedStatement& purge = lease.Prepare(kPurgeKeysSql);
-        purge.setString(1, base::FormatSqlDateTime(now));
-        purge.setInt(2, batch);
-        return static_cast<int64_t>(purge.executeUpdate());
+        return static_cast<int64_t>(lease.Execute(kPurgeKeysSql, now, batch));
     });
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-/// `Idempotency-Key` for POSTs that create something (SPEC §3): the same key and request within
-/// 24 h get the first response (same status, same body), the same key with another request is a
-/// 409 CONFLICT, and of two concurrent requests with one key exactly one creates anything.
+/// `Idempotency-Key` for POSTs that create something (README, "Credits, orders and
+/// memberships"): the same key and request within 24 h get the first response (same status, same
+/// body), the same key with another request is a 409 CONFLICT, and of two concurrent requests
+/// with one key exactly one creates anything.
 ///
 /// How: the key row (PRIMARY KEY (user_id, idem_key)) is inserted in the same transaction as
 /// whatever the request creates, and the response is stored in it before that transaction
@@ -9,8 +10,8 @@
 /// commits (then reads its stored response) or rolls back (then goes on itself). Keys are
 /// scoped to the user; a key is dead 24 h after its first use.
 ///
-/// Thread-safe (no state). DB failures escape as SQL exceptions inside a transaction (the
-/// caller's RetryOnAborted handles them) or as db::DbError.
+/// Thread-safe (no state). DB failures escape as db::DbError (inside a transaction, the caller's
+/// RetryOnAborted retries the aborted ones).
 #include <json/value.h>
 
 #include <chrono>
@@ -45,23 +46,38 @@ struct StoredResponse {
 };
 
 /// Inside the creating transaction, before creating anything. nullopt: the key is now this
-/// request's; create, then CompleteIdempotencyKey() in the same transaction. A response: the key's first
-/// response for the same fingerprint (a replay): create nothing and send it. Throws ApiError
+/// request's; create, then CompleteIdempotencyKey() in the same transaction. A response: the key's
+/// first response for the same fingerprint (a replay): create nothing and send it. Throws ApiError
 /// 409 CONFLICT when the key was first used for another request. A concurrent first use blocks
 /// here until that one commits or rolls back.
-std::optional<StoredResponse> ClaimIdempotencyKey(db::Lease& lease, int64_t user_id, const std::string& key,
-                                    const std::string& fingerprint, base::TimePoint now);
+std::optional<StoredResponse> ClaimIdempotencyKey(db::Lease& lease, int64_t user_id,
+                                                  const std::string& key,
+                                                  const std::string& fingerprint,
+                                                  base::TimePoint now);
 
 /// Outside any transaction, before work that must not be repeated for a replay (asking a
 /// payment provider to create an order): the key's stored first response when the key is alive
 /// and was used for the same fingerprint, nullopt when it is unused, dead or still being used by
 /// a request in flight (Claim then decides). Throws ApiError 409 CONFLICT like Claim.
-std::optional<StoredResponse> FindIdempotencyKey(db::Pool& pool, int64_t user_id, const std::string& key,
-                                   const std::string& fingerprint, base::TimePoint now);
+std::optional<StoredResponse> FindIdempotencyKey(db::Pool& pool, int64_t user_id,
+                                                 const std::string& key,
+                                                 const std::string& fingerprint,
+                                                 base::TimePoint now);
+
+/// A request's key and its fingerprint, as order creation takes them.
+struct IdempotentRequest {
+    std::string key;
+    std::string fingerprint;  ///< IdempotencyFingerprint of the endpoint and the body
+};
+
+/// IdempotencyKeyOf(request) with the fingerprint of `endpoint` and the request's JSON body;
+/// nullopt when the header is absent. ApiError 422 like IdempotencyKeyOf.
+std::optional<IdempotentRequest> IdempotentRequestOf(const http::Request& request,
+                                                     std::string_view endpoint);
 
 /// Stores the response of a claimed key, in the transaction that claimed it.
 void CompleteIdempotencyKey(db::Lease& lease, int64_t user_id, const std::string& key,
-              const StoredResponse& response);
+                            const StoredResponse& response);
 
 /// Deletes up to `batch` keys that died before `now`; returns how many. Safe on every host.
 int64_t PurgeExpiredIdempotencyKeys(db::Pool& pool, base::TimePoint now, int batch);

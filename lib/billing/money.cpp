@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
+#include <string>
+
+#include "lib/base/assert.h"
 
 namespace inkstone::lib::billing {
 namespace {
@@ -59,9 +62,8 @@ std::string FormatFen(int64_t fen) {
     const int n = std::snprintf(buffer, sizeof buffer, "%s%llu.%02llu", fen < 0 ? "-" : "",
                                 static_cast<unsigned long long>(magnitude / 100),
                                 static_cast<unsigned long long>(magnitude % 100));
-    if (n < 0 || static_cast<size_t>(n) >= sizeof buffer) {
-        throw std::logic_error("FormatFen: buffer too small");
-    }
+    INKSTONE_ASSERT(n >= 0 && static_cast<size_t>(n) < sizeof buffer,
+                    "FormatFen(" + std::to_string(fen) + "): buffer too small");
     return std::string(buffer, static_cast<size_t>(n));
 }
 
@@ -85,12 +87,13 @@ base::TimePoint AddCalendarMonths(base::TimePoint t, int months) {
     if (seconds == static_cast<std::time_t>(-1) && errno != 0) {
         throw std::range_error("AddCalendarMonths: result out of range");
     }
-    return base::TimePoint(
-               std::chrono::duration_cast<base::TimePoint::duration>(std::chrono::seconds(seconds))) +
+    return base::TimePoint(std::chrono::duration_cast<base::TimePoint::duration>(
+               std::chrono::seconds(seconds))) +
            fraction;
 }
 
-MembershipPeriod ExtendMembership(std::optional<base::TimePoint> current, base::TimePoint now, int months) {
+MembershipPeriod ExtendMembership(std::optional<base::TimePoint> current, base::TimePoint now,
+                                  int months) {
     MembershipPeriod period;
     period.from = IsMember(current, now) ? *current : now;
     period.until = AddCalendarMonths(period.from, months);

@@ -1,8 +1,8 @@
 #pragma once
-/// The money rules of the wallet as pure functions (SPEC §5, §6): recharge terms for packages
-/// and custom amounts, calendar-month arithmetic for memberships, fen formatting and order
-/// numbers. Money is integer fen and credits are integers everywhere: nothing here (or on any
-/// money path) touches floating point.
+/// The money rules of the wallet as pure functions (README, "Credits, orders and memberships"):
+/// recharge terms for packages and custom amounts, calendar-month arithmetic for memberships,
+/// fen formatting and order numbers. Money is integer fen and credits are integers everywhere:
+/// nothing here (or on any money path) touches floating point.
 ///
 /// Every function is thread-safe. Only NewOrderNo reads a random source (libsodium's CSPRNG).
 #include <cstdint>
@@ -64,7 +64,8 @@ struct MembershipPeriod {
     base::TimePoint from;
     base::TimePoint until;
 };
-MembershipPeriod ExtendMembership(std::optional<base::TimePoint> current, base::TimePoint now, int months);
+MembershipPeriod ExtendMembership(std::optional<base::TimePoint> current, base::TimePoint now,
+                                  int months);
 
 /// `member_expired_at > now`: is_member is always computed, never stored.
 bool IsMember(std::optional<base::TimePoint> member_expired_at, base::TimePoint now);

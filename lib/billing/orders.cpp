@@ -1,15 +1,11 @@
 #include "lib/billing/orders.h"
 
-#include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
+#include <utility>
 
-#include <memory>
-#include <stdexcept>
+#include "lib/base/assert.h"
 
 namespace inkstone::lib::billing {
 namespace {
-
 
 constexpr char kSelectPackagesSql[] =
     "SELECT id, credits, bonus_credits, price_fen FROM credit_prices WHERE active = 1 "
@@ -45,63 +41,64 @@ constexpr char kListMembershipOrdersSql[] =
     "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
     "code_url, status, created_at, expires_at, paid_at FROM membership_orders WHERE user_id = ? "
     "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
-constexpr char kCountRechargeOrdersSql[] = "SELECT COUNT(*) FROM recharge_orders WHERE user_id = ?";
+constexpr char kCountRechargeOrdersSql[] =
+    "SELECT COUNT(*) AS total FROM recharge_orders WHERE user_id = ?";
 constexpr char kCountMembershipOrdersSql[] =
-    "SELECT COUNT(*) FROM membership_orders WHERE user_id = ?";
+    "SELECT COUNT(*) AS total FROM membership_orders WHERE user_id = ?";
 
-CreditPackage ReadPackage(sql::ResultSet& row) {
+CreditPackage ReadPackage(const db::Rows& row) {
     CreditPackage package;
-    package.id = static_cast<int64_t>(row.getUInt64("id"));
-    package.terms.credits = row.getInt64("credits");
-    package.terms.bonus_credits = row.getInt64("bonus_credits");
-    package.terms.amount_fen = row.getInt64("price_fen");
+    package.id = row.Int("id");
+    package.terms.credits = row.Int("credits");
+    package.terms.bonus_credits = row.Int("bonus_credits");
+    package.terms.amount_fen = row.Int("price_fen");
     return package;
 }
 
-MembershipPlan ReadPlan(sql::ResultSet& row) {
+MembershipPlan ReadPlan(const db::Rows& row) {
     MembershipPlan plan;
-    plan.id = static_cast<int64_t>(row.getUInt64("id"));
-    plan.plan = row.getString("plan").asStdString();
-    plan.name = row.getString("name").asStdString();
-    plan.months = row.getInt("months");
-    plan.price_fen = row.getInt64("price_fen");
+    plan.id = row.Int("id");
+    plan.plan = row.String("plan");
+    plan.name = row.String("name");
+    plan.months = static_cast<int>(row.Int("months"));
+    plan.price_fen = row.Int("price_fen");
     return plan;
 }
 
-Order ReadOrder(sql::ResultSet& row, OrderKind kind) {
+Order ReadOrder(const db::Rows& row, OrderKind kind) {
     Order order;
     order.kind = kind;
-    order.order_no = row.getString("order_no").asStdString();
-    order.user_id = static_cast<int64_t>(row.getUInt64("user_id"));
-    if (!row.isNull("price_id")) order.price_id = static_cast<int64_t>(row.getUInt64("price_id"));
+    order.order_no = row.String("order_no");
+    order.user_id = row.Int("user_id");
+    order.price_id = row.OptionalInt("price_id");
     if (kind == OrderKind::kRecharge) {
-        order.credits = row.getInt64("credits");
-        order.bonus_credits = row.getInt64("bonus_credits");
+        order.credits = row.Int("credits");
+        order.bonus_credits = row.Int("bonus_credits");
     } else {
-        order.plan = row.getString("plan").asStdString();
-        order.months = row.getInt("months");
-        order.member_until = db::GetOptionalTime(row, "member_until");
+        order.plan = row.String("plan");
+        order.months = static_cast<int>(row.Int("months"));
+        order.member_until = row.OptionalTime("member_until");
     }
-    order.amount_fen = row.getInt64("amount_fen");
-    order.payment_method = row.getString("payment_method").asStdString();
-    if (!row.isNull("code_url")) order.code_url = row.getString("code_url").asStdString();
-    order.status = row.getString("status").asStdString();
-    order.created_at = db::GetTime(row, "created_at");
-    order.expires_at = db::GetTime(row, "expires_at");
-    order.paid_at = db::GetOptionalTime(row, "paid_at");
+    order.amount_fen = row.Int("amount_fen");
+    order.payment_method = row.Enum<PaymentMethod>("payment_method");
+    order.code_url = row.OptionalString("code_url");
+    order.status = row.Enum<OrderStatus>("status");
+    order.created_at = row.Time("created_at");
+    order.expires_at = row.Time("expires_at");
+    order.paid_at = row.OptionalTime("paid_at");
     return order;
 }
 
 /// A PENDING order of `kind` created now, expiring `ttl` later, with a fresh order number; the
 /// caller adds the terms.
 Order PendingOrder(OrderKind kind, int64_t user_id, std::optional<int64_t> price_id,
-                   const std::string& payment_method, base::TimePoint now, std::chrono::seconds ttl) {
+                   PaymentMethod payment_method, base::TimePoint now, std::chrono::seconds ttl) {
     Order order;
     order.kind = kind;
     order.user_id = user_id;
     order.price_id = price_id;
     order.payment_method = payment_method;
-    order.status = "PENDING";
+    order.status = OrderStatus::kPending;
     // Stored at whole seconds; the returned order must equal what a later read gives.
     order.created_at = std::chrono::floor<std::chrono::seconds>(now);
     order.expires_at = order.created_at + ttl;
@@ -109,16 +106,20 @@ Order PendingOrder(OrderKind kind, int64_t user_id, std::optional<int64_t> price
     return order;
 }
 
-}  // namespace
+/// The single row of a `SELECT COUNT(*) AS total ...`.
+int64_t Total(db::Rows rows) {
+    INKSTONE_ASSERT(rows.Next(), "COUNT(*) returned no row");
+    return rows.Int("total");
+}
 
-bool IsPaymentMethod(std::string_view method) { return method == "alipay" || method == "wechat"; }
+}  // namespace
 
 std::vector<CreditPackage> ActivePackages(db::Pool& pool) {
     return db::WithLease(pool, [](db::Lease& lease) {
         std::vector<CreditPackage> packages;
-        std::unique_ptr<sql::ResultSet> rows(lease.Prepare(kSelectPackagesSql).executeQuery());
-        while (rows->next()) {
-            CreditPackage package = ReadPackage(*rows);
+        db::Rows rows = lease.Query(kSelectPackagesSql);
+        while (rows.Next()) {
+            CreditPackage package = ReadPackage(rows);
             if (!billing::PackageError(package.terms)) packages.push_back(package);
         }
         return packages;
@@ -127,11 +128,9 @@ std::vector<CreditPackage> ActivePackages(db::Pool& pool) {
 
 std::optional<CreditPackage> FindActivePackage(db::Pool& pool, int64_t id) {
     return db::WithLease(pool, [id](db::Lease& lease) -> std::optional<CreditPackage> {
-        sql::PreparedStatement& select = lease.Prepare(kSelectPackageSql);
-        select.setUInt64(1, static_cast<uint64_t>(id));
-        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-        if (!row->next()) return std::nullopt;
-        CreditPackage package = ReadPackage(*row);
+        db::Rows row = lease.Query(kSelectPackageSql, id);
+        if (!row.Next()) return std::nullopt;
+        CreditPackage package = ReadPackage(row);
         if (billing::PackageError(package.terms)) return std::nullopt;
         return package;
     });
@@ -140,8 +139,8 @@ std::optional<CreditPackage> FindActivePackage(db::Pool& pool, int64_t id) {
 std::vector<MembershipPlan> ActivePlans(db::Pool& pool) {
     return db::WithLease(pool, [](db::Lease& lease) {
         std::vector<MembershipPlan> plans;
-        std::unique_ptr<sql::ResultSet> rows(lease.Prepare(kSelectPlansSql).executeQuery());
-        while (rows->next()) plans.push_back(ReadPlan(*rows));
+        db::Rows rows = lease.Query(kSelectPlansSql);
+        while (rows.Next()) plans.push_back(ReadPlan(rows));
         return plans;
     });
 }
@@ -159,7 +158,7 @@ std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64
 }
 
 Order NewRechargeOrder(int64_t user_id, std::optional<int64_t> price_id,
-                       const billing::RechargeTerms& terms, const std::string& payment_method,
+                       const billing::RechargeTerms& terms, PaymentMethod payment_method,
                        base::TimePoint now, std::chrono::seconds ttl) {
     Order order = PendingOrder(OrderKind::kRecharge, user_id, price_id, payment_method, now, ttl);
     order.credits = terms.credits;
@@ -168,9 +167,8 @@ Order NewRechargeOrder(int64_t user_id, std::optional<int64_t> price_id,
     return order;
 }
 
-Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan,
-                         const std::string& payment_method, base::TimePoint now,
-                         std::chrono::seconds ttl) {
+Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan, PaymentMethod payment_method,
+                         base::TimePoint now, std::chrono::seconds ttl) {
     Order order = PendingOrder(OrderKind::kMembership, user_id, plan.id, payment_method, now, ttl);
     order.plan = plan.plan;
     order.months = plan.months;
@@ -179,47 +177,27 @@ Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan,
 }
 
 void InsertOrder(db::Lease& lease, const Order& order) {
-    const bool recharge = order.kind == OrderKind::kRecharge;
-    sql::PreparedStatement& insert =
-        lease.Prepare(recharge ? kInsertRechargeOrderSql : kInsertMembershipOrderSql);
-    insert.setString(1, order.order_no);
-    insert.setUInt64(2, static_cast<uint64_t>(order.user_id));
-    if (order.price_id) {
-        insert.setUInt64(3, static_cast<uint64_t>(*order.price_id));
+    INKSTONE_ASSERT(order.status == OrderStatus::kPending, "order " + order.order_no);
+    if (order.kind == OrderKind::kRecharge) {
+        lease.Execute(kInsertRechargeOrderSql, order.order_no, order.user_id, order.price_id,
+                      order.credits, order.bonus_credits, order.amount_fen, order.payment_method,
+                      order.code_url, order.created_at, order.expires_at, order.created_at);
     } else {
-        insert.setNull(3, sql::DataType::INTEGER);
+        lease.Execute(kInsertMembershipOrderSql, order.order_no, order.user_id, order.price_id,
+                      order.plan, order.months, order.amount_fen, order.payment_method,
+                      order.code_url, order.created_at, order.expires_at, order.created_at);
     }
-    if (recharge) {
-        insert.setInt64(4, order.credits);
-        insert.setInt64(5, order.bonus_credits);
-    } else {
-        insert.setString(4, order.plan);
-        insert.setInt(5, order.months);
-    }
-    insert.setInt64(6, order.amount_fen);
-    insert.setString(7, order.payment_method);
-    if (order.code_url) {
-        insert.setString(8, *order.code_url);
-    } else {
-        insert.setNull(8, sql::DataType::VARCHAR);
-    }
-    insert.setString(9, base::FormatSqlDateTime(order.created_at));
-    insert.setString(10, base::FormatSqlDateTime(order.expires_at));
-    insert.setString(11, base::FormatSqlDateTime(order.created_at));
-    insert.executeUpdate();
 }
 
 std::optional<Order> FindUserOrder(db::Pool& pool, OrderKind kind, int64_t user_id,
                                    std::string_view order_no) {
     if (billing::OrderKindOf(order_no) != kind) return std::nullopt;
     return db::WithLease(pool, [&](db::Lease& lease) -> std::optional<Order> {
-        sql::PreparedStatement& select = lease.Prepare(
-            kind == OrderKind::kRecharge ? kSelectRechargeOrderSql : kSelectMembershipOrderSql);
-        select.setString(1, std::string(order_no));
-        select.setUInt64(2, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-        if (!row->next()) return std::nullopt;
-        return ReadOrder(*row, kind);
+        db::Rows row = lease.Query(
+            kind == OrderKind::kRecharge ? kSelectRechargeOrderSql : kSelectMembershipOrderSql,
+            order_no, user_id);
+        if (!row.Next()) return std::nullopt;
+        return ReadOrder(row, kind);
     });
 }
 
@@ -228,19 +206,11 @@ OrderPage ListUserOrders(db::Pool& pool, OrderKind kind, int64_t user_id, int64_
     const bool recharge = kind == OrderKind::kRecharge;
     return db::WithLease(pool, [&](db::Lease& lease) {
         OrderPage page;
-        sql::PreparedStatement& list =
-            lease.Prepare(recharge ? kListRechargeOrdersSql : kListMembershipOrdersSql);
-        list.setUInt64(1, static_cast<uint64_t>(user_id));
-        list.setInt64(2, limit);
-        list.setInt64(3, offset);
-        std::unique_ptr<sql::ResultSet> rows(list.executeQuery());
-        while (rows->next()) page.items.push_back(ReadOrder(*rows, kind));
-        sql::PreparedStatement& count =
-            lease.Prepare(recharge ? kCountRechargeOrdersSql : kCountMembershipOrdersSql);
-        count.setUInt64(1, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> total(count.executeQuery());
-        if (!total->next()) throw std::runtime_error("COUNT(*) returned no row");
-        page.total = total->getInt64(1);
+        db::Rows rows = lease.Query(recharge ? kListRechargeOrdersSql : kListMembershipOrdersSql,
+                                    user_id, limit, offset);
+        while (rows.Next()) page.items.push_back(ReadOrder(rows, kind));
+        page.total = Total(
+            lease.Query(recharge ? kCountRechargeOrdersSql : kCountMembershipOrdersSql, user_id));
         return page;
     });
 }

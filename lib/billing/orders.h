@@ -1,7 +1,9 @@
 #pragma once
-/// Price lists and orders (SPEC §5, §6, §8): reading the seeded packages and plans, creating
-/// recharge and membership orders, and reading a user's orders. Settlement and expiry, which
-/// change what an order delivers, live in the wallet (lib/wallet.h).
+/// Price lists and orders (README, "Credits, orders and memberships"): reading the seeded packages
+/// and plans, numbering, storing and reading recharge and membership orders. Creating an order for
+/// a request (idempotency, the provider, one transaction) is lib/billing/order_service.h;
+/// settlement and expiry, which change what an order delivers, live in the wallet
+/// (lib/billing/wallet.h).
 ///
 /// Orders are kept in two tables, `recharge_orders` and `membership_orders`; the first letter of
 /// an order_no (billing::OrderKindOf) says which. Functions are thread-safe (no state); those
@@ -15,8 +17,9 @@
 #include <vector>
 
 #include "lib/base/clock.h"
-#include "lib/db/db.h"
 #include "lib/billing/money.h"
+#include "lib/billing/order_enums.h"
+#include "lib/db/db.h"
 
 namespace inkstone::lib::billing {
 
@@ -35,9 +38,6 @@ struct MembershipPlan {
     int64_t price_fen = 0;
 };
 
-/// `"alipay"` or `"wechat"`: how the user means to pay.
-bool IsPaymentMethod(std::string_view method);
-
 /// One order of either kind, as stored. Fields of the other kind keep their defaults.
 struct Order {
     billing::OrderKind kind = billing::OrderKind::kRecharge;
@@ -53,11 +53,11 @@ struct Order {
     std::optional<base::TimePoint> member_until;  ///< set when paid
     // both
     int64_t amount_fen = 0;
-    std::string payment_method;
+    PaymentMethod payment_method = PaymentMethod::kAlipay;
     /// What the provider answered when the order was created and cannot be asked for again:
     /// WeChat Pay's Native `code_url` (live mode). nullopt otherwise.
     std::optional<std::string> code_url;
-    std::string status;  ///< "PENDING" | "PAID" | "EXPIRED"
+    OrderStatus status = OrderStatus::kPending;
     base::TimePoint created_at;
     base::TimePoint expires_at;
     std::optional<base::TimePoint> paid_at;
@@ -84,18 +84,17 @@ std::optional<MembershipPlan> FindActivePlan(db::Pool& pool, std::optional<int64
 /// (whole seconds) and expiring `ttl` later. Numbering before storing lets a live provider
 /// learn the order (WeChat Pay's Native order) before the order exists here.
 Order NewRechargeOrder(int64_t user_id, std::optional<int64_t> price_id,
-                       const billing::RechargeTerms& terms, const std::string& payment_method,
+                       const billing::RechargeTerms& terms, PaymentMethod payment_method,
                        base::TimePoint now, std::chrono::seconds ttl);
 
 /// The same for a membership order of `plan`.
-Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan,
-                         const std::string& payment_method, base::TimePoint now,
-                         std::chrono::seconds ttl);
+Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan, PaymentMethod payment_method,
+                         base::TimePoint now, std::chrono::seconds ttl);
 
 /// Inserts `order` (from New*Order, code_url filled in or not) inside the caller's transaction;
 /// a later read returns it exactly. Its order_no is 100 random bits, so a clash with an existing
-/// order is not expected in the lifetime of the universe; the UNIQUE key still refuses one (an
-/// SQL exception, like any other failed statement).
+/// order is not expected in the lifetime of the universe; the UNIQUE key still refuses one (a
+/// db::DbError of kind kDuplicate, like any other failed statement).
 void InsertOrder(db::Lease& lease, const Order& order);
 
 /// The user's order `order_no` of the given kind; nullopt when it does not exist, is of the

@@ -1,20 +1,16 @@
 #include "lib/billing/wallet.h"
 
-#include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
-#include <cppconn/resultset.h>
-
-#include <memory>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
+#include "lib/base/assert.h"
 #include "lib/base/errors.h"
 #include "lib/base/log.h"
 #include "lib/base/utf8.h"
 
 namespace inkstone::lib::billing {
 namespace {
-
 
 // ---- The ledger ----
 
@@ -40,13 +36,14 @@ constexpr char kListEntriesSql[] =
     "SELECT id, type, amount, balance_after, description, related_order_no, "
     "related_generation_id, created_at FROM credit_transactions WHERE user_id = ? "
     "ORDER BY seq DESC LIMIT ? OFFSET ?";
-constexpr char kCountEntriesSql[] = "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ?";
+constexpr char kCountEntriesSql[] =
+    "SELECT COUNT(*) AS total FROM credit_transactions WHERE user_id = ?";
 constexpr char kListEntriesOfTypeSql[] =
     "SELECT id, type, amount, balance_after, description, related_order_no, "
     "related_generation_id, created_at FROM credit_transactions WHERE user_id = ? AND type = ? "
     "ORDER BY seq DESC LIMIT ? OFFSET ?";
 constexpr char kCountEntriesOfTypeSql[] =
-    "SELECT COUNT(*) FROM credit_transactions WHERE user_id = ? AND type = ?";
+    "SELECT COUNT(*) AS total FROM credit_transactions WHERE user_id = ? AND type = ?";
 
 // ---- Settlement ----
 
@@ -101,56 +98,33 @@ struct Posted {
     int64_t balance_after = 0;
 };
 
-void SetOptionalString(sql::PreparedStatement& stmt, int index,
-                       const std::optional<std::string>& value) {
-    if (value) {
-        stmt.setString(index, *value);
-    } else {
-        stmt.setNull(index, sql::DataType::VARCHAR);
-    }
-}
-
-void SetOptionalId(sql::PreparedStatement& stmt, int index, const std::optional<int64_t>& value) {
-    if (value) {
-        stmt.setUInt64(index, static_cast<uint64_t>(*value));
-    } else {
-        stmt.setNull(index, sql::DataType::BIGINT);
-    }
-}
-
 /// Applies `entry` inside the caller's transaction: the conditional UPDATE of users, the
 /// read-back, the ledger row. nullopt (and nothing changed) when a debit would overdraw or the
 /// user does not exist.
 std::optional<Posted> Post(db::Lease& lease, const Entry& entry, base::TimePoint now) {
-    sql::PreparedStatement& apply = lease.Prepare(kApplyDeltaSql);
-    apply.setInt64(1, entry.amount);
-    apply.setString(2, base::FormatSqlDateTime(now));
-    apply.setUInt64(3, static_cast<uint64_t>(entry.user_id));
-    apply.setInt64(4, entry.amount < 0 ? -entry.amount : 0);
-    if (apply.executeUpdate() != 1) return std::nullopt;
-
-    sql::PreparedStatement& select = lease.Prepare(kSelectLockedBalanceSql);
-    select.setUInt64(1, static_cast<uint64_t>(entry.user_id));
-    std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-    if (!row->next()) throw std::runtime_error("updated user row not visible in its transaction");
+    const int64_t min_balance = entry.amount < 0 ? -entry.amount : 0;
+    if (lease.Execute(kApplyDeltaSql, entry.amount, now, entry.user_id, min_balance) != 1) {
+        return std::nullopt;
+    }
+    db::Rows row = lease.Query(kSelectLockedBalanceSql, entry.user_id);
+    INKSTONE_ASSERT(row.Next(), "updated user " + std::to_string(entry.user_id) +
+                                    " not visible in its transaction");
     Posted posted;
-    posted.balance_after = row->getInt64("credits");
-    const int64_t seq = row->getInt64("ledger_seq");
-
-    sql::PreparedStatement& insert = lease.Prepare(kInsertEntrySql);
-    insert.setUInt64(1, static_cast<uint64_t>(entry.user_id));
-    insert.setInt64(2, seq);
-    insert.setString(3, std::string(LedgerTypeName(entry.type)));
-    insert.setInt64(4, entry.amount);
-    insert.setInt64(5, posted.balance_after);
-    insert.setString(6, entry.description);
-    SetOptionalString(insert, 7, entry.related_order_no);
-    SetOptionalId(insert, 8, entry.related_generation_id);
-    SetOptionalId(insert, 9, entry.refund_of);
-    insert.setString(10, base::FormatSqlDateTime(now));
-    insert.executeUpdate();
-    posted.entry_id = db::LastInsertId(lease);
+    posted.balance_after = row.Int("credits");
+    const int64_t seq = row.Int("ledger_seq");
+    lease.Execute(kInsertEntrySql, entry.user_id, seq, entry.type, entry.amount,
+                  posted.balance_after, entry.description, entry.related_order_no,
+                  entry.related_generation_id, entry.refund_of, now);
+    posted.entry_id = lease.LastInsertId();
     return posted;
+}
+
+/// Post() for a credit to a user who must exist (the order's or the charge's owner).
+Posted PostCredit(db::Lease& lease, const Entry& entry, base::TimePoint now) {
+    const std::optional<Posted> posted = Post(lease, entry, now);
+    INKSTONE_ASSERT(posted.has_value(),
+                    "ledger entry for missing user " + std::to_string(entry.user_id));
+    return *posted;
 }
 
 void CheckDescription(std::string_view description) {
@@ -160,14 +134,20 @@ void CheckDescription(std::string_view description) {
     }
 }
 
-bool IsKnownProvider(std::string_view provider) {
-    return provider == "mock" || provider == "alipay" || provider == "wechat";
+bool IsKnownProvider(PaymentProvider provider) {
+    switch (provider) {
+        case PaymentProvider::kAlipay:
+        case PaymentProvider::kWechat:
+        case PaymentProvider::kMock:
+            return true;
+    }
+    return false;
 }
 
 Json::Value NoticeFields(const SettlementNotice& notice) {
     Json::Value fields;
     fields["order_no"] = notice.order_no;
-    fields["provider"] = notice.provider;
+    fields["provider"] = std::string(ToSql(notice.provider));
     fields["provider_trade_no"] = notice.provider_trade_no;
     fields["amount_fen"] = Json::Int64{notice.amount_fen};
     return fields;
@@ -177,87 +157,133 @@ Json::Value NoticeFields(const SettlementNotice& notice) {
 struct LockedOrder {
     int64_t id = 0;
     int64_t user_id = 0;
-    std::string status;
+    OrderStatus status = OrderStatus::kPending;
     int64_t amount_fen = 0;
     int64_t credits = 0;
     int64_t bonus_credits = 0;
     int months = 0;
-    std::optional<std::string> paid_provider;
+    std::optional<PaymentProvider> paid_provider;
     std::optional<std::string> provider_trade_no;
 };
 
 std::optional<LockedOrder> LockOrder(db::Lease& lease, OrderKind kind,
                                      const std::string& order_no) {
     const bool recharge = kind == OrderKind::kRecharge;
-    sql::PreparedStatement& lock =
-        lease.Prepare(recharge ? kLockRechargeOrderSql : kLockMembershipOrderSql);
-    lock.setString(1, order_no);
-    std::unique_ptr<sql::ResultSet> row(lock.executeQuery());
-    if (!row->next()) return std::nullopt;
+    db::Rows row =
+        lease.Query(recharge ? kLockRechargeOrderSql : kLockMembershipOrderSql, order_no);
+    if (!row.Next()) return std::nullopt;
     LockedOrder order;
-    order.id = static_cast<int64_t>(row->getUInt64("id"));
-    order.user_id = static_cast<int64_t>(row->getUInt64("user_id"));
-    order.status = row->getString("status").asStdString();
-    order.amount_fen = row->getInt64("amount_fen");
+    order.id = row.Int("id");
+    order.user_id = row.Int("user_id");
+    order.status = row.Enum<OrderStatus>("status");
+    order.amount_fen = row.Int("amount_fen");
     if (recharge) {
-        order.credits = row->getInt64("credits");
-        order.bonus_credits = row->getInt64("bonus_credits");
+        order.credits = row.Int("credits");
+        order.bonus_credits = row.Int("bonus_credits");
     } else {
-        order.months = row->getInt("months");
+        order.months = static_cast<int>(row.Int("months"));
     }
-    if (!row->isNull("paid_provider")) {
-        order.paid_provider = row->getString("paid_provider").asStdString();
-    }
-    if (!row->isNull("provider_trade_no")) {
-        order.provider_trade_no = row->getString("provider_trade_no").asStdString();
-    }
+    order.paid_provider = row.OptionalEnum<PaymentProvider>("paid_provider");
+    order.provider_trade_no = row.OptionalString("provider_trade_no");
     return order;
 }
 
-/// Marks the locked order PAID; false when the provider's trade number is already taken by
-/// another order (the failed statement changed nothing).
-bool MarkPaid(db::Lease& lease, const char* sql_text, const LockedOrder& order,
-              const SettlementNotice& notice, base::TimePoint now,
-              const std::optional<billing::MembershipPeriod>& period) {
-    sql::PreparedStatement& pay = lease.Prepare(sql_text);
-    int index = 1;
-    pay.setString(index++, base::FormatSqlDateTime(notice.paid_at));
-    pay.setString(index++, notice.provider);
-    pay.setString(index++, notice.provider_trade_no);
-    if (period) {
-        pay.setString(index++, base::FormatSqlDateTime(period->from));
-        pay.setString(index++, base::FormatSqlDateTime(period->until));
-    }
-    pay.setString(index++, base::FormatSqlDateTime(now));
-    pay.setUInt64(index++, static_cast<uint64_t>(order.id));
+/// Marks the locked order PAID by `pay` (one of the kPay*OrderSql, bound by the caller's
+/// `execute`); false when the provider's trade number is already taken by another order (the
+/// failed statement changed nothing).
+template <class Execute>
+bool MarkPaid(const LockedOrder& order, Execute&& execute) {
+    uint64_t updated = 0;
     try {
-        if (pay.executeUpdate() != 1) {
-            throw std::runtime_error("locked order changed status under its row lock");
-        }
-    } catch (const sql::SQLException& e) {
-        if (db::Classify(e) == db::ErrorKind::kDuplicate) return false;
+        updated = execute();
+    } catch (const db::DbError& e) {
+        if (e.kind == db::ErrorKind::kDuplicate) return false;
         throw;
+    }
+    INKSTONE_ASSERT(updated == 1, "locked order " + std::to_string(order.id) +
+                                      " changed status under its row lock");
+    return true;
+}
+
+/// A PAID order settled again: success with no effect. A different trade number (the user paid
+/// twice) is logged, since an operator has to refund one payment.
+void CheckDuplicateNotice(const LockedOrder& order, const SettlementNotice& notice) {
+    if (order.paid_provider == notice.provider &&
+        order.provider_trade_no == notice.provider_trade_no) {
+        return;
+    }
+    Json::Value fields = NoticeFields(notice);
+    fields["settled_by_provider"] =
+        order.paid_provider ? std::string(ToSql(*order.paid_provider)) : std::string();
+    fields["settled_by_trade_no"] = order.provider_trade_no.value_or("");
+    base::Log(base::LogLevel::kWarn, "payment.double_payment", fields);
+}
+
+/// Steps 3 and 4 of Settle for a recharge order: PAID, then the RECHARGE and BONUS rows. False
+/// when the trade number was reused (nothing changed).
+bool DeliverRecharge(db::Lease& lease, const LockedOrder& order, const SettlementNotice& notice,
+                     base::TimePoint now) {
+    if (!MarkPaid(order, [&] {
+            return lease.Execute(kPayRechargeOrderSql, notice.paid_at, notice.provider,
+                                 notice.provider_trade_no, now, order.id);
+        })) {
+        return false;
+    }
+    Entry recharge;
+    recharge.user_id = order.user_id;
+    recharge.type = LedgerType::kRecharge;
+    recharge.amount = order.credits;
+    recharge.description =
+        "Recharge ¥" + billing::FormatFen(order.amount_fen) + ", order " + notice.order_no;
+    recharge.related_order_no = notice.order_no;
+    PostCredit(lease, recharge, now);
+    if (order.bonus_credits > 0) {
+        Entry bonus = recharge;
+        bonus.type = LedgerType::kBonus;
+        bonus.amount = order.bonus_credits;
+        bonus.description = "Bonus, order " + notice.order_no;
+        PostCredit(lease, bonus, now);
     }
     return true;
 }
 
-LedgerEntry ReadEntry(sql::ResultSet& row) {
+/// Steps 3 and 4 of Settle for a membership order: PAID with the period, then the user's new
+/// member_expired_at. False when the trade number was reused (nothing changed).
+bool DeliverMembership(db::Lease& lease, const LockedOrder& order, const SettlementNotice& notice,
+                       base::TimePoint now) {
+    db::Rows user = lease.Query(kLockMembershipSql, order.user_id);
+    INKSTONE_ASSERT(user.Next(), "order " + notice.order_no + " of missing user " +
+                                     std::to_string(order.user_id));
+    const std::optional<base::TimePoint> current = user.OptionalTime("member_expired_at");
+    const billing::MembershipPeriod period = billing::ExtendMembership(current, now, order.months);
+    if (!MarkPaid(order, [&] {
+            return lease.Execute(kPayMembershipOrderSql, notice.paid_at, notice.provider,
+                                 notice.provider_trade_no, period.from, period.until, now,
+                                 order.id);
+        })) {
+        return false;
+    }
+    lease.Execute(kExtendMembershipSql, period.until, now, order.user_id);
+    return true;
+}
+
+LedgerEntry ReadEntry(const db::Rows& row) {
     LedgerEntry entry;
-    entry.id = static_cast<int64_t>(row.getUInt64("id"));
-    const std::optional<LedgerType> type = ParseLedgerType(row.getString("type").asStdString());
-    if (!type) throw std::runtime_error("unknown ledger type in credit_transactions");
-    entry.type = *type;
-    entry.amount = row.getInt64("amount");
-    entry.balance_after = row.getInt64("balance_after");
-    entry.description = row.getString("description").asStdString();
-    if (!row.isNull("related_order_no")) {
-        entry.related_order_no = row.getString("related_order_no").asStdString();
-    }
-    if (!row.isNull("related_generation_id")) {
-        entry.related_generation_id = static_cast<int64_t>(row.getUInt64("related_generation_id"));
-    }
-    entry.created_at = db::GetTime(row, "created_at");
+    entry.id = row.Int("id");
+    entry.type = row.Enum<LedgerType>("type");
+    entry.amount = row.Int("amount");
+    entry.balance_after = row.Int("balance_after");
+    entry.description = row.String("description");
+    entry.related_order_no = row.OptionalString("related_order_no");
+    entry.related_generation_id = row.OptionalInt("related_generation_id");
+    entry.created_at = row.Time("created_at");
     return entry;
+}
+
+/// The single row of a `SELECT COUNT(*) AS total ...`.
+int64_t Total(db::Rows rows) {
+    INKSTONE_ASSERT(rows.Next(), "COUNT(*) returned no row");
+    return rows.Int("total");
 }
 
 }  // namespace
@@ -275,7 +301,7 @@ std::string_view LedgerTypeName(LedgerType type) {
         case LedgerType::kAdminAdjust:
             return "ADMIN_ADJUST";
     }
-    return "UNKNOWN";
+    INKSTONE_INVARIANT_FAILED("LedgerType " + std::to_string(static_cast<int>(type)));
 }
 
 std::optional<LedgerType> ParseLedgerType(std::string_view name) {
@@ -284,6 +310,14 @@ std::optional<LedgerType> ParseLedgerType(std::string_view name) {
         if (LedgerTypeName(type) == name) return type;
     }
     return std::nullopt;
+}
+
+std::string_view ToSql(LedgerType type) { return LedgerTypeName(type); }
+
+bool FromSql(std::string_view text, LedgerType* type) {
+    const std::optional<LedgerType> parsed = ParseLedgerType(text);
+    if (parsed) *type = *parsed;
+    return parsed.has_value();
 }
 
 std::string_view SettleOutcomeName(SettleOutcome outcome) {
@@ -333,14 +367,12 @@ ChargeResult Wallet::ChargeIn(db::Transaction& tx, int64_t user_id, int64_t cred
     if (!posted) {
         // Not enough (or no such user). This read takes no lock: the balance reported is the
         // one the failed UPDATE saw or a later one, which is all a client can act on.
-        sql::PreparedStatement& select = lease.Prepare(kSelectBalanceSql);
-        select.setUInt64(1, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-        if (!row->next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
-        const int64_t balance = row->getInt64("credits");
+        db::Rows row = lease.Query(kSelectBalanceSql, user_id);
+        if (!row.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
+        const int64_t balance = row.Int("credits");
         base::ApiError error(base::ErrorCode::kInsufficientCredits,
-                       "not enough credits: " + std::to_string(credits) + " required, " +
-                           std::to_string(balance) + " available");
+                             "not enough credits: " + std::to_string(credits) + " required, " +
+                                 std::to_string(balance) + " available");
         error.extra["required"] = Json::Int64{credits};
         error.extra["balance"] = Json::Int64{balance};
         throw error;
@@ -360,34 +392,29 @@ std::optional<int64_t> Wallet::RefundIn(db::Transaction& tx, int64_t charge_id,
                                         std::string_view description) const {
     CheckDescription(description);
     db::Lease& lease = tx.lease();
-    sql::PreparedStatement& charge = lease.Prepare(kSelectChargeSql);
-    charge.setUInt64(1, static_cast<uint64_t>(charge_id));
-    std::unique_ptr<sql::ResultSet> row(charge.executeQuery());
-    if (!row->next()) throw base::ApiError(base::ErrorCode::kNotFound, "charge not found");
+    db::Rows charge = lease.Query(kSelectChargeSql, charge_id);
+    if (!charge.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "charge not found");
     Entry entry;
-    entry.user_id = static_cast<int64_t>(row->getUInt64("user_id"));
+    entry.user_id = charge.Int("user_id");
     entry.type = LedgerType::kRefund;
-    entry.amount = -row->getInt64("amount");
+    entry.amount = -charge.Int("amount");
     entry.description = std::string(description);
     entry.refund_of = charge_id;
 
     // Only a shortcut for the common repeat; the UNIQUE key on refund_of decides.
-    sql::PreparedStatement& refunded = lease.Prepare(kSelectRefundOfSql);
-    refunded.setUInt64(1, static_cast<uint64_t>(charge_id));
-    if (std::unique_ptr<sql::ResultSet>(refunded.executeQuery())->next()) return std::nullopt;
+    if (lease.Query(kSelectRefundOfSql, charge_id).Next()) return std::nullopt;
 
-    std::optional<Posted> posted;
+    Posted posted;
     try {
-        posted = Post(lease, entry, clock_.Now());
-    } catch (const sql::SQLException& e) {
+        posted = PostCredit(lease, entry, clock_.Now());
+    } catch (const db::DbError& e) {
         // A concurrent refund of this charge committed first: ours must leave no trace, so the
         // caller's transaction (with the credit already applied above) has to roll back.
-        if (db::Classify(e) == db::ErrorKind::kDuplicate) throw AlreadyRefunded{};
+        if (e.kind == db::ErrorKind::kDuplicate) throw AlreadyRefunded{};
         throw;
     }
-    if (!posted) throw std::runtime_error("refund of a missing user");
     HoldLocksForTests();
-    return posted->entry_id;
+    return posted.entry_id;
 }
 
 bool Wallet::Refund(int64_t charge_id, std::string_view description) const {
@@ -410,77 +437,38 @@ SettleOutcome Wallet::Settle(const SettlementNotice& notice) const {
     const std::optional<OrderKind> kind = billing::OrderKindOf(notice.order_no);
     if (!kind) return SettleOutcome::kUnknownOrder;
     const base::TimePoint now = clock_.Now();
-
     return db::RetryOnAborted(pool_, "payment.settle", [&](db::Transaction& tx) {
-        db::Lease& lease = tx.lease();
-        const std::optional<LockedOrder> order = LockOrder(lease, *kind, notice.order_no);
-        if (!order) return SettleOutcome::kUnknownOrder;
-        if (order->status == "PAID") {
-            if (order->paid_provider != notice.provider ||
-                order->provider_trade_no != notice.provider_trade_no) {
-                // Money arrived twice for one order: an operator has to refund one payment.
-                Json::Value fields = NoticeFields(notice);
-                fields["settled_by_provider"] = order->paid_provider.value_or("");
-                fields["settled_by_trade_no"] = order->provider_trade_no.value_or("");
-                base::Log(base::LogLevel::kWarn, "payment.double_payment", fields);
-            }
-            return SettleOutcome::kAlreadySettled;
-        }
-        if (notice.amount_fen != order->amount_fen) {
-            Json::Value fields = NoticeFields(notice);
-            fields["expected_fen"] = Json::Int64{order->amount_fen};
-            base::Log(base::LogLevel::kWarn, "payment.amount_mismatch", fields);
-            return SettleOutcome::kAmountMismatch;
-        }
-
-        const auto trade_no_reused = [&] {
-            Json::Value fields = NoticeFields(notice);
-            base::Log(base::LogLevel::kWarn, "payment.trade_no_reused", fields);
-            return SettleOutcome::kTradeNoReused;
-        };
-        if (*kind == OrderKind::kRecharge) {
-            if (!MarkPaid(lease, kPayRechargeOrderSql, *order, notice, now, std::nullopt)) {
-                return trade_no_reused();
-            }
-            Entry recharge;
-            recharge.user_id = order->user_id;
-            recharge.type = LedgerType::kRecharge;
-            recharge.amount = order->credits;
-            recharge.description =
-                "Recharge ¥" + billing::FormatFen(order->amount_fen) + ", order " + notice.order_no;
-            recharge.related_order_no = notice.order_no;
-            if (!Post(lease, recharge, now)) throw std::runtime_error("order of a missing user");
-            if (order->bonus_credits > 0) {
-                Entry bonus = recharge;
-                bonus.type = LedgerType::kBonus;
-                bonus.amount = order->bonus_credits;
-                bonus.description = "Bonus, order " + notice.order_no;
-                if (!Post(lease, bonus, now)) throw std::runtime_error("order of a missing user");
-            }
-        } else {
-            sql::PreparedStatement& lock = lease.Prepare(kLockMembershipSql);
-            lock.setUInt64(1, static_cast<uint64_t>(order->user_id));
-            std::unique_ptr<sql::ResultSet> user(lock.executeQuery());
-            if (!user->next()) throw std::runtime_error("order of a missing user");
-            const std::optional<base::TimePoint> current =
-                db::GetOptionalTime(*user, "member_expired_at");
-            const billing::MembershipPeriod period =
-                billing::ExtendMembership(current, now, order->months);
-            if (!MarkPaid(lease, kPayMembershipOrderSql, *order, notice, now, period)) {
-                return trade_no_reused();
-            }
-            sql::PreparedStatement& extend = lease.Prepare(kExtendMembershipSql);
-            extend.setString(1, base::FormatSqlDateTime(period.until));
-            extend.setString(2, base::FormatSqlDateTime(now));
-            extend.setUInt64(3, static_cast<uint64_t>(order->user_id));
-            extend.executeUpdate();
-        }
-        HoldLocksForTests();
-        Json::Value fields = NoticeFields(notice);
-        fields["user_id"] = Json::Int64{order->user_id};
-        base::Log(base::LogLevel::kInfo, "payment.settled", fields);
-        return SettleOutcome::kSettled;
+        return SettleIn(tx, *kind, notice, now);
     });
+}
+
+SettleOutcome Wallet::SettleIn(db::Transaction& tx, OrderKind kind, const SettlementNotice& notice,
+                               base::TimePoint now) const {
+    db::Lease& lease = tx.lease();
+    const std::optional<LockedOrder> order = LockOrder(lease, kind, notice.order_no);
+    if (!order) return SettleOutcome::kUnknownOrder;
+    if (order->status == OrderStatus::kPaid) {
+        CheckDuplicateNotice(*order, notice);
+        return SettleOutcome::kAlreadySettled;
+    }
+    if (notice.amount_fen != order->amount_fen) {
+        Json::Value fields = NoticeFields(notice);
+        fields["expected_fen"] = Json::Int64{order->amount_fen};
+        base::Log(base::LogLevel::kWarn, "payment.amount_mismatch", fields);
+        return SettleOutcome::kAmountMismatch;
+    }
+    const bool delivered = kind == OrderKind::kRecharge
+                               ? DeliverRecharge(lease, *order, notice, now)
+                               : DeliverMembership(lease, *order, notice, now);
+    if (!delivered) {
+        base::Log(base::LogLevel::kWarn, "payment.trade_no_reused", NoticeFields(notice));
+        return SettleOutcome::kTradeNoReused;
+    }
+    HoldLocksForTests();
+    Json::Value fields = NoticeFields(notice);
+    fields["user_id"] = Json::Int64{order->user_id};
+    base::Log(base::LogLevel::kInfo, "payment.settled", fields);
+    return SettleOutcome::kSettled;
 }
 
 int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& reconcile) const {
@@ -492,16 +480,13 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
     for (const Kind& kind : {Kind{kOverdueRechargeOrdersSql, kExpireRechargeOrderSql},
                              Kind{kOverdueMembershipOrdersSql, kExpireMembershipOrderSql}}) {
         const std::vector<OverdueOrder> overdue = db::WithLease(pool_, [&](db::Lease& lease) {
-            sql::PreparedStatement& select = lease.Prepare(kind.select_overdue);
-            select.setString(1, base::FormatSqlDateTime(now));
-            select.setInt(2, batch);
-            std::unique_ptr<sql::ResultSet> rows(select.executeQuery());
+            db::Rows rows = lease.Query(kind.select_overdue, now, batch);
             std::vector<OverdueOrder> found;
-            while (rows->next()) {
+            while (rows.Next()) {
                 OverdueOrder order;
-                order.order_no = rows->getString("order_no").asStdString();
-                order.payment_method = rows->getString("payment_method").asStdString();
-                order.amount_fen = rows->getInt64("amount_fen");
+                order.order_no = rows.String("order_no");
+                order.payment_method = rows.Enum<PaymentMethod>("payment_method");
+                order.amount_fen = rows.Int("amount_fen");
                 found.push_back(std::move(order));
             }
             return found;
@@ -510,16 +495,13 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
             // The provider is asked with no lease held: its answer may take seconds.
             if (reconcile && reconcile(order)) continue;
             expired += db::WithLease(pool_, [&](db::Lease& lease) -> int64_t {
-                sql::PreparedStatement& expire = lease.Prepare(kind.expire);
-                expire.setString(1, base::FormatSqlDateTime(now));
-                expire.setString(2, order.order_no);
-                expire.setString(3, base::FormatSqlDateTime(now));
                 try {
-                    return expire.executeUpdate();
-                } catch (const sql::SQLException& e) {
+                    return static_cast<int64_t>(
+                        lease.Execute(kind.expire, now, order.order_no, now));
+                } catch (const db::DbError& e) {
                     // Someone is settling it right now; whichever way that ends, the next run
                     // sees the outcome.
-                    if (db::Classify(e) == db::ErrorKind::kAborted) return 0;
+                    if (e.kind == db::ErrorKind::kAborted) return 0;
                     throw;
                 }
             });
@@ -530,13 +512,11 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
 
 std::optional<Balance> Wallet::GetBalance(int64_t user_id) const {
     return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<Balance> {
-        sql::PreparedStatement& select = lease.Prepare(kSelectBalanceSql);
-        select.setUInt64(1, static_cast<uint64_t>(user_id));
-        std::unique_ptr<sql::ResultSet> row(select.executeQuery());
-        if (!row->next()) return std::nullopt;
+        db::Rows row = lease.Query(kSelectBalanceSql, user_id);
+        if (!row.Next()) return std::nullopt;
         Balance balance;
-        balance.credits = row->getInt64("credits");
-        balance.member_expired_at = db::GetOptionalTime(*row, "member_expired_at");
+        balance.credits = row.Int("credits");
+        balance.member_expired_at = row.OptionalTime("member_expired_at");
         return balance;
     });
 }
@@ -545,25 +525,11 @@ LedgerPage Wallet::ListTransactions(int64_t user_id, std::optional<LedgerType> t
                                     int64_t offset) const {
     return db::WithLease(pool_, [&](db::Lease& lease) {
         LedgerPage page;
-        sql::PreparedStatement& list =
-            lease.Prepare(type ? kListEntriesOfTypeSql : kListEntriesSql);
-        sql::PreparedStatement& count =
-            lease.Prepare(type ? kCountEntriesOfTypeSql : kCountEntriesSql);
-        int index = 1;
-        list.setUInt64(index, static_cast<uint64_t>(user_id));
-        count.setUInt64(index++, static_cast<uint64_t>(user_id));
-        if (type) {
-            const std::string name(LedgerTypeName(*type));
-            list.setString(index, name);
-            count.setString(index++, name);
-        }
-        list.setInt64(index++, limit);
-        list.setInt64(index, offset);
-        std::unique_ptr<sql::ResultSet> rows(list.executeQuery());
-        while (rows->next()) page.items.push_back(ReadEntry(*rows));
-        std::unique_ptr<sql::ResultSet> total(count.executeQuery());
-        if (!total->next()) throw std::runtime_error("COUNT(*) returned no row");
-        page.total = total->getInt64(1);
+        db::Rows rows = type ? lease.Query(kListEntriesOfTypeSql, user_id, *type, limit, offset)
+                             : lease.Query(kListEntriesSql, user_id, limit, offset);
+        while (rows.Next()) page.items.push_back(ReadEntry(rows));
+        page.total = Total(type ? lease.Query(kCountEntriesOfTypeSql, user_id, *type)
+                                : lease.Query(kCountEntriesSql, user_id));
         return page;
     });
 }

@@ -1,5 +1,6 @@
 #pragma once
-/// The wallet: the credit ledger and the settlement of orders (SPEC §5, §6, §8).
+/// The wallet: the credit ledger and the settlement of orders (README, "Credits, orders and
+/// memberships").
 ///
 /// Every change to a user's credits goes through here, as one InnoDB transaction that
 ///   1. changes `users.credits` with one conditional UPDATE (`... WHERE id = ? AND credits >= ?`
@@ -23,8 +24,9 @@
 #include <vector>
 
 #include "lib/base/clock.h"
-#include "lib/db/db.h"
 #include "lib/billing/money.h"
+#include "lib/billing/order_enums.h"
+#include "lib/db/db.h"
 
 namespace inkstone::lib::billing {
 
@@ -34,6 +36,9 @@ enum class LedgerType { kRecharge, kBonus, kConsume, kRefund, kAdminAdjust };
 std::string_view LedgerTypeName(LedgerType type);
 /// The inverse of LedgerTypeName (exact, upper-case); nullopt for anything else.
 std::optional<LedgerType> ParseLedgerType(std::string_view name);
+/// `credit_transactions.type`, for lib/db's typed binding: LedgerTypeName and ParseLedgerType.
+std::string_view ToSql(LedgerType type);
+bool FromSql(std::string_view text, LedgerType* type);
 
 /// Longest ledger description, in characters (the column is VARCHAR(255)).
 inline constexpr size_t kMaxDescriptionChars = 255;
@@ -49,14 +54,15 @@ struct ChargeResult {
     int64_t balance = 0;    ///< the user's credits right after the debit
 };
 
-/// A provider's word that an order was paid. Issue 6's Alipay / WeChat notify handlers build
-/// one after verifying the notify's signature; mock mode builds one itself.
+/// A provider's word that an order was paid. The Alipay / WeChat Pay notify processing
+/// (lib/payments/notify.h) builds one after verifying the notify's signature, for mock payments
+/// too.
 struct SettlementNotice {
     std::string order_no;
-    std::string provider;           ///< "mock" | "alipay" | "wechat"
+    PaymentProvider provider = PaymentProvider::kMock;
     std::string provider_trade_no;  ///< the provider's own trade number, 1–64 visible ASCII
     int64_t amount_fen = 0;         ///< what the provider says was paid
-    base::TimePoint paid_at;              ///< when the provider says it was paid
+    base::TimePoint paid_at;        ///< when the provider says it was paid
 };
 
 enum class SettleOutcome {
@@ -77,7 +83,7 @@ bool IsWellFormedTradeNo(std::string_view trade_no);
 /// An unpaid order past its expiry, as the expiry job sees it before expiring it.
 struct OverdueOrder {
     std::string order_no;
-    std::string payment_method;  ///< "alipay" | "wechat": whom to ask
+    PaymentMethod payment_method = PaymentMethod::kAlipay;  ///< whom to ask
     int64_t amount_fen = 0;
 };
 
@@ -144,7 +150,8 @@ class Wallet {
     std::optional<int64_t> RefundIn(db::Transaction& tx, int64_t charge_id,
                                     std::string_view description) const;
 
-    /// The one settlement transaction of SPEC §8, for every provider:
+    /// The one settlement transaction (README, "Credits, orders and memberships": Settlement),
+    /// for every provider:
     ///   1. lock the order row (SELECT ... FOR UPDATE); PAID → kAlreadySettled;
     ///   2. amount_fen must equal the order's, else kAmountMismatch (warn log
     ///      `payment.amount_mismatch`);
@@ -172,7 +179,8 @@ class Wallet {
     /// and false to let it expire. An order whose UPDATE
     /// hits a deadlock or lock-wait timeout is left for the next run. Call again while it
     /// returns >= batch.
-    int64_t ExpireOrders(base::TimePoint now, int batch, const Reconciler& reconcile = nullptr) const;
+    int64_t ExpireOrders(base::TimePoint now, int batch,
+                         const Reconciler& reconcile = nullptr) const;
 
     /// The user's credits and membership end; nullopt when the user does not exist.
     std::optional<Balance> GetBalance(int64_t user_id) const;
@@ -183,6 +191,9 @@ class Wallet {
 
   private:
     void HoldLocksForTests() const;
+    /// Settle's transaction: steps 1 to 4 under the order's row lock.
+    SettleOutcome SettleIn(db::Transaction& tx, OrderKind kind, const SettlementNotice& notice,
+                           base::TimePoint now) const;
 
     db::Pool& pool_;
     const base::Clock& clock_;

@@ -5,24 +5,30 @@
 #include <stdexcept>
 #include <utility>
 
+#include "lib/base/assert.h"
+#include "lib/base/errors.h"
+#include "lib/base/log.h"
 #include "lib/db/db.h"
 #include "lib/http/message.h"
-#include "lib/base/log.h"
 #include "lib/payments/payment_keys.h"
 
 namespace inkstone::lib::payments {
 namespace {
 
+using billing::PaymentMethod;
+using billing::PaymentProvider;
 using billing::SettleOutcome;
 
 constexpr char kAlipay[] = "alipay";
 constexpr char kWechat[] = "wechat";
-constexpr char kMock[] = "mock";
+constexpr char kMock[] = "mock";  // mode, in logs
 
 // Mock mode never calls a provider; if a bug made it try, these hosts cannot resolve (RFC 6761).
 constexpr char kMockAlipayGateway[] = "http://alipay.invalid/gateway.do";
 constexpr char kMockWechatApiBase[] = "http://wechat.invalid";
 constexpr char kMockMerchantSerial[] = "MOCK_MERCHANT_SERIAL";
+// The orders.code_url column (sql/004_live_payments.sql).
+constexpr size_t kMaxCodeUrlChars = 512;
 
 /// A verdict plus what the logs should say about it (never key material or decrypted text).
 struct Judged {
@@ -97,16 +103,15 @@ Json::Value MockAmount(int64_t fen) {
 }
 
 const MockProvider& RequireMock(const Providers& providers) {
-    if (providers.mock() == nullptr)
-        throw std::logic_error("mock notifies exist only in mock mode");
+    INKSTONE_ASSERT(providers.mock() != nullptr, "mock notifies exist only in mock mode");
     return *providers.mock();
 }
 
 /// Settles through the wallet; `detail` says what the provider reported, for the log line.
-Judged Settle(const Providers& providers, const billing::Wallet& wallet, std::string_view provider,
+Judged Settle(const Providers& providers, const billing::Wallet& wallet, PaymentProvider provider,
               billing::SettlementNotice notice, std::string detail) {
     // Mock payments are recorded as such, so no database ever shows them as real money.
-    notice.provider = providers.live() ? std::string(provider) : kMock;
+    notice.provider = providers.live() ? provider : PaymentProvider::kMock;
     std::string order_no = notice.order_no;
     if (!billing::IsWellFormedTradeNo(notice.provider_trade_no)) {
         return Verdict(NotifyOutcome::kRejected, "malformed_trade_no", std::move(order_no),
@@ -137,7 +142,7 @@ Judged Settle(const Providers& providers, const billing::Wallet& wallet, std::st
             return Verdict(NotifyOutcome::kRejected, "trade_no_reused", std::move(order_no),
                            std::move(detail));
     }
-    throw std::logic_error("unknown settle outcome");
+    INKSTONE_INVARIANT_FAILED("SettleOutcome " + std::to_string(static_cast<int>(outcome)));
 }
 
 }  // namespace
@@ -183,6 +188,41 @@ std::string PaymentSubject(const billing::Order& order) {
     return subject;
 }
 
+void RegisterWithProvider(const Providers& providers, billing::Order& order, base::TimePoint now) {
+    if (!providers.live() || order.payment_method != PaymentMethod::kWechat) return;
+    WechatNativeOrder native;
+    native.out_trade_no = order.order_no;
+    native.description = PaymentSubject(order);
+    native.total_fen = order.amount_fen;
+    // WeChat Pay then refuses payment once the order has expired here, so a payment after expiry
+    // (which Settle would still honour) becomes rare.
+    native.time_expire = order.expires_at;
+    const base::Result<std::string, WechatApiError> code_url =
+        providers.wechat().CreateNativeOrder(native, now);
+    std::string problem;
+    if (!code_url.ok()) {
+        problem = std::string(WechatApiErrorName(code_url.error())) + ": " + code_url.detail();
+    } else if (code_url.value().size() > kMaxCodeUrlChars) {
+        problem = "code_url longer than " + std::to_string(kMaxCodeUrlChars) + " characters";
+    }
+    if (!problem.empty()) {
+        Json::Value fields(Json::objectValue);
+        fields["provider"] = kWechat;
+        fields["order_no"] = order.order_no;
+        fields["error"] = problem;
+        base::Log(base::LogLevel::kWarn, "payment.order_upstream_failed", fields);
+        throw base::ApiError(base::ErrorCode::kUpstreamError,
+                             "WeChat Pay did not accept the order; nothing was created, try again");
+    }
+    order.code_url = code_url.value();
+}
+
+billing::OrderService::ProviderHook RegistrationHook(const Providers& providers) {
+    return [&providers](billing::Order& order, base::TimePoint now) {
+        RegisterWithProvider(providers, order, now);
+    };
+}
+
 std::string MockTradeNo(const std::string& order_no) { return "MOCK-" + order_no; }
 
 std::string_view NotifyOutcomeName(NotifyOutcome outcome) {
@@ -212,7 +252,8 @@ NotifyResult NotifyProcessor::ProcessAlipay(std::string_view form_body) const {
     const AlipayClient& client = providers_.alipay();
     const std::string_view mode = providers_.live() ? "live" : kMock;
     const auto judge = [&]() -> Judged {
-        const base::Result<AlipayNotice, AlipayNotifyError> verified = client.VerifyNotify(form_body);
+        const base::Result<AlipayNotice, AlipayNotifyError> verified =
+            client.VerifyNotify(form_body);
         if (!verified.ok()) {
             return Verdict(AlipayFailureOutcome(verified.error()),
                            std::string(AlipayNotifyErrorName(verified.error())), "",
@@ -237,7 +278,7 @@ NotifyResult NotifyProcessor::ProcessAlipay(std::string_view form_body) const {
         settle.provider_trade_no = notice.trade_no;
         settle.amount_fen = notice.total_amount_fen;
         settle.paid_at = ParseAlipayTimestamp(notice.gmt_payment).value_or(clock_.Now());
-        return Settle(providers_, wallet_, kAlipay, std::move(settle),
+        return Settle(providers_, wallet_, PaymentProvider::kAlipay, std::move(settle),
                       "trade_no " + notice.trade_no + ", total_amount_fen " +
                           std::to_string(notice.total_amount_fen));
     };
@@ -277,7 +318,7 @@ NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
         settle.provider_trade_no = transaction.transaction_id;
         settle.amount_fen = transaction.amount_total_fen;
         settle.paid_at = ParseWechatTime(transaction.success_time).value_or(clock_.Now());
-        return Settle(providers_, wallet_, kWechat, std::move(settle),
+        return Settle(providers_, wallet_, PaymentProvider::kWechat, std::move(settle),
                       "transaction_id " + transaction.transaction_id + ", amount.total " +
                           std::to_string(transaction.amount_total_fen));
     };
@@ -299,17 +340,17 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
         base::Log(base::LogLevel::kWarn, "payment.reconcile_failed", fields);
         return true;
     };
-    const auto settled = [&](std::string_view provider, billing::SettlementNotice notice,
+    const auto settled = [&](PaymentProvider provider, billing::SettlementNotice notice,
                              std::string detail) {
         const Judged judged =
             Settle(providers_, wallet_, provider, std::move(notice), std::move(detail));
-        Report(provider, "reconcile", "live", judged);
+        Report(billing::ToSql(provider), "reconcile", "live", judged);
         // A failed settlement is tried again by the next run; a rejected one (the provider's
         // amount differs) must not stay payable: it expires, and the security log says why.
         return judged.result.Acknowledged() || judged.result.outcome == NotifyOutcome::kFailed;
     };
 
-    if (order.payment_method == kAlipay) {
+    if (order.payment_method == PaymentMethod::kAlipay) {
         const base::Result<AlipayTrade, AlipayQueryError> trade =
             providers_.alipay().QueryTrade(order.order_no, now);
         if (!trade.ok()) {
@@ -321,9 +362,10 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
         notice.provider_trade_no = trade.value().trade_no;
         notice.amount_fen = trade.value().total_amount_fen;
         notice.paid_at = now;
-        return settled(kAlipay, std::move(notice), "trade_no " + trade.value().trade_no);
+        return settled(PaymentProvider::kAlipay, std::move(notice),
+                       "trade_no " + trade.value().trade_no);
     }
-    if (order.payment_method == kWechat) {
+    if (order.payment_method == PaymentMethod::kWechat) {
         const base::Result<WechatOrderQuery, WechatApiError> query =
             providers_.wechat().QueryOrder(order.order_no, now);
         if (!query.ok()) {
@@ -342,9 +384,41 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
         notice.provider_trade_no = transaction.transaction_id;
         notice.amount_fen = transaction.amount_total_fen;
         notice.paid_at = ParseWechatTime(transaction.success_time).value_or(now);
-        return settled(kWechat, std::move(notice), "transaction_id " + transaction.transaction_id);
+        return settled(PaymentProvider::kWechat, std::move(notice),
+                       "transaction_id " + transaction.transaction_id);
     }
-    return false;
+    INKSTONE_INVARIANT_FAILED("order " + order.order_no + " has no known payment method");
+}
+
+MockPayment NotifyProcessor::PayMock(db::Pool& pool, int64_t user_id,
+                                     std::string_view order_no) const {
+    const std::optional<billing::OrderKind> kind = billing::OrderKindOf(order_no);
+    const base::ApiError not_found(base::ErrorCode::kNotFound, "order not found");
+    if (!kind) throw not_found;
+    // Ownership first: another user's order is indistinguishable from a missing one.
+    const std::optional<billing::Order> order =
+        billing::FindUserOrder(pool, *kind, user_id, order_no);
+    if (!order) throw not_found;
+
+    const base::TimePoint now = clock_.Now();
+    NotifyResult result;
+    if (order->payment_method == PaymentMethod::kWechat) {
+        const WechatSignedMessage notify = BuildMockWechatNotify(providers_, *order, now);
+        result = ProcessWechat(notify.headers, notify.body);
+    } else {
+        result = ProcessAlipay(BuildMockAlipayNotify(providers_, *order, now));
+    }
+    if (result.outcome == NotifyOutcome::kFailed) {
+        throw base::ApiError(base::ErrorCode::kUnavailable,
+                             "the service is temporarily unavailable, try again");
+    }
+    // The notify was built from the order itself with the worker's own key.
+    INKSTONE_ASSERT(result.outcome == NotifyOutcome::kSettled ||
+                        result.outcome == NotifyOutcome::kAlreadySettled,
+                    "mock notify for " + std::string(order_no) + " not settled: " + result.reason);
+    std::optional<billing::Order> paid = billing::FindUserOrder(pool, *kind, user_id, order_no);
+    INKSTONE_ASSERT(paid.has_value(), "settled order " + std::string(order_no) + " disappeared");
+    return MockPayment{std::move(*paid), result.outcome == NotifyOutcome::kSettled, now};
 }
 
 std::string BuildMockAlipayNotify(const Providers& providers, const billing::Order& order,
@@ -390,8 +464,8 @@ WechatSignedMessage BuildMockWechatNotify(const Providers& providers, const bill
     transaction["success_time"] = WechatTime(now);
     transaction["payer"]["openid"] = "mock-openid";
     transaction["amount"] = MockAmount(order.amount_fen);
-    return BuildWechatNotify(http::ToJson(transaction), mock.apiv3_key, mock.key, kMockPlatformSerial,
-                             now);
+    return BuildWechatNotify(http::ToJson(transaction), mock.apiv3_key, mock.key,
+                             kMockPlatformSerial, now);
 }
 
 }  // namespace inkstone::lib::payments

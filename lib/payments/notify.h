@@ -1,8 +1,9 @@
 #pragma once
-/// Payments on top of the protocol layer (lib/alipay.h, lib/wechatpay.h) and the wallet
-/// (SPEC §8): which providers a worker pays with, what a provider's notify does (verify, compare
-/// with our side, settle), what the expiry job asks a provider before expiring an order, and the
-/// signed notifies mock mode builds so that development runs the real verification code.
+/// Payments on top of the protocol layer (lib/payments/alipay.h, lib/payments/wechatpay.h) and
+/// the wallet (README, "Going live"): which providers a worker pays with, what a provider learns
+/// of a new order, what a provider's notify does (verify, compare with our side, settle), what
+/// the expiry job asks a provider before expiring an order, and the signed notifies mock mode
+/// builds so that development runs the real verification code.
 ///
 /// One path for every payment: a notify from Alipay or WeChat Pay, a mock payment and a
 /// reconciliation all end in billing::Wallet::Settle, the one settlement transaction, and every
@@ -13,12 +14,14 @@
 #include <string>
 #include <string_view>
 
-#include "lib/payments/alipay.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
-#include "lib/payments/crypto.h"
+#include "lib/billing/order_service.h"
 #include "lib/billing/orders.h"
 #include "lib/billing/wallet.h"
+#include "lib/db/db.h"
+#include "lib/payments/alipay.h"
+#include "lib/payments/crypto.h"
 #include "lib/payments/wechatpay.h"
 
 namespace inkstone::lib::payments {
@@ -70,6 +73,16 @@ class Providers final {
 /// "inkstone 积分 100+10" for a recharge, "inkstone 会员 3 个月" for a membership.
 std::string PaymentSubject(const billing::Order& order);
 
+/// Tells the order's provider about a new order before it is stored, where the provider needs
+/// that: live WeChat Pay orders are created as Native orders (out_trade_no = order_no,
+/// time_expire = expires_at) and their code_url is put into `order`. A failure there is
+/// ApiError 502 UPSTREAM_ERROR (logged `payment.order_upstream_failed`). Nothing to do for Alipay
+/// (the page URL is signed locally) or in mock mode.
+void RegisterWithProvider(const Providers& providers, billing::Order& order, base::TimePoint now);
+
+/// RegisterWithProvider as billing::OrderService's hook; `providers` must outlive it.
+billing::OrderService::ProviderHook RegistrationHook(const Providers& providers);
+
 /// The trade number a mock payment of `order_no` reports: one per order, so paying it again is
 /// a duplicate notify, exactly like a provider's retry.
 std::string MockTradeNo(const std::string& order_no);
@@ -100,13 +113,21 @@ struct NotifyResult {
     bool Acknowledged() const;
 };
 
+/// What a mock payment did: the order as read after it (PAID), and whether this call settled it.
+struct MockPayment {
+    billing::Order order;
+    bool settled_now = false;
+    base::TimePoint at;  ///< when it was paid (the clock's now)
+};
+
 /// Processes provider notifies and reconciles overdue orders. Every notify is logged once:
 /// `payment.notify` (info) when acknowledged, `payment.security` (warn: provider, reason,
 /// detail, order_no; never a key, a signature or a decrypted resource) when unauthentic or
 /// rejected, `payment.notify_failed` (error) when the database failed.
 class NotifyProcessor final {
   public:
-    NotifyProcessor(const Providers& providers, const billing::Wallet& wallet, const base::Clock& clock)
+    NotifyProcessor(const Providers& providers, const billing::Wallet& wallet,
+                    const base::Clock& clock)
         : providers_(providers), wallet_(wallet), clock_(clock) {}
 
     /// An Alipay notify, the form body exactly as received: VerifyAlipayNotify (RSA2 with
@@ -130,6 +151,15 @@ class NotifyProcessor final {
     /// payment, and in mock mode (nobody to ask). Database failures escape as db::DbError.
     bool Reconcile(const billing::OverdueOrder& order) const;
 
+    /// Mock mode's payment of the user's order `order_no` (POST /payment/mock/pay): builds the
+    /// notify the order's provider would send (an Alipay form for alipay orders, an encrypted
+    /// WeChat Pay notify for wechat orders), signed with the mock key, and processes it with
+    /// ProcessAlipay / ProcessWechat like a real one. An EXPIRED order is paid too; a repeat
+    /// changes nothing (settled_now false). ApiError 404 for a malformed or unknown order_no or
+    /// another user's order, 503 UNAVAILABLE when the database failed. Mock mode only (a broken
+    /// invariant when live).
+    MockPayment PayMock(db::Pool& pool, int64_t user_id, std::string_view order_no) const;
+
   private:
     const Providers& providers_;
     const billing::Wallet& wallet_;
@@ -139,14 +169,14 @@ class NotifyProcessor final {
 // --- Mock mode ---
 
 /// The notify Alipay would POST for `order` paid in full at `now` (trade_status TRADE_SUCCESS,
-/// trade_no MockTradeNo), signed with the mock key. Throws std::logic_error when `providers`
-/// is live.
+/// trade_no MockTradeNo), signed with the mock key. A broken invariant (base::InvariantError, a
+/// std::logic_error) when `providers` is live.
 std::string BuildMockAlipayNotify(const Providers& providers, const billing::Order& order,
                                   base::TimePoint now);
 
 /// The notify WeChat Pay would POST for `order` paid in full at `now` (trade_state SUCCESS,
 /// transaction_id MockTradeNo), encrypted with the mock APIv3 key and signed with the mock key.
-/// Throws std::logic_error when `providers` is live.
+/// A broken invariant (base::InvariantError, a std::logic_error) when `providers` is live.
 WechatSignedMessage BuildMockWechatNotify(const Providers& providers, const billing::Order& order,
                                           base::TimePoint now);
 

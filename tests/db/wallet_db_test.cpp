@@ -1,6 +1,7 @@
-// The wallet (lib/wallet.h, lib/orders.h) against a real MariaDB with an injected clock:
-// charges, refunds, settlement outcomes, memberships on awkward dates, expiry, and the charge /
-// refund / settlement races at the library level. Every test ends with the ledger invariants.
+// The wallet (lib/billing/wallet.h, lib/billing/orders.h) against a real MariaDB with an injected
+// clock: charges, refunds, settlement outcomes, memberships on awkward dates, expiry, and the
+// charge / refund / settlement races at the library level. Every test ends with the ledger
+// invariants.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -23,9 +24,9 @@ namespace {
 using lib::base::ApiError;
 using lib::base::ErrorCode;
 using lib::base::TimePoint;
+using lib::billing::Order;
 using lib::billing::OrderKind;
 using lib::billing::RechargeTerms;
-using lib::billing::Order;
 using lib::billing::SettlementNotice;
 using lib::billing::SettleOutcome;
 using lib::billing::Wallet;
@@ -93,8 +94,8 @@ class WalletTest : public ::testing::Test {
 
     Order NewRechargeOrder(int64_t user, RechargeTerms terms,
                            std::chrono::seconds ttl = std::chrono::minutes(30)) {
-        const Order order =
-            lib::billing::NewRechargeOrder(user, std::nullopt, terms, "alipay", clock().Now(), ttl);
+        const Order order = lib::billing::NewRechargeOrder(
+            user, std::nullopt, terms, lib::billing::PaymentMethod::kAlipay, clock().Now(), ttl);
         db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
             lib::billing::InsertOrder(tx.lease(), order);
         });
@@ -104,8 +105,9 @@ class WalletTest : public ::testing::Test {
     Order NewMembershipOrder(int64_t user, const std::string& plan) {
         const auto found = lib::billing::FindActivePlan(pool(), std::nullopt, plan);
         EXPECT_TRUE(found.has_value()) << plan;
-        const Order order = lib::billing::NewMembershipOrder(user, *found, "wechat", clock().Now(),
-                                                            std::chrono::minutes(30));
+        const Order order =
+            lib::billing::NewMembershipOrder(user, *found, lib::billing::PaymentMethod::kWechat,
+                                             clock().Now(), std::chrono::minutes(30));
         db::RetryOnAborted(pool(), "test.order", [&](db::Transaction& tx) {
             lib::billing::InsertOrder(tx.lease(), order);
         });
@@ -116,7 +118,7 @@ class WalletTest : public ::testing::Test {
                                    std::optional<int64_t> amount = std::nullopt) {
         SettlementNotice notice;
         notice.order_no = order.order_no;
-        notice.provider = "alipay";
+        notice.provider = lib::billing::PaymentProvider::kAlipay;
         notice.provider_trade_no = trade_no;
         notice.amount_fen = amount.value_or(order.amount_fen);
         notice.paid_at = order.created_at + std::chrono::minutes(1);
@@ -322,13 +324,14 @@ TEST_F(WalletTest, AmountMismatchUnknownOrderAndReusedTradeChangeNothing) {
     EXPECT_EQ(Credits(user), 600);
     // The same trade number from another provider is another trade.
     SettlementNotice wechat = Notice(other, "t-shared");
-    wechat.provider = "wechat";
+    wechat.provider = lib::billing::PaymentProvider::kWechat;
     EXPECT_EQ(wallet().Settle(wechat), SettleOutcome::kSettled);
 
     SettlementNotice bad = Notice(other, "t");
-    bad.provider = "paypal";
+    // No "paypal" can be named any more (PaymentProvider); a value outside the enum is refused.
+    bad.provider = static_cast<lib::billing::PaymentProvider>(99);
     EXPECT_THROW(wallet().Settle(bad), std::invalid_argument);
-    bad.provider = "mock";
+    bad.provider = lib::billing::PaymentProvider::kMock;
     bad.provider_trade_no = "";
     EXPECT_THROW(wallet().Settle(bad), std::invalid_argument);
     bad.provider_trade_no = std::string(65, 't');
@@ -379,10 +382,10 @@ TEST_F(WalletTest, ReconcilerIsAskedBeforeExpiring) {
     std::vector<std::string> asked;
     const auto reconcile = [&](const lib::billing::OverdueOrder& overdue) {
         asked.push_back(overdue.order_no);
-        EXPECT_EQ(overdue.payment_method, "alipay");
+        EXPECT_EQ(overdue.payment_method, lib::billing::PaymentMethod::kAlipay);
         if (overdue.order_no != paid_at_provider.order_no) return false;
         EXPECT_EQ(overdue.amount_fen, 1000);
-        // What issue 6's live reconciliation does when the provider says "paid".
+        // What live reconciliation (NotifyProcessor::Reconcile) does when the provider says "paid".
         return wallet().Settle(Notice(paid_at_provider, "t-reconciled")) == SettleOutcome::kSettled;
     };
     EXPECT_EQ(wallet().ExpireOrders(clock().Now() + std::chrono::minutes(5), 100, reconcile), 1);

@@ -1,6 +1,6 @@
-// Credits, orders, memberships and mock payment over real HTTP (SPEC §3, §5, §6, §8): every
-// endpoint and validation error, BOLA, replayed payments, expiry, Idempotency-Key, and mock
-// mode switched off. Every test ends with the ledger invariants.
+// Credits, orders, memberships and mock payment over real HTTP (README, "Credits, orders and
+// memberships"): every endpoint and validation error, BOLA, replayed payments, expiry,
+// Idempotency-Key, and mock mode switched off. Every test ends with the ledger invariants.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>

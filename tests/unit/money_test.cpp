@@ -1,4 +1,4 @@
-// The wallet's money rules (lib/money.h): packages and custom amounts, calendar months,
+// The wallet's money rules (lib/billing/money.h): packages and custom amounts, calendar months,
 // memberships, fen formatting and order numbers.
 #include "lib/billing/money.h"
 

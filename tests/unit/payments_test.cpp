@@ -1,9 +1,7 @@
-// lib/payments.h without a database: the providers a config yields, the mock notifies (they
+// lib/payments/notify.h without a database: the providers a config yields, the mock notifies (they
 // verify with the same client code as real ones, and any tampering fails it), and every
 // NotifyProcessor verdict reached before settlement. Settlement itself is covered over HTTP by
 // tests/integration/payment_live_test.cpp and wallet_api_test.cpp.
-#include "lib/payments/notify.h"
-
 #include <gtest/gtest.h>
 #include <json/value.h>
 
@@ -15,6 +13,7 @@
 
 #include "lib/db/db.h"
 #include "lib/http/message.h"
+#include "lib/payments/notify.h"
 #include "tests/harness/manual_clock.h"
 #include "tests/unit/payment_test_keys.h"
 
@@ -39,8 +38,8 @@ billing::Order RechargeOrder() {
     order.credits = 100;
     order.bonus_credits = 10;
     order.amount_fen = 1000;
-    order.payment_method = "alipay";
-    order.status = "PENDING";
+    order.payment_method = billing::PaymentMethod::kAlipay;
+    order.status = billing::OrderStatus::kPending;
     order.created_at = kNewYearUtc;
     order.expires_at = kNewYearUtc + std::chrono::minutes(30);
     return order;
@@ -190,7 +189,7 @@ TEST_F(PaymentsTest, AuthenticAlipayNotifiesForSomeoneElseAreRejected) {
 
 TEST_F(PaymentsTest, MockWechatNotifyIsWhatWechatPaySends) {
     billing::Order order = RechargeOrder();
-    order.payment_method = "wechat";
+    order.payment_method = billing::PaymentMethod::kWechat;
     const WechatSignedMessage notify = BuildMockWechatNotify(providers_, order, clock_.Now());
     const auto verified =
         providers_.wechat().VerifyNotify(notify.headers, notify.body, clock_.Now());
@@ -239,8 +238,8 @@ TEST_F(PaymentsTest, AuthenticWechatNotifiesForSomeoneElseAreRejected) {
 }
 
 TEST_F(PaymentsTest, ReconcileAsksNobodyInMockMode) {
-    EXPECT_FALSE(processor_.Reconcile({RechargeOrder().order_no, "alipay", 1000}));
-    EXPECT_FALSE(processor_.Reconcile({RechargeOrder().order_no, "wechat", 1000}));
+    EXPECT_FALSE(processor_.Reconcile({RechargeOrder().order_no, PaymentMethod::kAlipay, 1000}));
+    EXPECT_FALSE(processor_.Reconcile({RechargeOrder().order_no, PaymentMethod::kWechat, 1000}));
 }
 
 TEST(PaymentsLiveTest, LiveProvidersUseTheConfiguredKeysAndBuildNoMockNotifies) {
