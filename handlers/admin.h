@@ -2,9 +2,9 @@
 /// Operator actions behind the `inkstone-admin` command-line tool. The role `admin` can only be
 /// granted or revoked here, never through the public API.
 ///
-/// Roles are read from the database on every authenticated request (lib::accounts::TokenAuthenticator),
-/// so a grant or revoke takes effect on the user's next request on every host, without a new
-/// login.
+/// The change itself is lib::accounts::Accounts::SetRole. Roles are read from the database on
+/// every authenticated request (lib::accounts::TokenAuthenticator), so a grant or revoke takes
+/// effect on the user's next request on every host, without a new login.
 #include <ostream>
 #include <string>
 

@@ -1,6 +1,7 @@
 #pragma once
-/// Account primitives: password hashing (argon2id, libsodium), bearer tokens, the pure
-/// validation rules for account fields, and the DB-backed Authenticator.
+/// Account primitives: password hashing (argon2id, libsodium), bearer tokens and the pure
+/// validation rules for account fields. The DB-backed service that uses them (and the token
+/// authenticator) is lib/accounts/accounts.h.
 ///
 /// Every function here is thread-safe. libsodium is initialised on first use (sodium_init() is
 /// itself idempotent and thread-safe); a failing initialisation throws std::runtime_error.
@@ -8,11 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "lib/http/authenticator.h"
-#include "lib/base/clock.h"
-#include "lib/db/db.h"
-#include "lib/http/message.h"
 
 namespace inkstone::lib::accounts {
 
@@ -93,25 +89,5 @@ std::string NormalizeUsername(std::string_view username);
 /// gets a whole /64, so per-address counting would be trivial to dodge), anything unparsable
 /// as its first 64 bytes.
 std::string ThrottleClientKey(std::string_view remote_addr);
-
-// ---- Authentication ----------------------------------------------------------------------
-
-/// Bearer token → Principal, by one primary-key query on auth_tokens joined with users that
-/// requires `expires_at > now` and `revoked_at IS NULL`. There is deliberately no in-process
-/// cache: every request reads the database, so a logout or a role change made on any worker or
-/// host takes effect on the very next request everywhere. A malformed token is rejected before
-/// any DB access. Principal::token_hash is TokenHashHex(token).
-///
-/// Thread-safe (no mutable state). Throws db::DbError when the database fails (503 upstream).
-class TokenAuthenticator final : public http::Authenticator {
-  public:
-    TokenAuthenticator(db::Pool& pool, const base::Clock& clock) : pool_(pool), clock_(clock) {}
-
-    std::optional<http::Principal> Authenticate(std::string_view bearer_token) const override;
-
-  private:
-    db::Pool& pool_;
-    const base::Clock& clock_;
-};
 
 }  // namespace inkstone::lib::accounts

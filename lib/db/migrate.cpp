@@ -2,20 +2,21 @@
 
 #include <cppconn/connection.h>
 #include <cppconn/exception.h>
-#include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
-#include <cppconn/statement.h>
-#include <openssl/evp.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+
+#include "lib/base/assert.h"
 
 namespace inkstone::lib::db {
 namespace {
@@ -43,23 +44,17 @@ struct Applied {
     std::string checksum;
 };
 
+// Lower-case hex of the SHA-256 of `data`: the checksum recorded in schema_migrations.
 std::string Sha256Hex(const std::string& data) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
-        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), digest, &length) != 1) {
-        throw std::runtime_error("SHA-256 failed (OpenSSL EVP)");
-    }
-    static const char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(length * 2);
-    for (unsigned int i = 0; i < length; ++i) {
-        out.push_back(kHex[digest[i] >> 4]);
-        out.push_back(kHex[digest[i] & 15]);
-    }
-    return out;
+    if (sodium_init() < 0) throw std::runtime_error("sodium_init failed");
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    const int status = crypto_hash_sha256(
+        digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    // libsodium's SHA-256 has no failure mode; a non-zero status is a broken library.
+    INKSTONE_ASSERT(status == 0, "crypto_hash_sha256 returned " + std::to_string(status));
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    return std::string(hex);
 }
 
 std::string ReadWholeFile(const std::string& path) {
@@ -108,17 +103,27 @@ std::string Abbreviate(const std::string& statement) {
     throw std::runtime_error(context + ": (" + std::to_string(e.getErrorCode()) + ") " + e.what());
 }
 
+// The typed statements below already marked the lease broken when the server went away.
+[[noreturn]] void Fail(const std::string& context, const DbError& e) {
+    throw std::runtime_error(context + ": (" + std::to_string(e.code) + ") " + e.what());
+}
+
 std::map<int, Applied> LoadApplied(Lease& lease) {
     std::map<int, Applied> applied;
     try {
         std::unique_ptr<sql::Statement> stmt(lease.conn().createStatement());
         stmt->execute(kCreateMigrationsTable);
-        std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kSelectApplied).executeQuery());
-        while (rs->next()) {
-            applied[rs->getInt(1)] = {rs->getString(2), rs->getString(3)};
-        }
     } catch (const sql::SQLException& e) {
         Fail(lease, "reading schema_migrations", e);
+    }
+    try {
+        Rows rows = lease.Query(kSelectApplied);
+        while (rows.Next()) {
+            applied[static_cast<int>(rows.Int("version"))] = {rows.String("name"),
+                                                              rows.String("checksum")};
+        }
+    } catch (const DbError& e) {
+        Fail("reading schema_migrations", e);
     }
     return applied;
 }
@@ -148,14 +153,10 @@ void Apply(Lease& lease, const MigrationFile& file, const std::string& text,
         }
     }
     try {
-        sql::PreparedStatement& insert = lease.Prepare(kInsertApplied);
-        insert.setInt(1, file.version);
-        insert.setString(2, file.name);
-        insert.setString(3, checksum);
-        insert.executeUpdate();
-    } catch (const sql::SQLException& e) {
+        lease.Execute(kInsertApplied, file.version, file.name, checksum);
+    } catch (const DbError& e) {
         // 1062 here means another runner applied the same file concurrently.
-        Fail(lease, file.name + ": recording in schema_migrations", e);
+        Fail(file.name + ": recording in schema_migrations", e);
     }
 }
 
@@ -200,6 +201,46 @@ MigrationResult ApplyMigrations(Pool& pool, const std::string& sql_dir) {
     return result;
 }
 
+namespace {
+
+// The end (one past the closing quote, or the end of the text) of the quoted text starting at
+// `i`. Backslash escapes apply in '...' and "..." (the server runs without
+// NO_BACKSLASH_ESCAPES); a doubled quote escapes itself.
+size_t QuotedEnd(const std::string& text, size_t i) {
+    const char quote = text[i];
+    const size_t n = text.size();
+    size_t j = i + 1;
+    while (j < n) {
+        if (text[j] == '\\' && quote != '`' && j + 1 < n) {
+            j += 2;
+        } else if (text[j] == quote && j + 1 < n && text[j + 1] == quote) {
+            j += 2;
+        } else if (text[j] == quote) {
+            break;
+        } else {
+            ++j;
+        }
+    }
+    return std::min(j + 1, n);
+}
+
+// "--" starts a comment only when followed by whitespace (MySQL rule: `1--1` is 2).
+bool StartsLineComment(const std::string& text, size_t i) {
+    const size_t n = text.size();
+    if (text[i] == '#') return true;
+    return text[i] == '-' && i + 1 < n && text[i + 1] == '-' &&
+           (i + 2 >= n || std::isspace(static_cast<unsigned char>(text[i + 2])));
+}
+
+// `/*! ... */` and `/*M! ... */` are executable comments: the server runs them.
+bool IsExecutableComment(const std::string& text, size_t i) {
+    const size_t n = text.size();
+    return (i + 2 < n && text[i + 2] == '!') ||
+           (i + 3 < n && text[i + 2] == 'M' && text[i + 3] == '!');
+}
+
+}  // namespace
+
 std::vector<std::string> SplitSqlStatements(const std::string& text) {
     std::vector<std::string> statements;
     std::string current;
@@ -219,60 +260,33 @@ std::vector<std::string> SplitSqlStatements(const std::string& text) {
     size_t i = 0;
     while (i < n) {
         const char c = text[i];
-        const char next = i + 1 < n ? text[i + 1] : '\0';
         if (c == '\'' || c == '"' || c == '`') {
-            // Quoted text is copied verbatim. Backslash escapes apply in '...' and "..." (the
-            // server runs without NO_BACKSLASH_ESCAPES); a doubled quote escapes itself.
-            size_t j = i + 1;
-            while (j < n) {
-                if (text[j] == '\\' && c != '`' && j + 1 < n) {
-                    j += 2;
-                } else if (text[j] == c && j + 1 < n && text[j + 1] == c) {
-                    j += 2;
-                } else if (text[j] == c) {
-                    break;
-                } else {
-                    ++j;
-                }
-            }
-            const size_t end = std::min(j + 1, n);
+            // Quoted text is copied verbatim.
+            const size_t end = QuotedEnd(text, i);
             current.append(text, i, end - i);
             has_code = true;
             i = end;
-            continue;
-        }
-        // "--" starts a comment only when followed by whitespace (MySQL rule: `1--1` is 2).
-        const bool dash_comment =
-            c == '-' && next == '-' &&
-            (i + 2 >= n || std::isspace(static_cast<unsigned char>(text[i + 2])));
-        if (c == '#' || dash_comment) {
+        } else if (StartsLineComment(text, i)) {
             const size_t eol = text.find('\n', i);
             i = eol == std::string::npos ? n : eol;  // keep the newline as a separator
-            continue;
-        }
-        if (c == '/' && next == '*') {
+        } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
             const size_t close = text.find("*/", i + 2);
             const size_t end = close == std::string::npos ? n : close + 2;
-            // `/*! ... */` and `/*M! ... */` are executable comments: the server runs them.
-            const bool executable = (i + 2 < n && text[i + 2] == '!') ||
-                                    (i + 3 < n && text[i + 2] == 'M' && text[i + 3] == '!');
-            if (executable) {
+            if (IsExecutableComment(text, i)) {
                 current.append(text, i, end - i);
                 has_code = true;
             } else {
                 current.push_back(' ');
             }
             i = end;
-            continue;
-        }
-        if (c == ';') {
+        } else if (c == ';') {
             flush();
             ++i;
-            continue;
+        } else {
+            current.push_back(c);
+            if (!std::isspace(static_cast<unsigned char>(c))) has_code = true;
+            ++i;
         }
-        current.push_back(c);
-        if (!std::isspace(static_cast<unsigned char>(c))) has_code = true;
-        ++i;
     }
     flush();
     return statements;

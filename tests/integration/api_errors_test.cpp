@@ -1,5 +1,6 @@
 // The plumbing's error contract over real HTTP: nginx → pool → dispatcher, every failure a JSON
-// error with the SPEC's status and code, never HTML, never a 5xx for bad input.
+// error with the status and code of the one error table (lib/base/errors.h; README, "Layers"),
+// never HTML, never a 5xx for bad input.
 #include <gtest/gtest.h>
 #include <json/writer.h>
 

@@ -1,7 +1,10 @@
-// Accounts over real HTTP (SPEC §4): register, login, logout, me; validation, duplicates,
-// hostile input, the brute-force limit and logout seen by every worker.
+// Accounts over real HTTP (README, "Accounts and authorization"): register, login, logout, me;
+// validation, duplicates, hostile input, the brute-force limit, the hash upgrade at login, the
+// admin command line and logout seen by every worker.
 #include <gtest/gtest.h>
 #include <json/writer.h>
+#include <sodium.h>
+#include <sys/wait.h>
 
 #include <atomic>
 #include <cstdio>
@@ -26,6 +29,25 @@ Json::Value Creds(const std::string& username, const std::string& password = "co
 }
 
 HttpHeaders Bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+struct AdminRun {
+    int status = -1;  ///< the exit status
+    std::string output;
+};
+
+/// Runs `inkstone-admin <args>` against the shared stack's database.
+AdminRun RunAdmin(const std::string& args) {
+    const std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
+                                TheStack().pool().dir() + "/inkstone.conf " + args + " 2>&1";
+    AdminRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buf[512];
+    while (fgets(buf, sizeof buf, pipe) != nullptr) run.output += buf;
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
 
 /// A snapshot of everything a request could have written, to show it changed nothing.
 std::string UsersFingerprint() {
@@ -246,6 +268,64 @@ TEST(Auth, AdminRoleComesFromTheCommandLineOnly) {
     ASSERT_EQ(pclose(pipe), 0) << output;
     // Seen on the very next request, no new login needed.
     EXPECT_EQ(c.Get("/api/v1/users/me", Bearer(token)).JsonBody()["role"], "admin");
+}
+
+TEST(Auth, AdminCommandsMatchCaseInsensitivelyAndSayWhatChanged) {
+    HttpClient c = TheStack().client();
+    HttpResponse reg = c.Post("/api/v1/auth/register", Creds("Role_Keeper"));
+    ASSERT_EQ(reg.status, 201);
+    const std::string token = reg.JsonBody()["access_token"].asString();
+
+    AdminRun run = RunAdmin("grant-admin role_keeper");
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_EQ(run.output, "Role_Keeper now has role admin\n");
+    run = RunAdmin("grant-admin ROLE_KEEPER");
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_EQ(run.output, "Role_Keeper already has role admin\n");
+    EXPECT_EQ(c.Get("/api/v1/users/me", Bearer(token)).JsonBody()["role"], "admin");
+
+    run = RunAdmin("revoke-admin Role_Keeper");
+    EXPECT_EQ(run.status, 0) << run.output;
+    EXPECT_EQ(run.output, "Role_Keeper now has role user\n");
+    EXPECT_EQ(c.Get("/api/v1/users/me", Bearer(token)).JsonBody()["role"], "user");
+
+    run = RunAdmin("grant-admin nobody_by_that_name");
+    EXPECT_EQ(run.status, 1);
+    EXPECT_EQ(run.output, "no such user: nobody_by_that_name\n");
+    run = RunAdmin("grant-admin a-b");
+    EXPECT_EQ(run.status, 1);
+    EXPECT_EQ(run.output.rfind("invalid username: ", 0), 0u) << run.output;
+}
+
+TEST(Auth, LoginUpgradesAnOldHashAndClearsItsOwnFailures) {
+    HttpClient c = TheStack().client();
+    ASSERT_EQ(c.Post("/api/v1/auth/register", Creds("old_hash_user")).status, 201);
+    // A hash made with weaker parameters than lib/accounts' (t=2, m=19 MiB), as an older
+    // release would have stored it.
+    ASSERT_GE(sodium_init(), 0);
+    const std::string password = "correct horse 1";
+    char old_hash[crypto_pwhash_STRBYTES];
+    ASSERT_EQ(crypto_pwhash_str_alg(old_hash, password.data(), password.size(), 2, size_t{19} << 20,
+                                    crypto_pwhash_ALG_ARGON2ID13),
+              0);
+    TheStack().db().Exec(std::string("UPDATE inkstone.users SET password_hash = '") + old_hash +
+                         "' WHERE username = 'old_hash_user'");
+    EXPECT_EQ(c.Post("/api/v1/auth/login", Creds("old_hash_user", "wrong password 1")).status, 401);
+    EXPECT_EQ(TheStack().db().Query("SELECT COUNT(*) FROM inkstone.login_failures "
+                                    "WHERE username_key = 'old_hash_user'")[0][0],
+              "1");
+
+    HttpResponse login = c.Post("/api/v1/auth/login", Creds("old_hash_user", password));
+    ASSERT_EQ(login.status, 200) << login.body;
+    const std::string stored = TheStack().db().Query(
+        "SELECT password_hash FROM inkstone.users WHERE username = 'old_hash_user'")[0][0];
+    EXPECT_NE(stored, old_hash);
+    EXPECT_NE(stored.find("m=32768,t=3"), std::string::npos) << stored;
+    EXPECT_EQ(TheStack().db().Query("SELECT COUNT(*) FROM inkstone.login_failures "
+                                    "WHERE username_key = 'old_hash_user'")[0][0],
+              "0");
+    // The upgraded hash verifies the same password.
+    EXPECT_EQ(c.Post("/api/v1/auth/login", Creds("old_hash_user", password)).status, 200);
 }
 
 TEST(Auth, LogoutIsSeenByEveryWorker) {

@@ -5,7 +5,8 @@
 #include <string>
 #include <unordered_set>
 
-#include "handlers/auth.h"
+#include "handlers/account_views.h"
+#include "lib/accounts/accounts.h"
 
 namespace inkstone::lib {
 using namespace inkstone::lib::base;
@@ -203,13 +204,15 @@ namespace {
 
 using std::chrono::seconds;
 
-lib::base::TimePoint At(int64_t epoch_seconds) { return lib::base::TimePoint(seconds(epoch_seconds)); }
+lib::base::TimePoint At(int64_t epoch_seconds) {
+    return lib::base::TimePoint(seconds(epoch_seconds));
+}
 
 TEST(UserToJsonTest, ShapeAndMembership) {
-    UserRecord user;
+    lib::accounts::User user;
     user.id = 42;
     user.username = "Alice";
-    user.role = "user";
+    user.role = lib::accounts::Role::kUser;
     user.credits = 150;
     user.created_at = At(1795680000);  // 2026-11-26T08:00:00Z
 
@@ -235,6 +238,7 @@ TEST(UserToJsonTest, ShapeAndMembership) {
 }
 
 TEST(LoginThrottleTest, RetryAfterCountsUntilTheBoundaryLeavesTheWindow) {
+    using lib::accounts::LoginRetryAfterSeconds;
     const lib::base::TimePoint now = At(1795680000);
     EXPECT_EQ(LoginRetryAfterSeconds(now, now), 900);
     EXPECT_EQ(LoginRetryAfterSeconds(now - seconds(600), now), 300);
