@@ -2,6 +2,7 @@
 
 #include <json/value.h>
 
+#include <string>
 #include <utility>
 
 #include "lib/base/log.h"
@@ -105,6 +106,8 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     fresh.prompt = order.prompt;
     fresh.cost = order.model->credits;
     const StartedGeneration started = generations_.Start(fresh);
+    // Every line from here on (the provider's `qwen.call` too) names the generation.
+    const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
     client.Started(started);
 
     Relay relay(client, order.stream);
@@ -170,6 +173,7 @@ ImageSubmitted GenerationService::SubmitImage(const ImageOrder& order) const {
     fresh.prompt = order.prompt;
     fresh.cost = order.model->credits;
     const StartedGeneration started = generations_.Start(fresh);
+    const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
 
     ai::ImageRequest call;
     call.model = order.model->model;
@@ -206,6 +210,7 @@ TaskState GenerationService::Task(int64_t user_id, std::string_view task_id) con
 TaskState GenerationService::Poll(GenerationRecord record) const {
     const ModelInfo* model = FindModel(models_, record.model);
     if (model == nullptr || record.status != GenerationStatus::kRunning) return {record, ""};
+    const base::LogContext log_generation("generation_id", std::to_string(record.id));
     ai::NoCancel never;
     const ai::Outcome<ai::ImageTask> polled =
         ProviderFor(*model).GetImageTask(record.task_id, never);
