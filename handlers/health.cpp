@@ -2,7 +2,8 @@
 
 namespace inkstone::handlers {
 
-lib::http::Response HealthHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
+lib::http::Response HealthHandler::Handle(const lib::http::Request&,
+                                          lib::http::StreamWriter&) const {
     if (db_.Ping()) {
         Json::Value body;
         body["status"] = "ok";

@@ -10,7 +10,8 @@ namespace inkstone::handlers {
 class HealthHandler final : public lib::http::Handler {
   public:
     explicit HealthHandler(lib::db::Pool& db) : db_(db) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     lib::db::Pool& db_;
