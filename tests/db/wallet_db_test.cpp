@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "lib/base/errors.h"
+#include "lib/billing/idempotency.h"
+#include "lib/billing/order_service.h"
 #include "lib/billing/orders.h"
 #include "lib/billing/wallet.h"
 #include "tests/harness/ledger_invariants.h"
@@ -532,6 +534,99 @@ TEST_F(WalletTest, InvariantCheckerCatchesTampering) {
         sql().Exec(tamper.restore_sql);
         EXPECT_THAT(CheckLedger(sql()).violations, ::testing::IsEmpty()) << tamper.what;
     }
+}
+
+}  // namespace
+}  // namespace inkstone::testing
+
+namespace inkstone::testing {
+namespace {
+
+using lib::billing::CreatedOrder;
+using lib::billing::IdempotentRequest;
+using lib::billing::OrderService;
+using lib::billing::PaymentMethod;
+using lib::billing::RechargeRequest;
+
+// billing::OrderService at the library level (wallet_api_test covers it over HTTP): one order
+// per Idempotency-Key, replays answer the stored bytes without asking the provider, and a
+// provider failure leaves nothing behind.
+class OrderServiceTest : public WalletTest {
+  protected:
+    static std::string Render(const Order& order, TimePoint) {
+        return "{\"order_no\":\"" + order.order_no + "\"}";
+    }
+
+    int64_t Orders(int64_t user) {
+        return IdOf("SELECT COUNT(*) FROM inkstone.recharge_orders WHERE user_id = " +
+                    std::to_string(user));
+    }
+};
+
+TEST_F(OrderServiceTest, OneOrderPerKeyAndReplaysNeverReachTheProvider) {
+    const int64_t user = NewUser("order-service");
+    int registered = 0;
+    const OrderService orders(pool(), clock(), std::chrono::minutes(30),
+                              [&](Order& order, TimePoint) {
+                                  ++registered;
+                                  order.code_url = "weixin://wxpay/bizpayurl?pr=test";
+                              });
+    RechargeRequest request;
+    request.price_id = 2;
+    request.method = PaymentMethod::kWechat;
+    const IdempotentRequest key{"k-1",
+                                lib::billing::IdempotencyFingerprint("test", Json::Value(1))};
+
+    const CreatedOrder first = orders.CreateRecharge(user, request, key, Render);
+    EXPECT_FALSE(first.replayed);
+    EXPECT_EQ(first.response.status, 201);
+    EXPECT_EQ(registered, 1);
+    const CreatedOrder again = orders.CreateRecharge(user, request, key, Render);
+    EXPECT_TRUE(again.replayed);
+    EXPECT_EQ(again.response.status, 201);
+    EXPECT_EQ(again.response.body, first.response.body);
+    EXPECT_EQ(registered, 1);
+    EXPECT_EQ(Orders(user), 1);
+    EXPECT_EQ(Scalar("SELECT code_url FROM inkstone.recharge_orders WHERE user_id = " +
+                     std::to_string(user)),
+              "weixin://wxpay/bizpayurl?pr=test");
+
+    const IdempotentRequest other{"k-1",
+                                  lib::billing::IdempotencyFingerprint("test", Json::Value(2))};
+    try {
+        orders.CreateRecharge(user, request, other, Render);
+        ADD_FAILURE() << "a reused key with another request must be a 409";
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.code, ErrorCode::kConflict);
+    }
+    RechargeRequest unknown = request;
+    unknown.price_id = 99;
+    EXPECT_THROW(orders.CreateRecharge(user, unknown, std::nullopt, Render), ApiError);
+    EXPECT_EQ(Orders(user), 1);
+    EXPECT_EQ(registered, 1);
+}
+
+TEST_F(OrderServiceTest, AProviderFailureStoresNothingAndLeavesTheKeyUnused) {
+    const int64_t user = NewUser("order-service-upstream");
+    bool fail = true;
+    const OrderService orders(pool(), clock(), std::chrono::minutes(30), [&](Order&, TimePoint) {
+        if (fail) throw ApiError(ErrorCode::kUpstreamError, "provider down");
+    });
+    RechargeRequest request;
+    request.custom = lib::billing::CustomRecharge(500);
+    request.method = PaymentMethod::kAlipay;
+    const IdempotentRequest key{"k-2",
+                                lib::billing::IdempotencyFingerprint("test", Json::Value(3))};
+    EXPECT_THROW(orders.CreateRecharge(user, request, key, Render), ApiError);
+    EXPECT_EQ(Orders(user), 0);
+    fail = false;
+    const CreatedOrder created = orders.CreateRecharge(user, request, key, Render);
+    EXPECT_FALSE(created.replayed);
+    EXPECT_EQ(Orders(user), 1);
+    EXPECT_EQ(Scalar("SELECT CONCAT(credits, ' ', bonus_credits, ' ', amount_fen, ' ', status) "
+                     "FROM inkstone.recharge_orders WHERE user_id = " +
+                     std::to_string(user)),
+              "50 0 500 PENDING");
 }
 
 }  // namespace
