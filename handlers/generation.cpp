@@ -165,19 +165,19 @@ Response ToolsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter
 Response GenerateHandler::Handle(const lib::http::Request& request,
                                  lib::http::StreamWriter& writer) const {
     const lib::generation::TextOrder order = ParseTextOrder(service_, request);
-    return order.stream ? Stream(order, writer) : Json(order, writer);
+    return order.stream ? AnswerStream(order, writer) : AnswerJson(order, writer);
 }
 
-Response GenerateHandler::Json(const lib::generation::TextOrder& order,
-                               lib::http::StreamWriter& writer) const {
+Response GenerateHandler::AnswerJson(const lib::generation::TextOrder& order,
+                                     lib::http::StreamWriter& writer) const {
     JsonClient client(writer);
     const lib::generation::TextResult result = service_.Write(order, client);
     if (result.error) throw *result.error;
     return Response::Json(200, views::GenerationJson(result, order.model->model));
 }
 
-Response GenerateHandler::Stream(const lib::generation::TextOrder& order,
-                                 lib::http::StreamWriter& writer) const {
+Response GenerateHandler::AnswerStream(const lib::generation::TextOrder& order,
+                                       lib::http::StreamWriter& writer) const {
     SseClient client(writer, heartbeat_, order.model->model);
     const lib::generation::TextResult result = service_.Write(order, client);
     if (!result.error) {

@@ -64,10 +64,10 @@ class GenerateHandler final : public lib::http::Handler {
                                lib::http::StreamWriter& stream) const override;
 
   private:
-    lib::http::Response Json(const lib::generation::TextOrder& order,
-                             lib::http::StreamWriter& writer) const;
-    lib::http::Response Stream(const lib::generation::TextOrder& order,
-                               lib::http::StreamWriter& writer) const;
+    lib::http::Response AnswerJson(const lib::generation::TextOrder& order,
+                                   lib::http::StreamWriter& writer) const;
+    lib::http::Response AnswerStream(const lib::generation::TextOrder& order,
+                                     lib::http::StreamWriter& writer) const;
 
     const lib::generation::GenerationService service_;
     const std::chrono::milliseconds heartbeat_;
