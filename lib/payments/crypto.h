@@ -9,13 +9,15 @@
 ///
 /// Thread-safety: keys are immutable after loading; one key may sign and verify from many
 /// threads at once. Copies share the same underlying EVP_PKEY (reference counted).
-#include <openssl/types.h>
-
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+// OpenSSL's EVP_PKEY (`typedef struct evp_pkey_st EVP_PKEY`), named without its headers:
+// OpenSSL is private to lib/payments (README, "Layers").
+struct evp_pkey_st;
 
 namespace inkstone::lib::payments {
 
@@ -41,9 +43,9 @@ class PublicKey {
     std::string ToPem() const;
 
   private:
-    explicit PublicKey(std::shared_ptr<EVP_PKEY> key) : key_(std::move(key)) {}
+    explicit PublicKey(std::shared_ptr<evp_pkey_st> key) : key_(std::move(key)) {}
     friend class PrivateKey;
-    std::shared_ptr<EVP_PKEY> key_;
+    std::shared_ptr<evp_pkey_st> key_;
 };
 
 /// An RSA private key (at least 2048 bits), used to sign SHA256withRSA.
@@ -66,8 +68,8 @@ class PrivateKey {
     std::string ToPem() const;
 
   private:
-    explicit PrivateKey(std::shared_ptr<EVP_PKEY> key) : key_(std::move(key)) {}
-    std::shared_ptr<EVP_PKEY> key_;
+    explicit PrivateKey(std::shared_ptr<evp_pkey_st> key) : key_(std::move(key)) {}
+    std::shared_ptr<evp_pkey_st> key_;
 };
 
 /// Standard base64 (RFC 4648 §4) with padding.
