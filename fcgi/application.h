@@ -22,7 +22,7 @@ class Application {
     /// Serves one request. Must not throw: every failure is a response. `body_truncated`
     /// means the body was longer than MaxBodyBytes() and only that much was kept.
     virtual lib::http::Response Serve(lib::http::Request& request, lib::http::StreamWriter& stream,
-                                bool body_truncated) = 0;
+                                      bool body_truncated) = 0;
     /// The largest body any route accepts; the adapter reads at most this + 1 bytes.
     virtual size_t MaxBodyBytes() const = 0;
 };

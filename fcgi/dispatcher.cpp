@@ -11,9 +11,9 @@
 
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
-#include "lib/http/json_body.h"
 #include "lib/base/log.h"
 #include "lib/base/utf8.h"
+#include "lib/http/json_body.h"
 
 namespace inkstone::fcgi {
 namespace {
@@ -138,7 +138,8 @@ std::string RequestIdFor(const std::string& supplied) {
     return hex;
 }
 
-Dispatcher::Dispatcher(const lib::http::Router& router, const lib::http::Authenticator* authenticator)
+Dispatcher::Dispatcher(const lib::http::Router& router,
+                       const lib::http::Authenticator* authenticator)
     : router_(router), authenticator_(authenticator) {
     for (const lib::http::Route& route : router_.routes()) {
         max_body_ = std::max(max_body_, route.body_limit);
@@ -178,7 +179,8 @@ Response Dispatcher::Dispatch(lib::http::Request& request, lib::http::StreamWrit
                   .count();
     Json::Value f;
     f["method"] = request.method_name;
-    f["path"] = lib::base::IsValidUtf8(request.path) ? request.path : std::string("(invalid utf-8)");
+    f["path"] =
+        lib::base::IsValidUtf8(request.path) ? request.path : std::string("(invalid utf-8)");
     f["status"] = response.status;
     f["duration_us"] = Json::Int64(us);
     if (request.principal) f["user_id"] = Json::Int64(request.principal->user_id);

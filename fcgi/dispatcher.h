@@ -21,14 +21,14 @@ class Dispatcher final {
     /// Never throws. Sets request.request_id, path_params, json and principal on the way.
     /// `body_truncated` means the body was longer than the adapter was willing to read.
     lib::http::Response Dispatch(lib::http::Request& request, lib::http::StreamWriter& stream,
-                           bool body_truncated = false) const;
+                                 bool body_truncated = false) const;
 
     /// The largest body limit of any route.
     size_t MaxBodyBytes() const { return max_body_; }
 
   private:
     lib::http::Response Route(lib::http::Request& request, lib::http::StreamWriter& stream,
-                        bool body_truncated) const;
+                              bool body_truncated) const;
 
     const lib::http::Router& router_;
     const lib::http::Authenticator* authenticator_;

@@ -42,7 +42,8 @@ Json::Value Fields(std::initializer_list<std::pair<const char*, Json::Value>> it
 
 class Master {
   public:
-    Master(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory)
+    Master(lib::base::Config config, std::function<lib::base::Config()> reload,
+           ApplicationFactory factory)
         : config_(std::move(config)), reload_(std::move(reload)), factory_(std::move(factory)) {}
 
     int Run();
@@ -93,7 +94,8 @@ void Master::Spawn() {
     }
     pid_t pid = fork();
     if (pid < 0) {
-        lib::base::Log(lib::base::LogLevel::kError, "fork_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "fork_failed",
+                       Json::Value(std::strerror(errno)));
         board_->Release(slot);
         next_spawn_ = Clock::now() + milliseconds(1000);
         return;
@@ -109,7 +111,7 @@ void Master::Spawn() {
     slot->pid = pid;
     children_.push_back(Child{pid, generation_, Clock::now()});
     lib::base::Log(lib::base::LogLevel::kInfo, "worker_started",
-             Fields({{"pid", pid}, {"generation", generation_}}));
+                   Fields({{"pid", pid}, {"generation", generation_}}));
 }
 
 void Master::OnExit(pid_t pid, int status) {
@@ -168,7 +170,7 @@ void Master::Reload() {
         lib::base::Config fresh = reload_();
         if (fresh.fcgi.listen != config_.fcgi.listen) {
             lib::base::Log(lib::base::LogLevel::kWarn, "reload_listen_ignored",
-                     Json::Value("changing fcgi.listen needs a restart"));
+                           Json::Value("changing fcgi.listen needs a restart"));
             fresh.fcgi.listen = config_.fcgi.listen;
         }
         config_ = std::move(fresh);
@@ -204,13 +206,15 @@ void Master::BeginShutdown(bool graceful) {
 void RaiseDescriptorLimit() {
     rlimit limit{};
     if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile",
+                       Json::Value(std::strerror(errno)));
         return;
     }
     if (limit.rlim_cur >= limit.rlim_max) return;
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kWarn, "rlimit_nofile",
+                       Json::Value(std::strerror(errno)));
     }
 }
 
@@ -326,7 +330,8 @@ void Master::Unlisten() {
 
 }  // namespace
 
-int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory) {
+int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload,
+            ApplicationFactory factory) {
     Master master(std::move(config), std::move(reload), std::move(factory));
     return master.Run();
 }

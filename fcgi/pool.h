@@ -25,6 +25,7 @@ int BindListener(const std::string& listen, int backlog);
 
 /// Runs the master until shutdown; returns the process exit code. `reload` re-reads the
 /// configuration on SIGHUP (a ConfigError keeps the running config).
-int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload, ApplicationFactory factory);
+int RunPool(lib::base::Config config, std::function<lib::base::Config()> reload,
+            ApplicationFactory factory);
 
 }  // namespace inkstone::fcgi

@@ -12,9 +12,9 @@
 #include "fcgi/pool.h"
 #include "handlers/app.h"
 #include "lib/base/config.h"
-#include "lib/db/db.h"
 #include "lib/base/jobs.h"
 #include "lib/base/log.h"
+#include "lib/db/db.h"
 #include "lib/payments/notify.h"
 #include "lib/payments/payment_keys.h"
 
@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
     // Startup, --check-config and every SIGHUP reload check the payment keys once in the master,
     // so a missing or unreadable key stops them with its name before any worker forks.
     auto load = [config_file] {
-        lib::base::Config config = lib::base::LoadConfig({config_file, ".env", lib::base::ProcessEnvironment()});
+        lib::base::Config config =
+            lib::base::LoadConfig({config_file, ".env", lib::base::ProcessEnvironment()});
         if (config.payment.mode == "live") lib::payments::LoadPaymentKeys(config);
         return config;
     };

@@ -46,10 +46,10 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
     bool head = request.method == lib::http::Method::kHead;
 
     if (request.path == w.config.fcgi.status_path) {
-        lib::http::Response status =
-            IsLoopback(request.remote_addr)
-                ? lib::http::Response::Json(200, w.board->Status(NowMs()))
-                : lib::http::Response::Error(lib::base::ApiError(lib::base::ErrorCode::kForbidden, "forbidden"));
+        lib::http::Response status = IsLoopback(request.remote_addr)
+                                         ? lib::http::Response::Json(200, w.board->Status(NowMs()))
+                                         : lib::http::Response::Error(lib::base::ApiError(
+                                               lib::base::ErrorCode::kForbidden, "forbidden"));
         status.headers.emplace_back("Cache-Control", "no-store");
         WriteResponse(fcgi, status, head);
         return;
@@ -80,7 +80,8 @@ void StopAccepting(Worker& w) {
     uint64_t one = 1;
     // The eventfd stays readable, so every thread sees it, now or whenever it next waits.
     if (write(w.wake_fd, &one, sizeof one) != sizeof one) {
-        lib::base::Log(lib::base::LogLevel::kError, "wake_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "wake_failed",
+                       Json::Value(std::strerror(errno)));
     }
 }
 
@@ -123,7 +124,8 @@ void* ThreadMain(void* arg) {
     ev.data.fd = w.wake_fd;
     ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, w.wake_fd, &ev) == 0;
     if (!ok) {
-        lib::base::Log(lib::base::LogLevel::kError, "epoll_setup_failed", Json::Value(std::strerror(errno)));
+        lib::base::Log(lib::base::LogLevel::kError, "epoll_setup_failed",
+                       Json::Value(std::strerror(errno)));
         w.retire = true;
     }
 
@@ -243,7 +245,8 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
         }
         if (draining && w.running.load() == 0) _exit(kWorkerExitOk);
         if (draining && std::chrono::steady_clock::now() >= deadline) {
-            lib::base::Log(lib::base::LogLevel::kWarn, "drain_deadline_passed", Json::Value(slot->busy.load()));
+            lib::base::Log(lib::base::LogLevel::kWarn, "drain_deadline_passed",
+                           Json::Value(slot->busy.load()));
             _exit(kWorkerExitOk);
         }
     }

@@ -23,8 +23,8 @@ lib::generation::GenerationLimits LimitsFor(const lib::base::Config& config) {
     limits.in_flight = config.generation.in_flight;
     // The longest a live worker can keep a generation RUNNING, plus a margin for clock skew
     // between hosts: after that its worker is gone and recovery may refund it.
-    limits.stale_after = std::chrono::seconds(
-        (config.qwen.total_timeout_ms + 999) / 1000 + config.generation.recovery_margin_s);
+    limits.stale_after = std::chrono::seconds((config.qwen.total_timeout_ms + 999) / 1000 +
+                                              config.generation.recovery_margin_s);
     return limits;
 }
 
@@ -39,42 +39,43 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
                        const lib::base::Clock& clock, const lib::ai::ProviderMap& providers,
                        const lib::payments::MockProvider& mock_payments,
                        std::function<std::vector<lib::base::Job>()> jobs)
-        : wallet(db, clock, WalletOptionsFor(config)),
-          models(lib::generation::ModelCatalog(config)),
-          generations(db, clock, wallet, LimitsFor(config)),
-          generation_deps{generations, providers, models, clock},
-          ai_models(generation_deps),
-          writing_tools(generation_deps),
-          generate(generation_deps),
-          history(generation_deps),
-          image_generate(generation_deps),
-          image_task(generation_deps),
-          payment_providers(lib::payments::Providers::FromConfig(config, mock_payments)),
-          notifies(payment_providers, wallet, clock),
-          orders(db, clock, std::chrono::seconds(config.payment.order_ttl_s),
-                 lib::payments::RegistrationHook(payment_providers)),
-          health(db),
-          register_user(db, clock, config.auth),
-          login(db, clock, config.auth),
-          logout(db, clock),
-          me(db, clock),
-          balance(wallet, clock, config.credit),
-          credit_prices(db),
-          transactions(wallet),
-          recharge(orders, payment_providers),
-          recharge_orders(db, OrderKind::kRecharge, clock, payment_providers),
-          recharge_order(db, OrderKind::kRecharge, clock, payment_providers),
-          membership_prices(db),
-          membership(orders, payment_providers),
-          membership_orders(db, OrderKind::kMembership, clock, payment_providers),
-          membership_order(db, OrderKind::kMembership, clock, payment_providers),
-          alipay_notify(notifies),
-          wechat_notify(notifies),
-          mock_pay(db, payment_providers, notifies),
-          testing_hooks(config.testing.hooks),
-          test_charge(wallet),
-          test_refund(wallet),
-          test_run_jobs(std::move(jobs)) {}
+    : wallet(db, clock, WalletOptionsFor(config)),
+      models(lib::generation::ModelCatalog(config)),
+      generations(db, clock, wallet, LimitsFor(config)),
+      generation_deps{generations, providers, models, clock},
+      ai_models(generation_deps),
+      writing_tools(generation_deps),
+      generate(generation_deps),
+      history(generation_deps),
+      image_generate(generation_deps),
+      image_task(generation_deps),
+      payment_providers(lib::payments::Providers::FromConfig(config, mock_payments)),
+      notifies(payment_providers, wallet, clock),
+      orders(db, clock, std::chrono::seconds(config.payment.order_ttl_s),
+             lib::payments::RegistrationHook(payment_providers)),
+      health(db),
+      accounts(db, clock, config.auth),
+      register_user(accounts),
+      login(accounts),
+      logout(accounts),
+      me(accounts, clock),
+      balance(wallet, clock, config.credit),
+      credit_prices(db),
+      transactions(wallet),
+      recharge(orders, payment_providers),
+      recharge_orders(db, OrderKind::kRecharge, clock, payment_providers),
+      recharge_order(db, OrderKind::kRecharge, clock, payment_providers),
+      membership_prices(db),
+      membership(orders, payment_providers),
+      membership_orders(db, OrderKind::kMembership, clock, payment_providers),
+      membership_order(db, OrderKind::kMembership, clock, payment_providers),
+      alipay_notify(notifies),
+      wechat_notify(notifies),
+      mock_pay(db, payment_providers, notifies),
+      testing_hooks(config.testing.hooks),
+      test_charge(wallet),
+      test_refund(wallet),
+      test_run_jobs(std::move(jobs)) {}
 
 App::App(const lib::base::Config& config, const lib::payments::MockProvider& mock_payments)
     : config_(config),
@@ -82,7 +83,7 @@ App::App(const lib::base::Config& config, const lib::payments::MockProvider& moc
       providers_(config_),
       handlers_(config_, db_, clock_, providers_, mock_payments, [this] { return Jobs(); }),
       router_(Routes(handlers_)),
-      authenticator_(db_, clock_) {}
+      authenticator_(handlers_.accounts) {}
 
 std::vector<lib::base::Job> App::Jobs() {
     lib::db::Pool& db = db_;
@@ -101,8 +102,8 @@ std::vector<lib::base::Job> App::Jobs() {
         {"auth.purge", std::chrono::minutes(10),
          [&db, &clock] {
              lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
-                 return PurgeExpiredAuthRows(db, clock.Now(), std::chrono::hours(24),
-                                             static_cast<int>(kJobBatch));
+                 return lib::accounts::PurgeExpiredAuthRows(db, clock.Now(), std::chrono::hours(24),
+                                                            static_cast<int>(kJobBatch));
              });
          }},
         {"payment.expire_orders", std::chrono::seconds(30),

@@ -12,7 +12,7 @@
 #include "handlers/health.h"
 #include "handlers/payment.h"
 #include "handlers/testing_hooks.h"
-#include "lib/accounts/auth.h"
+#include "lib/accounts/accounts.h"
 #include "lib/ai/provider.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
@@ -47,6 +47,7 @@ struct HandlerSet {
     const lib::payments::NotifyProcessor notifies;
     const lib::billing::OrderService orders;
     HealthHandler health;
+    const lib::accounts::Accounts accounts;
     RegisterHandler register_user;
     LoginHandler login;
     LogoutHandler logout;

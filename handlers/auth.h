@@ -24,9 +24,6 @@ namespace inkstone::handlers {
 /// wrongly marked public).
 const lib::http::Principal& RequirePrincipal(const lib::http::Request& request);
 
-/// Transitional, for app.cpp's `auth.purge` job: the function is lib::accounts'.
-using lib::accounts::PurgeExpiredAuthRows;
-
 /// POST /auth/register `{"username", "password", "email"?}` → 201
 /// `{"user", "access_token", "token_type": "bearer", "expires_in"}`. 422 with `field` for a
 /// rule broken (lib/accounts/auth.h), 409 CONFLICT when the username is taken
@@ -34,9 +31,6 @@ using lib::accounts::PurgeExpiredAuthRows;
 class RegisterHandler final : public lib::http::Handler {
   public:
     explicit RegisterHandler(const lib::accounts::Accounts& accounts) : accounts_(accounts) {}
-    RegisterHandler(lib::db::Pool& pool, const lib::base::Clock& clock,
-                    const lib::base::AuthConfig& config)
-        : accounts_(pool, clock, config) {}
 
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;
@@ -52,9 +46,6 @@ class RegisterHandler final : public lib::http::Handler {
 class LoginHandler final : public lib::http::Handler {
   public:
     explicit LoginHandler(const lib::accounts::Accounts& accounts) : accounts_(accounts) {}
-    LoginHandler(lib::db::Pool& pool, const lib::base::Clock& clock,
-                 const lib::base::AuthConfig& config)
-        : accounts_(pool, clock, config) {}
 
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;
@@ -68,7 +59,6 @@ class LoginHandler final : public lib::http::Handler {
 class LogoutHandler final : public lib::http::Handler {
   public:
     explicit LogoutHandler(const lib::accounts::Accounts& accounts) : accounts_(accounts) {}
-    LogoutHandler(lib::db::Pool& pool, const lib::base::Clock& clock) : accounts_(pool, clock) {}
 
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;
@@ -83,8 +73,6 @@ class MeHandler final : public lib::http::Handler {
   public:
     MeHandler(const lib::accounts::Accounts& accounts, const lib::base::Clock& clock)
         : accounts_(accounts), clock_(clock) {}
-    MeHandler(lib::db::Pool& pool, const lib::base::Clock& clock)
-        : accounts_(pool, clock), clock_(clock) {}
 
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;

@@ -50,7 +50,7 @@ http::Response OrderReply(const billing::CreatedOrder& created) {
 /// The 201 body of a new order: the order's view.
 billing::OrderService::Render OrderRenderer(const lib::payments::Providers& providers) {
     return [&providers](const billing::Order& order, TimePoint now) {
-        return http::ToJson(OrderToJson(order, providers, now));
+        return lib::base::ToJson(OrderToJson(order, providers, now));
     };
 }
 

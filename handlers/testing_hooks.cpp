@@ -8,13 +8,14 @@
 #include <thread>
 
 #include "handlers/auth.h"
-#include "lib/http/json_body.h"
 #include "lib/base/log.h"
+#include "lib/http/json_body.h"
 #include "lib/http/sse.h"
 
 namespace inkstone::handlers {
 
-lib::http::Response SleepHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+lib::http::Response SleepHandler::Handle(const lib::http::Request& request,
+                                         lib::http::StreamWriter&) const {
     int64_t ms = 0;
     try {
         ms = std::stoll(request.QueryParam("ms").value_or("0"));
@@ -28,7 +29,8 @@ lib::http::Response SleepHandler::Handle(const lib::http::Request& request, lib:
     return lib::http::Response::Json(200, body);
 }
 
-lib::http::Response StreamHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter& writer) const {
+lib::http::Response StreamHandler::Handle(const lib::http::Request& request,
+                                          lib::http::StreamWriter& writer) const {
     int events = 0;
     int gap_ms = 0;
     try {
@@ -68,7 +70,8 @@ lib::http::Response StreamHandler::Handle(const lib::http::Request& request, lib
     return done;
 }
 
-lib::http::Response TestChargeHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+lib::http::Response TestChargeHandler::Handle(const lib::http::Request& request,
+                                              lib::http::StreamWriter&) const {
     const lib::http::Principal& principal = RequirePrincipal(request);
     const lib::http::JsonFields fields(request.json);
     const int64_t credits = fields.RequiredInt("credits", 1, 1'000'000'000);
@@ -85,7 +88,8 @@ lib::http::Response TestChargeHandler::Handle(const lib::http::Request& request,
     return lib::http::Response::Json(201, body);
 }
 
-lib::http::Response TestRefundHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
+lib::http::Response TestRefundHandler::Handle(const lib::http::Request& request,
+                                              lib::http::StreamWriter&) const {
     RequirePrincipal(request);
     const lib::http::JsonFields fields(request.json);
     const int64_t charge_id =
@@ -96,7 +100,8 @@ lib::http::Response TestRefundHandler::Handle(const lib::http::Request& request,
     return lib::http::Response::Json(200, body);
 }
 
-lib::http::Response RunJobsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
+lib::http::Response RunJobsHandler::Handle(const lib::http::Request&,
+                                           lib::http::StreamWriter&) const {
     Json::Value ran(Json::arrayValue);
     for (const lib::base::Job& job : jobs_()) {
         job.run();

@@ -6,15 +6,16 @@
 #include <vector>
 
 #include "lib/base/jobs.h"
-#include "lib/http/router.h"
 #include "lib/billing/wallet.h"
+#include "lib/http/router.h"
 
 namespace inkstone::handlers {
 
 /// GET /api/v1/_test/sleep?ms=N → sleeps N ms (at most 60 000), then 200 {"slept_ms": N}.
 class SleepHandler final : public lib::http::Handler {
   public:
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 };
 
 /// GET /api/v1/_test/stream?events=N&gap_ms=M → an SSE stream of N `tick` events M ms apart,
@@ -22,7 +23,8 @@ class SleepHandler final : public lib::http::Handler {
 /// leaves early (checked between events, as generation does while waiting on upstream).
 class StreamHandler final : public lib::http::Handler {
   public:
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 };
 
 /// POST /api/v1/_test/credit/charge `{"credits", "description"?, "generation_id"?}`
@@ -31,7 +33,8 @@ class StreamHandler final : public lib::http::Handler {
 class TestChargeHandler final : public lib::http::Handler {
   public:
     explicit TestChargeHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::billing::Wallet& wallet_;
@@ -43,7 +46,8 @@ class TestChargeHandler final : public lib::http::Handler {
 class TestRefundHandler final : public lib::http::Handler {
   public:
     explicit TestRefundHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     const lib::billing::Wallet& wallet_;
@@ -53,8 +57,10 @@ class TestRefundHandler final : public lib::http::Handler {
 /// → 200 `{"ran": [job names]}`. A failing job fails the request (500), unlike in the runner.
 class RunJobsHandler final : public lib::http::Handler {
   public:
-    explicit RunJobsHandler(std::function<std::vector<lib::base::Job>()> jobs) : jobs_(std::move(jobs)) {}
-    lib::http::Response Handle(const lib::http::Request& request, lib::http::StreamWriter& stream) const override;
+    explicit RunJobsHandler(std::function<std::vector<lib::base::Job>()> jobs)
+        : jobs_(std::move(jobs)) {}
+    lib::http::Response Handle(const lib::http::Request& request,
+                               lib::http::StreamWriter& stream) const override;
 
   private:
     const std::function<std::vector<lib::base::Job>()> jobs_;

@@ -156,7 +156,6 @@ int64_t PurgeExpiredAuthRows(db::Pool& pool, base::TimePoint now,
 class TokenAuthenticator final : public http::Authenticator {
   public:
     explicit TokenAuthenticator(const Accounts& accounts) : accounts_(accounts) {}
-    TokenAuthenticator(db::Pool& pool, const base::Clock& clock) : accounts_(pool, clock) {}
 
     std::optional<http::Principal> Authenticate(std::string_view bearer_token) const override {
         return accounts_.Authenticate(bearer_token);

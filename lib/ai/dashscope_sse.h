@@ -3,8 +3,8 @@
 /// fields inkstone needs from DashScope's JSON documents, and a stream decoder that turns a
 /// native SSE stream into deltas, usage, a finish reason or an UpstreamError.
 ///
-/// Wire facts (DashScope's native protocol, as the simulator in tests/sim speaks it): frames look like
-/// `id:1\nevent:result\n:HTTP_STATUS/200\ndata:{...}\n\n`; `finish_reason` is the *string*
+/// Wire facts (DashScope's native protocol, as the simulator in tests/sim speaks it): frames look
+/// like `id:1\nevent:result\n:HTTP_STATUS/200\ndata:{...}\n\n`; `finish_reason` is the *string*
 /// "null" until the last frame; usage is cumulative; errors come as a non-2xx JSON body, a
 /// non-2xx SSE body, or a 200 stream with an `event:error` frame.
 ///

@@ -50,12 +50,13 @@ base::ApiError ToApiError(const UpstreamError& error) {
     switch (error.kind) {
         case Kind::kRateLimited:
             return base::ApiError(base::ErrorCode::kUpstreamBusy,
-                            "the AI service is busy right now, please try again shortly");
+                                  "the AI service is busy right now, please try again shortly");
         case Kind::kContentRejected:
             return base::ApiError(base::ErrorCode::kContentRejected,
-                            "the AI service's content moderation rejected this request");
+                                  "the AI service's content moderation rejected this request");
         case Kind::kTimeout:
-            return base::ApiError(base::ErrorCode::kUpstreamTimeout, "the AI service did not answer in time");
+            return base::ApiError(base::ErrorCode::kUpstreamTimeout,
+                                  "the AI service did not answer in time");
         case Kind::kAuth:
         case Kind::kBadRequest:
         case Kind::kServer:

@@ -97,7 +97,7 @@ struct Exchange final : net::CallHandler {
     SseLimits sse;
     const CancelToken* cancel = nullptr;
     std::chrono::milliseconds idle_limit{0};
-    std::chrono::milliseconds tick{100};        // the longest wait between cancel checks
+    std::chrono::milliseconds tick{100};          // the longest wait between cancel checks
     std::chrono::milliseconds finish_grace{100};  // after the finish frame, for the body's end
 
     // What arrived.
@@ -175,7 +175,8 @@ struct Exchange final : net::CallHandler {
                 idle_expired = true;
                 return std::nullopt;
             }
-            wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_limit - silent));
+            wait =
+                std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(idle_limit - silent));
         }
         return wait;
     }
@@ -290,8 +291,8 @@ Outcome<T> Finish(Outcome<T> outcome, std::string_view endpoint, const base::Qwe
     fields["message"] = error.message;
     fields["upstream_request_id"] = error.request_id;
     fields["after_output"] = error.after_output;
-    base::Log(error.kind == Kind::kCancelled ? base::LogLevel::kInfo : base::LogLevel::kWarn, "qwen.call_failed",
-        fields);
+    base::Log(error.kind == Kind::kCancelled ? base::LogLevel::kInfo : base::LogLevel::kWarn,
+              "qwen.call_failed", fields);
     return error;
 }
 
@@ -370,7 +371,8 @@ std::string StringMember(const Json::Value& object, const char* name) {
 // ---------------------------------------------------------------------------------------------
 // Request building
 
-HttpCall BuildGenerateCall(const base::QwenConfig& config, const GenerateRequest& request, bool stream) {
+HttpCall BuildGenerateCall(const base::QwenConfig& config, const GenerateRequest& request,
+                           bool stream) {
     const bool multimodal = IsMultimodal(request);
     HttpCall call;
     call.method = "POST";

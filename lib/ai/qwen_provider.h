@@ -34,9 +34,9 @@
 #include <string_view>
 #include <vector>
 
-#include "lib/base/config.h"
 #include "lib/ai/dashscope_sse.h"
 #include "lib/ai/provider.h"
+#include "lib/base/config.h"
 
 namespace inkstone::lib::ai {
 
@@ -54,7 +54,8 @@ struct HttpCall {
 /// "message", max_tokens and temperature when set, and when streaming incremental_output true
 /// and stream true (the SDK's shape) plus the `X-DashScope-SSE: enable` and
 /// `Accept: text/event-stream` headers.
-HttpCall BuildGenerateCall(const base::QwenConfig& config, const GenerateRequest& request, bool stream);
+HttpCall BuildGenerateCall(const base::QwenConfig& config, const GenerateRequest& request,
+                           bool stream);
 /// The async image-synthesis submit (`X-DashScope-Async: enable`).
 HttpCall BuildImageSubmitCall(const base::QwenConfig& config, const ImageRequest& request);
 /// The task poll: GET with only Authorization and Accept (X-DashScope-Async here is a 403).

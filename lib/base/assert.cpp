@@ -13,8 +13,7 @@ std::atomic<uint64_t> g_violations{0};
 
 }  // namespace
 
-void InvariantFailed(const char* expression, const char* file, int line,
-                     std::string_view context) {
+void InvariantFailed(const char* expression, const char* file, int line, std::string_view context) {
     g_violations.fetch_add(1, std::memory_order_relaxed);
     std::string where = std::string(file) + ":" + std::to_string(line);
     Json::Value fields;

@@ -30,11 +30,11 @@ uint64_t InvariantViolations();
 
 }  // namespace inkstone::lib::base
 
-#define INKSTONE_ASSERT(condition, context)                                                   \
-    do {                                                                                      \
-        if (!(condition)) {                                                                   \
+#define INKSTONE_ASSERT(condition, context)                                                    \
+    do {                                                                                       \
+        if (!(condition)) {                                                                    \
             ::inkstone::lib::base::InvariantFailed(#condition, __FILE__, __LINE__, (context)); \
-        }                                                                                     \
+        }                                                                                      \
     } while (0)
 
 /// For a branch that cannot be reached (an unknown enum value read back from the DB, ...).

@@ -107,10 +107,10 @@ struct AiConfig {
 /// Fair-use limits on generation (members too), held in the database so they hold across
 /// workers and hosts.
 struct GenerationConfig {
-    int per_minute = 20;          ///< generations a user may start in any 60 s
-    int in_flight = 3;            ///< text generations a user may have running at once
-    int recovery_margin_s = 30;   ///< a RUNNING generation older than the upstream total
-                                  ///< timeout plus this belongs to a dead worker: refunded
+    int per_minute = 20;         ///< generations a user may start in any 60 s
+    int in_flight = 3;           ///< text generations a user may have running at once
+    int recovery_margin_s = 30;  ///< a RUNNING generation older than the upstream total
+                                 ///< timeout plus this belongs to a dead worker: refunded
 };
 
 /// The Qwen provider (DashScope's native protocol).

@@ -21,7 +21,6 @@ std::string ToJson(const Json::Value& value);
 
 namespace json_detail {
 
-
 inline constexpr int kMaxJsonDepth = 64;
 
 struct ByteTable {
@@ -116,7 +115,8 @@ class JsonScanner {
         if (!Expect('"')) return false;
         const char* run = p_;
         for (;;) {
-            while (p_ < end_ && !json_detail::kStringStops.value[static_cast<unsigned char>(*p_)]) ++p_;
+            while (p_ < end_ && !json_detail::kStringStops.value[static_cast<unsigned char>(*p_)])
+                ++p_;
             if (p_ == end_) return false;
             const auto c = static_cast<unsigned char>(*p_);
             if (c == '"') {
@@ -335,6 +335,5 @@ class JsonScanner {
     const char* end_;
     std::string key_scratch_;
 };
-
 
 }  // namespace inkstone::lib::base

@@ -71,7 +71,7 @@ std::string IdempotencyFingerprint(std::string_view endpoint, const Json::Value&
     // jsoncpp keeps object members in a std::map, so ToJson writes keys sorted: canonical.
     std::string canonical(endpoint);
     canonical += '\n';
-    canonical += http::ToJson(body);
+    canonical += base::ToJson(body);
     unsigned char digest[crypto_hash_sha256_BYTES];
     if (sodium_init() < 0) throw std::runtime_error("sodium_init failed");
     crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(canonical.data()),

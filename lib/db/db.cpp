@@ -255,7 +255,8 @@ std::chrono::system_clock::time_point GetTime(sql::ResultSet& row, const char* c
 std::optional<std::chrono::system_clock::time_point> GetOptionalTime(sql::ResultSet& row,
                                                                      const char* column) {
     if (row.isNull(column)) return std::nullopt;
-    const std::optional<base::TimePoint> t = base::ParseSqlDateTime(row.getString(column).asStdString());
+    const std::optional<base::TimePoint> t =
+        base::ParseSqlDateTime(row.getString(column).asStdString());
     if (!t) throw std::runtime_error(std::string("unparsable DATETIME in column ") + column);
     return t;
 }
@@ -316,9 +317,9 @@ sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
         Rethrow(e, this);
     }
     const size_t placeholders = slot_->statements.find(sql)->second.placeholders;
-    INKSTONE_ASSERT(placeholders == arguments,
-                    std::to_string(arguments) + " arguments for " + std::to_string(placeholders) +
-                        " placeholders in: " + sql);
+    INKSTONE_ASSERT(placeholders == arguments, std::to_string(arguments) + " arguments for " +
+                                                   std::to_string(placeholders) +
+                                                   " placeholders in: " + sql);
     return *stmt;
 }
 

@@ -10,8 +10,8 @@
 namespace inkstone::lib::db {
 
 struct MigrationResult {
-    std::vector<std::string> applied;   ///< file names applied by this run
-    std::vector<std::string> skipped;   ///< already applied before
+    std::vector<std::string> applied;  ///< file names applied by this run
+    std::vector<std::string> skipped;  ///< already applied before
 };
 
 /// Throws std::runtime_error (with the file name and statement number) on failure.

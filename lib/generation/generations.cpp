@@ -77,7 +77,7 @@ std::optional<std::string> ImagesToJson(const std::vector<std::string>& urls) {
     if (urls.empty()) return std::nullopt;
     Json::Value array(Json::arrayValue);
     for (const std::string& url : urls) array.append(url);
-    return http::ToJson(array);
+    return base::ToJson(array);
 }
 
 /// The `images` column: a JSON array of URLs, as ImagesToJson wrote it.

@@ -8,7 +8,7 @@
 namespace inkstone::lib::http {
 
 class Authenticator {
-public:
+  public:
     virtual ~Authenticator() = default;
     /// The principal of a live token, or nullopt for an unknown, malformed, expired or revoked
     /// one. Reads shared state (the DB), so a logout on any host is seen at once.

@@ -17,7 +17,7 @@ constexpr int kMaxDepth = 32;
 
 base::ApiError InvalidJson(std::string_view reason) {
     return base::ApiError(base::ErrorCode::kInvalidJson,
-                    "request body is not valid JSON: " + std::string(reason));
+                          "request body is not valid JSON: " + std::string(reason));
 }
 
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }

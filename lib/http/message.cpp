@@ -63,12 +63,11 @@ std::string Request::PathParam(std::string_view name) const {
     return it == path_params.end() ? std::string() : it->second;
 }
 
-
 Response Response::Json(int status, const Json::Value& body) {
     Response r;
     r.status = status;
     r.headers.emplace_back("Content-Type", "application/json; charset=utf-8");
-    r.body = ToJson(body);
+    r.body = base::ToJson(body);
     return r;
 }
 

@@ -84,6 +84,4 @@ class StreamWriter {
     virtual int ClientFd() const { return -1; }
 };
 
-using base::ToJson;  // lib/base/json.h; named here for the code that renders replies
-
 }  // namespace inkstone::lib::http

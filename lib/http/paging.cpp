@@ -12,7 +12,8 @@ int64_t ReadParam(const Request& request, const char* name, int64_t fallback, in
     const std::optional<std::string> text = request.QueryParam(name);
     if (!text) return fallback;
     const auto invalid = [&] {
-        return base::ApiError::Validation(name, "must be an integer from 1 to " + std::to_string(max));
+        return base::ApiError::Validation(name,
+                                          "must be an integer from 1 to " + std::to_string(max));
     };
     // At most 7 digits keeps the arithmetic below far from overflow.
     if (text->empty() || text->size() > 7) throw invalid();

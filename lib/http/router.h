@@ -1,8 +1,9 @@
 #pragma once
 /// Routing: method + path pattern → handler, with the route's auth requirement and body rules.
-/// Patterns are literal segments and `{name}` parameters: `/api/v1/credit/recharge/orders/{order_no}`.
-/// The table itself lives in one file (handlers/routes.cpp). Lookup allocates only for the
-/// captured parameters and is safe from any number of threads once built.
+/// Patterns are literal segments and `{name}` parameters:
+/// `/api/v1/credit/recharge/orders/{order_no}`. The table itself lives in one file
+/// (handlers/routes.cpp). Lookup allocates only for the captured parameters and is safe from any
+/// number of threads once built.
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -16,7 +17,7 @@ namespace inkstone::lib::http {
 
 /// One handler shape: a final class, dependencies in the constructor, one const entry point.
 class Handler {
-public:
+  public:
     virtual ~Handler() = default;
     /// Returns the response, or streams through `stream` and returns one with `streamed = true`.
     /// May throw ApiError (becomes the error response) — anything else is a 500 and a log line.
@@ -38,13 +39,13 @@ struct Route {
 };
 
 class Router {
-public:
+  public:
     enum class Outcome { kFound, kNotFound, kMethodNotAllowed };
     struct Match {
         Outcome outcome = Outcome::kNotFound;
         const Route* route = nullptr;
         std::map<std::string, std::string> params;
-        std::string allow;   ///< for 405: "GET, POST"
+        std::string allow;  ///< for 405: "GET, POST"
     };
 
     /// Throws std::invalid_argument on a duplicate (method, pattern) or a malformed pattern.
@@ -57,7 +58,7 @@ public:
     Match Find(Method method, std::string_view path) const;
     const std::vector<Route>& routes() const { return routes_; }
 
-private:
+  private:
     struct Node;
     std::vector<Route> routes_;
     std::unique_ptr<Node> root_;

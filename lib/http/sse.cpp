@@ -29,7 +29,7 @@ std::string EncodeSseEvent(std::string_view event, std::string_view data) {
 }
 
 std::string EncodeSseJson(std::string_view event, const Json::Value& data) {
-    return EncodeSseEvent(event, ToJson(data));
+    return EncodeSseEvent(event, base::ToJson(data));
 }
 
 std::string EncodeSseComment(std::string_view text) {

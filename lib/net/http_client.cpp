@@ -136,7 +136,8 @@ CURLcode Configure(CURL* easy, const Call& call, curl_slist* headers, Transfer& 
         .Set(CURLOPT_TCP_KEEPALIVE, 1L)
         .Set(CURLOPT_CONNECTTIMEOUT_MS,
              static_cast<long>(std::max<int64_t>(1, call.connect_timeout.count())))
-        .Set(CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, call.total_timeout.count())))
+        .Set(CURLOPT_TIMEOUT_MS,
+             static_cast<long>(std::max<int64_t>(1, call.total_timeout.count())))
         .Set(CURLOPT_ERRORBUFFER, transfer.error)
         .Set(CURLOPT_HTTPHEADER, headers)
         .Set(CURLOPT_WRITEFUNCTION, &OnBody)
@@ -173,9 +174,9 @@ CallResult Drive(CURLM* multi, CURL* easy, CallHandler& handler, Transfer& trans
             stopped.status = transfer.status;
             return stopped;
         }
-        if (const CURLMcode rc = curl_multi_poll(multi, extra_fds > 0 ? &wake : nullptr, extra_fds,
-                                                 static_cast<int>(std::max<int64_t>(0, wait->count())),
-                                                 nullptr);
+        if (const CURLMcode rc =
+                curl_multi_poll(multi, extra_fds > 0 ? &wake : nullptr, extra_fds,
+                                static_cast<int>(std::max<int64_t>(0, wait->count())), nullptr);
             rc != CURLM_OK) {
             return Failed(CallEnd::kTransport,
                           std::string("curl_multi_poll: ") + curl_multi_strerror(rc));

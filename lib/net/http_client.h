@@ -64,7 +64,7 @@ enum class CallEnd {
 
 struct CallResult {
     CallEnd end = CallEnd::kTransport;
-    long status = 0;  ///< 0 when no status line arrived
+    long status = 0;    ///< 0 when no status line arrived
     std::string error;  ///< curl's message for kTimeout / kTransport
 };
 

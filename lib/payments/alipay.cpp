@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "lib/base/errors.h"
-#include "lib/http/message.h"
-#include "lib/http/json_body.h"
-#include "lib/net/http_client.h"
 #include "lib/base/utf8.h"
+#include "lib/http/json_body.h"
+#include "lib/http/message.h"
+#include "lib/net/http_client.h"
 
 namespace inkstone::lib::payments {
 namespace {
@@ -209,7 +209,8 @@ std::optional<base::TimePoint> ParseAlipayTimestamp(std::string_view text) {
 std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_key,
                                   const AlipayPagePayOrder& order, base::TimePoint now) {
     RequireOutTradeNo(order.out_trade_no);
-    if (order.subject.empty() || !base::IsValidUtf8(order.subject) || base::Utf8Length(order.subject) > 256) {
+    if (order.subject.empty() || !base::IsValidUtf8(order.subject) ||
+        base::Utf8Length(order.subject) > 256) {
         throw std::invalid_argument("subject must be 1..256 characters of UTF-8");
     }
     if (app.notify_url.empty()) throw std::invalid_argument("Alipay notify_url is not set");
@@ -223,7 +224,7 @@ std::string BuildAlipayPagePayUrl(const AlipayApp& app, const PrivateKey& app_ke
     AlipayParams params = CommonParams(app, "alipay.trade.page.pay", now);
     params["notify_url"] = app.notify_url;
     if (!app.return_url.empty()) params["return_url"] = app.return_url;
-    params["biz_content"] = http::ToJson(biz);
+    params["biz_content"] = base::ToJson(biz);
     params["sign"] = app_key.SignSha256(AlipayRequestSigningString(params));
     return WithQuery(app.gateway, EncodeFormBody(params));
 }
@@ -249,7 +250,7 @@ std::string_view AlipayNotifyErrorName(AlipayNotifyError error) {
 }
 
 base::Result<AlipayNotice, AlipayNotifyError> VerifyAlipayNotify(std::string_view form_body,
-                                                           const PublicKey& alipay_key) {
+                                                                 const PublicKey& alipay_key) {
     const std::optional<AlipayParams> params = ParseFormBody(form_body);
     if (!params) {
         return base::Fail(AlipayNotifyError::kMalformedBody, "not a form, or a repeated parameter");
@@ -261,12 +262,13 @@ base::Result<AlipayNotice, AlipayNotifyError> VerifyAlipayNotify(std::string_vie
     const std::string sign_type = find("sign_type");
     if (sign_type != "RSA2") {
         return base::Fail(AlipayNotifyError::kUnsupportedSignType,
-                    sign_type.empty() ? "no sign_type" : "sign_type is not RSA2");
+                          sign_type.empty() ? "no sign_type" : "sign_type is not RSA2");
     }
     const std::string sign = find("sign");
     if (sign.empty()) return base::Fail(AlipayNotifyError::kBadSignature, "no sign");
     if (!alipay_key.VerifySha256(AlipayNotifySigningString(*params), sign)) {
-        return base::Fail(AlipayNotifyError::kBadSignature, "sign does not verify with Alipay's key");
+        return base::Fail(AlipayNotifyError::kBadSignature,
+                          "sign does not verify with Alipay's key");
     }
 
     AlipayNotice notice;
@@ -291,7 +293,7 @@ base::Result<AlipayNotice, AlipayNotifyError> VerifyAlipayNotify(std::string_vie
     const std::optional<int64_t> fen = ParseAlipayAmount(amount);
     if (!fen) {
         return base::Fail(AlipayNotifyError::kMalformedAmount,
-                    "total_amount is not yuan with two decimals");
+                          "total_amount is not yuan with two decimals");
     }
     notice.total_amount_fen = *fen;
     return notice;
@@ -311,7 +313,7 @@ AlipayGatewayRequest BuildAlipayTradeQuery(const AlipayApp& app, const PrivateKe
     biz["out_trade_no"] = std::string(out_trade_no);
 
     AlipayParams common = CommonParams(app, "alipay.trade.query", now);
-    const AlipayParams body = {{"biz_content", http::ToJson(biz)}};
+    const AlipayParams body = {{"biz_content", base::ToJson(biz)}};
     // The signature covers every parameter wherever it travels; like Alipay's SDKs, the common
     // parameters go in the URL and the business content in the form body.
     AlipayParams all = common;
@@ -373,8 +375,8 @@ std::string SignAlipayResponse(std::string_view response_name, std::string_view 
            ",\"sign\":\"" + sign + "\"}";
 }
 
-base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(std::string_view body,
-                                                                    const PublicKey& alipay_key) {
+base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(
+    std::string_view body, const PublicKey& alipay_key) {
     Json::Value parsed;
     try {
         parsed = http::ParseJsonObject(body);
@@ -385,16 +387,18 @@ base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(std::s
     const bool is_error = !root.isMember(kQueryResponseName);
     const char* name = is_error ? kErrorResponseName : kQueryResponseName;
     if (!root[name].isObject()) {
-        return base::Fail(AlipayQueryError::kMalformedResponse, "no alipay_trade_query_response object");
+        return base::Fail(AlipayQueryError::kMalformedResponse,
+                          "no alipay_trade_query_response object");
     }
     const Json::Value& response = root[name];
     if (!root["sign"].isString() || root["sign"].asString().empty()) {
         return base::Fail(AlipayQueryError::kMissingSignature,
-                    "unsigned answer (" + GatewayErrorText(response) + ")");
+                          "unsigned answer (" + GatewayErrorText(response) + ")");
     }
     const std::optional<std::string_view> signed_text = RawJsonMember(body, name);
     if (!signed_text || !alipay_key.VerifySha256(*signed_text, root["sign"].asString())) {
-        return base::Fail(AlipayQueryError::kBadSignature, "sign does not verify with Alipay's key");
+        return base::Fail(AlipayQueryError::kBadSignature,
+                          "sign does not verify with Alipay's key");
     }
 
     const std::string code = StringMember(response, "code");
@@ -414,12 +418,12 @@ base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(std::s
     if (trade.out_trade_no.empty() || trade.trade_no.empty() || trade.trade_status.empty() ||
         amount.empty()) {
         return base::Fail(AlipayQueryError::kMalformedResponse,
-                    "out_trade_no, trade_no, trade_status or total_amount missing");
+                          "out_trade_no, trade_no, trade_status or total_amount missing");
     }
     const std::optional<int64_t> fen = ParseAlipayAmount(amount);
     if (!fen) {
         return base::Fail(AlipayQueryError::kMalformedAmount,
-                    "total_amount is not yuan with two decimals");
+                          "total_amount is not yuan with two decimals");
     }
     trade.total_amount_fen = *fen;
     return trade;
@@ -442,7 +446,7 @@ base::Result<AlipayNotice, AlipayNotifyError> AlipayClient::VerifyNotify(
 }
 
 base::Result<AlipayTrade, AlipayQueryError> AlipayClient::QueryTrade(std::string_view out_trade_no,
-                                                               base::TimePoint now) const {
+                                                                     base::TimePoint now) const {
     const AlipayGatewayRequest query = BuildAlipayTradeQuery(app_, app_key_, out_trade_no, now);
     net::OutboundRequest request;
     request.method = "POST";
@@ -455,13 +459,13 @@ base::Result<AlipayTrade, AlipayQueryError> AlipayClient::QueryTrade(std::string
     if (!sent.ok()) return base::Fail(AlipayQueryError::kTransport, sent.detail());
     if (sent.value().status != 200) {
         return base::Fail(AlipayQueryError::kHttpStatus,
-                    "HTTP " + std::to_string(sent.value().status) + " from the gateway");
+                          "HTTP " + std::to_string(sent.value().status) + " from the gateway");
     }
     base::Result<AlipayTrade, AlipayQueryError> trade =
         ParseAlipayTradeQueryResponse(sent.value().body, alipay_key_);
     if (trade.ok() && trade.value().exists && trade.value().out_trade_no != out_trade_no) {
         return base::Fail(AlipayQueryError::kMalformedResponse,
-                    "the answer is about another out_trade_no");
+                          "the answer is about another out_trade_no");
     }
     return trade;
 }

@@ -27,8 +27,8 @@
 #include <string_view>
 
 #include "lib/base/clock.h"
-#include "lib/payments/crypto.h"
 #include "lib/base/result.h"
+#include "lib/payments/crypto.h"
 
 namespace inkstone::lib::payments {
 
@@ -136,7 +136,7 @@ std::string_view AlipayNotifyErrorName(AlipayNotifyError error);
 /// Verifies a notify body exactly as received (before any other parsing) with Alipay's public
 /// key, then extracts the fields. Reply `success` to Alipay only after the order is settled.
 base::Result<AlipayNotice, AlipayNotifyError> VerifyAlipayNotify(std::string_view form_body,
-                                                           const PublicKey& alipay_key);
+                                                                 const PublicKey& alipay_key);
 
 /// Signs `params` as Alipay signs a notify (adds `sign_type=RSA2` and `sign`) and returns the
 /// form body. For the mock provider and tests, with a locally generated "Alipay" key.
@@ -180,8 +180,8 @@ enum class AlipayQueryError {
 std::string_view AlipayQueryErrorName(AlipayQueryError error);
 
 /// Verifies and reads the raw body of an `alipay.trade.query` answer.
-base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(std::string_view body,
-                                                                    const PublicKey& alipay_key);
+base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(
+    std::string_view body, const PublicKey& alipay_key);
 
 /// The exact JSON text of the value of the top-level member `name` of a JSON object `json`,
 /// or nullopt when `json` is not an object or has no such member. `json` must already be
@@ -212,7 +212,7 @@ class AlipayClient final {
     /// Asks Alipay about `out_trade_no` (alipay.trade.query) and verifies the answer. A trade
     /// whose out_trade_no differs from the one asked for is kMalformedResponse.
     base::Result<AlipayTrade, AlipayQueryError> QueryTrade(std::string_view out_trade_no,
-                                                     base::TimePoint now) const;
+                                                           base::TimePoint now) const;
 
   private:
     AlipayApp app_;

@@ -464,7 +464,7 @@ WechatSignedMessage BuildMockWechatNotify(const Providers& providers, const bill
     transaction["success_time"] = WechatTime(now);
     transaction["payer"]["openid"] = "mock-openid";
     transaction["amount"] = MockAmount(order.amount_fen);
-    return BuildWechatNotify(http::ToJson(transaction), mock.apiv3_key, mock.key,
+    return BuildWechatNotify(base::ToJson(transaction), mock.apiv3_key, mock.key,
                              kMockPlatformSerial, now);
 }
 

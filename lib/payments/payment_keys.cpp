@@ -42,7 +42,7 @@ PaymentKeys LoadPaymentKeys(const base::Config& config) {
     RequireSetting("wechat.apiv3_key", config.wechat.apiv3_key);
     if (config.wechat.apiv3_key.size() != kAes256KeyBytes) {
         throw base::ConfigError(Named("wechat.apiv3_key") + " must be exactly 32 characters, has " +
-                          std::to_string(config.wechat.apiv3_key.size()));
+                                std::to_string(config.wechat.apiv3_key.size()));
     }
     return PaymentKeys{
         LoadKeyFile("alipay.private_key_file", config.alipay.private_key_file,

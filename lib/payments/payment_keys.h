@@ -3,8 +3,8 @@
 /// and the provider settings (with the notify URLs) the clients take.
 #include <string>
 
-#include "lib/payments/alipay.h"
 #include "lib/base/config.h"
+#include "lib/payments/alipay.h"
 #include "lib/payments/crypto.h"
 #include "lib/payments/wechatpay.h"
 

@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "lib/base/errors.h"
-#include "lib/http/message.h"
-#include "lib/http/json_body.h"
-#include "lib/net/http_client.h"
 #include "lib/base/utf8.h"
+#include "lib/http/json_body.h"
+#include "lib/http/message.h"
+#include "lib/net/http_client.h"
 
 namespace inkstone::lib::payments {
 namespace {
@@ -236,27 +236,28 @@ std::optional<base::Failure<WechatSignatureError>> VerifyWechatSignature(
     if (headers.timestamp.empty() || headers.nonce.empty() || headers.signature.empty() ||
         headers.serial.empty()) {
         return base::Fail(WechatSignatureError::kMissingHeader,
-                    "Wechatpay-Timestamp, -Nonce, -Signature or -Serial missing");
+                          "Wechatpay-Timestamp, -Nonce, -Signature or -Serial missing");
     }
     if (headers.serial != platform.serial) {
         return base::Fail(WechatSignatureError::kBadSerial,
-                    "Wechatpay-Serial is not the configured platform key id");
+                          "Wechatpay-Serial is not the configured platform key id");
     }
     const std::optional<int64_t> timestamp = ParseUnixSeconds(headers.timestamp);
     if (!timestamp) {
-        return base::Fail(WechatSignatureError::kStaleTimestamp, "Wechatpay-Timestamp is not Unix time");
+        return base::Fail(WechatSignatureError::kStaleTimestamp,
+                          "Wechatpay-Timestamp is not Unix time");
     }
     const int64_t skew = *timestamp - UnixSeconds(now);
     if (skew > kWechatMaxClockSkew.count() || skew < -kWechatMaxClockSkew.count()) {
         return base::Fail(WechatSignatureError::kStaleTimestamp,
-                    "Wechatpay-Timestamp is " + std::to_string(skew) + " s from now");
+                          "Wechatpay-Timestamp is " + std::to_string(skew) + " s from now");
     }
     // WeChat Pay sometimes probes merchants with deliberately wrong signatures
     // (WECHATPAY/SIGNTEST/...): they must fail here like any forgery.
     if (!platform.key.VerifySha256(WechatResponseMessage(headers.timestamp, headers.nonce, body),
                                    headers.signature)) {
         return base::Fail(WechatSignatureError::kBadSignature,
-                    "Wechatpay-Signature does not verify with the platform key");
+                          "Wechatpay-Signature does not verify with the platform key");
     }
     return std::nullopt;
 }
@@ -274,7 +275,8 @@ WechatSignedHeaders SignWechatMessage(std::string_view body, const PrivateKey& p
 
 bool WechatTransaction::IsPaid() const { return trade_state == "SUCCESS"; }
 
-base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(std::string_view json) {
+base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(
+    std::string_view json) {
     Json::Value parsed;
     try {
         parsed = http::ParseJsonObject(json);
@@ -293,7 +295,7 @@ base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(s
     if (transaction.mchid.empty() || transaction.appid.empty() ||
         transaction.out_trade_no.empty() || transaction.trade_state.empty()) {
         return base::Fail(WechatTransactionError::kMalformed,
-                    "mchid, appid, out_trade_no or trade_state missing");
+                          "mchid, appid, out_trade_no or trade_state missing");
     }
     const Json::Value& amount = object["amount"];
     const bool has_total = amount.isObject() && amount.isMember("total");
@@ -301,13 +303,13 @@ base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(s
         const Json::Value& total = amount["total"];
         if (!IsJsonInteger(total) || !total.isInt64() || total.asInt64() < 0) {
             return base::Fail(WechatTransactionError::kMalformed,
-                        "amount.total is not a non-negative integer");
+                              "amount.total is not a non-negative integer");
         }
         transaction.amount_total_fen = total.asInt64();
     }
     if (transaction.IsPaid() && (transaction.transaction_id.empty() || !has_total)) {
         return base::Fail(WechatTransactionError::kMalformed,
-                    "a SUCCESS transaction without transaction_id or amount.total");
+                          "a SUCCESS transaction without transaction_id or amount.total");
     }
     return transaction;
 }
@@ -334,11 +336,9 @@ std::string_view WechatNotifyErrorName(WechatNotifyError error) {
     return "unknown";
 }
 
-base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(const WechatSignedHeaders& headers,
-                                                                 std::string_view body,
-                                                                 const WechatPlatformKey& platform,
-                                                                 std::string_view apiv3_key,
-                                                                 base::TimePoint now) {
+base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(
+    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
+    std::string_view apiv3_key, base::TimePoint now) {
     if (apiv3_key.size() != kAes256KeyBytes) {
         throw std::invalid_argument("the WeChat Pay APIv3 key must be 32 bytes");
     }
@@ -357,11 +357,11 @@ base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(const Wec
         !resource["nonce"].isString() ||
         !(resource["associated_data"].isNull() || resource["associated_data"].isString())) {
         return base::Fail(WechatNotifyError::kMalformedJson,
-                    "no resource object with ciphertext, nonce and associated_data");
+                          "no resource object with ciphertext, nonce and associated_data");
     }
     if (StringMember(resource, "algorithm") != kAlgorithm) {
         return base::Fail(WechatNotifyError::kUnsupportedResource,
-                    "resource.algorithm is not AEAD_AES_256_GCM");
+                          "resource.algorithm is not AEAD_AES_256_GCM");
     }
     const std::optional<std::string> sealed = Base64Decode(resource["ciphertext"].asString());
     if (!sealed) return base::Fail(WechatNotifyError::kBadCiphertext, "ciphertext is not base64");
@@ -370,7 +370,7 @@ base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(const Wec
                          StringMember(resource, "associated_data"), *sealed);
     if (!plaintext) {
         return base::Fail(WechatNotifyError::kBadCiphertext,
-                    "AES-256-GCM authentication failed (ciphertext, tag or APIv3 key)");
+                          "AES-256-GCM authentication failed (ciphertext, tag or APIv3 key)");
     }
     base::Result<WechatTransaction, WechatTransactionError> transaction =
         ParseWechatTransaction(*plaintext);
@@ -404,7 +404,7 @@ WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::st
     envelope["summary"] = "支付成功";
     envelope["resource"] = resource;
     WechatSignedMessage message;
-    message.body = http::ToJson(envelope);
+    message.body = base::ToJson(envelope);
     message.headers = SignWechatMessage(message.body, platform_key, platform_serial, now);
     return message;
 }
@@ -433,7 +433,7 @@ std::string BuildWechatNativeOrderBody(const WechatMerchant& merchant,
     amount["total"] = static_cast<Json::Int64>(order.total_fen);
     amount["currency"] = "CNY";
     body["amount"] = amount;
-    return http::ToJson(body);
+    return base::ToJson(body);
 }
 
 std::string WechatQueryPath(std::string_view out_trade_no, std::string_view mchid) {
@@ -514,11 +514,11 @@ base::Result<WechatPayClient::Answer, WechatApiError> WechatPayClient::Call(
         // WeChat Pay signs every answer to a request it authenticated; an unsigned error is a
         // refusal of our signature (401) or a proxy's answer. Report it as the error it is.
         return base::Fail(WechatApiError::kApiError,
-                    ApiErrorText(response.status, response.body) + " (unsigned)");
+                          ApiErrorText(response.status, response.body) + " (unsigned)");
     }
     if (failure) {
         return base::Fail(WechatApiError::kBadResponseSignature,
-                    "HTTP " + std::to_string(response.status) + ": " + failure->detail);
+                          "HTTP " + std::to_string(response.status) + ": " + failure->detail);
     }
     return Answer{response.status, response.body};
 }
@@ -530,13 +530,13 @@ base::Result<std::string, WechatApiError> WechatPayClient::CreateNativeOrder(
     if (!answer.ok()) return base::Fail(answer.error(), answer.detail());
     if (answer.value().status != 200) {
         return base::Fail(WechatApiError::kApiError,
-                    ApiErrorText(answer.value().status, answer.value().body));
+                          ApiErrorText(answer.value().status, answer.value().body));
     }
     return ParseWechatNativeOrderResponse(answer.value().body);
 }
 
-base::Result<WechatOrderQuery, WechatApiError> WechatPayClient::QueryOrder(std::string_view out_trade_no,
-                                                                     base::TimePoint now) const {
+base::Result<WechatOrderQuery, WechatApiError> WechatPayClient::QueryOrder(
+    std::string_view out_trade_no, base::TimePoint now) const {
     base::Result<Answer, WechatApiError> answer =
         Call("GET", WechatQueryPath(out_trade_no, merchant_.mchid), "", now);
     if (!answer.ok()) return base::Fail(answer.error(), answer.detail());
@@ -561,7 +561,7 @@ base::Result<WechatOrderQuery, WechatApiError> WechatPayClient::QueryOrder(std::
     if (transaction.value().out_trade_no != out_trade_no ||
         transaction.value().mchid != merchant_.mchid) {
         return base::Fail(WechatApiError::kMalformedResponse,
-                    "the answer is about another order or merchant");
+                          "the answer is about another order or merchant");
     }
     return WechatOrderQuery{true, std::move(transaction).value()};
 }

@@ -29,8 +29,8 @@
 #include <string_view>
 
 #include "lib/base/clock.h"
-#include "lib/payments/crypto.h"
 #include "lib/base/result.h"
+#include "lib/payments/crypto.h"
 
 namespace inkstone::lib::payments {
 
@@ -141,7 +141,8 @@ enum class WechatTransactionError { kMalformed };
 
 /// Parses a transaction object. Required: mchid, appid, out_trade_no, trade_state (strings);
 /// when trade_state is SUCCESS also transaction_id and amount.total (a JSON integer, ≥ 0).
-base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(std::string_view json);
+base::Result<WechatTransaction, WechatTransactionError> ParseWechatTransaction(
+    std::string_view json);
 
 /// A verified, decrypted payment notify. The caller must still compare mchid, appid,
 /// out_trade_no and amount_total_fen with its own order and require trade_state SUCCESS.
@@ -167,11 +168,9 @@ std::string_view WechatNotifyErrorName(WechatNotifyError error);
 /// Verifies a notify from its headers and raw body (VerifyWechatSignature first: nothing is
 /// decrypted before the signature passes), then decrypts and parses the resource.
 /// Throws std::invalid_argument when `apiv3_key` is not 32 bytes (a setup bug).
-base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(const WechatSignedHeaders& headers,
-                                                                 std::string_view body,
-                                                                 const WechatPlatformKey& platform,
-                                                                 std::string_view apiv3_key,
-                                                                 base::TimePoint now);
+base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(
+    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
+    std::string_view apiv3_key, base::TimePoint now);
 
 /// A notify as WeChat Pay sends one: `transaction_json` encrypted with `apiv3_key` under a
 /// fresh nonce (associated_data "transaction"), wrapped in the TRANSACTION.SUCCESS envelope,
@@ -238,22 +237,22 @@ class WechatPayClient final {
 
     /// POST /v3/pay/transactions/native; the verified `code_url` to show as a QR code.
     base::Result<std::string, WechatApiError> CreateNativeOrder(const WechatNativeOrder& order,
-                                                          base::TimePoint now) const;
+                                                                base::TimePoint now) const;
 
     /// GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=..., verified. A transaction
     /// about another order or merchant is kMalformedResponse.
     base::Result<WechatOrderQuery, WechatApiError> QueryOrder(std::string_view out_trade_no,
-                                                        base::TimePoint now) const;
+                                                              base::TimePoint now) const;
 
     /// VerifyWechatNotify with this client's platform key and APIv3 key.
-    base::Result<WechatNotification, WechatNotifyError> VerifyNotify(const WechatSignedHeaders& headers,
-                                                               std::string_view body,
-                                                               base::TimePoint now) const;
+    base::Result<WechatNotification, WechatNotifyError> VerifyNotify(
+        const WechatSignedHeaders& headers, std::string_view body, base::TimePoint now) const;
 
   private:
     struct Answer;
-    base::Result<Answer, WechatApiError> Call(const char* method, const std::string& path_with_query,
-                                        const std::string& body, base::TimePoint now) const;
+    base::Result<Answer, WechatApiError> Call(const char* method,
+                                              const std::string& path_with_query,
+                                              const std::string& body, base::TimePoint now) const;
 
     WechatMerchant merchant_;
     PrivateKey merchant_key_;

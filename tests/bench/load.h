@@ -91,9 +91,9 @@ DbChargeResult RunDbCharge(const DbChargeOptions& options);
 /// Resident memory of a process tree (master and every descendant).
 struct TreeMemory {
     int processes = 0;
-    int64_t rss_bytes = 0;  ///< sum of VmRSS: pages shared between them are counted per process
-    int64_t pss_bytes = 0;  ///< sum of Pss (shared pages split): what the tree really costs
-    double cpu_seconds = 0; ///< user + system time so far, all threads of all processes
+    int64_t rss_bytes = 0;   ///< sum of VmRSS: pages shared between them are counted per process
+    int64_t pss_bytes = 0;   ///< sum of Pss (shared pages split): what the tree really costs
+    double cpu_seconds = 0;  ///< user + system time so far, all threads of all processes
 };
 TreeMemory MeasureTree(pid_t master);
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "fcgi/dispatcher.h"
-#include "lib/http/json_body.h"
 #include "lib/base/log.h"
+#include "lib/http/json_body.h"
 #include "lib/http/router.h"
 
 namespace {
@@ -26,7 +26,8 @@ class NullStream final : public lib::http::StreamWriter {
 
 class FieldsHandler final : public lib::http::Handler {
   public:
-    lib::http::Response Handle(const lib::http::Request& req, lib::http::StreamWriter&) const override {
+    lib::http::Response Handle(const lib::http::Request& req,
+                               lib::http::StreamWriter&) const override {
         lib::http::JsonFields f(req.json);
         Json::Value out;
         out["a"] = f.RequiredString("username", 3, 32);
@@ -43,8 +44,10 @@ class FieldsHandler final : public lib::http::Handler {
 
 const FieldsHandler kHandler;
 const lib::http::Router kRouter({
-    {lib::http::Method::kPost, "/api/v1/x", &kHandler, lib::http::Auth::kPublic, lib::http::BodyKind::kJson},
-    {lib::http::Method::kPost, "/api/v1/x/{id}", &kHandler, lib::http::Auth::kPublic, lib::http::BodyKind::kJson},
+    {lib::http::Method::kPost, "/api/v1/x", &kHandler, lib::http::Auth::kPublic,
+     lib::http::BodyKind::kJson},
+    {lib::http::Method::kPost, "/api/v1/x/{id}", &kHandler, lib::http::Auth::kPublic,
+     lib::http::BodyKind::kJson},
     {lib::http::Method::kGet, "/api/v1/x/{id}", &kHandler, lib::http::Auth::kUser},
 });
 const fcgi::Dispatcher kDispatcher(kRouter, nullptr);
@@ -68,7 +71,8 @@ std::string Next(const uint8_t*& data, size_t& size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const bool quiet = [] {
-        lib::base::LogInit(lib::base::LogConfig{"", "error"});  // one log line per request would dominate
+        lib::base::LogInit(
+            lib::base::LogConfig{"", "error"});  // one log line per request would dominate
         return true;
     }();
     (void)quiet;

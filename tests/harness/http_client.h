@@ -61,8 +61,9 @@ class HttpClient {
 };
 
 /// Writes `bytes` as-is to 127.0.0.1:port and returns everything the server sends until it
-/// closes the connection or `timeout` passes (send `Connection: close`; there is no half-close, which nginx would take as an abort): for requests curl refuses to send (garbled
-/// request lines, bad chunking). Throws std::system_error when it cannot connect.
+/// closes the connection or `timeout` passes (send `Connection: close`; there is no half-close,
+/// which nginx would take as an abort): for requests curl refuses to send (garbled request lines,
+/// bad chunking). Throws std::system_error when it cannot connect.
 std::string RawExchange(int port, const std::string& bytes,
                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

@@ -1,7 +1,7 @@
 #pragma once
-/// The ledger invariants of README "Credits, orders and memberships", checked in SQL over a whole database, for every test that
-/// moves credits (the wallet's, generation's): call it after the dust settles (no transaction
-/// in flight that must still commit) and expect no violations.
+/// The ledger invariants of README "Credits, orders and memberships", checked in SQL over a whole
+/// database, for every test that moves credits (the wallet's, generation's): call it after the dust
+/// settles (no transaction in flight that must still commit) and expect no violations.
 ///
 /// Checked for every user, order and ledger row:
 ///   - users.credits >= 0;

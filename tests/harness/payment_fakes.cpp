@@ -7,8 +7,8 @@
 #include <system_error>
 #include <utility>
 
-#include "lib/payments/alipay.h"
 #include "lib/http/message.h"
+#include "lib/payments/alipay.h"
 #include "lib/payments/wechatpay.h"
 #include "tests/harness/process.h"
 
@@ -77,7 +77,7 @@ std::string FakeAlipayGateway::TradeJson(const std::string& status, const std::s
     trade["total_amount"] = amount;
     trade["trade_no"] = trade_no;
     trade["trade_status"] = status;
-    return lib::http::ToJson(trade);
+    return lib::base::ToJson(trade);
 }
 
 FakeResponse FakeAlipayGateway::NotExist(const std::string& out_trade_no) const {
@@ -87,7 +87,7 @@ FakeResponse FakeAlipayGateway::NotExist(const std::string& out_trade_no) const 
     answer["sub_code"] = "ACQ.TRADE_NOT_EXIST";
     answer["sub_msg"] = "交易不存在";
     answer["out_trade_no"] = out_trade_no;
-    return Signed(lib::http::ToJson(answer));
+    return Signed(lib::base::ToJson(answer));
 }
 
 FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
@@ -98,13 +98,15 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
     }
     std::optional<lib::payments::AlipayParams> params =
         lib::payments::ParseFormBody(request.target.substr(question + 1));
-    const std::optional<lib::payments::AlipayParams> body = lib::payments::ParseFormBody(request.body);
+    const std::optional<lib::payments::AlipayParams> body =
+        lib::payments::ParseFormBody(request.body);
     if (!params || !body ||
         request.Header("content-type").find("application/x-www-form-urlencoded") != 0) {
         return FakeResponse{400, {}, "bad form"};
     }
     params->insert(body->begin(), body->end());
-    if (!app_key_.VerifySha256(lib::payments::AlipayRequestSigningString(*params), (*params)["sign"])) {
+    if (!app_key_.VerifySha256(lib::payments::AlipayRequestSigningString(*params),
+                               (*params)["sign"])) {
         // The gateway refuses a bad signature without signing its answer.
         return Json200(
             R"({"alipay_trade_query_response":{"code":"40002","msg":"Invalid Arguments",)"
@@ -126,7 +128,8 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
 
 // --- WeChat Pay ---
 
-FakeWechatApi::FakeWechatApi(Ids ids, lib::payments::PublicKey merchant_key, lib::payments::PrivateKey platform_key)
+FakeWechatApi::FakeWechatApi(Ids ids, lib::payments::PublicKey merchant_key,
+                             lib::payments::PrivateKey platform_key)
     : ids_(std::move(ids)),
       merchant_key_(std::move(merchant_key)),
       platform_key_(std::move(platform_key)),
@@ -159,9 +162,10 @@ FakeResponse FakeWechatApi::Signed(int status, const std::string& body) const {
 }
 
 FakeResponse FakeWechatApi::SignedWith(int status, const std::string& body,
-                                       const lib::payments::PrivateKey& key, const std::string& serial,
-                                       lib::base::TimePoint at) {
-    const lib::payments::WechatSignedHeaders h = lib::payments::SignWechatMessage(body, key, serial, at);
+                                       const lib::payments::PrivateKey& key,
+                                       const std::string& serial, lib::base::TimePoint at) {
+    const lib::payments::WechatSignedHeaders h =
+        lib::payments::SignWechatMessage(body, key, serial, at);
     return FakeResponse{status,
                         {{"Content-Type", "application/json; charset=utf-8"},
                          {"Request-ID", "08F78BB5AF0610D302A8F8D3D2B2C0D8"},
@@ -191,7 +195,7 @@ std::string FakeWechatApi::TransactionJson(const std::string& state,
         amount["currency"] = "CNY";
         transaction["amount"] = amount;
     }
-    return lib::http::ToJson(transaction);
+    return lib::base::ToJson(transaction);
 }
 
 FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
@@ -201,7 +205,7 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         auth && auth->mchid == ids_.mchid && auth->serial_no == ids_.merchant_serial &&
         merchant_key_.VerifySha256(
             lib::payments::WechatRequestMessage(request.method, request.target, auth->timestamp,
-                                      auth->nonce_str, request.body),
+                                                auth->nonce_str, request.body),
             auth->signature);
     if (!verified) {
         return FakeResponse{401,
@@ -238,7 +242,7 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         if (native_script) return native_script(order);
         Json::Value answer(Json::objectValue);
         answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["out_trade_no"].asString();
-        return Signed(200, lib::http::ToJson(answer));
+        return Signed(200, lib::base::ToJson(answer));
     }
     const std::string query_prefix = "/v3/pay/transactions/out-trade-no/";
     const std::string mchid_suffix = "?mchid=" + ids_.mchid;

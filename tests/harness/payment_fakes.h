@@ -30,7 +30,8 @@ class FakeAlipayGateway {
     using QueryScript = std::function<FakeResponse(const std::string& out_trade_no)>;
 
     /// `app_key`: the app's public key (verifies requests); `alipay_key` signs the answers.
-    FakeAlipayGateway(std::string app_id, lib::payments::PublicKey app_key, lib::payments::PrivateKey alipay_key);
+    FakeAlipayGateway(std::string app_id, lib::payments::PublicKey app_key,
+                      lib::payments::PrivateKey alipay_key);
 
     /// nullptr (the default) answers ACQ.TRADE_NOT_EXIST for every trade.
     void SetQueryScript(QueryScript script);
@@ -44,7 +45,8 @@ class FakeAlipayGateway {
     /// `{"alipay_trade_query_response":<response_json>,"sign":...}` signed with the Alipay key.
     FakeResponse Signed(const std::string& response_json) const;
     /// The same signed with any key (a forgery when it is not the Alipay key).
-    static FakeResponse SignedWith(const std::string& response_json, const lib::payments::PrivateKey& key);
+    static FakeResponse SignedWith(const std::string& response_json,
+                                   const lib::payments::PrivateKey& key);
     /// A code 10000 trade object: `status` (TRADE_SUCCESS, WAIT_BUYER_PAY, ...), `amount` in
     /// Alipay's yuan syntax ("10.00"), the out_trade_no it claims to be about, and trade_no.
     static std::string TradeJson(const std::string& status, const std::string& amount,
@@ -84,7 +86,8 @@ class FakeWechatApi {
     using QueryScript = std::function<FakeResponse(const std::string& out_trade_no)>;
 
     /// `merchant_key` verifies requests; `platform_key` signs answers.
-    FakeWechatApi(Ids ids, lib::payments::PublicKey merchant_key, lib::payments::PrivateKey platform_key);
+    FakeWechatApi(Ids ids, lib::payments::PublicKey merchant_key,
+                  lib::payments::PrivateKey platform_key);
 
     /// nullptr (the default) answers 200 `{"code_url":"weixin://wxpay/bizpayurl?pr=<no>"}`.
     void SetNativeScript(NativeScript script);
@@ -103,8 +106,9 @@ class FakeWechatApi {
     /// `body` with status `status`, signed with the platform key as WeChat Pay signs answers.
     FakeResponse Signed(int status, const std::string& body) const;
     /// The same with any key, serial and time (forgeries, wrong serials, stale answers).
-    static FakeResponse SignedWith(int status, const std::string& body, const lib::payments::PrivateKey& key,
-                                   const std::string& serial, lib::base::TimePoint at);
+    static FakeResponse SignedWith(int status, const std::string& body,
+                                   const lib::payments::PrivateKey& key, const std::string& serial,
+                                   lib::base::TimePoint at);
     /// A transaction object of this merchant in `state` (SUCCESS adds transaction_id, amount and
     /// success_time) about `out_trade_no`.
     std::string TransactionJson(

@@ -24,7 +24,7 @@
 namespace inkstone::testing {
 
 struct AppPoolOptions {
-    std::string dir;   ///< absolute; created if missing
+    std::string dir;         ///< absolute; created if missing
     lib::base::DbConfig db;  ///< usually MariaDb::AppConfig()
     int workers = 2;
     int threads = 8;

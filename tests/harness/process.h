@@ -11,7 +11,7 @@
 namespace inkstone::testing {
 
 class Process {
-public:
+  public:
     Process() = default;
     /// Starts argv[0] (searched in PATH when it has no '/'), stdout+stderr appended to `log_path`
     /// ("" = inherit). `env` entries are added to / override this process's environment.
@@ -31,7 +31,7 @@ public:
     void Stop(std::chrono::milliseconds grace = std::chrono::milliseconds(5000));
     int status() const { return status_; }
 
-private:
+  private:
     pid_t pid_ = -1;
     int status_ = 0;
 };

@@ -1,6 +1,6 @@
 #pragma once
-/// The DashScope simulator (`<build>/tests/dashscope-sim`, README "DashScope simulator") as a child process, for
-/// the tests and `make run`, plus its `/_sim/stats` counters.
+/// The DashScope simulator (`<build>/tests/dashscope-sim`, README "DashScope simulator") as a child
+/// process, for the tests and `make run`, plus its `/_sim/stats` counters.
 ///
 /// Layout under `dir`: sim.log (one JSON line per request), stdout.log (its own output).
 ///

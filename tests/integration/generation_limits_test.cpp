@@ -51,7 +51,7 @@ TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
     bool signalled = false;
     auto stream = std::async(std::launch::async, [&] {
         return c.Stream("POST", "/api/v1/writing/generate",
-                        lib::http::ToJson(Body("长文 [[sim:tokens=100,delay_ms=100]]", true)),
+                        lib::base::ToJson(Body("长文 [[sim:tokens=100,delay_ms=100]]", true)),
                         user.Auth({{"Content-Type", "application/json"}}),
                         [&](const std::string& chunk, Clock::time_point) {
                             if (!signalled && chunk.find("event: delta") != std::string::npos) {

@@ -117,7 +117,7 @@ struct SseCollector {
 HttpResponse Stream(const ApiUser& user, const std::string& prompt, SseCollector& sse,
                     int stop_after_deltas = -1) {
     return Client().Stream(
-        "POST", "/api/v1/writing/generate", lib::http::ToJson(GenerateBody(prompt, true)),
+        "POST", "/api/v1/writing/generate", lib::base::ToJson(GenerateBody(prompt, true)),
         user.Auth({{"Content-Type", "application/json"}}),
         [&](const std::string& chunk, Clock::time_point at) {
             sse.Feed(chunk, at);
@@ -287,7 +287,7 @@ TEST(Generation, ClientLeavingBeforeAnyDeltaIsRefunded) {
     HttpClient impatient(TheStack().port(), 700ms);
     HttpResponse r =
         impatient.Request("POST", "/api/v1/writing/generate",
-                          lib::http::ToJson(GenerateBody("慢 [[sim:first_delay_ms=3000]]", true)),
+                          lib::base::ToJson(GenerateBody("慢 [[sim:first_delay_ms=3000]]", true)),
                           user.Auth({{"Content-Type", "application/json"}}));
     EXPECT_EQ(r.status, 0);  // we hung up
     auto deadline = Clock::now() + 3s;

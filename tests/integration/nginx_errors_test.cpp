@@ -205,8 +205,8 @@ class NginxWithoutPool : public ::testing::Test {
         std::filesystem::create_directories(options.web_root + "/assets");
         WriteFile(options.web_root + "/index.html",
                   "<!doctype html><script type=\"module\" src=\"/assets/app-3f2a.js\"></script>");
-        WriteFile(options.web_root + "/assets/app-3f2a.js", "console.log('inkstone');\n" +
-                                                                std::string(4000, ' ') + "// end\n");
+        WriteFile(options.web_root + "/assets/app-3f2a.js",
+                  "console.log('inkstone');\n" + std::string(4000, ' ') + "// end\n");
         nginx_ = new Nginx(options);
         nginx_->Start();
     }

@@ -64,7 +64,7 @@ TEST(Observability, StreamedRepliesCarryTheRequestId) {
     ApiUser user = FundedUser("obs_stream");
     HttpResponse r = TheStack().client().Stream(
         "POST", "/api/v1/writing/generate",
-        lib::http::ToJson(Generate("streamed [[sim:tokens=3]]", true)),
+        lib::base::ToJson(Generate("streamed [[sim:tokens=3]]", true)),
         user.Auth({{"Content-Type", "application/json"}, {"X-Request-Id", "obs-stream-1"}}),
         [](const std::string&, std::chrono::steady_clock::time_point) { return true; });
     ASSERT_EQ(r.status, 200) << r.body;

@@ -10,8 +10,8 @@
 #include <set>
 #include <string>
 
-#include "lib/payments/alipay.h"
 #include "lib/http/message.h"
+#include "lib/payments/alipay.h"
 #include "lib/payments/wechatpay.h"
 #include "tests/harness/payment_fakes.h"
 #include "tests/harness/process.h"
@@ -70,9 +70,9 @@ class MagicAlipayGateway {
     FakeAlipayGateway fake_{kAppId, MerchantKey().Public(), ProviderKey()};
 };
 
-lib::payments::AlipayClient MakeAlipayClient(const std::string& gateway,
-                                   const lib::payments::PrivateKey& app_key = MerchantKey(),
-                                   std::chrono::milliseconds timeout = 5s) {
+lib::payments::AlipayClient MakeAlipayClient(
+    const std::string& gateway, const lib::payments::PrivateKey& app_key = MerchantKey(),
+    std::chrono::milliseconds timeout = 5s) {
     lib::payments::AlipayApp app;
     app.app_id = kAppId;
     app.gateway = gateway;
@@ -125,7 +125,8 @@ TEST(AlipayClientTest, UntrustworthyAnswersAreFailures) {
     // Our request signed with a key Alipay does not know: the gateway's unsigned refusal.
     const lib::payments::AlipayClient wrong_key = MakeAlipayClient(fake.gateway(), StrangerKey());
     auto refused = wrong_key.QueryTrade("IS_PAID", Now());
-    EXPECT_EQ(refused.error(), lib::payments::AlipayQueryError::kMissingSignature) << refused.detail();
+    EXPECT_EQ(refused.error(), lib::payments::AlipayQueryError::kMissingSignature)
+        << refused.detail();
     EXPECT_NE(refused.detail().find("isv.invalid-signature"), std::string::npos)
         << refused.detail();
 }
@@ -137,7 +138,8 @@ TEST(AlipayClientTest, TransportFailuresAndTimeouts) {
     EXPECT_EQ(refused.error(), lib::payments::AlipayQueryError::kTransport) << refused.detail();
 
     MagicAlipayGateway fake;
-    const lib::payments::AlipayClient impatient = MakeAlipayClient(fake.gateway(), MerchantKey(), 300ms);
+    const lib::payments::AlipayClient impatient =
+        MakeAlipayClient(fake.gateway(), MerchantKey(), 300ms);
     const auto started = std::chrono::steady_clock::now();
     auto slow = impatient.QueryTrade("IS_SLOW", Now());
     EXPECT_EQ(slow.error(), lib::payments::AlipayQueryError::kTransport) << slow.detail();
@@ -151,15 +153,15 @@ TEST(AlipayClientTest, PagePayUrlAndNotifyUseTheConfiguredKeys) {
     ASSERT_EQ(url.rfind(fake.gateway() + "?", 0), 0u) << url;
     const auto params = lib::payments::ParseFormBody(url.substr(url.find('?') + 1));
     ASSERT_TRUE(params);
-    EXPECT_TRUE(MerchantKey().Public().VerifySha256(lib::payments::AlipayRequestSigningString(*params),
-                                                    params->at("sign")));
+    EXPECT_TRUE(MerchantKey().Public().VerifySha256(
+        lib::payments::AlipayRequestSigningString(*params), params->at("sign")));
 
     const std::string notify = lib::payments::SignAlipayNotify({{"app_id", kAppId},
-                                                      {"out_trade_no", "IS_PAID"},
-                                                      {"trade_no", "2026"},
-                                                      {"trade_status", "TRADE_SUCCESS"},
-                                                      {"total_amount", "10.00"}},
-                                                     ProviderKey());
+                                                                {"out_trade_no", "IS_PAID"},
+                                                                {"trade_no", "2026"},
+                                                                {"trade_status", "TRADE_SUCCESS"},
+                                                                {"total_amount", "10.00"}},
+                                                               ProviderKey());
     auto notice = client.VerifyNotify(notify);
     ASSERT_TRUE(notice.ok()) << notice.detail();
     EXPECT_EQ(notice.value().total_amount_fen, 1000);
@@ -191,7 +193,7 @@ class MagicWechatApi {
         }
         Json::Value answer(Json::objectValue);
         answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + out_trade_no;
-        return fake_.Signed(200, lib::http::ToJson(answer));
+        return fake_.Signed(200, lib::base::ToJson(answer));
     }
 
     FakeResponse Query(const std::string& out_trade_no) const {
@@ -236,18 +238,19 @@ class MagicWechatApi {
         {kMchid, kAppid, kMerchantSerial, kPlatformSerial}, MerchantKey().Public(), ProviderKey()};
 };
 
-lib::payments::WechatPayClient MakeWechatClient(const std::string& api_base,
-                                      const lib::payments::PrivateKey& merchant_key = MerchantKey(),
-                                      std::chrono::milliseconds timeout = 5s) {
+lib::payments::WechatPayClient MakeWechatClient(
+    const std::string& api_base, const lib::payments::PrivateKey& merchant_key = MerchantKey(),
+    std::chrono::milliseconds timeout = 5s) {
     lib::payments::WechatMerchant merchant;
     merchant.mchid = kMchid;
     merchant.appid = kAppid;
     merchant.merchant_serial = kMerchantSerial;
     merchant.api_base = api_base;
     merchant.notify_url = "https://pay.example.com/api/v1/payment/wechat/notify";
-    return lib::payments::WechatPayClient(merchant, merchant_key,
-                                lib::payments::WechatPlatformKey{kPlatformSerial, ProviderKey().Public()},
-                                "0123456789abcdef0123456789ABCDEF", timeout);
+    return lib::payments::WechatPayClient(
+        merchant, merchant_key,
+        lib::payments::WechatPlatformKey{kPlatformSerial, ProviderKey().Public()},
+        "0123456789abcdef0123456789ABCDEF", timeout);
 }
 
 TEST(WechatPayClientTest, CreatesANativeOrderSignedWithTheMerchantKey) {
@@ -329,7 +332,8 @@ TEST(WechatPayClientTest, UntrustworthyAnswersAreFailures) {
 
     const lib::payments::WechatPayClient nowhere =
         MakeWechatClient("http://127.0.0.1:" + std::to_string(FreePort()));
-    EXPECT_EQ(nowhere.QueryOrder("IS_WX_PAID", Now()).error(), lib::payments::WechatApiError::kTransport);
+    EXPECT_EQ(nowhere.QueryOrder("IS_WX_PAID", Now()).error(),
+              lib::payments::WechatApiError::kTransport);
 }
 
 TEST(WechatPayClientTest, VerifiesNotifiesWithThePlatformKeyAndApiV3Key) {

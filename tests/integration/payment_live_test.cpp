@@ -246,7 +246,7 @@ std::string Transaction(const std::string& order_no, const std::string& transact
     transaction["amount"]["payer_total"] = Json::Int64{total};
     transaction["amount"]["currency"] = "CNY";
     transaction["amount"]["payer_currency"] = "CNY";
-    return lib::http::ToJson(transaction);
+    return lib::base::ToJson(transaction);
 }
 
 lib::payments::WechatSignedMessage WechatNotify(const std::string& transaction_json) {
@@ -285,7 +285,7 @@ lib::payments::WechatSignedMessage Resealed(const lib::payments::WechatSignedMes
     change(sealed);
     envelope["resource"]["ciphertext"] = lib::payments::Base64Encode(sealed);
     lib::payments::WechatSignedMessage out;
-    out.body = lib::http::ToJson(envelope);
+    out.body = lib::base::ToJson(envelope);
     out.headers = lib::payments::SignWechatMessage(out.body, ProviderKey(), kPlatformSerial, Now());
     return out;
 }

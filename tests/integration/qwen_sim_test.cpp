@@ -1,5 +1,6 @@
-// The Qwen provider against the DashScope simulator (tests/sim, README "DashScope simulator") as a process: the two
-// implementations of reference/dashscope.md checked against each other, directive by directive.
+// The Qwen provider against the DashScope simulator (tests/sim, README "DashScope simulator") as a
+// process: the two implementations of reference/dashscope.md checked against each other, directive
+// by directive.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -116,7 +117,8 @@ TEST(QwenSim, DeltasArriveOneByOne) {
         std::vector<SteadyClock::time_point> times;
     } sink;
     ASSERT_TRUE(
-        provider.Generate(Request("x [[sim:tokens=4,delay_ms=200]]"), &sink, lib::ai::NoCancel()).ok());
+        provider.Generate(Request("x [[sim:tokens=4,delay_ms=200]]"), &sink, lib::ai::NoCancel())
+            .ok());
     ASSERT_EQ(sink.times.size(), 4u);
     for (size_t i = 1; i < sink.times.size(); ++i) {
         const auto gap =
@@ -158,7 +160,8 @@ TEST(QwenSim, ErrorDirectivesBeforeAnyOutput) {
             EXPECT_EQ(result.error().kind, c.kind) << c.error << " stream=" << stream;
             EXPECT_FALSE(result.error().after_output) << c.error;
             EXPECT_FALSE(result.error().request_id.empty()) << c.error;
-            EXPECT_EQ(lib::base::HttpStatus(lib::ai::ToApiError(result.error()).code), c.api_status);
+            EXPECT_EQ(lib::base::HttpStatus(lib::ai::ToApiError(result.error()).code),
+                      c.api_status);
             EXPECT_EQ(sink.count, 0);
         }
     }
@@ -168,7 +171,8 @@ TEST(QwenSim, WrongKeyModelAndEndpoint) {
     lib::base::QwenConfig config = Config();
     config.api_key = "sk-wrong";
     lib::ai::QwenProvider wrong_key(config);
-    EXPECT_EQ(wrong_key.Generate(Request("x"), nullptr, lib::ai::NoCancel()).error().kind, Kind::kAuth);
+    EXPECT_EQ(wrong_key.Generate(Request("x"), nullptr, lib::ai::NoCancel()).error().kind,
+              Kind::kAuth);
     lib::ai::QwenProvider provider(Config());
     const Outcome<GenerateResult> no_model =
         provider.Generate(Request("x", "qwen-nonexistent"), nullptr, lib::ai::NoCancel());

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "tests/harness/process.h"
-#include "tests/harness/shared_stack.h"
 #include "tests/harness/shared_simulator.h"
+#include "tests/harness/shared_stack.h"
 #include "tests/harness/simulator.h"
 
 namespace inkstone::testing {

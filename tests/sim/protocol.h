@@ -1,8 +1,9 @@
 #pragma once
 /// DashScope's native protocol as the simulator speaks it (the
-/// text-generation, multimodal, error and image-task shapes): request validation, the deterministic text, and the exact wire shapes of responses,
-/// SSE frames, errors and async tasks. Pure functions (TextGenerator is a value), so the unit
-/// tests check every shape without a socket; the server only sequences them in time.
+/// text-generation, multimodal, error and image-task shapes): request validation, the deterministic
+/// text, and the exact wire shapes of responses, SSE frames, errors and async tasks. Pure functions
+/// (TextGenerator is a value), so the unit tests check every shape without a socket; the server
+/// only sequences them in time.
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -407,7 +407,7 @@ void Server::Impl::Accept() {
             // Out of descriptors or memory: the listening socket would stay readable and spin
             // the loop, so stop watching it for a moment and let connections finish.
             lib::base::Log(lib::base::LogLevel::kWarn, "sim.accept_failed",
-                     Json::Value(std::system_category().message(errno)));
+                           Json::Value(std::system_category().message(errno)));
             epoll_event ev{};
             ev.data.u64 = kListenToken;
             if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, listen_fd_, &ev) != 0) {
@@ -420,7 +420,7 @@ void Server::Impl::Accept() {
         // Small SSE frames must leave at once; Nagle would hold one back for the previous ACK.
         if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
             lib::base::Log(lib::base::LogLevel::kWarn, "sim.nodelay_failed",
-                     Json::Value(std::system_category().message(errno)));
+                           Json::Value(std::system_category().message(errno)));
         }
         auto c = std::make_unique<Connection>();
         c->id = next_id_++;
@@ -432,7 +432,7 @@ void Server::Impl::Accept() {
         ev.data.u64 = c->id;
         if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
             lib::base::Log(lib::base::LogLevel::kWarn, "sim.epoll_add_failed",
-                     Json::Value(std::system_category().message(errno)));
+                           Json::Value(std::system_category().message(errno)));
             close(fd);
             continue;
         }
@@ -595,7 +595,7 @@ void Server::Impl::Settle(uint64_t id) {
 void Server::Impl::Close(Connection& c) {
     if (close(c.fd) != 0 && errno != EINTR) {
         lib::base::Log(lib::base::LogLevel::kWarn, "sim.close_failed",
-                 Json::Value(std::system_category().message(errno)));
+                       Json::Value(std::system_category().message(errno)));
     }
     connections_.erase(c.id);  // destroys c
 }

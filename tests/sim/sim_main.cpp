@@ -1,5 +1,5 @@
-// dashscope-sim: the DashScope simulator (README, "DashScope simulator") as a process. Serves on 127.0.0.1 until
-// SIGTERM or SIGINT; prints one line when it is ready to accept connections.
+// dashscope-sim: the DashScope simulator (README, "DashScope simulator") as a process. Serves on
+// 127.0.0.1 until SIGTERM or SIGINT; prints one line when it is ready to accept connections.
 #include <signal.h>
 #include <sys/resource.h>
 

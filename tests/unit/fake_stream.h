@@ -7,7 +7,7 @@ namespace inkstone::testing {
 
 /// Records what a handler streams; can pretend the client left.
 class FakeStream final : public lib::http::StreamWriter {
-public:
+  public:
     bool Begin(int s, const std::vector<std::pair<std::string, std::string>>& h) override {
         status = s;
         headers = h;

@@ -27,7 +27,12 @@ TEST(RunBatchesTest, StopsAtAShortBatchTheBatchCapOrTheTimeBudget) {
     EXPECT_EQ(backlog, 0);
     // An endless backlog: the batch cap ends the run.
     calls = 0;
-    EXPECT_EQ(RunBatches({4, std::chrono::seconds(10)}, 100, [&] { ++calls; return 100; }), 4);
+    EXPECT_EQ(RunBatches({4, std::chrono::seconds(10)}, 100,
+                         [&] {
+                             ++calls;
+                             return 100;
+                         }),
+              4);
     EXPECT_EQ(calls, 4);
     // A slow batch: the time budget ends the run after the batch that crossed it.
     calls = 0;

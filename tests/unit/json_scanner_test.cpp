@@ -24,7 +24,7 @@ TEST(JsonScannerTest, AcceptsRfc8259AndRejectsWhatJsoncppLetsThrough) {
                             "\"raw\ttab\"", "\"\\x\"", "[1] x", "{\"a\":1,}"}) {
         EXPECT_FALSE(Valid(bad)) << bad;
     }
-    EXPECT_FALSE(Valid("\"\xC3\x28\""));  // invalid UTF-8
+    EXPECT_FALSE(Valid("\"\xC3\x28\""));      // invalid UTF-8
     EXPECT_FALSE(Valid("\"\xED\xA0\x80\""));  // an encoded surrogate
 }
 
@@ -45,7 +45,9 @@ TEST(JsonScannerTest, LoneSurrogatesBecomeTheReplacementCharacter) {
     JsonScanner s(R"("a\ud800b\udc00")");
     std::string out;
     ASSERT_TRUE(s.String(&out));
-    EXPECT_EQ(out, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+    EXPECT_EQ(out,
+              "a\xEF\xBF\xBD"
+              "b\xEF\xBF\xBD");
 }
 
 TEST(JsonScannerTest, NestingIsBounded) {

@@ -31,11 +31,10 @@ std::string ShellQuote(const std::string& s) {
 
 /// Runs the journeys against `base_url`; their report goes to this test's output.
 int RunJourneys(const std::string& base_url, const std::string& journeys) {
-    const std::string command = "cd " + ShellQuote(kSource + "/web") +
-                                " && INKSTONE_BASE_URL=" + ShellQuote(base_url) +
-                                " INKSTONE_SCREENSHOTS=" +
-                                ShellQuote(kSource + "/build/web-screenshots") +
-                                " node e2e/run.mjs " + ShellQuote(journeys) + " 2>&1";
+    const std::string command =
+        "cd " + ShellQuote(kSource + "/web") + " && INKSTONE_BASE_URL=" + ShellQuote(base_url) +
+        " INKSTONE_SCREENSHOTS=" + ShellQuote(kSource + "/build/web-screenshots") +
+        " node e2e/run.mjs " + ShellQuote(journeys) + " 2>&1";
     std::fflush(stdout);
     const int status = std::system(command.c_str());
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -61,9 +60,10 @@ TEST(WebE2e, LiveWechatPayShowsTheQrCode) {
     RequireBuiltApp();
     const std::string key_dir = MakeTempDir("inkstone-web-paykeys");
     FakeAlipayGateway alipay("2021000000000001", MerchantKey().Public(), ProviderKey());
-    FakeWechatApi wechat({"1900000001", "wx0000000000000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-                          "PUB_KEY_ID_0114232134912410000000000000000000"},
-                         MerchantKey().Public(), ProviderKey());
+    FakeWechatApi wechat(
+        {"1900000001", "wx0000000000000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+         "PUB_KEY_ID_0114232134912410000000000000000000"},
+        MerchantKey().Public(), ProviderKey());
     LivePaymentSetup setup;
     setup.public_base_url = "https://pay.example.com";
     setup.alipay_app_id = "2021000000000001";

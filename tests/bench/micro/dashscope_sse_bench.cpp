@@ -1,5 +1,5 @@
-// Throughput of the DashScope stream parser (target >= 300 MB/s, README "Performance"): the SSE framing
-// alone, one JSON document, and the whole decoder (framing + JSON + deltas) as the provider
+// Throughput of the DashScope stream parser (target >= 300 MB/s, README "Performance"): the SSE
+// framing alone, one JSON document, and the whole decoder (framing + JSON + deltas) as the provider
 // runs it, over a stream shaped like real qwen output: one to three tokens per frame, English
 // and Chinese, cumulative usage, `:HTTP_STATUS/200` on every frame.
 #include <benchmark/benchmark.h>

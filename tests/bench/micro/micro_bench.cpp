@@ -1,10 +1,10 @@
 // Google Benchmark micro-benchmarks of the hot code paths.
 #include <benchmark/benchmark.h>
 
+#include "lib/base/utf8.h"
 #include "lib/http/json_body.h"
 #include "lib/http/router.h"
 #include "lib/http/sse.h"
-#include "lib/base/utf8.h"
 
 namespace {
 
@@ -63,7 +63,8 @@ BENCHMARK(BM_RouterLiteral);
 void BM_RouterWithParameter(benchmark::State& state) {
     lib::http::Router router = ApiShapedRouter();
     for (auto _ : state) {
-        auto m = router.Find(lib::http::Method::kGet, "/api/v1/credit/recharge/orders/R20261126ABCDEF");
+        auto m =
+            router.Find(lib::http::Method::kGet, "/api/v1/credit/recharge/orders/R20261126ABCDEF");
         benchmark::DoNotOptimize(m);
     }
 }
@@ -97,7 +98,7 @@ void BM_JsonEncodeBalance(benchmark::State& state) {
     v["member_expired_at"] = Json::nullValue;
     v["cost_per_generation"] = 10;
     for (auto _ : state) {
-        std::string s = lib::http::ToJson(v);
+        std::string s = lib::base::ToJson(v);
         benchmark::DoNotOptimize(s);
     }
 }
