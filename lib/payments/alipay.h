@@ -5,7 +5,7 @@
 /// - the signed `alipay.trade.query` request and the verification of its signed response, for
 ///   reconciliation, and AlipayClient, which sends it over libcurl.
 ///
-/// Protocol rules (shared/reference/payments.md, "Alipay"):
+/// Protocol rules (Alipay's open platform docs; README, "Going live"):
 /// - Requests: the string to sign is every parameter except `sign` (so `sign_type` is
 ///   included), empty values dropped, sorted by key in byte order, `key=value` joined with `&`,
 ///   values raw (not URL-encoded). SHA256withRSA with the app's private key, base64.

@@ -7,7 +7,7 @@
 /// - verification and decryption (AEAD_AES_256_GCM with the APIv3 key) of payment notifies;
 /// - WechatPayClient, which sends the requests over libcurl.
 ///
-/// Protocol rules (shared/reference/payments.md, "WeChat Pay API v3"):
+/// Protocol rules (WeChat Pay API v3 docs; README, "Going live"):
 /// - Request signature: SHA256withRSA with the merchant private key over
 ///   `METHOD\nPATH_WITH_QUERY\nTIMESTAMP\nNONCE\nBODY\n` (five lines, each ending in `\n`, the
 ///   body empty for GET), base64, sent as `Authorization: WECHATPAY2-SHA256-RSA2048

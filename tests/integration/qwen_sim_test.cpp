@@ -1,6 +1,6 @@
 // The Qwen provider against the DashScope simulator (tests/sim, README "DashScope simulator") as a
-// process: the two implementations of reference/dashscope.md checked against each other, directive
-// by directive.
+// process: the two implementations of DashScope's native protocol checked against each other,
+// directive by directive.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,6 +1,6 @@
 // The DashScope simulator as a process, over real HTTP with libcurl: the wire shapes of
-// reference/dashscope.md, every directive, auth, errors, stats, image tasks, keep-alive,
-// garbage input, and 2,000 concurrent slow streams.
+// DashScope's native protocol (README, "DashScope simulator"), every directive, auth, errors,
+// stats, image tasks, keep-alive, garbage input, and 2,000 concurrent slow streams.
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <json/reader.h>

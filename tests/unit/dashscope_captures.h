@@ -1,5 +1,5 @@
 #pragma once
-/// DashScope wire captures from /work/shared/reference/dashscope.md (sources in brackets), used
+/// DashScope wire captures (real responses, as DashScope's docs and SDKs quote them), used
 /// as test data by the unit and integration tests. Where the reference elides a value ("...")
 /// a placeholder stands in; everything else is byte for byte.
 #include <string_view>

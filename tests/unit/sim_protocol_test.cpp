@@ -1,4 +1,4 @@
-// The simulator's wire shapes against the captures quoted in reference/dashscope.md, and its
+// The simulator's wire shapes against the captures in tests/unit/dashscope_captures.h, and its
 // request validation.
 #include <gtest/gtest.h>
 #include <json/reader.h>
