@@ -1,6 +1,6 @@
 // What an operator follows a request by, over the real stack (nginx, the pool, the DashScope
 // simulator): every reply carries X-Request-Id, streamed ones too, and the log line of the
-// upstream call names our request id beside DashScope's own (README, "Layers").
+// upstream call names our request id and the generation beside DashScope's own (README, "Layers").
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -85,6 +85,9 @@ TEST(Observability, TheUpstreamCallIsLoggedWithOurRequestIdAndDashScopes) {
     EXPECT_NE(line.find("\"upstream_request_id\":\""), std::string::npos) << line;
     EXPECT_EQ(line.find("\"upstream_request_id\":\"\""), std::string::npos) << line;
     EXPECT_EQ(line.find("\"upstream_request_id\":\"obs-call-1\""), std::string::npos) << line;
+    // And the generation it was made for.
+    const std::string generation_id = std::to_string(r.JsonBody()["generation_id"].asInt64());
+    EXPECT_NE(line.find("\"generation_id\":\"" + generation_id + "\""), std::string::npos) << line;
 }
 
 }  // namespace
