@@ -127,13 +127,19 @@ TEST(TypedSqlTest, AWrongArgumentCountIsABrokenInvariantAndRunsNothing) {
 TEST(TypedSqlTest, UnknownEnumTextAndUnexpectedNullsAreBrokenInvariants) {
     Pool pool(g_db->AppConfig());
     Lease lease = pool.Acquire();
+    ASSERT_EQ(lease.Execute(kInsertSql, 1, 1, 1.0, true, "enum", base::TimePoint(), Shade::kLight),
+              1u);
+    const int64_t id = lease.LastInsertId();
     for (const char* stored : {"GREY", "", "light", "LIGHT "}) {
-        ASSERT_EQ(lease.Execute("UPDATE typed SET shade = ? WHERE id = 1", stored), 1u);
-        Rows rows = lease.Query(kSelectSql, 1);
+        ASSERT_EQ(lease.Execute("UPDATE typed SET shade = ? WHERE id = ?", stored, id), 1u);
+        Rows rows = lease.Query(kSelectSql, id);
         ASSERT_TRUE(rows.Next());
         EXPECT_THROW(rows.Enum<Shade>("shade"), base::InvariantError) << stored;
     }
-    Rows nulls = lease.Query(kSelectSql, 2);
+    ASSERT_EQ(lease.Execute(kInsertSql, std::nullopt, std::nullopt, std::nullopt, std::nullopt,
+                            std::nullopt, std::nullopt, std::nullopt),
+              1u);
+    Rows nulls = lease.Query(kSelectSql, lease.LastInsertId());
     ASSERT_TRUE(nulls.Next());
     EXPECT_THROW(nulls.Int("n"), base::InvariantError);
     EXPECT_THROW(nulls.String("s"), base::InvariantError);
