@@ -24,7 +24,6 @@ struct GenerationDeps {
     lib::generation::Generations& generations;
     const lib::ai::ProviderMap& providers;
     const std::vector<lib::generation::ModelInfo>& models;
-    const lib::base::Clock& clock;
     /// SSE comment sent when a stream has been silent this long (keeps proxies from timing out).
     std::chrono::milliseconds heartbeat{15000};
 

@@ -138,12 +138,12 @@ void AppendTimestamp(std::string& out) {
 }
 
 // The open LogContext scopes of this thread, outermost first.
-thread_local std::vector<std::pair<std::string, std::string>> t_context;
+thread_local std::vector<std::pair<std::string_view, std::string>> t_context;
 
 }  // namespace
 
 LogContext::LogContext(std::string_view key, std::string value) {
-    t_context.emplace_back(std::string(key), std::move(value));
+    t_context.emplace_back(key, std::move(value));
 }
 
 LogContext::~LogContext() { t_context.pop_back(); }
@@ -222,12 +222,12 @@ void Log(LogLevel level, std::string_view event, const Json::Value& fields) {
     }
     for (size_t i = t_context.size(); i-- > 0;) {
         const auto& [key, value] = t_context[i];
-        if (fields.isObject() && fields.isMember(key)) continue;
+        if (fields.isObject() && fields.isMember(key.data(), key.data() + key.size())) continue;
         bool shadowed = false;  // an inner scope of the same key was written already
         for (size_t j = i + 1; j < t_context.size(); ++j) shadowed |= t_context[j].first == key;
         if (shadowed) continue;
         line += ',';
-        AppendJson(line, Json::Value(key));
+        AppendJson(line, Json::Value(key.data(), key.data() + key.size()));
         line += ':';
         AppendJson(line, Json::Value(value));
     }

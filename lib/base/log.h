@@ -29,7 +29,8 @@ void Log(LogLevel level, std::string_view event, const Json::Value& fields = Jso
 
 /// A field added to every Log line this thread writes while the scope lives: the dispatcher
 /// opens `request_id` for each request, the generation service `generation_id`. Scopes nest;
-/// the innermost value of a key wins. Not copyable; destroy in reverse order (RAII).
+/// the innermost value of a key wins. `key` must outlive the scope (a string literal). Not
+/// copyable; destroy in reverse order (RAII).
 class LogContext {
   public:
     LogContext(std::string_view key, std::string value);

@@ -294,29 +294,34 @@ sql::Connection& Lease::conn() {
 }
 
 sql::PreparedStatement& Lease::Prepare(const char* sql) {
+    size_t placeholders = 0;
+    return PrepareCounted(sql, &placeholders);
+}
+
+sql::PreparedStatement& Lease::PrepareCounted(const char* sql, size_t* placeholders) {
     assert(slot_ && "use of a moved-from Lease");
     auto it = slot_->statements.find(sql);
-    if (it != slot_->statements.end()) {
+    if (it == slot_->statements.end()) {
+        Slot::Statement entry;
+        entry.stmt.reset(slot_->conn->prepareStatement(sql));
+        entry.placeholders = CountPlaceholders(sql);
+        it = slot_->statements.emplace(sql, std::move(entry)).first;
+    } else {
         // Parameters bound by the previous user of this statement must not leak into this one.
         it->second.stmt->clearParameters();
-        return *it->second.stmt;
     }
-    Slot::Statement entry;
-    entry.stmt.reset(slot_->conn->prepareStatement(sql));
-    entry.placeholders = CountPlaceholders(sql);
-    sql::PreparedStatement& ref = *entry.stmt;
-    slot_->statements.emplace(sql, std::move(entry));
-    return ref;
+    *placeholders = it->second.placeholders;
+    return *it->second.stmt;
 }
 
 sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
     sql::PreparedStatement* stmt = nullptr;
+    size_t placeholders = 0;
     try {
-        stmt = &Prepare(sql);
+        stmt = &PrepareCounted(sql, &placeholders);
     } catch (const sql::SQLException& e) {
         Rethrow(e, this);
     }
-    const size_t placeholders = slot_->statements.find(sql)->second.placeholders;
     INKSTONE_ASSERT(placeholders == arguments, std::to_string(arguments) + " arguments for " +
                                                    std::to_string(placeholders) +
                                                    " placeholders in: " + sql);

@@ -223,6 +223,8 @@ class Lease {
     friend class Rows;
     struct Slot;
     Lease(Pool* pool, std::unique_ptr<Slot> slot);
+    /// Prepare(), also telling the statement's placeholder count (counted once, cached).
+    sql::PreparedStatement& PrepareCounted(const char* sql, size_t* placeholders);
     sql::PreparedStatement& PrepareFor(const char* sql, size_t arguments);
     uint64_t RunUpdate(sql::PreparedStatement& stmt);
     Rows RunQuery(sql::PreparedStatement& stmt);
