@@ -288,7 +288,7 @@ void Master::DrainOldGeneration(Clock::time_point now) {
     for (Child& c : children_) {
         if (c.generation != generation_ && !c.stopping) {
             c.stopping = true;
-            kill(c.pid, SIGQUIT);
+            kill(c.pid, kSignalRetire);
         }
     }
 }

@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -187,6 +188,12 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
 
     // A client abort must never kill the process: writes report EPIPE instead.
     signal(SIGPIPE, SIG_IGN);
+    // The master blocks the signals it waits for; the worker waits for kSignalRetire too, so it
+    // is blocked here, before any thread starts (threads inherit the mask).
+    sigset_t retire_set;
+    sigemptyset(&retire_set);
+    sigaddset(&retire_set, kSignalRetire);
+    pthread_sigmask(SIG_BLOCK, &retire_set, nullptr);
     if (FCGX_Init() != 0) _exit(kWorkerExitStartup);
 
     std::unique_ptr<Application> app;
@@ -222,8 +229,17 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
 
     sigset_t set;
     sigemptyset(&set);
-    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1}) sigaddset(&set, sig);
+    for (int sig : {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, kSignalRetire}) {
+        sigaddset(&set, sig);
+    }
 
+    // Two drains. A stop (SIGQUIT: shutdown) waits graceful_timeout_s. A retirement
+    // (max_requests, or kSignalRetire from the master after a reload) happens while the rest of
+    // the pool serves, so it waits for every generation in flight to end on its own: up to the
+    // upstream call's total timeout plus graceful_timeout_s for the finish. A stop during a
+    // retirement shortens it.
+    const auto stop_drain = std::chrono::seconds(config.fcgi.graceful_timeout_s);
+    const auto retire_drain = std::chrono::milliseconds(config.qwen.total_timeout_ms) + stop_drain;
     bool draining = false;
     auto deadline = std::chrono::steady_clock::time_point::max();
     while (true) {
@@ -233,15 +249,20 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
         if (sig == SIGUSR1) lib::base::LogReopen();
         if (getppid() != master) _exit(kWorkerExitOk);
 
-        if (!draining && (sig == SIGQUIT || w.retire.load())) {
+        const bool retiring = sig == kSignalRetire || w.retire.load();
+        if (!draining && (sig == SIGQUIT || retiring)) {
             draining = true;
             slot->state = static_cast<int32_t>(WorkerState::kDraining);
             // Retiring on max_requests: ask the master for a replacement before we stop.
             if (w.retire.load() && sig != SIGQUIT) kill(master, SIGUSR2);
             StopAccepting(w);
             app->StopBackground();
-            deadline = std::chrono::steady_clock::now() +
-                       std::chrono::seconds(config.fcgi.graceful_timeout_s);
+            deadline =
+                std::chrono::steady_clock::now() +
+                (sig == SIGQUIT ? std::chrono::duration_cast<std::chrono::milliseconds>(stop_drain)
+                                : retire_drain);
+        } else if (draining && sig == SIGQUIT) {
+            deadline = std::min(deadline, std::chrono::steady_clock::now() + stop_drain);
         }
         if (draining && w.running.load() == 0) _exit(kWorkerExitOk);
         if (draining && std::chrono::steady_clock::now() >= deadline) {

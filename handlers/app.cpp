@@ -1,5 +1,6 @@
 #include "handlers/app.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "handlers/routes.h"
@@ -21,11 +22,30 @@ lib::generation::GenerationLimits LimitsFor(const lib::base::Config& config) {
     lib::generation::GenerationLimits limits;
     limits.per_minute = config.generation.per_minute;
     limits.in_flight = config.generation.in_flight;
-    // The longest a live worker can keep a generation RUNNING, plus a margin for clock skew
-    // between hosts: after that its worker is gone and recovery may refund it.
-    limits.stale_after = std::chrono::seconds((config.qwen.total_timeout_ms + 999) / 1000 +
-                                              config.generation.recovery_margin_s);
+    // A text generation's heartbeat is written at least every few seconds, so one this old has
+    // no live worker (the bound also absorbs clock skew between hosts).
+    limits.heartbeat_stale = std::chrono::seconds(config.generation.heartbeat_stale_s);
+    // An image submission is one upstream call: the longest it can take plus a margin.
+    limits.image_submit_stale = std::chrono::seconds((config.qwen.total_timeout_ms + 999) / 1000 +
+                                                     config.generation.recovery_margin_s);
     return limits;
+}
+
+// Text generations one worker runs at once: the configured cap, or three quarters of the
+// threads, so that balance checks, logins and payment notifies always find a thread.
+int GenerationCap(const lib::base::Config& config) {
+    if (config.generation.max_per_worker > 0) return config.generation.max_per_worker;
+    return std::max(1, config.fcgi.threads - std::max(1, config.fcgi.threads / 4));
+}
+
+lib::generation::ProgressTiming TimingFor(const lib::base::Config& config) {
+    lib::generation::ProgressTiming timing;
+    // The heartbeat keeps well inside the bound recovery waits for (three beats per bound).
+    timing.heartbeat_every = std::min<std::chrono::milliseconds>(
+        lib::generation::kHeartbeatEvery,
+        std::chrono::seconds(config.generation.heartbeat_stale_s) / 3);
+    timing.finish_retry_for = timing.heartbeat_every * 2;
+    return timing;
 }
 
 // Every batch job's bounds per run: short transactions, few locks at a time, and a run that
@@ -42,11 +62,23 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
     : wallet(db, clock, WalletOptionsFor(config)),
       models(lib::generation::ModelCatalog(config)),
       generations(db, clock, wallet, LimitsFor(config)),
-      generation_deps{generations, providers, models},
+      live_generations(
+          GenerationCap(config), [this] { return generations.CancelsRequested(); },
+          std::chrono::milliseconds(500)),
+      generation_deps{generations,
+                      providers,
+                      models,
+                      live_generations,
+                      TimingFor(config),
+                      std::clamp(config.generation.heartbeat_stale_s / 3, 1, 30),
+                      std::chrono::milliseconds(config.qwen.total_timeout_ms + 30000)},
       ai_models(generation_deps),
       writing_tools(generation_deps),
       generate(generation_deps),
       history(generation_deps),
+      generation(generation_deps),
+      generation_stream(generation_deps),
+      generation_cancel(generation_deps),
       image_generate(generation_deps),
       image_task(generation_deps),
       payment_providers(lib::payments::Providers::FromConfig(config, mock_payments)),

@@ -36,11 +36,15 @@ struct HandlerSet {
     const lib::billing::Wallet wallet;
     const std::vector<lib::generation::ModelInfo> models;
     lib::generation::Generations generations;
+    lib::generation::LiveBoard live_generations;
     const GenerationDeps generation_deps;
     ModelsHandler ai_models;
     ToolsHandler writing_tools;
     GenerateHandler generate;
     HistoryHandler history;
+    GenerationHandler generation;
+    GenerationStreamHandler generation_stream;
+    CancelGenerationHandler generation_cancel;
     ImageGenerateHandler image_generate;
     ImageTaskHandler image_task;
     const lib::payments::Providers payment_providers;

@@ -1,9 +1,14 @@
 #include "handlers/generation.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <charconv>
 #include <string>
+#include <thread>
 
 #include "handlers/generation_views.h"
+#include "lib/billing/idempotency.h"
 #include "lib/http/json_body.h"
 #include "lib/http/paging.h"
 #include "lib/http/sse.h"
@@ -32,11 +37,11 @@ constexpr lib::base::BatchBudget kRecoverBudget{20, std::chrono::seconds(10)};
 constexpr int kPollBatch = 20;
 constexpr std::chrono::seconds kPollMinAge{3};
 
-/// The SSE side of a streamed generation: forwards each delta as one event, flushed at once,
-/// keeps an idle stream alive with comments, and tells the provider when the client has gone
-/// (the provider also sleeps on nginx's connection, so a client that leaves is noticed at once
-/// rather than at the next periodic check). The 200 header and the meta event go out with the
-/// first delta, so a failure before any output can still be a plain HTTP error.
+/// The SSE side of a streamed generation: forwards each delta as one event with its number as
+/// the event id, flushed at once, and keeps an idle stream alive with comments. The 200 header
+/// and the meta event go out with the first delta, so a failure before any output can still be
+/// a plain HTTP error. A client that leaves is only no longer written to: the generation goes
+/// on (README, "Who pays").
 class SseClient final : public lib::generation::TextClient {
   public:
     SseClient(lib::http::StreamWriter& writer, std::chrono::milliseconds heartbeat,
@@ -46,22 +51,18 @@ class SseClient final : public lib::generation::TextClient {
     void Started(const lib::generation::StartedGeneration& started) override {
         meta_ = views::MetaJson(started, model_);
     }
-    bool OnDelta(std::string_view text) override {
+    bool OnDelta(std::string_view text, int64_t seq) override {
         if (!EnsureStarted()) return false;
-        Json::Value delta;
-        delta["content"] = std::string(text);
-        if (!sse_.Send("delta", delta)) return false;
+        if (!sse_.Send("delta", views::DeltaJson(text), seq)) return false;
         last_write_ = SteadyClock::now();
         return true;
     }
-    bool IsCancelled() const override {
+    void Idle() override {
         if (started_ && SteadyClock::now() - last_write_ >= heartbeat_) {
-            lib::http::SseStream(writer_).Heartbeat();
+            sse_.Heartbeat();
             last_write_ = SteadyClock::now();
         }
-        return writer_.ClientGone();
     }
-    int WakeFd() const override { return writer_.ClientFd(); }
 
     bool EnsureStarted() {
         if (started_) return true;
@@ -80,21 +81,97 @@ class SseClient final : public lib::generation::TextClient {
     const std::string model_;
     Json::Value meta_;
     bool started_ = false;
-    mutable SteadyClock::time_point last_write_{};
+    SteadyClock::time_point last_write_{};
 };
 
-/// A JSON client: it gets the whole text in the reply; only its going away matters meanwhile.
+/// A JSON client: it gets the whole text in the reply; it may leave meanwhile (the generation
+/// is stored and charged all the same).
 class JsonClient final : public lib::generation::TextClient {
   public:
-    explicit JsonClient(lib::http::StreamWriter& writer) : writer_(writer) {}
     void Started(const lib::generation::StartedGeneration&) override {}
-    bool OnDelta(std::string_view) override { return true; }
-    bool IsCancelled() const override { return writer_.ClientGone(); }
-    int WakeFd() const override { return writer_.ClientFd(); }
+    bool OnDelta(std::string_view, int64_t) override { return true; }
+};
+
+/// The reattach side (GET /writing/generations/{id}/stream, and an Idempotency-Key retry of a
+/// stream): `meta`, the deltas with their numbers, then `done` or `error`, as the first stream
+/// sent them.
+class SseFollower final : public lib::generation::FollowClient {
+  public:
+    SseFollower(lib::http::StreamWriter& writer, std::chrono::milliseconds heartbeat)
+        : writer_(writer), sse_(writer), heartbeat_(heartbeat) {}
+
+    bool Begin(const lib::generation::GenerationRecord& record) override {
+        Json::Value meta;
+        meta["generation_id"] = Json::Int64(record.id);
+        meta["model"] = record.model;
+        meta["status"] = std::string(ToSql(record.status));
+        meta["deltas"] = Json::Int64(record.deltas);
+        meta["credits_charged"] = Json::Int64(record.refunded ? 0 : record.credits_charged);
+        meta["balance"] = Json::Int64(record.balance);
+        last_write_ = SteadyClock::now();
+        return sse_.Start() && sse_.Send("meta", meta);
+    }
+    bool Delta(std::string_view text, int64_t seq) override {
+        last_write_ = SteadyClock::now();
+        return sse_.Send("delta", views::DeltaJson(text), seq);
+    }
+    void End(const lib::generation::GenerationRecord& record) override {
+        const views::EndEvent end = views::FollowEndEvent(record);
+        sse_.Send(end.name, end.data);
+    }
+    bool Wait(std::chrono::milliseconds wait) override {
+        // Sleeps on nginx's connection, so a reader that leaves ends the follow at once.
+        const int fd = writer_.ClientFd();
+        if (fd >= 0) {
+            pollfd p{fd, POLLRDHUP, 0};
+            poll(&p, 1, static_cast<int>(wait.count()));
+        } else {
+            std::this_thread::sleep_for(wait);
+        }
+        if (writer_.ClientGone()) return false;
+        if (SteadyClock::now() - last_write_ >= heartbeat_) {
+            last_write_ = SteadyClock::now();
+            return sse_.Heartbeat();
+        }
+        return true;
+    }
 
   private:
     lib::http::StreamWriter& writer_;
+    lib::http::SseStream sse_;
+    const std::chrono::milliseconds heartbeat_;
+    SteadyClock::time_point last_write_{};
 };
+
+/// The generation id of /writing/generations/{id}...: digits only, else 404 like an unknown id.
+int64_t GenerationIdOf(const lib::http::Request& request) {
+    const std::string text = request.PathParam("id");
+    int64_t id = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
+        throw ApiError(lib::base::ErrorCode::kNotFound, "generation not found");
+    }
+    return id;
+}
+
+/// Where a reattach starts: `Last-Event-ID` (what an EventSource sends back), else `?after=N`,
+/// else 0 (from the first delta).
+int64_t ResumeAfter(const lib::http::Request& request) {
+    std::string text = request.Header("last-event-id");
+    const char* field = "Last-Event-ID";
+    if (text.empty()) {
+        text = request.QueryParam("after").value_or("");
+        field = "after";
+    }
+    if (text.empty()) return 0;
+    int64_t after = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), after);
+    if (ec != std::errc() || ptr != text.data() + text.size() || after < 0) {
+        throw ApiError::Validation(field,
+                                   std::string(field) + " must be a delta number (0, 1, ...)");
+    }
+    return after;
+}
 
 Response Streamed() {
     Response r;
@@ -164,22 +241,34 @@ Response ToolsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter
 
 Response GenerateHandler::Handle(const lib::http::Request& request,
                                  lib::http::StreamWriter& writer) const {
-    const lib::generation::TextOrder order = ParseTextOrder(service_, request);
-    return order.stream ? AnswerStream(order, writer) : AnswerJson(order, writer);
+    lib::generation::TextOrder order = ParseTextOrder(service_, request);
+    order.idempotency = lib::billing::IdempotentRequestOf(request, "POST /writing/generate");
+    return order.stream ? AnswerStream(order, request, writer) : AnswerJson(order, request, writer);
 }
 
 Response GenerateHandler::AnswerJson(const lib::generation::TextOrder& order,
-                                     lib::http::StreamWriter& writer) const {
-    JsonClient client(writer);
+                                     const lib::http::Request& request,
+                                     lib::http::StreamWriter&) const {
+    JsonClient client;
     const lib::generation::TextResult result = service_.Write(order, client);
+    if (result.started.replayed) {
+        return Replayed(request.principal->user_id, result.started.generation_id);
+    }
     if (result.error) throw *result.error;
     return Response::Json(200, views::GenerationJson(result, order.model->model));
 }
 
 Response GenerateHandler::AnswerStream(const lib::generation::TextOrder& order,
+                                       const lib::http::Request& request,
                                        lib::http::StreamWriter& writer) const {
     SseClient client(writer, heartbeat_, order.model->model);
     const lib::generation::TextResult result = service_.Write(order, client);
+    if (result.started.replayed) {
+        // The retry of a stream reads the first request's generation from its first delta.
+        SseFollower follower(writer, heartbeat_);
+        service_.Follow(request.principal->user_id, result.started.generation_id, 0, follower);
+        return Streamed();
+    }
     if (!result.error) {
         if (client.EnsureStarted()) client.Send("done", views::DoneJson(result));
         return Streamed();
@@ -189,6 +278,57 @@ Response GenerateHandler::AnswerStream(const lib::generation::TextOrder& order,
     if (!client.started()) throw *result.error;
     client.Send("error", result.error->Body());
     return Streamed();
+}
+
+Response GenerateHandler::Replayed(int64_t user_id, int64_t generation_id) const {
+    // The first request may still be running (on any worker): its reply is the finished row.
+    const auto give_up = SteadyClock::now() + replay_wait_;
+    lib::generation::GenerationRecord record = service_.Get(user_id, generation_id);
+    while (record.status == lib::generation::GenerationStatus::kRunning &&
+           SteadyClock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        record = service_.Get(user_id, generation_id);
+    }
+    if (record.status == lib::generation::GenerationStatus::kRunning) {
+        ApiError busy(lib::base::ErrorCode::kUnavailable,
+                      "the first request's generation is still running");
+        busy.retry_after_s = 5;
+        busy.extra["generation_id"] = Json::Int64(generation_id);
+        throw busy;
+    }
+    if (std::optional<ApiError> error = views::EndedError(record)) throw *error;
+    return Response::Json(200, views::GenerationJson(record));
+}
+
+Response GenerationHandler::Handle(const lib::http::Request& request,
+                                   lib::http::StreamWriter&) const {
+    return Response::Json(200, views::GenerationDetailJson(service_.Get(request.principal->user_id,
+                                                                        GenerationIdOf(request))));
+}
+
+Response GenerationStreamHandler::Handle(const lib::http::Request& request,
+                                         lib::http::StreamWriter& writer) const {
+    const int64_t id = GenerationIdOf(request);
+    const int64_t after = ResumeAfter(request);
+    // A 404 is still a plain HTTP error: the stream starts with the first read of the row.
+    SseFollower follower(writer, heartbeat_);
+    service_.Follow(request.principal->user_id, id, after, follower);
+    return Streamed();
+}
+
+Response CancelGenerationHandler::Handle(const lib::http::Request& request,
+                                         lib::http::StreamWriter&) const {
+    const int64_t id = GenerationIdOf(request);
+    const int64_t user_id = request.principal->user_id;
+    if (service_.Cancel(user_id, id) == lib::generation::CancelOutcome::kEnded) {
+        ApiError ended(lib::base::ErrorCode::kConflict, "the generation has already ended");
+        ended.extra["generation_id"] = Json::Int64(id);
+        throw ended;
+    }
+    Json::Value body;
+    body["generation_id"] = Json::Int64(id);
+    body["cancel_requested"] = true;
+    return Response::Json(202, body);
 }
 
 Response HistoryHandler::Handle(const lib::http::Request& request, lib::http::StreamWriter&) const {
@@ -236,7 +376,7 @@ Response ImageTaskHandler::Handle(const lib::http::Request& request,
 std::vector<lib::base::Job> GenerationJobs(const GenerationDeps& deps) {
     const lib::generation::GenerationService service = deps.Service();
     return {
-        {"generation.recover", std::chrono::seconds(30),
+        {"generation.recover", std::chrono::seconds(deps.recover_every_s),
          [service] {
              lib::base::RunBatches(kRecoverBudget, kRecoverBatch,
                                    [&] { return service.Recover(kRecoverBatch); });

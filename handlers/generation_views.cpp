@@ -86,12 +86,16 @@ Json::Value HistoryItemJson(const GenerationRecord& r) {
     item["kind"] = std::string(ToSql(r.kind));
     item["tool_type"] = r.tool_type ? Json::Value(*r.tool_type) : Json::Value();
     item["model"] = r.model;
+    item["stream"] = r.stream;
     item["status"] = std::string(ToSql(r.status));
+    item["end_reason"] =
+        r.end_reason ? Json::Value(std::string(ToSql(*r.end_reason))) : Json::Value();
     item["prompt"] = r.prompt;
     item["content"] = r.content;
     Json::Value images(Json::arrayValue);
     for (const std::string& url : r.image_urls) images.append(url);
     item["images"] = images;
+    item["task_id"] = r.task_id.empty() ? Json::Value() : Json::Value(r.task_id);
     item["credits_charged"] = Json::Int64(r.credits_charged);
     item["refunded"] = r.refunded;
     item["finish_reason"] = r.finish_reason.empty() ? Json::Value() : Json::Value(r.finish_reason);
@@ -100,6 +104,86 @@ Json::Value HistoryItemJson(const GenerationRecord& r) {
     item["finished_at"] =
         r.finished_at ? Json::Value(lib::base::FormatRfc3339(*r.finished_at)) : Json::Value();
     return item;
+}
+
+Json::Value GenerationDetailJson(const GenerationRecord& r) {
+    Json::Value item = HistoryItemJson(r);
+    item["deltas"] = Json::Int64(r.deltas);
+    item["cancel_requested"] = r.cancel_requested;
+    item["balance"] = Json::Int64(r.balance);
+    return item;
+}
+
+Json::Value DeltaJson(std::string_view text) {
+    Json::Value delta;
+    delta["content"] = std::string(text);
+    return delta;
+}
+
+std::optional<lib::base::ApiError> EndedError(const GenerationRecord& r) {
+    using lib::generation::EndReason;
+    if (r.status == GenerationStatus::kRunning || !r.end_reason) return std::nullopt;
+    std::optional<lib::base::ApiError> error;
+    switch (*r.end_reason) {
+        case EndReason::kCompleted:
+        case EndReason::kTaskFailed:
+            return std::nullopt;
+        case EndReason::kCancelled:
+            if (!r.refunded) return std::nullopt;  // stopped after output: the text stands
+            error = lib::base::ApiError(lib::base::ErrorCode::kConflict,
+                                        "the generation was stopped before any output");
+            break;
+        case EndReason::kUpstreamError: {
+            // error_code is "<kind>:<upstream code>"; the kind picks the public error as it did
+            // for the first reply.
+            lib::ai::UpstreamError upstream;
+            const std::string kind = r.error_code.substr(0, r.error_code.find(':'));
+            for (auto k :
+                 {lib::ai::UpstreamError::Kind::kAuth, lib::ai::UpstreamError::Kind::kRateLimited,
+                  lib::ai::UpstreamError::Kind::kBadRequest,
+                  lib::ai::UpstreamError::Kind::kContentRejected,
+                  lib::ai::UpstreamError::Kind::kServer, lib::ai::UpstreamError::Kind::kTimeout,
+                  lib::ai::UpstreamError::Kind::kNetwork,
+                  lib::ai::UpstreamError::Kind::kProtocol}) {
+                if (lib::ai::UpstreamErrorKindName(k) == kind) upstream.kind = k;
+            }
+            error = lib::ai::ToApiError(upstream);
+            break;
+        }
+        case EndReason::kWorkerLost:
+            error = lib::base::ApiError(lib::base::ErrorCode::kUnavailable,
+                                        "the generation was interrupted on our side");
+            break;
+    }
+    error->extra["refunded"] = r.refunded;
+    error->extra["balance"] = Json::Int64(r.balance);
+    error->extra["generation_id"] = Json::Int64(r.id);
+    return error;
+}
+
+EndEvent FollowEndEvent(const GenerationRecord& r) {
+    if (std::optional<lib::base::ApiError> error = EndedError(r)) return {"error", error->Body()};
+    Json::Value end;
+    end["status"] = std::string(ToSql(r.status));
+    end["end_reason"] =
+        r.end_reason ? Json::Value(std::string(ToSql(*r.end_reason))) : Json::Value();
+    end["finish_reason"] = r.finish_reason;
+    end["usage"] = UsageJson(r.input_tokens, r.output_tokens);
+    end["credits_charged"] = Json::Int64(r.refunded ? 0 : r.credits_charged);
+    end["balance"] = Json::Int64(r.balance);
+    return {"done", end};
+}
+
+Json::Value GenerationJson(const GenerationRecord& r) {
+    Json::Value body;
+    body["generation_id"] = Json::Int64(r.id);
+    body["content"] = r.content;
+    body["model"] = r.model;
+    body["finish_reason"] = r.finish_reason;
+    body["usage"] = UsageJson(r.input_tokens, r.output_tokens);
+    body["credits_charged"] = Json::Int64(r.refunded ? 0 : r.credits_charged);
+    body["balance"] = Json::Int64(r.balance);
+    return body;
 }
 
 Json::Value SubmittedJson(const lib::generation::ImageSubmitted& submitted) {

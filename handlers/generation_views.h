@@ -4,8 +4,12 @@
 #include <json/value.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "lib/base/clock.h"
+#include "lib/base/errors.h"
 #include "lib/generation/generations.h"
 #include "lib/generation/service.h"
 
@@ -26,8 +30,29 @@ Json::Value MetaJson(const lib::generation::StartedGeneration& started, const st
 /// `event: done`: `{"finish_reason", "usage", "credits_charged", "balance"}`.
 Json::Value DoneJson(const lib::generation::TextResult& result);
 
-/// An item of GET /writing/history.
+/// An item of GET /writing/history: `{"id", "kind", "tool_type", "model", "stream", "status",
+/// "end_reason", "prompt", "content", "images", "task_id", "credits_charged", "refunded",
+/// "finish_reason", "usage", "created_at", "finished_at"}`.
 Json::Value HistoryItemJson(const lib::generation::GenerationRecord& record);
+/// GET /writing/generations/{id}: the history item plus `"deltas"` (stored so far),
+/// `"cancel_requested"` and `"balance"`.
+Json::Value GenerationDetailJson(const lib::generation::GenerationRecord& record);
+/// `event: delta` `{"content"}` (its `id:` is the delta's number).
+Json::Value DeltaJson(std::string_view text);
+
+/// The last event of a reattached stream, from the final row: `done` (`{"status",
+/// "end_reason", "finish_reason", "usage", "credits_charged", "balance"}`) when the text stands,
+/// else `error` with the public error of the ending (`refunded`, `balance`).
+struct EndEvent {
+    std::string name;
+    Json::Value data;
+};
+EndEvent FollowEndEvent(const lib::generation::GenerationRecord& record);
+/// The public error of a generation that ended without a text to show (refunded), rebuilt from
+/// its row as the first reply told it; nullopt when the text stands.
+std::optional<lib::base::ApiError> EndedError(const lib::generation::GenerationRecord& record);
+/// The `stream: false` reply rebuilt from a finished row (an Idempotency-Key retry).
+Json::Value GenerationJson(const lib::generation::GenerationRecord& record);
 
 /// The 202 of POST /image/generate: `{"task_id", "status", "credits_charged", "balance"}`.
 Json::Value SubmittedJson(const lib::generation::ImageSubmitted& submitted);

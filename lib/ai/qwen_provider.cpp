@@ -141,6 +141,9 @@ struct Exchange final : net::CallHandler {
             // ends the call now. After the finish frame the rest of the body is read (and
             // ignored) so the connection can be reused.
             const auto state = decoder->Feed(bytes);
+            // Feeding writes to the client, which may block on a slow reader: the idle timer
+            // measures upstream's silence only, so it restarts when our own write returns.
+            last_byte = SteadyClock::now();
             return state == DashScopeStreamDecoder::State::kStreaming ||
                    state == DashScopeStreamDecoder::State::kFinished;
         }

@@ -109,8 +109,14 @@ struct AiConfig {
 struct GenerationConfig {
     int per_minute = 20;         ///< generations a user may start in any 60 s
     int in_flight = 3;           ///< text generations a user may have running at once
-    int recovery_margin_s = 30;  ///< a RUNNING generation older than the upstream total
-                                 ///< timeout plus this belongs to a dead worker: refunded
+    int recovery_margin_s = 30;  ///< an image generation without a task id this long past the
+                                 ///< upstream total timeout belongs to a dead worker: refunded
+    /// A RUNNING text generation whose heartbeat (written at least every 5 s, or a third of
+    /// this when shorter) is older than this belongs to a dead worker: refunded by recovery.
+    int heartbeat_stale_s = 30;
+    /// Text generations one worker runs at once; past it 503 UNAVAILABLE (nothing charged), so
+    /// other routes keep threads. 0 = fcgi.threads minus a quarter (at least one thread spare).
+    int max_per_worker = 0;
 };
 
 /// The Qwen provider (DashScope's native protocol).

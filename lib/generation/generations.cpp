@@ -28,21 +28,39 @@ constexpr char kLockUserSql[] =
 // Both fair-use counts in one round trip (each subquery on its own index, as before).
 constexpr char kCountLimitsSql[] =
     "SELECT w.recent, w.oldest, (SELECT COUNT(*) FROM generations WHERE user_id = ? "
-    "AND status = 'RUNNING' AND kind <> 'image' AND created_at > ?) AS in_flight "
+    "AND status = 'RUNNING' AND kind <> 'image' AND heartbeat_at > ?) AS in_flight "
     "FROM (SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM generations "
     "WHERE user_id = ? AND created_at > ?) w";
 constexpr char kInsertGenerationSql[] =
     "INSERT INTO generations (user_id, kind, tool_type, provider, model, stream, status, prompt, "
-    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?)";
+    "heartbeat_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?)";
 constexpr char kLinkChargeSql[] =
     "UPDATE generations SET charge_id = ?, credits_charged = ? WHERE id = ?";
 
 constexpr char kLockGenerationSql[] =
     "SELECT user_id, status, charge_id, refund_id FROM generations WHERE id = ? FOR UPDATE";
+// A NULL content keeps the stored text (and its deltas): recovery keeps what a dead worker stored.
 constexpr char kFinishSql[] =
-    "UPDATE generations SET status = ?, delivered = ?, content = ?, images = ?, "
+    "UPDATE generations SET status = ?, end_reason = ?, delivered = ?, "
+    "content = COALESCE(?, content), deltas = IF(?, ?, deltas), "
+    "delta_ends = IF(?, ?, delta_ends), "
+    "first_delta_at = IF(? AND first_delta_at IS NULL, ?, first_delta_at), images = ?, "
     "finish_reason = ?, input_tokens = ?, output_tokens = ?, upstream_request_id = ?, "
     "error_code = ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'";
+// The flush, the heartbeat and the cancel check in one statement: 0 rows means stop.
+constexpr char kSaveProgressSql[] =
+    "UPDATE generations SET content = CONCAT(COALESCE(content, ''), ?), "
+    "delta_ends = CONCAT(COALESCE(delta_ends, ''), ?), deltas = ?, "
+    "first_delta_at = IF(? > 0 AND first_delta_at IS NULL, ?, first_delta_at), "
+    "heartbeat_at = ?, updated_at = ? "
+    "WHERE id = ? AND status = 'RUNNING' AND cancel_requested_at IS NULL";
+constexpr char kRequestCancelSql[] =
+    "UPDATE generations SET cancel_requested_at = ? WHERE id = ? AND user_id = ? "
+    "AND status = 'RUNNING' AND kind <> 'image' AND cancel_requested_at IS NULL";
+constexpr char kCancelStateSql[] =
+    "SELECT status, kind FROM generations WHERE id = ? AND user_id = ?";
+constexpr char kCancelsRequestedSql[] =
+    "SELECT id FROM generations WHERE status = 'RUNNING' AND cancel_requested_at IS NOT NULL";
 constexpr char kSelectFinishedSql[] =
     "SELECT g.refund_id, u.credits FROM generations g JOIN users u ON u.id = g.user_id "
     "WHERE g.id = ?";
@@ -57,16 +75,20 @@ constexpr char kTouchTaskSql[] =
 #define RECORD_COLUMNS                                                                         \
     "id, user_id, kind, tool_type, model, status, prompt, content, images, credits_charged, "  \
     "refund_id, finish_reason, input_tokens, output_tokens, task_id, error_code, created_at, " \
-    "finished_at"
+    "finished_at, stream, deltas, delta_ends, first_delta_at, cancel_requested_at, end_reason"
 constexpr char kFindTaskSql[] =
     "SELECT " RECORD_COLUMNS " FROM generations WHERE task_id = ? AND user_id = ?";
 constexpr char kPendingTasksSql[] =
     "SELECT " RECORD_COLUMNS
     " FROM generations WHERE status = 'RUNNING' AND kind = 'image' "
     "AND task_id IS NOT NULL AND updated_at < ? ORDER BY updated_at LIMIT ?";
+constexpr char kFindSql[] = "SELECT " RECORD_COLUMNS
+                            ", (SELECT credits FROM users WHERE users.id = generations.user_id) "
+                            "AS balance FROM generations WHERE id = ? AND user_id = ?";
 constexpr char kStaleSql[] =
-    "SELECT id, credits_charged FROM generations WHERE status = 'RUNNING' AND created_at < ? "
-    "AND (kind <> 'image' OR task_id IS NULL) ORDER BY id LIMIT ?";
+    "SELECT id, credits_charged, first_delta_at FROM generations WHERE status = 'RUNNING' AND "
+    "((kind <> 'image' AND heartbeat_at < ?) OR (kind = 'image' AND task_id IS NULL AND "
+    "created_at < ?)) ORDER BY id LIMIT ?";
 constexpr char kHistorySql[] =
     "SELECT " RECORD_COLUMNS
     " FROM generations WHERE user_id = ? ORDER BY id DESC LIMIT ? OFFSET ?";
@@ -120,7 +142,27 @@ GenerationRecord ReadRecord(const db::Rows& row) {
     r.error_code = row.OptionalString("error_code").value_or("");
     r.created_at = row.Time("created_at");
     r.finished_at = row.OptionalTime("finished_at");
+    r.stream = row.Bool("stream");
+    r.deltas = row.Int("deltas");
+    r.delta_ends = row.OptionalString("delta_ends").value_or("");
+    r.first_delta_at = row.OptionalTime("first_delta_at");
+    r.cancel_requested = !row.IsNull("cancel_requested_at");
+    r.end_reason = row.OptionalEnum<EndReason>("end_reason");
     return r;
+}
+
+/// The generation of a stored Idempotency-Key response, as Start wrote it.
+int64_t ReplayedGenerationId(const billing::StoredResponse& stored) {
+    Json::Value body;
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    std::string errors;
+    const bool parsed =
+        reader->parse(stored.body.data(), stored.body.data() + stored.body.size(), &body, &errors);
+    // Another endpoint's key with the same fingerprint cannot happen: the endpoint is in it.
+    INKSTONE_ASSERT(parsed && body.isObject() && body["generation_id"].isIntegral(),
+                    "idempotency key of a generation without generation_id: " + stored.body);
+    return body["generation_id"].asInt64();
 }
 
 int64_t Credits(db::Lease& lease, int64_t user_id) {
@@ -133,10 +175,13 @@ int64_t Credits(db::Lease& lease, int64_t user_id) {
 /// The conditional `RUNNING -> verdict` UPDATE; true when this call made the change.
 bool UpdateFinished(db::Lease& lease, int64_t generation_id, const Verdict& verdict,
                     const GenerationOutput& output, base::TimePoint now) {
-    return lease.Execute(kFinishSql, verdict.status, output.delivered, output.content,
-                         ImagesToJson(output.image_urls), output.finish_reason, output.input_tokens,
-                         output.output_tokens, output.upstream_request_id.substr(0, 64),
-                         output.error_code.substr(0, 64), now, now, generation_id) == 1;
+    const bool text = output.content.has_value();
+    return lease.Execute(kFinishSql, verdict.status, verdict.reason, output.delivered,
+                         output.content, text, output.deltas, text, output.delta_ends,
+                         output.delivered, now, ImagesToJson(output.image_urls),
+                         output.finish_reason, output.input_tokens, output.output_tokens,
+                         output.upstream_request_id.substr(0, 64), output.error_code.substr(0, 64),
+                         now, now, generation_id) == 1;
 }
 
 int64_t CeilSeconds(std::chrono::system_clock::duration d) {
@@ -160,7 +205,7 @@ LockedUser LockUser(db::Transaction& tx, int64_t user_id, base::TimePoint now) {
 /// 429 past the per-minute or (text/vision) in-flight limit; members too.
 void CheckLimits(db::Transaction& tx, const GenerationLimits& limits, int64_t user_id,
                  ModelKind kind, base::TimePoint now) {
-    db::Rows window = tx.Query(kCountLimitsSql, user_id, now - limits.stale_after, user_id,
+    db::Rows window = tx.Query(kCountLimitsSql, user_id, now - limits.heartbeat_stale, user_id,
                                now - std::chrono::seconds(60));
     INKSTONE_ASSERT(window.Next(), "the fair-use counts returned no row");
     if (window.Int("recent") >= limits.per_minute) {
@@ -264,6 +309,28 @@ std::string WritingTool::Render(std::string_view prompt) const {
     return out;
 }
 
+std::vector<size_t> DeltaEnds(int64_t generation_id, std::string_view delta_ends,
+                              size_t text_size) {
+    std::vector<size_t> ends;
+    size_t previous = 0;
+    while (!delta_ends.empty()) {
+        const size_t comma = delta_ends.find(',');
+        INKSTONE_ASSERT(
+            comma != std::string_view::npos,
+            "generation " + std::to_string(generation_id) + ": delta_ends unterminated");
+        size_t end = 0;
+        const auto [ptr, ec] = std::from_chars(delta_ends.data(), delta_ends.data() + comma, end);
+        INKSTONE_ASSERT(ec == std::errc() && ptr == delta_ends.data() + comma && end >= previous &&
+                            end <= text_size,
+                        "generation " + std::to_string(generation_id) + ": bad delta end " +
+                            std::string(delta_ends.substr(0, comma)));
+        ends.push_back(end);
+        previous = end;
+        delta_ends.remove_prefix(comma + 1);
+    }
+    return ends;
+}
+
 const ModelInfo* FindModel(const std::vector<ModelInfo>& models, std::string_view model) {
     for (const ModelInfo& m : models) {
         if (m.model == model) return &m;
@@ -300,11 +367,22 @@ std::optional<WritingTool> Generations::FindTool(std::string_view tool_type) con
 StartedGeneration Generations::Start(const NewGeneration& g) const {
     return db::RetryOnAborted(pool_, "generation.start", [&](db::Transaction& tx) {
         const base::TimePoint now = clock_.Now();
+        if (g.idempotency) {
+            // Before the user lock, as order creation does: a concurrent retry waits here for
+            // the first request's commit, then finds its generation.
+            if (std::optional<billing::StoredResponse> stored = billing::ClaimIdempotencyKey(
+                    tx.lease(), g.user_id, g.idempotency->key, g.idempotency->fingerprint, now)) {
+                StartedGeneration replay;
+                replay.replayed = true;
+                replay.generation_id = ReplayedGenerationId(*stored);
+                return replay;
+            }
+        }
         const LockedUser user = LockUser(tx, g.user_id, now);
         CheckLimits(tx, limits_, g.user_id, g.kind, now);
 
         tx.Execute(kInsertGenerationSql, g.user_id, g.kind, g.tool_type, g.provider, g.model,
-                   g.stream, g.prompt, now, now);
+                   g.stream, g.prompt, now, now, now);
         StartedGeneration started;
         started.generation_id = tx.LastInsertId();
         started.balance = user.credits;
@@ -320,6 +398,12 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             started.credits_charged = credits;
             started.balance = charge.balance;
             tx.Execute(kLinkChargeSql, charge.charge_id, credits, started.generation_id);
+        }
+        if (g.idempotency) {
+            Json::Value body;
+            body["generation_id"] = Json::Int64(started.generation_id);
+            billing::CompleteIdempotencyKey(tx.lease(), g.user_id, g.idempotency->key,
+                                            billing::StoredResponse{202, base::ToJson(body)});
         }
         return started;
     });
@@ -394,6 +478,49 @@ FinishResult Generations::FinishOnce(int64_t generation_id, const Verdict& verdi
     });
 }
 
+bool Generations::SaveProgress(int64_t generation_id, const ProgressFlush& flush) const {
+    return db::WithLease(pool_, [&](db::Lease& lease) {
+        const base::TimePoint now = clock_.Now();
+        return lease.Execute(kSaveProgressSql, flush.text, flush.delta_ends, flush.deltas,
+                             flush.deltas, now, now, now, generation_id) == 1;
+    });
+}
+
+CancelOutcome Generations::RequestCancel(int64_t user_id, int64_t generation_id) const {
+    return db::WithLease(pool_, [&](db::Lease& lease) {
+        if (lease.Execute(kRequestCancelSql, clock_.Now(), generation_id, user_id) == 1) {
+            return CancelOutcome::kRequested;
+        }
+        db::Rows row = lease.Query(kCancelStateSql, generation_id, user_id);
+        if (!row.Next() || row.Enum<ModelKind>("kind") == ModelKind::kImage) {
+            throw base::ApiError(base::ErrorCode::kNotFound, "generation not found");
+        }
+        // Still RUNNING: its stop was requested before (asking twice is the same stop).
+        return row.Enum<GenerationStatus>("status") == GenerationStatus::kRunning
+                   ? CancelOutcome::kRequested
+                   : CancelOutcome::kEnded;
+    });
+}
+
+std::vector<int64_t> Generations::CancelsRequested() const {
+    return db::WithLease(pool_, [&](db::Lease& lease) {
+        std::vector<int64_t> ids;
+        db::Rows rows = lease.Query(kCancelsRequestedSql);
+        while (rows.Next()) ids.push_back(rows.Int("id"));
+        return ids;
+    });
+}
+
+std::optional<GenerationRecord> Generations::Find(int64_t user_id, int64_t generation_id) const {
+    return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<GenerationRecord> {
+        db::Rows row = lease.Query(kFindSql, generation_id, user_id);
+        if (!row.Next()) return std::nullopt;
+        GenerationRecord record = ReadRecord(row);
+        record.balance = row.Int("balance");
+        return record;
+    });
+}
+
 void Generations::SetTask(int64_t generation_id, const std::string& task_id) const {
     db::RetryOnAborted(pool_, "generation.set_task", [&](db::Transaction& tx) {
         tx.Execute(kSetTaskSql, task_id, clock_.Now(), generation_id);
@@ -429,11 +556,17 @@ int64_t Generations::RecoverStale(int batch) const {
     struct Stale {
         int64_t id;
         int64_t credits_charged;
+        bool delivered;
     };
     const std::vector<Stale> stale = db::WithLease(pool_, [&](db::Lease& lease) {
         std::vector<Stale> out;
-        db::Rows rows = lease.Query(kStaleSql, clock_.Now() - limits_.stale_after, batch);
-        while (rows.Next()) out.push_back({rows.Int("id"), rows.Int("credits_charged")});
+        const base::TimePoint now = clock_.Now();
+        db::Rows rows = lease.Query(kStaleSql, now - limits_.heartbeat_stale,
+                                    now - limits_.image_submit_stale, batch);
+        while (rows.Next()) {
+            out.push_back(
+                {rows.Int("id"), rows.Int("credits_charged"), !rows.IsNull("first_delta_at")});
+        }
         return out;
     });
     int64_t finished = 0;
@@ -441,7 +574,9 @@ int64_t Generations::RecoverStale(int batch) const {
         GenerationFacts lost;
         lost.ending = Ending::kWorkerLost;
         lost.credits_charged = s.credits_charged;
-        GenerationOutput output;
+        lost.delivered = s.delivered;
+        GenerationOutput output;  // no content: the text the dead worker stored is kept
+        output.delivered = s.delivered;
         output.error_code = "worker_lost";
         if (Finish(s.id, Settle(lost), output).finished_now) ++finished;
     }

@@ -20,6 +20,7 @@
 
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
+#include "lib/billing/idempotency.h"
 #include "lib/billing/wallet.h"
 #include "lib/db/db.h"
 #include "lib/generation/settle.h"
@@ -61,10 +62,17 @@ struct WritingTool {
 struct GenerationLimits {
     int per_minute = 20;  ///< generations started per user in any 60 s
     int in_flight = 3;    ///< text/vision generations RUNNING per user
-    /// A RUNNING generation older than this belongs to a dead worker (upstream total timeout
-    /// plus a margin): it no longer counts as in flight and the recovery job refunds it.
-    std::chrono::seconds stale_after{330};
+    /// A RUNNING text generation whose heartbeat is older than this belongs to a dead worker
+    /// (the generating thread writes one at least every kHeartbeatEvery): it no longer counts
+    /// as in flight and the recovery job refunds it.
+    std::chrono::seconds heartbeat_stale{30};
+    /// An image generation that never got its task id this long after it started (its
+    /// submission outlived every upstream timeout) belongs to a dead worker too.
+    std::chrono::seconds image_submit_stale{330};
 };
+
+/// The generating thread's longest silence towards the database.
+inline constexpr std::chrono::seconds kHeartbeatEvery{5};
 
 struct NewGeneration {
     int64_t user_id = 0;
@@ -75,6 +83,8 @@ struct NewGeneration {
     bool stream = false;
     std::string prompt;
     int64_t cost = 0;  ///< credits for a non-member
+    /// POST /writing/generate's Idempotency-Key: a retry gets the first generation, uncharged.
+    std::optional<billing::IdempotentRequest> idempotency;
 };
 
 struct StartedGeneration {
@@ -82,12 +92,19 @@ struct StartedGeneration {
     int64_t charge_id = 0;        ///< 0 when nothing was charged (member)
     int64_t credits_charged = 0;  ///< 0 for members
     int64_t balance = 0;          ///< credits right after the charge
+    /// An Idempotency-Key retry: generation_id is the first request's generation, nothing was
+    /// charged now and nothing else above is set.
+    bool replayed = false;
 };
 
 /// What a finished generation stores besides its verdict.
 struct GenerationOutput {
-    bool delivered = false;  ///< a delta (or the JSON reply) reached the client
-    std::string content;
+    bool delivered = false;  ///< the first delta had arrived
+    /// The whole text, with its delta count and ends (see StoredText). nullopt keeps what the
+    /// flushes stored (recovery: the text a dead worker stored is kept).
+    std::optional<std::string> content;
+    int64_t deltas = 0;
+    std::string delta_ends;
     std::string finish_reason;
     int64_t input_tokens = 0;
     int64_t output_tokens = 0;
@@ -102,7 +119,24 @@ struct FinishResult {
     int64_t balance = 0;        ///< the user's credits after this
 };
 
-/// A generation row as GET /writing/history and GET /image/tasks/{id} show it.
+/// Text that arrived since the last flush, appended to the stored text.
+struct ProgressFlush {
+    std::string_view text;
+    std::string_view delta_ends;  ///< the new deltas' ends, "12,20," (offsets in the whole text)
+    int64_t deltas = 0;           ///< the stored count after this flush
+};
+
+/// Where each delta of a stored text ends: `delta_ends` parsed ("5,12," -> {5, 12}). An entry
+/// past the text or out of order is an invariant failure.
+std::vector<size_t> DeltaEnds(int64_t generation_id, std::string_view delta_ends, size_t text_size);
+
+enum class CancelOutcome {
+    kRequested,  ///< recorded now, or already requested: the generation stops within a second
+    kEnded,      ///< it had already ended (409)
+};
+
+/// A generation row as GET /writing/history, GET /writing/generations/{id} and
+/// GET /image/tasks/{id} show it.
 struct GenerationRecord {
     int64_t id = 0;
     int64_t user_id = 0;
@@ -122,6 +156,13 @@ struct GenerationRecord {
     std::string error_code;
     base::TimePoint created_at;
     std::optional<base::TimePoint> finished_at;
+    bool stream = false;
+    int64_t deltas = 0;      ///< deltas in `content`
+    std::string delta_ends;  ///< their ends (DeltaEnds)
+    std::optional<base::TimePoint> first_delta_at;
+    bool cancel_requested = false;
+    std::optional<EndReason> end_reason;  ///< nullopt while RUNNING
+    int64_t balance = 0;                  ///< the user's credits now (Find only)
 };
 
 struct HistoryPage {
@@ -152,6 +193,19 @@ class Generations {
     FinishResult Finish(int64_t generation_id, const Verdict& verdict,
                         const GenerationOutput& output) const;
 
+    /// Appends text that arrived to a RUNNING generation and beats its heart, in one statement.
+    /// false: stop the upstream call (the owner asked to cancel, or someone else finished it).
+    bool SaveProgress(int64_t generation_id, const ProgressFlush& flush) const;
+
+    /// The owner's stop of a RUNNING text generation: 404 for an unknown id or another user's
+    /// (and for images, which cannot be stopped), kEnded when it had already ended.
+    CancelOutcome RequestCancel(int64_t user_id, int64_t generation_id) const;
+    /// RUNNING generations whose stop was requested (few at any time: one index range).
+    std::vector<int64_t> CancelsRequested() const;
+
+    /// The user's generation, or nullopt (another user's is nullopt too).
+    std::optional<GenerationRecord> Find(int64_t user_id, int64_t generation_id) const;
+
     /// Records the upstream task id of an image generation.
     void SetTask(int64_t generation_id, const std::string& task_id) const;
 
@@ -163,9 +217,10 @@ class Generations {
     /// Marks a task as polled now (so other pollers skip it for a while).
     void TouchTask(int64_t generation_id) const;
 
-    /// Finishes RUNNING generations older than stale_after as Settle says for a lost worker
-    /// (failed, refunded; text/vision always, images only when they never got a task id).
-    /// Returns how many this call finished.
+    /// Finishes RUNNING generations whose worker died as Settle says for a lost worker (failed,
+    /// refunded, the stored text kept): text/vision whose heartbeat is older than
+    /// heartbeat_stale, images that never got a task id within image_submit_stale. Returns how
+    /// many this call finished.
     int64_t RecoverStale(int batch) const;
 
     HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const;

@@ -2,36 +2,112 @@
 
 #include <json/value.h>
 
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
+#include "lib/base/assert.h"
 #include "lib/base/log.h"
+#include "lib/db/db.h"
 
 namespace inkstone::lib::generation {
 namespace {
 
-/// Between the provider and the client: keeps the text for the row, forwards each delta to a
-/// streaming client and notes whether one arrived. A JSON client is only collected for:
-/// streaming upstream even then means the idle timeout guards every generation (a non-stream
-/// upstream call sends no byte until it is done, so only the total timeout could end a silent
-/// one).
-class Relay final : public ai::StreamSink {
+using SteadyClock = std::chrono::steady_clock;
+
+/// Between the provider and the client, on the generating thread: keeps the text, stores it as
+/// it arrives (the first delta of a stream at once, then at most flush_every late or every
+/// flush_deltas deltas) with the heartbeat, forwards each delta to a streaming client while it
+/// listens, and stops the call when the owner asked to (the board's flag, or a flush that found
+/// the stop in the row). A JSON client is only collected for: streaming upstream even then means
+/// the idle timeout guards every generation.
+class Progress final : public ai::StreamSink, public ai::CancelToken {
   public:
-    Relay(TextClient& client, bool stream) : client_(client), stream_(stream) {}
+    Progress(const Generations& generations, const ProgressTiming& timing, int64_t generation_id,
+             TextClient& client, bool stream, const LiveGeneration& live)
+        : generations_(generations),
+          timing_(timing),
+          generation_id_(generation_id),
+          client_(client),
+          stream_(stream),
+          live_(live),
+          last_write_(SteadyClock::now()) {}
+
     bool OnDelta(std::string_view text) override {
-        if (stream_ && !client_.OnDelta(text)) return false;
         content_.append(text);
-        delivered_ = stream_;
-        return true;
+        ++deltas_;
+        ends_ += std::to_string(content_.size());
+        ends_ += ',';
+        if (stream_ && listening_ && !client_.OnDelta(text, deltas_)) listening_ = false;
+        // A stream's first delta is stored at once: a reattach shows it, and a stop after it
+        // is charged on every worker's evidence.
+        MaybeFlush(stream_ && deltas_ == 1);
+        return !stop_;
     }
+
+    bool IsCancelled() const override {
+        if (live_.stopped()) stop_ = true;
+        if (!stop_) {
+            if (listening_) client_.Idle();
+            const_cast<Progress*>(this)->MaybeFlush(false);
+        }
+        return stop_;
+    }
+    int WakeFd() const override { return live_.WakeFd(); }
+
     const std::string& content() const { return content_; }
-    bool delivered() const { return delivered_; }
+    const std::string& ends() const { return ends_; }
+    int64_t deltas() const { return deltas_; }
+    /// The owner's stop (or another finisher) ended the call, not upstream.
+    bool stopped() const { return stop_; }
 
   private:
+    void MaybeFlush(bool now) {
+        const auto t = SteadyClock::now();
+        const int64_t pending = deltas_ - flushed_deltas_;
+        const bool due = now || t - last_write_ >= timing_.heartbeat_every ||
+                         (pending > 0 && (t - last_write_ >= timing_.flush_every ||
+                                          pending >= timing_.flush_deltas));
+        if (!due || stop_) return;
+        ProgressFlush flush;
+        flush.text = std::string_view(content_).substr(flushed_bytes_);
+        flush.delta_ends = std::string_view(ends_).substr(flushed_ends_);
+        flush.deltas = deltas_;
+        try {
+            if (!generations_.SaveProgress(generation_id_, flush)) stop_ = true;
+            flushed_bytes_ = content_.size();
+            flushed_ends_ = ends_.size();
+            flushed_deltas_ = deltas_;
+        } catch (const std::exception& e) {
+            // The database is away: keep generating and try again at the next due time (the
+            // finish writes everything; a stale heartbeat meanwhile is recovery's business).
+            Json::Value f;
+            f["generation_id"] = Json::Int64(generation_id_);
+            f["error"] = e.what();
+            base::Log(base::LogLevel::kWarn, "generation.flush_failed", f);
+        }
+        last_write_ = t;
+    }
+
+    const Generations& generations_;
+    const ProgressTiming& timing_;
+    const int64_t generation_id_;
     TextClient& client_;
     const bool stream_;
+    const LiveGeneration& live_;
     std::string content_;
-    bool delivered_ = false;
+    std::string ends_;
+    int64_t deltas_ = 0;
+    bool listening_ = true;
+    mutable bool stop_ = false;
+    size_t flushed_bytes_ = 0;
+    size_t flushed_ends_ = 0;
+    int64_t flushed_deltas_ = 0;
+    SteadyClock::time_point last_write_;
 };
 
 ai::GenerateRequest CallFor(const TextOrder& order, const WritingTool& tool) {
@@ -55,13 +131,26 @@ std::optional<base::ApiError> PublicError(const Verdict& verdict, const FinishRe
     return error;
 }
 
-void LogClientGone(int64_t generation_id, bool delivered, const FinishResult& finish) {
+void LogStopped(int64_t generation_id, int64_t deltas, const FinishResult& finish) {
     Json::Value f;
     f["generation_id"] = Json::Int64(generation_id);
-    f["delivered"] = delivered;
+    f["deltas"] = Json::Int64(deltas);
     f["refunded"] = finish.refunded;
-    base::Log(base::LogLevel::kInfo, "generation.client_gone", f);
+    base::Log(base::LogLevel::kInfo, "generation.stopped", f);
 }
+
+/// Removes the generation from the board when its call ends, however it ends.
+class Registered {
+  public:
+    Registered(LiveBoard& board, int64_t id) : board_(board), id_(id), live_(board.Register(id)) {}
+    ~Registered() { board_.Unregister(id_); }
+    const LiveGeneration& live() const { return *live_; }
+
+  private:
+    LiveBoard& board_;
+    const int64_t id_;
+    const std::shared_ptr<LiveGeneration> live_;
+};
 
 }  // namespace
 
@@ -95,6 +184,8 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     if (!tool)
         throw base::ApiError::Validation("tool_type", "unknown tool_type " + order.tool_type);
     ai::Provider& provider = ProviderFor(*order.model);
+    // Before anything is charged: over this worker's cap the request is refused as it is.
+    const LiveBoard::Slot slot = board_.Reserve();
 
     NewGeneration fresh;
     fresh.user_id = order.user_id;
@@ -105,45 +196,47 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     fresh.stream = order.stream;
     fresh.prompt = order.prompt;
     fresh.cost = order.model->credits;
-    const StartedGeneration started = generations_.Start(fresh);
+    fresh.idempotency = order.idempotency;
+    TextResult text;
+    text.started = generations_.Start(fresh);
+    const StartedGeneration& started = text.started;
+    if (started.replayed) return text;
     // Every line from here on (the provider's `qwen.call` too) names the generation.
     const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
+    const Registered registered(board_, started.generation_id);
     client.Started(started);
 
-    Relay relay(client, order.stream);
+    Progress progress(generations_, timing_, started.generation_id, client, order.stream,
+                      registered.live());
     const ai::Outcome<ai::GenerateResult> result =
-        provider.Generate(CallFor(order, *tool), &relay, client);
-    return Conclude(order, started, result, relay.content(), relay.delivered());
-}
+        provider.Generate(CallFor(order, *tool), &progress, progress);
 
-TextResult GenerationService::Conclude(const TextOrder& order, const StartedGeneration& started,
-                                       const ai::Outcome<ai::GenerateResult>& result,
-                                       const std::string& content, bool delivered) const {
     GenerationFacts facts;
     facts.credits_charged = started.credits_charged;
-    facts.delivered = delivered;
+    facts.delivered = progress.deltas() > 0;
     GenerationOutput output;
-    output.delivered = delivered;
-    TextResult text;
-    text.started = started;
+    output.delivered = facts.delivered;
+    // Every ending keeps the text that arrived: the whole answer, the part before a stop, or
+    // the part before upstream failed (marked by the status and end_reason).
+    output.content = progress.content();
+    output.deltas = progress.deltas();
+    output.delta_ends = progress.ends();
+    text.content = progress.content();
     if (result.ok()) {
         const ai::GenerateResult& done = result.value();
         facts.ending = Ending::kSucceeded;
-        // A JSON client receives the whole text in the reply.
-        output.delivered = order.stream ? delivered : true;
-        output.content = content;
         output.finish_reason = done.finish_reason;
         output.input_tokens = done.usage.input_tokens;
         output.output_tokens = done.usage.output_tokens;
         output.upstream_request_id = done.request_id;
-        text.content = content;
         text.finish_reason = done.finish_reason;
         text.usage = done.usage;
     } else if (result.error().kind == ai::UpstreamError::Kind::kCancelled) {
-        facts.ending = Ending::kClientGone;
-        if (order.stream) output.content = content;  // what the client received
-        output.error_code = "client_gone";
+        facts.ending = Ending::kCancelled;
+        output.finish_reason = "cancelled";
+        output.error_code = "cancelled";
         output.upstream_request_id = result.error().request_id;
+        text.finish_reason = "cancelled";
     } else {
         LogUpstreamError(started.generation_id, result.error());
         facts.ending = Ending::kUpstreamFailed;
@@ -153,14 +246,85 @@ TextResult GenerationService::Conclude(const TextOrder& order, const StartedGene
     }
 
     const Verdict verdict = Settle(facts);
-    const FinishResult finish = generations_.Finish(started.generation_id, verdict, output);
-    if (facts.ending == Ending::kClientGone) {
-        LogClientGone(started.generation_id, delivered, finish);
+    const FinishResult finish = FinishRetrying(started.generation_id, verdict, output);
+    if (facts.ending == Ending::kCancelled) {
+        LogStopped(started.generation_id, progress.deltas(), finish);
     }
     text.credits_charged = finish.refunded ? 0 : started.credits_charged;
     text.balance = finish.balance;
     text.error = PublicError(verdict, finish);
     return text;
+}
+
+FinishResult GenerationService::FinishRetrying(int64_t generation_id, const Verdict& verdict,
+                                               const GenerationOutput& output) const {
+    // Generations::Finish already retries deadlocks a few times; this outlasts a database
+    // restart or a full pool. Every attempt is the same conditional UPDATE, so a retry after
+    // an unknown outcome changes nothing twice.
+    const auto give_up = SteadyClock::now() + timing_.finish_retry_for;
+    std::chrono::milliseconds backoff(100);
+    while (true) {
+        try {
+            return generations_.Finish(generation_id, verdict, output);
+        } catch (const db::DbError& e) {
+            if (e.kind != db::ErrorKind::kUnavailable && e.kind != db::ErrorKind::kAborted) throw;
+            if (SteadyClock::now() + backoff >= give_up) throw;
+            Json::Value f;
+            f["generation_id"] = Json::Int64(generation_id);
+            f["error"] = e.what();
+            f["retry_in_ms"] = Json::Int64(backoff.count());
+            base::Log(base::LogLevel::kWarn, "generation.finish_retry", f);
+            std::this_thread::sleep_for(backoff);
+            backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        }
+    }
+}
+
+GenerationRecord GenerationService::Get(int64_t user_id, int64_t generation_id) const {
+    std::optional<GenerationRecord> record = generations_.Find(user_id, generation_id);
+    if (!record) throw base::ApiError(base::ErrorCode::kNotFound, "generation not found");
+    return std::move(*record);
+}
+
+void GenerationService::Follow(int64_t user_id, int64_t generation_id, int64_t after,
+                               FollowClient& client) const {
+    GenerationRecord record = Get(user_id, generation_id);
+    if (!client.Begin(record)) return;
+    int64_t sent = std::max<int64_t>(after, 0);
+    while (true) {
+        // Deltas the reader already has (it may be ahead of the stored text: it read them live)
+        // are skipped; the rest go out one event each, with their own numbers.
+        if (record.deltas > sent) {
+            const std::vector<size_t> ends =
+                DeltaEnds(record.id, record.delta_ends, record.content.size());
+            INKSTONE_ASSERT(static_cast<int64_t>(ends.size()) == record.deltas,
+                            "generation " + std::to_string(record.id) + ": " +
+                                std::to_string(ends.size()) + " delta ends for " +
+                                std::to_string(record.deltas) + " deltas");
+            for (int64_t seq = sent + 1; seq <= record.deltas; ++seq) {
+                const size_t begin = seq == 1 ? 0 : ends[seq - 2];
+                const size_t end = ends[seq - 1];
+                if (!client.Delta(std::string_view(record.content).substr(begin, end - begin),
+                                  seq)) {
+                    return;
+                }
+            }
+            sent = record.deltas;
+        }
+        if (record.status != GenerationStatus::kRunning) {
+            client.End(record);
+            return;
+        }
+        if (!client.Wait(timing_.follow_every)) return;
+        record = Get(user_id, generation_id);
+    }
+}
+
+CancelOutcome GenerationService::Cancel(int64_t user_id, int64_t generation_id) const {
+    const CancelOutcome outcome = generations_.RequestCancel(user_id, generation_id);
+    // Running here: stopped at once; elsewhere the other worker's board reads the flag.
+    if (outcome == CancelOutcome::kRequested) board_.StopLocal(generation_id);
+    return outcome;
 }
 
 ImageSubmitted GenerationService::SubmitImage(const ImageOrder& order) const {

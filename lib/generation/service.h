@@ -6,6 +6,7 @@
 ///
 /// Thread-safe: no mutable state (the referenced objects are thread-safe). Errors: ApiError for
 /// clients (404, 422, 429, 402, 503 when a model's provider is not configured), db::DbError.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,19 +16,51 @@
 #include "lib/ai/provider.h"
 #include "lib/base/errors.h"
 #include "lib/generation/generations.h"
+#include "lib/generation/live.h"
 #include "lib/generation/settle.h"
 
 namespace inkstone::lib::generation {
 
 /// The client end of one text generation, implemented by the handler (a JSON reply or an SSE
-/// stream). The CancelToken part says when the client has gone.
-class TextClient : public ai::CancelToken {
+/// stream). A client that goes away does not stop the generation: it runs to its end and is
+/// stored, and the reader can reattach (README, "Who pays").
+class TextClient {
   public:
+    virtual ~TextClient() = default;
     /// Once the generation is started (charged, row written), before the upstream call.
     virtual void Started(const StartedGeneration& started) = 0;
-    /// A streaming client's next delta, on the thread running the call. Return false when the
-    /// client is gone: the call stops. Must not throw. Never called for a JSON client.
-    virtual bool OnDelta(std::string_view text) = 0;
+    /// A streaming client's delta number `seq` (1, 2, ...), on the thread running the call.
+    /// Return false when the client is gone: nothing more is sent to it. Must not throw. Never
+    /// called for a JSON client.
+    virtual bool OnDelta(std::string_view text, int64_t seq) = 0;
+    /// Called at least once a second while the call waits (an SSE client's keep-alive).
+    virtual void Idle() {}
+};
+
+/// What the reattach path sends: the stored deltas after N, then the live ones, then the end.
+class FollowClient {
+  public:
+    virtual ~FollowClient() = default;
+    /// The generation as first read (before any delta is sent).
+    virtual bool Begin(const GenerationRecord& record) = 0;
+    virtual bool Delta(std::string_view text, int64_t seq) = 0;
+    /// The generation has ended: `record` holds its final state.
+    virtual void End(const GenerationRecord& record) = 0;
+    /// Waits up to `wait` for more (an SSE client's keep-alive goes here). false: the client is
+    /// gone, stop following.
+    virtual bool Wait(std::chrono::milliseconds wait) = 0;
+};
+
+/// How often the generating thread writes what arrived (README, "Generation (Qwen)").
+struct ProgressTiming {
+    std::chrono::milliseconds flush_every{1000};  ///< text that arrived, at most this late
+    int flush_deltas = 64;                        ///< or after this many deltas
+    std::chrono::milliseconds heartbeat_every{5000};
+    /// A failed finish (DB away, deadlocks) is retried with backoff for this long; then the
+    /// row stays RUNNING and recovery refunds it once its heartbeat is stale.
+    std::chrono::milliseconds finish_retry_for{10000};
+    /// The reattach path's read interval.
+    std::chrono::milliseconds follow_every{500};
 };
 
 /// POST /writing/generate, validated by the handler.
@@ -40,9 +73,12 @@ struct TextOrder {
     std::vector<std::string> images;
     std::optional<int> max_tokens;
     std::optional<double> temperature;
+    std::optional<billing::IdempotentRequest> idempotency;
 };
 
 struct TextResult {
+    /// started.replayed: an Idempotency-Key retry; nothing ran, the caller reattaches to
+    /// started.generation_id and nothing below is set.
     StartedGeneration started;
     /// What reached the client (stream), or what the JSON reply carries.
     std::string content;
@@ -81,8 +117,13 @@ class GenerationService {
   public:
     /// Every reference must outlive the service.
     GenerationService(const Generations& generations, const ai::ProviderMap& providers,
-                      const std::vector<ModelInfo>& models)
-        : generations_(generations), providers_(providers), models_(models) {}
+                      const std::vector<ModelInfo>& models, LiveBoard& board,
+                      const ProgressTiming& timing)
+        : generations_(generations),
+          providers_(providers),
+          models_(models),
+          board_(board),
+          timing_(timing) {}
 
     const std::vector<ModelInfo>& Models() const { return models_; }
     std::vector<WritingTool> Tools() const { return generations_.ListTools(); }
@@ -90,10 +131,20 @@ class GenerationService {
         return generations_.History(user_id, limit, offset);
     }
 
-    /// One text generation, start to finish. Failures of the upstream call (and a client that
-    /// left) are not thrown: they come back settled in TextResult::error, because a stream
-    /// that has begun reports them as an event. Errors before the start are thrown.
+    /// One text generation, start to finish: runs to its end whether or not the client stays.
+    /// Failures of the upstream call and a stop are not thrown: they come back settled in
+    /// TextResult::error, because a stream that has begun reports them as an event. Errors
+    /// before the start are thrown (503 when this worker runs its cap of generations).
     TextResult Write(const TextOrder& order, TextClient& client) const;
+
+    /// GET /writing/generations/{id}: the user's generation (404 for another user's).
+    GenerationRecord Get(int64_t user_id, int64_t generation_id) const;
+    /// The stored deltas after `after`, then the new ones as they are stored (read every
+    /// follow_every, from any worker or host), then the end. 404 like Get.
+    void Follow(int64_t user_id, int64_t generation_id, int64_t after, FollowClient& client) const;
+    /// POST /writing/generations/{id}/cancel: the owner's stop (404 like Get; images too).
+    /// Reaches the generating thread within a second wherever it runs.
+    CancelOutcome Cancel(int64_t user_id, int64_t generation_id) const;
 
     /// Starts an image generation and submits its task; an upstream failure is settled and
     /// thrown as its public error.
@@ -112,13 +163,15 @@ class GenerationService {
 
   private:
     ai::Provider& ProviderFor(const ModelInfo& model) const;
-    TextResult Conclude(const TextOrder& order, const StartedGeneration& started,
-                        const ai::Outcome<ai::GenerateResult>& result, const std::string& content,
-                        bool delivered) const;
+    /// Finish with retries (ProgressTiming::finish_retry_for) on DB failures.
+    FinishResult FinishRetrying(int64_t generation_id, const Verdict& verdict,
+                                const GenerationOutput& output) const;
 
     const Generations& generations_;
     const ai::ProviderMap& providers_;
     const std::vector<ModelInfo>& models_;
+    LiveBoard& board_;
+    const ProgressTiming timing_;
 };
 
 /// `generation.upstream_error` (warn): one failed upstream call of a generation.

@@ -8,10 +8,16 @@
 namespace inkstone::lib::generation {
 namespace {
 
-Verdict Told(GenerationStatus status, bool refund, base::ApiError error) {
+Verdict Told(GenerationStatus status, EndReason reason, bool refund, base::ApiError error) {
     error.extra["refunded"] = refund;
-    return Verdict{status, refund, std::move(error)};
+    return Verdict{status, reason, refund, std::move(error)};
 }
+
+constexpr std::pair<EndReason, std::string_view> kEndReasons[] = {
+    {EndReason::kCompleted, "completed"},    {EndReason::kUpstreamError, "upstream_error"},
+    {EndReason::kTaskFailed, "task_failed"}, {EndReason::kCancelled, "cancelled"},
+    {EndReason::kWorkerLost, "worker_lost"},
+};
 
 }  // namespace
 
@@ -40,28 +46,53 @@ bool FromSql(std::string_view text, GenerationStatus* status) {
     return false;
 }
 
+std::string_view ToSql(EndReason reason) {
+    for (const auto& [r, name] : kEndReasons) {
+        if (r == reason) return name;
+    }
+    INKSTONE_INVARIANT_FAILED("EndReason " + std::to_string(static_cast<int>(reason)));
+}
+
+bool FromSql(std::string_view text, EndReason* reason) {
+    for (const auto& [r, name] : kEndReasons) {
+        if (text == name) {
+            *reason = r;
+            return true;
+        }
+    }
+    return false;
+}
+
 Verdict Settle(const GenerationFacts& facts) {
     INKSTONE_ASSERT(facts.credits_charged >= 0,
                     "credits_charged " + std::to_string(facts.credits_charged));
     const bool charged = facts.credits_charged > 0;
     switch (facts.ending) {
         case Ending::kSucceeded:
-            return Verdict{GenerationStatus::kSucceeded, false, std::nullopt};
+            return Verdict{GenerationStatus::kSucceeded, EndReason::kCompleted, false,
+                           std::nullopt};
         case Ending::kUpstreamFailed: {
             // Before or after the first delta alike: a text cut short is not what was paid for.
             ai::UpstreamError error;
             error.kind = facts.upstream;
-            return Told(GenerationStatus::kFailed, charged, ai::ToApiError(error));
+            return Told(GenerationStatus::kFailed, EndReason::kUpstreamError, charged,
+                        ai::ToApiError(error));
         }
         case Ending::kTaskFailed:
-            return Verdict{GenerationStatus::kFailed, charged, std::nullopt};
-        case Ending::kClientGone:
-            // A delivered delta means the client received what they paid for.
-            return Told(
-                GenerationStatus::kAborted, charged && !facts.delivered,
-                base::ApiError(base::ErrorCode::kBadRequest, "the client closed the connection"));
+            return Verdict{GenerationStatus::kFailed, EndReason::kTaskFailed, charged,
+                           std::nullopt};
+        case Ending::kCancelled:
+            // Stopped after output: the owner keeps the text they chose to stop at and pays.
+            if (facts.delivered) {
+                return Verdict{GenerationStatus::kAborted, EndReason::kCancelled, false,
+                               std::nullopt};
+            }
+            return Told(GenerationStatus::kAborted, EndReason::kCancelled, charged,
+                        base::ApiError(base::ErrorCode::kConflict,
+                                       "the generation was stopped before any output"));
         case Ending::kWorkerLost:
-            return Verdict{GenerationStatus::kFailed, charged, std::nullopt};
+            return Verdict{GenerationStatus::kFailed, EndReason::kWorkerLost, charged,
+                           std::nullopt};
     }
     INKSTONE_INVARIANT_FAILED("unknown Ending " + std::to_string(static_cast<int>(facts.ending)));
 }

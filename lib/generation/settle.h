@@ -21,18 +21,27 @@ std::string_view ToSql(GenerationStatus status);
 /// Strict: false for anything else, never a fallback to RUNNING.
 bool FromSql(std::string_view text, GenerationStatus* status);
 
-/// How the owner of a generation saw it end.
+/// How the owner of a generation saw it end. A reader that goes away is not an ending: the
+/// generation runs on and is stored (README, "Who pays").
 enum class Ending {
     kSucceeded,       ///< upstream finished the text, or the image task SUCCEEDED
     kUpstreamFailed,  ///< the upstream call failed (before or after a delta), `upstream` says how
     kTaskFailed,      ///< the image task FAILED, was CANCELED, or upstream no longer knows it
-    kClientGone,      ///< the client left (the upstream call was cancelled)
-    kWorkerLost,      ///< still RUNNING past stale_after: its worker died (the recovery job)
+    kCancelled,       ///< the owner asked to stop it (POST /writing/generations/{id}/cancel)
+    kWorkerLost,      ///< its heartbeat stopped: the worker died (the recovery job)
 };
+
+/// Why a generation ended, as `generations.end_reason` stores it and the API shows it.
+enum class EndReason { kCompleted, kUpstreamError, kTaskFailed, kCancelled, kWorkerLost };
+/// "completed" | "upstream_error" | "task_failed" | "cancelled" | "worker_lost".
+std::string_view ToSql(EndReason reason);
+/// Strict: false for anything else.
+bool FromSql(std::string_view text, EndReason* reason);
 
 struct GenerationFacts {
     Ending ending = Ending::kSucceeded;
-    /// A delta reached the client before the end (a JSON client receives nothing before it).
+    /// The first delta had arrived (and was stored) before the end. A JSON client's text counts
+    /// too: it is stored as it arrives, whoever reads it.
     bool delivered = false;
     /// What Start charged: 0 for a member or a free model (then there is nothing to refund).
     int64_t credits_charged = 0;
@@ -42,11 +51,13 @@ struct GenerationFacts {
 
 struct Verdict {
     GenerationStatus status = GenerationStatus::kSucceeded;
+    EndReason reason = EndReason::kCompleted;
     /// Give the charge back. Never true when nothing was charged.
     bool refund = false;
     /// What a client that is still listening is told (`detail`, `code`, and `refunded` in
-    /// `extra`; the caller adds `balance`). nullopt on success, and where nobody is told anything
-    /// (a lost worker, a failed image task: the task view shows it).
+    /// `extra`; the caller adds `balance`). nullopt on success, for a stop after output (the
+    /// partial text is the answer), and where nobody is told anything (a lost worker, a failed
+    /// image task: the task view shows it).
     std::optional<base::ApiError> error;
 };
 
@@ -57,8 +68,8 @@ struct Verdict {
 /// | kSucceeded                 | SUCCEEDED | stands                          | -                 |
 /// | kUpstreamFailed            | FAILED    | refunded (before or after delta)| ai::ToApiError    |
 /// | kTaskFailed                | FAILED    | refunded                        | -                 |
-/// | kClientGone, no delta      | ABORTED   | refunded                        | 400 (nobody hears)|
-/// | kClientGone, after a delta | ABORTED   | stands                          | 400 (nobody hears)|
+/// | kCancelled, no delta       | ABORTED   | refunded                        | 409 CONFLICT      |
+/// | kCancelled, after a delta  | ABORTED   | stands (partial text kept)      | -                 |
 /// | kWorkerLost                | FAILED    | refunded (by recovery, once)    | -                 |
 ///
 /// A generation that charged nothing (a member, a free model) has nothing to refund.

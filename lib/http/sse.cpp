@@ -32,6 +32,10 @@ std::string EncodeSseJson(std::string_view event, const Json::Value& data) {
     return EncodeSseEvent(event, base::ToJson(data));
 }
 
+std::string EncodeSseJson(std::string_view event, const Json::Value& data, int64_t id) {
+    return "id: " + std::to_string(id) + "\n" + EncodeSseEvent(event, base::ToJson(data));
+}
+
 std::string EncodeSseComment(std::string_view text) {
     std::string out = ": ";
     for (char c : text) {
@@ -47,6 +51,10 @@ bool SseStream::Start() {
 
 bool SseStream::Send(std::string_view event, const Json::Value& data) {
     return writer_.Write(EncodeSseJson(event, data)) && writer_.Flush();
+}
+
+bool SseStream::Send(std::string_view event, const Json::Value& data, int64_t id) {
+    return writer_.Write(EncodeSseJson(event, data, id)) && writer_.Flush();
 }
 
 bool SseStream::Heartbeat() { return writer_.Write(EncodeSseComment("ping")) && writer_.Flush(); }

@@ -3,6 +3,7 @@
 /// with the provider).
 #include <json/value.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,9 @@ namespace inkstone::lib::http {
 std::string EncodeSseEvent(std::string_view event, std::string_view data);
 /// The same with compact JSON as data (JSON never holds a raw newline).
 std::string EncodeSseJson(std::string_view event, const Json::Value& data);
+/// With an `id: <id>` line first: the browser's EventSource sends it back as Last-Event-ID
+/// when it reconnects.
+std::string EncodeSseJson(std::string_view event, const Json::Value& data, int64_t id);
 /// `: <text>\n\n` — a comment, used as a heartbeat that clients ignore.
 std::string EncodeSseComment(std::string_view text);
 
@@ -26,6 +30,7 @@ class SseStream {
     explicit SseStream(StreamWriter& writer) : writer_(writer) {}
     bool Start();
     bool Send(std::string_view event, const Json::Value& data);
+    bool Send(std::string_view event, const Json::Value& data, int64_t id);
     bool Heartbeat();
     bool ClientGone() { return writer_.ClientGone(); }
 

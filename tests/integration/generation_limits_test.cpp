@@ -1,6 +1,6 @@
 // Generation under failure and fair use, each on a stack of its own: a worker SIGKILLed in the
-// middle of a stream is refunded by recovery exactly once; the per-minute and in-flight limits
-// hold for members too.
+// middle of a stream is refunded by recovery exactly once, after its heartbeat stopped; the
+// per-minute and in-flight limits hold for members too.
 #include <gtest/gtest.h>
 #include <json/writer.h>
 #include <signal.h>
@@ -14,6 +14,7 @@
 #include "tests/harness/api_user.h"
 #include "tests/harness/ledger_invariants.h"
 #include "tests/harness/shared_stack.h"
+#include "tests/harness/sse_collector.h"
 
 namespace inkstone::testing {
 namespace {
@@ -32,12 +33,12 @@ int64_t Balance(Stack& stack, const ApiUser& user) {
         .asInt64();
 }
 
-TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
+TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedOnceAfterItsHeartbeatStops) {
     StackOptions options = GtestStackOptions();
     options.workers = 1;
     options.config["testing.hooks"] = "true";
-    options.config["qwen.total_timeout_ms"] = "2000";
-    options.config["generation.recovery_margin_s"] = "1";
+    // Heartbeats every second; a generation silent for 3 s has no live worker.
+    options.config["generation.heartbeat_stale_s"] = "3";
     options.config["jobs.enabled"] = "false";  // recovery runs when the test says so
     Stack stack(options);
     stack.Start();
@@ -47,43 +48,56 @@ TEST(GenerationRecovery, KilledWorkerMidStreamIsRefundedExactlyOnce) {
     ASSERT_EQ(Balance(stack, user), 110);
 
     const int worker = c.Get("/inkstone-status").JsonBody()["workers"][0]["pid"].asInt();
-    std::promise<void> first_delta;
+    std::promise<void> enough;
+    SseCollector sse;
     bool signalled = false;
     auto stream = std::async(std::launch::async, [&] {
         return c.Stream("POST", "/api/v1/writing/generate",
                         lib::base::ToJson(Body("长文 [[sim:tokens=100,delay_ms=100]]", true)),
                         user.Auth({{"Content-Type", "application/json"}}),
-                        [&](const std::string& chunk, Clock::time_point) {
-                            if (!signalled && chunk.find("event: delta") != std::string::npos) {
+                        [&](const std::string& chunk, Clock::time_point at) {
+                            sse.Feed(chunk, at);
+                            // Past the first flush after the first delta (one a second).
+                            if (!signalled && sse.Count("delta") >= 15) {
                                 signalled = true;
-                                first_delta.set_value();
+                                enough.set_value();
                             }
                             return true;
                         });
     });
-    ASSERT_EQ(first_delta.get_future().wait_for(5s), std::future_status::ready);
+    ASSERT_EQ(enough.get_future().wait_for(10s), std::future_status::ready);
     ASSERT_EQ(kill(worker, SIGKILL), 0);
+    const auto killed = Clock::now();
     stream.get();
     EXPECT_EQ(Balance(stack, user), 100);  // charged, not yet recovered
-    auto running =
-        stack.db().Query("SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
-    EXPECT_EQ(running[0][0], "1");
 
-    // Too young to recover: the upstream call could still be alive on a live worker.
+    // While its heartbeat is fresh the generation may still be alive somewhere: not recovered.
     ASSERT_EQ(c.Post("/api/v1/_test/run-jobs", Json::Value(Json::objectValue)).status, 200);
     EXPECT_EQ(Balance(stack, user), 100);
-    // Total timeout 2 s + margin 1 s; DATETIME cut-offs are whole seconds, so wait a bit more.
-    std::this_thread::sleep_for(4500ms);
+    auto running = stack.db().Query(
+        "SELECT status, deltas, content FROM inkstone.generations ORDER BY id DESC LIMIT 1");
+    ASSERT_EQ(running.size(), 1u);
+    EXPECT_EQ(running[0][0], "RUNNING");
+    EXPECT_GE(std::stoi(running[0][1]), 2) << "the text was not stored as it arrived";
+    const std::string stored = running[0][2];
+    EXPECT_FALSE(stored.empty());
+    EXPECT_EQ(sse.Text().rfind(stored, 0), 0u) << "the stored text is not what the reader got";
+
+    // Past the bound (3 s after the last heartbeat, which came at most 1 s before the kill).
+    std::this_thread::sleep_until(killed + 4500ms);
     for (int i = 0; i < 3; ++i) {
         ASSERT_EQ(c.Post("/api/v1/_test/run-jobs", Json::Value(Json::objectValue)).status, 200);
     }
     EXPECT_EQ(Balance(stack, user), 110);
     auto rows = stack.db().Query(
-        "SELECT status, error_code, refund_id IS NOT NULL FROM inkstone.generations");
+        "SELECT status, error_code, end_reason, refund_id IS NOT NULL, content "
+        "FROM inkstone.generations");
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows[0][0], "FAILED");
     EXPECT_EQ(rows[0][1], "worker_lost");
-    EXPECT_EQ(rows[0][2], "1");
+    EXPECT_EQ(rows[0][2], "worker_lost");
+    EXPECT_EQ(rows[0][3], "1");
+    EXPECT_EQ(rows[0][4], stored) << "recovery must keep the text the dead worker stored";
     auto refunds =
         stack.db().Query("SELECT COUNT(*) FROM inkstone.credit_transactions WHERE type = 'REFUND'");
     EXPECT_EQ(refunds[0][0], "1");

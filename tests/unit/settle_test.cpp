@@ -63,11 +63,11 @@ const std::vector<Row>& Table() {
          true, 502, "UPSTREAM_ERROR"},
         {"after delta: idle timeout", Facts(Ending::kUpstreamFailed, true, 10, Kind::kTimeout),
          S::kFailed, true, 504, "UPSTREAM_TIMEOUT"},
-        // the client leaves: refunded before any delta, stands after one
-        {"client gone before any delta", Facts(Ending::kClientGone, false, 10), S::kAborted, true,
-         400, "BAD_REQUEST"},
-        {"client gone after a delta", Facts(Ending::kClientGone, true, 10), S::kAborted, false, 400,
-         "BAD_REQUEST"},
+        // the owner stops it: refunded before any delta, stands after one
+        {"stopped before any delta", Facts(Ending::kCancelled, false, 10), S::kAborted, true, 409,
+         "CONFLICT"},
+        {"stopped after a delta", Facts(Ending::kCancelled, true, 10), S::kAborted, false,
+         std::nullopt, ""},
         // the worker died: the recovery job refunds (once: Generations::Finish)
         {"worker lost", Facts(Ending::kWorkerLost, false, 10), S::kFailed, true, std::nullopt, ""},
         {"worker lost after a delta", Facts(Ending::kWorkerLost, true, 10), S::kFailed, true,
@@ -85,8 +85,8 @@ const std::vector<Row>& Table() {
          ""},
         {"member: upstream fails", Facts(Ending::kUpstreamFailed, false, 0, Kind::kRateLimited),
          S::kFailed, false, 503, "UPSTREAM_BUSY"},
-        {"member: client gone before any delta", Facts(Ending::kClientGone, false, 0), S::kAborted,
-         false, 400, "BAD_REQUEST"},
+        {"member: stopped before any delta", Facts(Ending::kCancelled, false, 0), S::kAborted,
+         false, 409, "CONFLICT"},
         {"member: worker lost", Facts(Ending::kWorkerLost, false, 0), S::kFailed, false,
          std::nullopt, ""},
         {"member: image task failed", Facts(Ending::kTaskFailed, false, 0), S::kFailed, false,
@@ -124,6 +124,22 @@ TEST(Settle, UpstreamTextNeverReachesTheClient) {
     const Verdict verdict = Settle(facts);
     ASSERT_TRUE(verdict.error);
     EXPECT_EQ(verdict.error->detail, "the AI service failed to answer");
+}
+
+TEST(Settle, EveryEndingHasItsReason) {
+    EXPECT_EQ(Settle(Facts(Ending::kSucceeded, true, 10)).reason, EndReason::kCompleted);
+    EXPECT_EQ(Settle(Facts(Ending::kUpstreamFailed, true, 10)).reason, EndReason::kUpstreamError);
+    EXPECT_EQ(Settle(Facts(Ending::kTaskFailed, false, 10)).reason, EndReason::kTaskFailed);
+    EXPECT_EQ(Settle(Facts(Ending::kCancelled, true, 10)).reason, EndReason::kCancelled);
+    EXPECT_EQ(Settle(Facts(Ending::kWorkerLost, true, 10)).reason, EndReason::kWorkerLost);
+    for (EndReason r : {EndReason::kCompleted, EndReason::kUpstreamError, EndReason::kTaskFailed,
+                        EndReason::kCancelled, EndReason::kWorkerLost}) {
+        EndReason back = EndReason::kCompleted;
+        ASSERT_TRUE(FromSql(ToSql(r), &back));
+        EXPECT_EQ(back, r);
+    }
+    EndReason unknown = EndReason::kCompleted;
+    EXPECT_FALSE(FromSql("client_gone", &unknown));
 }
 
 TEST(CreditsToCharge, MembersPayNothing) {
