@@ -484,6 +484,39 @@ TEST_F(QwenProviderTest, IdleTimeoutAfterOutputAndBeforeTheFirstByte) {
     }
 }
 
+TEST_F(QwenProviderTest, ASlowReaderIsNotUpstreamSilence) {
+    // A frame every 500 ms; our sink (the client's write, stuck on a reader at 1 byte/s) blocks
+    // 400 ms on each delta. Upstream is then silent for only 100 ms after each write returns,
+    // well inside the 300 ms idle timeout: the time we spend blocked on our own reader is not
+    // upstream's silence, and the stream must finish.
+    FakeUpstream upstream([](const Received&, Conn& conn) {
+        conn.SseHead();
+        for (int i = 1; i <= 4; ++i) {
+            conn.Chunk(Frame(i, "word ", "null", i));
+            conn.Sleep(500);
+        }
+        conn.Chunk(Frame(5, "", "stop", 4));
+        conn.EndChunks();
+    });
+    QwenConfig config = Config(upstream);
+    config.idle_timeout_ms = 300;
+    QwenProvider provider(config);
+    class SlowSink final : public StreamSink {
+      public:
+        bool OnDelta(std::string_view text) override {
+            text_ += text;
+            std::this_thread::sleep_for(milliseconds(400));
+            return true;
+        }
+        std::string text_;
+    } sink;
+    const Outcome<GenerateResult> result = provider.Generate(Request(), &sink, never_);
+    ASSERT_TRUE(result.ok()) << UpstreamErrorKindName(result.error().kind) << ": "
+                             << result.error().message;
+    EXPECT_EQ(sink.text_, "word word word word ");
+    EXPECT_EQ(result.value().finish_reason, "stop");
+}
+
 TEST_F(QwenProviderTest, IdleTimeoutSparesNonStreamGenerationsButNotTaskCalls) {
     FakeUpstream upstream([](const Received& request, Conn& conn) {
         if (request.method == "POST" &&
