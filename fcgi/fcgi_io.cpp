@@ -171,6 +171,7 @@ bool FcgiStreamWriter::Begin(int status,
     std::vector<std::pair<std::string, std::string>> all = headers;
     all.emplace_back("X-Accel-Buffering", "no");
     all.emplace_back("Cache-Control", "no-cache");
+    all.insert(all.end(), extra_headers_.begin(), extra_headers_.end());
     if (!PutAll(fcgi_.out, StatusAndHeaders(status, all))) gone_ = true;
     return Flush();
 }

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "lib/http/message.h"
 
@@ -34,9 +36,14 @@ class FcgiStreamWriter final : public lib::http::StreamWriter {
     /// it or aborts the request, which is what ClientGone() reads readability as.
     int ClientFd() const override { return fcgi_.ipcFd; }
     bool begun() const { return begun_; }
+    /// Sent with every streamed head too (X-Inkstone-Worker under testing.hooks).
+    void AddHeader(std::string name, std::string value) {
+        extra_headers_.emplace_back(std::move(name), std::move(value));
+    }
 
   private:
     FCGX_Request& fcgi_;
+    std::vector<std::pair<std::string, std::string>> extra_headers_;
     bool begun_ = false;
     bool gone_ = false;
 };

@@ -57,8 +57,10 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
     }
 
     FcgiStreamWriter stream(fcgi);
+    // Tests need to know which process answered (streams too); never exposed without
+    // testing.hooks.
+    if (w.config.testing.hooks) stream.AddHeader("X-Inkstone-Worker", std::to_string(getpid()));
     lib::http::Response response = w.app->Serve(request, stream, truncated);
-    // Tests need to know which process answered; never exposed without testing.hooks.
     if (w.config.testing.hooks)
         response.headers.emplace_back("X-Inkstone-Worker", std::to_string(getpid()));
     if (!response.streamed && !stream.begun()) WriteResponse(fcgi, response, head);
