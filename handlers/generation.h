@@ -27,6 +27,7 @@ struct GenerationDeps {
     const lib::ai::ProviderMap& providers;
     const std::vector<lib::generation::ModelInfo>& models;
     lib::generation::LiveBoard& board;
+    const lib::base::Clock& clock;
     lib::generation::ProgressTiming timing;
     /// The recovery job's period (a fraction of the heartbeat bound, at most 30 s).
     int recover_every_s = 30;
@@ -37,7 +38,8 @@ struct GenerationDeps {
 
     /// The area's service on these references (stateless: cheap to make).
     lib::generation::GenerationService Service() const {
-        return lib::generation::GenerationService(generations, providers, models, board, timing);
+        return lib::generation::GenerationService(generations, providers, models, board, timing,
+                                                  clock);
     }
 };
 

@@ -12,13 +12,16 @@
 --   cancel_requested_at  the owner's stop (POST /writing/generations/{id}/cancel), polled by the
 --                   worker running the generation
 --   end_reason      why it ended: completed, upstream_error, task_failed, cancelled, worker_lost
+--   task_status     an image task's status as DashScope last reported it (PENDING, RUNNING):
+--                   GET /image/tasks/{id} answers from the row when it was checked under 2 s ago
 ALTER TABLE generations
     ADD COLUMN deltas INT NOT NULL DEFAULT 0 AFTER content,
     ADD COLUMN delta_ends MEDIUMTEXT CHARACTER SET ascii COLLATE ascii_bin NULL AFTER deltas,
     ADD COLUMN first_delta_at DATETIME(6) NULL AFTER delta_ends,
     ADD COLUMN heartbeat_at DATETIME(6) NULL AFTER first_delta_at,
     ADD COLUMN cancel_requested_at DATETIME(6) NULL AFTER heartbeat_at,
-    ADD COLUMN end_reason VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER finish_reason;
+    ADD COLUMN end_reason VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER finish_reason,
+    ADD COLUMN task_status VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL AFTER task_id;
 
 -- Rows from before this migration: their last update is their last sign of life.
 UPDATE generations SET heartbeat_at = updated_at WHERE heartbeat_at IS NULL;

@@ -68,14 +68,18 @@ constexpr char kLinkRefundSql[] = "UPDATE generations SET refund_id = ? WHERE id
 constexpr char kSelectCreditsSql[] = "SELECT credits FROM users WHERE id = ?";
 
 constexpr char kSetTaskSql[] =
-    "UPDATE generations SET task_id = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'";
+    "UPDATE generations SET task_id = ?, task_status = ?, updated_at = ? WHERE id = ? "
+    "AND status = 'RUNNING'";
+// A NULL status keeps the last one upstream reported (a failed poll tells nothing new).
 constexpr char kTouchTaskSql[] =
-    "UPDATE generations SET updated_at = ? WHERE id = ? AND status = 'RUNNING'";
+    "UPDATE generations SET task_status = COALESCE(?, task_status), updated_at = ? WHERE id = ? "
+    "AND status = 'RUNNING'";
 
-#define RECORD_COLUMNS                                                                         \
-    "id, user_id, kind, tool_type, model, status, prompt, content, images, credits_charged, "  \
-    "refund_id, finish_reason, input_tokens, output_tokens, task_id, error_code, created_at, " \
-    "finished_at, stream, deltas, delta_ends, first_delta_at, cancel_requested_at, end_reason"
+#define RECORD_COLUMNS                                                                           \
+    "id, user_id, kind, tool_type, model, status, prompt, content, images, credits_charged, "    \
+    "refund_id, finish_reason, input_tokens, output_tokens, task_id, error_code, created_at, "   \
+    "finished_at, stream, deltas, delta_ends, first_delta_at, cancel_requested_at, end_reason, " \
+    "task_status, updated_at"
 constexpr char kFindTaskSql[] =
     "SELECT " RECORD_COLUMNS " FROM generations WHERE task_id = ? AND user_id = ?";
 constexpr char kPendingTasksSql[] =
@@ -148,6 +152,8 @@ GenerationRecord ReadRecord(const db::Rows& row) {
     r.first_delta_at = row.OptionalTime("first_delta_at");
     r.cancel_requested = !row.IsNull("cancel_requested_at");
     r.end_reason = row.OptionalEnum<EndReason>("end_reason");
+    r.task_status = row.OptionalString("task_status").value_or("");
+    r.updated_at = row.Time("updated_at");
     return r;
 }
 
@@ -521,15 +527,17 @@ std::optional<GenerationRecord> Generations::Find(int64_t user_id, int64_t gener
     });
 }
 
-void Generations::SetTask(int64_t generation_id, const std::string& task_id) const {
-    db::RetryOnAborted(pool_, "generation.set_task", [&](db::Transaction& tx) {
-        tx.Execute(kSetTaskSql, task_id, clock_.Now(), generation_id);
+void Generations::SetTask(int64_t generation_id, const std::string& task_id,
+                          std::string_view task_status) const {
+    db::WithLease(pool_, [&](db::Lease& lease) {
+        lease.Execute(kSetTaskSql, task_id, task_status, clock_.Now(), generation_id);
     });
 }
 
-void Generations::TouchTask(int64_t generation_id) const {
-    db::RetryOnAborted(pool_, "generation.touch_task", [&](db::Transaction& tx) {
-        tx.Execute(kTouchTaskSql, clock_.Now(), generation_id);
+void Generations::TouchTask(int64_t generation_id,
+                            std::optional<std::string_view> task_status) const {
+    db::WithLease(pool_, [&](db::Lease& lease) {
+        lease.Execute(kTouchTaskSql, task_status, clock_.Now(), generation_id);
     });
 }
 

@@ -162,6 +162,8 @@ struct GenerationRecord {
     std::optional<base::TimePoint> first_delta_at;
     bool cancel_requested = false;
     std::optional<EndReason> end_reason;  ///< nullopt while RUNNING
+    std::string task_status;              ///< an image task's last upstream status
+    base::TimePoint updated_at;           ///< an image task's last poll
     int64_t balance = 0;                  ///< the user's credits now (Find only)
 };
 
@@ -206,16 +208,18 @@ class Generations {
     /// The user's generation, or nullopt (another user's is nullopt too).
     std::optional<GenerationRecord> Find(int64_t user_id, int64_t generation_id) const;
 
-    /// Records the upstream task id of an image generation.
-    void SetTask(int64_t generation_id, const std::string& task_id) const;
+    /// Records the upstream task id of an image generation and its first status.
+    void SetTask(int64_t generation_id, const std::string& task_id,
+                 std::string_view task_status) const;
 
     /// The user's generation with this task id, or nullopt (another user's task is nullopt too).
     std::optional<GenerationRecord> FindTask(int64_t user_id, std::string_view task_id) const;
     /// RUNNING image generations with a task id, least recently touched first, skipping those
     /// touched within `min_age` (for the background poller).
     std::vector<GenerationRecord> PendingTasks(std::chrono::seconds min_age, int limit) const;
-    /// Marks a task as polled now (so other pollers skip it for a while).
-    void TouchTask(int64_t generation_id) const;
+    /// Marks a task as polled now (so other pollers skip it for a while), with the status
+    /// upstream reported (nullopt: the poll failed, keep the last one).
+    void TouchTask(int64_t generation_id, std::optional<std::string_view> task_status) const;
 
     /// Finishes RUNNING generations whose worker died as Settle says for a lost worker (failed,
     /// refunded, the stored text kept): text/vision whose heartbeat is older than

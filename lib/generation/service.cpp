@@ -335,7 +335,8 @@ ImageSubmitted GenerationService::SubmitImage(const ImageOrder& order) const {
     fresh.provider = order.model->provider;
     fresh.model = order.model->model;
     fresh.prompt = order.prompt;
-    fresh.cost = order.model->credits;
+    // Per image: a task of n images costs n times the model's price (refunded whole if it fails).
+    fresh.cost = order.model->credits * order.n.value_or(1);
     const StartedGeneration started = generations_.Start(fresh);
     const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
 
@@ -359,7 +360,8 @@ ImageSubmitted GenerationService::SubmitImage(const ImageOrder& order) const {
         const Verdict verdict = Settle(facts);
         throw *PublicError(verdict, generations_.Finish(started.generation_id, verdict, output));
     }
-    generations_.SetTask(started.generation_id, submitted.value().task_id);
+    generations_.SetTask(started.generation_id, submitted.value().task_id,
+                         ai::TaskStatusName(submitted.value().status));
     return ImageSubmitted{submitted.value().task_id, submitted.value().status,
                           started.credits_charged, started.balance};
 }
@@ -368,6 +370,12 @@ TaskState GenerationService::Task(int64_t user_id, std::string_view task_id) con
     std::optional<GenerationRecord> record =
         task_id.size() <= 64 ? generations_.FindTask(user_id, task_id) : std::nullopt;
     if (!record) throw base::ApiError(base::ErrorCode::kNotFound, "task not found");
+    // A polling loop is answered from the row while it was checked upstream moments ago (by
+    // this user, another poll, or the background poller): it cannot spend DashScope's quota.
+    if (record->status == GenerationStatus::kRunning &&
+        clock_.Now() - record->updated_at < kTaskFreshFor) {
+        return {*record, record->task_status};
+    }
     return Poll(std::move(*record));
 }
 
@@ -379,8 +387,9 @@ TaskState GenerationService::Poll(GenerationRecord record) const {
     const ai::Outcome<ai::ImageTask> polled =
         ProviderFor(*model).GetImageTask(record.task_id, never);
     if (!polled.ok()) {
-        generations_.TouchTask(record.id);  // try again later; the task is still upstream
-        return {record, ""};
+        // Try again later; the task is still upstream.
+        generations_.TouchTask(record.id, std::nullopt);
+        return {record, record.task_status};
     }
     const ai::ImageTask& task = polled.value();
     GenerationFacts facts;
@@ -389,7 +398,7 @@ TaskState GenerationService::Poll(GenerationRecord record) const {
     switch (task.status) {
         case ai::TaskStatus::kPending:
         case ai::TaskStatus::kRunning:
-            generations_.TouchTask(record.id);
+            generations_.TouchTask(record.id, ai::TaskStatusName(task.status));
             return {record, std::string(ai::TaskStatusName(task.status))};
         case ai::TaskStatus::kSucceeded:
             facts.ending = Ending::kSucceeded;

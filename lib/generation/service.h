@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lib/ai/provider.h"
+#include "lib/base/clock.h"
 #include "lib/base/errors.h"
 #include "lib/generation/generations.h"
 #include "lib/generation/live.h"
@@ -118,12 +119,13 @@ class GenerationService {
     /// Every reference must outlive the service.
     GenerationService(const Generations& generations, const ai::ProviderMap& providers,
                       const std::vector<ModelInfo>& models, LiveBoard& board,
-                      const ProgressTiming& timing)
+                      const ProgressTiming& timing, const base::Clock& clock)
         : generations_(generations),
           providers_(providers),
           models_(models),
           board_(board),
-          timing_(timing) {}
+          timing_(timing),
+          clock_(clock) {}
 
     const std::vector<ModelInfo>& Models() const { return models_; }
     std::vector<WritingTool> Tools() const { return generations_.ListTools(); }
@@ -146,12 +148,12 @@ class GenerationService {
     /// Reaches the generating thread within a second wherever it runs.
     CancelOutcome Cancel(int64_t user_id, int64_t generation_id) const;
 
-    /// Starts an image generation and submits its task; an upstream failure is settled and
-    /// thrown as its public error.
+    /// Starts an image generation (charged per image: `n` times the model's price) and submits
+    /// its task; an upstream failure is settled and thrown as its public error.
     ImageSubmitted SubmitImage(const ImageOrder& order) const;
 
     /// The user's task (404 for an unknown task or another user's), polled upstream while it
-    /// runs and finished when upstream has.
+    /// runs (unless it was checked less than kTaskFreshFor ago) and finished when upstream has.
     TaskState Task(int64_t user_id, std::string_view task_id) const;
     /// Polls one RUNNING image generation upstream and finishes it when upstream has.
     TaskState Poll(GenerationRecord record) const;
@@ -172,7 +174,12 @@ class GenerationService {
     const std::vector<ModelInfo>& models_;
     LiveBoard& board_;
     const ProgressTiming timing_;
+    const base::Clock& clock_;
 };
+
+/// GET /image/tasks/{id} answers a RUNNING task from its row when it was checked upstream this
+/// recently.
+inline constexpr std::chrono::seconds kTaskFreshFor{2};
 
 /// `generation.upstream_error` (warn): one failed upstream call of a generation.
 void LogUpstreamError(int64_t generation_id, const ai::UpstreamError& error);

@@ -420,6 +420,39 @@ TEST(Generation, ImageTasksSucceedOrAreRefundedOnce) {
     ExpectLedgerHolds();
 }
 
+TEST(Generation, ImagesAreChargedPerImageAndRefundedWhole) {
+    ApiUser user = UserWith110("images_n");
+    HttpResponse three = Client().Post(
+        "/api/v1/image/generate",
+        JsonObject({{"prompt", "三张 [[sim:task=fail,task_ms=200]]"}, {"n", 3}}), user.Auth());
+    ASSERT_EQ(three.status, 202) << three.body;
+    EXPECT_EQ(three.JsonBody()["credits_charged"], 30);
+    EXPECT_EQ(three.JsonBody()["balance"], 80);
+    Json::Value failed = PollTask(user, three.JsonBody()["task_id"].asString());
+    EXPECT_EQ(failed["status"], "FAILED") << failed;
+    EXPECT_EQ(failed["refunded"], true);
+    EXPECT_EQ(Balance(user), 110);
+    ExpectLedgerHolds();
+}
+
+TEST(Generation, APollingLoopIsAnsweredFromTheRow) {
+    ApiUser user = UserWith110("images_poll");
+    HttpResponse slow =
+        Client().Post("/api/v1/image/generate",
+                      JsonObject({{"prompt", "慢图 [[sim:task_ms=6000]]"}}), user.Auth());
+    ASSERT_EQ(slow.status, 202) << slow.body;
+    const std::string path = "/api/v1/image/tasks/" + slow.JsonBody()["task_id"].asString();
+    const int64_t before = TheStack().SimStats().requests;
+    for (int i = 0; i < 20; ++i) {
+        const Json::Value task = Client().Get(path, user.Auth()).JsonBody();
+        EXPECT_TRUE(task["status"] == "PENDING" || task["status"] == "RUNNING") << task;
+        std::this_thread::sleep_for(50ms);
+    }
+    // 20 polls in ~1 s reached DashScope at most once (the task was checked at its submission,
+    // and each check holds for 2 s), where each used to be a call.
+    EXPECT_LE(TheStack().SimStats().requests - before, 1);
+}
+
 TEST(Generation, HistoryIsPagedNewestFirst) {
     ApiUser user = UserWith110("history");
     for (int i = 0; i < 3; ++i) {
