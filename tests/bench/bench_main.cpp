@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -686,6 +687,42 @@ struct Bench {
         }
     }
 
+    /// What one streamed generation costs the database: 20 concurrent streams of 10 deltas,
+    /// 200 ms apart (2 s each), each from its own user, and the statements they took between
+    /// them (start, the first delta's flush, the flushes about once a second with the
+    /// heartbeat, the finish; the boards' stop polls while they run).
+    void StatementsPerStream() {
+        constexpr int kStreams = 20;
+        const std::string body =
+            R"({"tool_type":"article","prompt":"[[sim:tokens=10,delay_ms=200]] )"
+            R"(每条十个字","stream":true})";
+        Settle();
+        const int64_t questions = Questions();
+        std::vector<std::thread> threads;
+        std::atomic<int> done{0};
+        for (int i = 0; i < kStreams; ++i) {
+            threads.emplace_back([&, i] {
+                const testing::HttpResponse r =
+                    stack->client(seconds(30))
+                        .Request("POST", kGeneratePath, body,
+                                 {{"Authorization",
+                                   "Bearer " + users.tokens[static_cast<size_t>(i) + 2]},
+                                  {"Content-Type", "application/json"}});
+                if (r.status == 200 && r.body.find("event: done") != std::string::npos) ++done;
+            });
+        }
+        for (std::thread& t : threads) t.join();
+        const int64_t statements = Questions() - questions;
+        Row r = MakeRow("POST /writing/generate, stream: DB statements per generation");
+        r.ratio = PerRequest(statements, kStreams) + " statements";
+        r.target = "measured (start + flushes + finish)";
+        r.pass = done.load() == kStreams;
+        r.detail = std::to_string(kStreams) + " concurrent streams of 10 deltas over 2 s; " +
+                   std::to_string(done.load()) + " ended with done";
+        report.Add(r);
+        Say("  " + r.ratio + " per streamed generation (" + r.detail + ")");
+    }
+
     void Streams() {
         testing::AppPool& pool = stack->pool();
         // One request thread per stream plus room for the concurrent balance load.
@@ -697,9 +734,11 @@ struct Bench {
             std::to_string(threads) + " threads for the streams");
         pool.Stop();
         pool.SetConfig("fcgi.threads", std::to_string(threads));
+        pool.SetConfig("generation.max_per_worker", std::to_string(threads));
         pool.Start();
         // Warm the new workers' DB connections before the streams take the threads.
         Measure(Wrk("balance-warm-streams", kBalancePath, users.all_file));
+        StatementsPerStream();
 
         // Long enough to outlast every step; the client hangs up at the end.
         const int64_t tokens =
@@ -786,6 +825,12 @@ struct Bench {
 
         Say("closing the streams");
         client.CloseAll();
+        // A reader that leaves does not stop a generation (README, "Who pays"): the owner's stop
+        // does. The bench stops them all at once through the flag the cancel route sets; every
+        // worker's board picks it up within its poll interval.
+        stack->db().Exec(
+            "UPDATE inkstone.generations SET cancel_requested_at = UTC_TIMESTAMP(6) "
+            "WHERE status = 'RUNNING'");
         const auto deadline = Clock::now() + seconds(20);
         while (Clock::now() < deadline && stack->SimStats().active_streams > 0) {
             std::this_thread::sleep_for(milliseconds(100));
@@ -912,6 +957,9 @@ int Run(const Options& options) {
         // minute, 3 at once per user); the work measured is the charge path, not the refusal.
         {"generation.per_minute", "1000000"},
         {"generation.in_flight", "100000"},
+        // Every thread may generate: the per-worker cap keeps threads for other routes in
+        // production; here it would refuse part of the load the scenario measures.
+        {"generation.max_per_worker", std::to_string(options.threads)},
         {"credit.cost_per_generation", std::to_string(kCost)},
         // A connection per request thread, as the floor has (with the default 8, a worker's 16
         // threads also wait for connections: another 5 us of CPU per balance request).
