@@ -49,11 +49,13 @@ class Progress final : public ai::StreamSink, public ai::CancelToken {
         return !stop_;
     }
 
+    /// The provider asks this at least once a second while it waits: the generating thread's
+    /// periodic work (keep-alive, flush, heartbeat) happens here, hence the mutable state.
     bool IsCancelled() const override {
         if (live_.stopped()) stop_ = true;
         if (!stop_) {
             if (listening_) client_.Idle();
-            const_cast<Progress*>(this)->MaybeFlush(false);
+            MaybeFlush(false);
         }
         return stop_;
     }
@@ -66,7 +68,7 @@ class Progress final : public ai::StreamSink, public ai::CancelToken {
     bool stopped() const { return stop_; }
 
   private:
-    void MaybeFlush(bool now) {
+    void MaybeFlush(bool now) const {
         const auto t = SteadyClock::now();
         const int64_t pending = deltas_ - flushed_deltas_;
         const bool due = now || t - last_write_ >= timing_.heartbeat_every ||
@@ -104,10 +106,10 @@ class Progress final : public ai::StreamSink, public ai::CancelToken {
     int64_t deltas_ = 0;
     bool listening_ = true;
     mutable bool stop_ = false;
-    size_t flushed_bytes_ = 0;
-    size_t flushed_ends_ = 0;
-    int64_t flushed_deltas_ = 0;
-    SteadyClock::time_point last_write_;
+    mutable size_t flushed_bytes_ = 0;
+    mutable size_t flushed_ends_ = 0;
+    mutable int64_t flushed_deltas_ = 0;
+    mutable SteadyClock::time_point last_write_;
 };
 
 ai::GenerateRequest CallFor(const TextOrder& order, const WritingTool& tool) {
