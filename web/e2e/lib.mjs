@@ -87,6 +87,20 @@ export async function person(browser, journey) {
       await page.waitForTimeout(150)
       check(width <= 375, `${name}: at 375 px the page is ${width} px wide (horizontal overflow)`)
     },
+    /** Screenshots at both widths without waiting for the network (a stream is open). */
+    async snap(name) {
+      await p.noErrorToast(name)
+      shot++
+      const base = `${journey}-${String(shot).padStart(2, '0')}-${name}`
+      fs.mkdirSync(SHOTS, { recursive: true })
+      await page.screenshot({ path: path.join(SHOTS, `${base}-1280.png`), fullPage: true })
+      await page.setViewportSize({ width: 375, height: 740 })
+      await page.waitForTimeout(150)
+      const width = await page.evaluate(() => document.documentElement.scrollWidth)
+      await page.screenshot({ path: path.join(SHOTS, `${base}-375.png`), fullPage: true })
+      await page.setViewportSize({ width: 1280, height: 860 })
+      check(width <= 375, `${name}: at 375 px the page is ${width} px wide (horizontal overflow)`)
+    },
     async text(selector) {
       return (await page.locator(selector).first().innerText()).trim()
     },
@@ -163,4 +177,30 @@ export async function generate(p, prompt, { tool } = {}) {
 
 export async function waitDone(p, timeout = 30000) {
   await p.page.waitForSelector('[data-test=summary], [data-test=gen-failure]', { timeout })
+}
+
+/** What the writing page shows of its generation: its id and the number of the last delta. */
+export async function outputState(p) {
+  const loc = p.page.locator('[data-test=output]')
+  if ((await loc.count()) === 0) return { id: null, deltas: 0 }
+  const [id, deltas] = await loc.evaluate((e) => [e.getAttribute('data-generation'), e.getAttribute('data-deltas')])
+  return { id: id ? Number(id) : null, deltas: Number(deltas) }
+}
+
+/** Waits until the page has shown at least `n` deltas of its stream. */
+export async function waitDeltas(p, n, timeout = 20000) {
+  const deadline = Date.now() + timeout
+  let last = 0
+  while (Date.now() < deadline) {
+    last = (await outputState(p)).deltas
+    if (last >= n) return last
+    await p.page.waitForTimeout(50)
+  }
+  throw new Failure(`the page showed ${last} deltas, expected ${n}`)
+}
+
+/** The text exactly as the page holds it: the .txt export, read back from the download. */
+export async function exportedText(p) {
+  const [download] = await Promise.all([p.page.waitForEvent('download'), p.page.click('[data-test=export-txt]')])
+  return fs.readFileSync(await download.path(), 'utf8')
 }

@@ -6,7 +6,9 @@
 // INKSTONE_SCREENSHOTS (build/web-screenshots by default).
 import fs from 'node:fs'
 import QRCode from 'qrcode'
-import { BASE, Failure, check, closePay, generate, launch, mockPay, person, recharge, register, waitDone } from './lib.mjs'
+import {
+  BASE, Failure, check, closePay, exportedText, generate, launch, mockPay, outputState, person, recharge, register, waitDeltas, waitDone,
+} from './lib.mjs'
 
 const CJK = /[\u3400-\u9fff\uff00-\uffef]/
 
@@ -105,7 +107,8 @@ const journeys = {
     await p.visit('history-reader')
   },
 
-  // Failure: an upstream error shows the refund, the balance is unchanged.
+  // How a generation ends: an upstream error shows the refund and leaves the balance; Stop
+  // keeps the text so far (charged) or, before any, refunds; a reload reattaches.
   async 3(p) {
     p.expectStatus(502)
     await register(p, 'j3')
@@ -125,6 +128,68 @@ const journeys = {
     await p.visit('writing-failed-mid-stream')
     const refunds = (await p.api('/credit/transactions?type=REFUND')).body
     check(refunds.total === 2, `refund rows: ${refunds.total}`)
+
+    // Stop (issue 13) stops the generation on the server: after a few deltas the text so far
+    // is kept and charged; before the first one it is refunded (the POST's 409).
+    p.expectStatus(409)
+    await recharge(p, 100)
+    await p.waitText('[data-test=balance]', /^120 积分$/)
+    await closePay(p)
+    await generate(p, '一篇很长的文章 [[sim:tokens=60,delay_ms=150]]')
+    await waitDeltas(p, 4)
+    await p.page.click('[data-test=stop]')
+    await p.waitText('[data-test=summary]', /已停止：已生成的内容已保留，扣除 10 积分，余额 110/)
+    await p.waitText('[data-test=balance]', /^110 积分$/)
+    const stopped = await outputState(p)
+    check(stopped.id && stopped.deltas >= 4 && stopped.deltas < 60, `after Stop: ${JSON.stringify(stopped)}`)
+    let g = (await p.api(`/writing/generations/${stopped.id}`)).body
+    check(g.status === 'ABORTED' && g.end_reason === 'cancelled' && !g.refunded && g.credits_charged === 10,
+      `the stopped generation: ${g.status} ${g.end_reason} refunded=${g.refunded}`)
+    check(g.deltas === stopped.deltas, `the page shows ${stopped.deltas} deltas, the server kept ${g.deltas}`)
+    check((await exportedText(p)) === g.content, 'the text on the page is not the text the server kept')
+    await p.page.waitForTimeout(800)
+    check((await outputState(p)).deltas === stopped.deltas, 'the text still grew after Stop')
+    await p.visit('writing-stopped')
+
+    await generate(p, '还没写就停止 [[sim:first_delay_ms=6000,tokens=5]]')
+    await p.page.waitForTimeout(400)
+    await p.page.click('[data-test=stop]')
+    await p.waitText('[data-test=summary]', /已在写出内容前停止，积分已退回，当前余额 110 积分/)
+    check((await p.page.locator('[data-test=output]').count()) === 0, 'text shown for a generation stopped before any')
+    await p.waitText('[data-test=balance]', /^110 积分$/)
+    await p.visit('writing-stopped-before-output')
+
+    // A reload mid-stream reattaches: the text goes on to the end, without a gap or a
+    // duplicate; History offers "continue reading" while it runs.
+    await generate(p, '刷新也不会丢 [[sim:tokens=100,delay_ms=150]]')
+    await waitDeltas(p, 5)
+    const before = await outputState(p)
+    await p.page.reload({ waitUntil: 'domcontentloaded' })
+    await p.waitText('[data-test=streaming]', /已重新连接到进行中的生成/)
+    await waitDeltas(p, before.deltas + 3)
+    check((await outputState(p)).id === before.id, 'after the reload the page shows another generation')
+    await p.snap('writing-reattached')
+    await p.page.click('[data-test=nav-history]')
+    await p.page.waitForSelector('[data-test=history-item] [data-test=continue]')
+    await p.page.locator('[data-test=history-item] [data-test=open]').first().click()
+    await p.waitText('[data-test=reader-end-reason]', /仍在生成/)
+    await p.visit('history-running-detail')
+    await p.page.click('[data-test=reader-continue]')
+    await p.page.waitForURL(/\/writing$/)
+    await p.waitText('[data-test=streaming]', /已重新连接到进行中的生成/)
+    await waitDone(p)
+    await p.waitText('[data-test=summary]', /完成：.*扣除 10 积分，余额 100/)
+    const after = await outputState(p)
+    g = (await p.api(`/writing/generations/${before.id}`)).body
+    check(g.status === 'SUCCEEDED' && g.end_reason === 'completed' && g.deltas === 100, `after the reload: ${g.status} ${g.end_reason} ${g.deltas}`)
+    check(after.id === before.id && after.deltas === g.deltas, `the page: ${JSON.stringify(after)}, the server: ${g.deltas} deltas`)
+    check((await exportedText(p)) === g.content, 'the text after the reload is not the generation\'s text (a gap or a duplicate)')
+    await p.waitText('[data-test=balance]', /^100 积分$/)
+    await p.visit('writing-reattached-done')
+    await p.page.click('[data-test=nav-history]')
+    await p.page.locator('[data-test=history-item] [data-test=open]').first().click()
+    await p.waitText('[data-test=reader-end-reason]', /正常完成/)
+    await p.visit('history-done-detail')
   },
 
   // Double click on pay makes exactly one order.

@@ -117,4 +117,37 @@ describe('streamWithReconnect', () => {
       streamWithReconnect({ open: async () => Promise.reject(boom), onEvent: () => {}, isFinal, sleep: noSleep }),
     ).rejects.toBe(boom)
   })
+
+  it('drops the half event of a connection that broke off, so the next one starts clean', async () => {
+    const replies = [
+      body(['id: 1\nevent: delta\ndata: a\n\nid: 2\nevent: del'], new TypeError('network error')),
+      body(['event: delta\nid: 2\ndata: b\n\nevent: done\ndata: {}\n\n']),
+    ]
+    const seen: string[] = []
+    await streamWithReconnect({
+      open: async () => new Response(replies.shift()),
+      onEvent: (e) => seen.push(`${e.event}:${e.data}`),
+      isFinal,
+      sleep: noSleep,
+    })
+    expect(seen).toEqual(['delta:a', 'delta:b', 'done:{}'])
+  })
+
+  it('reopens a stream without ids when the caller says that is harmless, but not after a fatal error', async () => {
+    let opens = 0
+    const run = streamWithReconnect({
+      open: async () => {
+        opens++
+        if (opens === 2) throw new Error('402')
+        return new Response(body([': ping\n\n']))
+      },
+      onEvent: () => {},
+      isFinal,
+      reopenWithoutId: true,
+      fatal: (e) => e instanceof Error && e.message === '402',
+      sleep: noSleep,
+    })
+    await expect(run).rejects.toThrow('402')
+    expect(opens).toBe(2)
+  })
 })

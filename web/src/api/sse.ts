@@ -54,9 +54,13 @@ export class SseParser {
     return out
   }
 
-  /** End of stream: an event without its closing blank line is dropped, as the spec says. */
+  /**
+   * End of stream (or of a connection that broke off): an event without its closing blank
+   * line is dropped, as the spec says, so the next connection starts on a clean line.
+   */
   end(): SseEvent[] {
     this.buffer = ''
+    this.pendingCr = false
     this.data = []
     this.sawData = false
     this.eventType = ''
@@ -98,11 +102,14 @@ export class SseParser {
   }
 }
 
-/** Reads `body` to its end, calling `onEvent` for each event. Honors `signal` (abort). */
+/**
+ * Reads `body` to its end, calling `onEvent` for each event; an `onEvent` that returns true
+ * has read enough: the rest of the stream is cancelled. Honors `signal` (abort).
+ */
 export async function readEventStream(
   body: ReadableStream<Uint8Array>,
   parser: SseParser,
-  onEvent: (e: SseEvent) => void,
+  onEvent: (e: SseEvent) => unknown,
 ): Promise<void> {
   const reader = body.getReader()
   const decoder = new TextDecoder('utf-8')
@@ -110,7 +117,12 @@ export async function readEventStream(
     for (;;) {
       const { value, done } = await reader.read()
       if (done) break
-      for (const e of parser.feed(decoder.decode(value, { stream: true }))) onEvent(e)
+      for (const e of parser.feed(decoder.decode(value, { stream: true }))) {
+        if (onEvent(e) === true) {
+          await reader.cancel().catch(() => {})
+          return
+        }
+      }
     }
     for (const e of parser.feed(decoder.decode())) onEvent(e)
     parser.end()
@@ -132,6 +144,13 @@ export interface ReconnectOptions {
   /** An event after which the stream is complete (`done`, `error`). */
   isFinal: (e: SseEvent) => boolean
   maxReconnects?: number
+  /**
+   * `open` is safe to repeat before any id arrived (an Idempotency-Key retry, or a reattach
+   * URL), so a stream that broke off before its first id may be reopened too.
+   */
+  reopenWithoutId?: boolean
+  /** An error of `open` that no retry can mend (an HTTP error): thrown at once. */
+  fatal?: (err: unknown) => boolean
   /** Delay before reconnecting when the server sent no `retry:`. */
   defaultRetryMs?: number
   sleep?: (ms: number) => Promise<void>
@@ -140,9 +159,9 @@ export interface ReconnectOptions {
 
 /**
  * Reads a stream to its final event, reconnecting with `Last-Event-ID` when it breaks off
- * early, but only when the server has given the stream ids: a stream without ids cannot be
- * resumed, and reopening it would start (and pay for) a new generation, so that is an error
- * for the caller instead.
+ * early, but only when the server has given the stream ids (or `reopenWithoutId` says that
+ * reopening is harmless): a stream without ids cannot be resumed, and reopening a plain POST
+ * would start (and pay for) a new generation, so that is an error for the caller instead.
  */
 export async function streamWithReconnect(o: ReconnectOptions): Promise<void> {
   const parser = new SseParser()
@@ -150,13 +169,14 @@ export async function streamWithReconnect(o: ReconnectOptions): Promise<void> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   let reconnects = 0
   let finished = false
+  const resumable = () => parser.lastEventId !== '' || o.reopenWithoutId === true
   for (;;) {
     let response: Response
     try {
       response = await o.open(parser.lastEventId)
     } catch (err) {
       // Refused outright (an HTTP error, or no connection at all): nothing to resume from.
-      if (o.signal?.aborted || parser.lastEventId === '' || reconnects >= max) throw err
+      if (o.signal?.aborted || !resumable() || reconnects >= max || o.fatal?.(err)) throw err
       reconnects++
       await sleep(parser.retryMs ?? o.defaultRetryMs ?? 1000)
       continue
@@ -171,10 +191,11 @@ export async function streamWithReconnect(o: ReconnectOptions): Promise<void> {
     } catch (err) {
       if (o.signal?.aborted) throw err
       // A read that broke off: treated like an early end below.
+      parser.end()
     }
     if (finished) return
     if (o.signal?.aborted) throw new DOMException('aborted', 'AbortError')
-    if (parser.lastEventId === '') throw new StreamInterrupted(false)
+    if (!resumable()) throw new StreamInterrupted(false)
     if (reconnects >= max) throw new StreamInterrupted(true)
     reconnects++
     await sleep(parser.retryMs ?? o.defaultRetryMs ?? 1000)

@@ -88,12 +88,17 @@ export interface WritingTool {
   name: string
   description: string
 }
+export type GenerationStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED'
+export type EndReason = 'completed' | 'upstream_error' | 'task_failed' | 'cancelled' | 'worker_lost'
 export interface Generation {
   id: number
   kind: 'text' | 'vision' | 'image'
   tool_type: string | null
   model: string
-  status: string
+  stream: boolean
+  status: GenerationStatus | string
+  end_reason: EndReason | null
+  task_id: string | null
   prompt: string
   content: string
   images: string[]
@@ -103,6 +108,20 @@ export interface Generation {
   usage: { input_tokens: number; output_tokens: number }
   created_at: string
   finished_at: string | null
+}
+/** GET /writing/generations/{id}: a history item plus how far it got. */
+export interface GenerationDetail extends Generation {
+  /** Deltas stored so far: `content` is exactly these, the resume point of a reattach. */
+  deltas: number
+  cancel_requested: boolean
+  balance: number
+}
+/** What POST /writing/generate streams with: remembered, so a retry is the same request. */
+export interface GenerateBody {
+  tool_type: string
+  prompt: string
+  model: string
+  stream: true
 }
 export interface ImageTask {
   task_id: string

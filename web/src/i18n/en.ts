@@ -38,12 +38,14 @@ const en: typeof zh = {
     title: 'AI writing', tools: 'Writing tools', model: 'Model', cost: '{n} credits per run', costFree: 'Free for members (normally {n} credits)',
     prompt: 'What would you like to write?', promptPlaceholder: 'e.g. An essay about autumn, about 500 words', generate: 'Generate',
     stop: 'Stop', output: 'Result', streaming: 'Writing…', done: 'Done: {tokens} tokens, {charged} credits charged, balance {balance}',
-    doneFree: 'Done: {tokens} tokens, free for members', stopped: 'Stopped.', stoppedCharged: 'Stopped: the part already written is charged as usual.',
+    doneFree: 'Done: {tokens} tokens, free for members', stopping: 'Stopping…',
+    stoppedCharged: 'Stopped. The text so far is kept; {charged} credits charged, balance {balance}.', stoppedFree: 'Stopped. The text so far is kept (free for members).',
+    stoppedRefunded: 'Stopped before any text was written; your credits were refunded, balance {balance} credits.', resumed: 'Reconnected to the generation in progress…', reconnect: 'Reconnect',
     exportMd: 'Export .md', exportTxt: 'Export .txt', nothing: 'The result will appear here.',
     refunded: 'Your credits were refunded; balance {balance} credits.', failed: 'Generation failed', lengthCut: 'The text reached the length limit and was cut.',
     insufficientTitle: 'Not enough credits', insufficientBody: 'This run needs {required} credits; your balance is {balance}.',
     toRecharge: 'Top up', toMembership: 'Become a member: generate for free', rateLimited: 'Too many generations. Try again in {s} seconds.',
-    interrupted: 'The connection broke before the end. What was saved is in History.', chars: '{n} / 8000',
+    interrupted: 'The connection broke, but the generation goes on on the server: reconnect, or find it in History later.', chars: '{n} / 8000',
   },
   image: {
     title: 'AI images', prompt: 'Describe the picture', promptPlaceholder: 'e.g. An ink-wash water town in light rain', size: 'Size', count: 'Count',
@@ -55,6 +57,11 @@ const en: typeof zh = {
     title: 'History', open: 'Read in full', again: 'Run again', prompt: 'Prompt', content: 'Output', status: 'Status',
     refunded: 'Refunded', charged: '{n} credits', free: 'Free', image: 'Image generation', tokens: '{n} tokens',
     statuses: { RUNNING: 'Running', SUCCEEDED: 'Succeeded', FAILED: 'Failed', ABORTED: 'Aborted' },
+    endReason: 'How it ended', started: 'Started', finished: 'Ended', credits: 'Credits', continue: 'Continue reading', detail: 'Details',
+    endReasons: {
+      running: 'Still being written', completed: 'Completed', upstream_error: 'The AI service failed', task_failed: 'The image task failed',
+      cancelled: 'Stopped by you', worker_lost: 'Interrupted on our side', unknown: 'Unknown',
+    },
   },
   recharge: {
     title: 'Top up credits', packages: 'Choose a package', bonus: '+{n} bonus', custom: 'Custom amount', customUnit: 'yuan',

@@ -36,12 +36,14 @@ export default {
     title: 'AI 写作', tools: '写作工具', model: '模型', cost: '每次 {n} 积分', costFree: '会员免费（原价 {n} 积分）',
     prompt: '你想写什么？', promptPlaceholder: '例如：写一篇关于秋天的散文，500 字左右', generate: '开始生成',
     stop: '停止', output: '生成结果', streaming: '生成中…', done: '完成：{tokens} 个字词，扣除 {charged} 积分，余额 {balance}',
-    doneFree: '完成：{tokens} 个字词，会员免费', stopped: '已停止生成。', stoppedCharged: '已停止：已生成的部分照常计费。',
+    doneFree: '完成：{tokens} 个字词，会员免费', stopping: '正在停止…',
+    stoppedCharged: '已停止：已生成的内容已保留，扣除 {charged} 积分，余额 {balance}。', stoppedFree: '已停止：已生成的内容已保留（会员免费）。',
+    stoppedRefunded: '已在写出内容前停止，积分已退回，当前余额 {balance} 积分。', resumed: '已重新连接到进行中的生成…', reconnect: '重新连接',
     exportMd: '导出 .md', exportTxt: '导出 .txt', nothing: '生成结果会显示在这里。',
     refunded: '积分已退回，当前余额 {balance} 积分。', failed: '生成失败', lengthCut: '内容达到长度上限，已截断。',
     insufficientTitle: '积分不足', insufficientBody: '本次生成需要 {required} 积分，你的余额为 {balance} 积分。',
     toRecharge: '去充值', toMembership: '开通会员，免费生成', rateLimited: '生成太频繁了，请在 {s} 秒后再试。',
-    interrupted: '连接中断，生成未完成。可在「历史」中查看已保存的内容。', chars: '{n} / 8000',
+    interrupted: '连接中断，但生成仍在服务器上继续：可重新连接，或稍后在「历史」中查看。', chars: '{n} / 8000',
   },
   image: {
     title: 'AI 图片', prompt: '画面描述', promptPlaceholder: '例如：水墨风格的江南小镇，细雨', size: '尺寸', count: '数量',
@@ -53,6 +55,11 @@ export default {
     title: '生成历史', open: '查看全文', again: '再次生成', prompt: '输入', content: '输出', status: '状态',
     refunded: '已退款', charged: '扣除 {n} 积分', free: '免费', image: '图片生成', tokens: '{n} 个字词',
     statuses: { RUNNING: '生成中', SUCCEEDED: '成功', FAILED: '失败', ABORTED: '已中止' },
+    endReason: '结束原因', started: '开始时间', finished: '结束时间', credits: '积分', continue: '继续阅读', detail: '详情',
+    endReasons: {
+      running: '仍在生成', completed: '正常完成', upstream_error: 'AI 服务出错', task_failed: '图片任务失败',
+      cancelled: '已手动停止', worker_lost: '服务端中断', unknown: '未知原因',
+    },
   },
   recharge: {
     title: '积分充值', packages: '选择套餐', bonus: '赠 {n}', custom: '自定义金额', customUnit: '元',

@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { api, onUnauthorized } from '../api'
 import { getToken, setToken } from '../api/session'
+import { forgetGeneration } from '../lib/resume'
 import type { AuthReply, User } from '../api/types'
 
 export const useAuth = defineStore('auth', () => {
@@ -18,6 +19,7 @@ export const useAuth = defineStore('auth', () => {
   /** Forget the token locally (after logout, or when the API says it is no longer valid). */
   function forget(): void {
     setToken(null)
+    forgetGeneration()  // the next account in this tab does not reattach to it
     token.value = null
     user.value = null
   }
