@@ -38,13 +38,22 @@ int GenerationCap(const lib::base::Config& config) {
     return std::max(1, config.fcgi.threads - std::max(1, config.fcgi.threads / 4));
 }
 
-lib::generation::ProgressTiming TimingFor(const lib::base::Config& config) {
-    lib::generation::ProgressTiming timing;
-    // The heartbeat keeps well inside the bound recovery waits for (three beats per bound).
-    timing.heartbeat_every = std::min<std::chrono::milliseconds>(
+// The heartbeat keeps well inside the bound recovery waits for (three beats per bound).
+std::chrono::milliseconds HeartbeatEvery(const lib::base::Config& config) {
+    return std::min<std::chrono::milliseconds>(
         lib::generation::kHeartbeatEvery,
         std::chrono::seconds(config.generation.heartbeat_stale_s) / 3);
-    timing.finish_retry_for = timing.heartbeat_every * 2;
+}
+
+lib::generation::LiveTiming LiveTimingFor(const lib::base::Config& config) {
+    lib::generation::LiveTiming timing;
+    timing.heartbeat_every = HeartbeatEvery(config);
+    return timing;
+}
+
+lib::generation::ProgressTiming TimingFor(const lib::base::Config& config) {
+    lib::generation::ProgressTiming timing;
+    timing.finish_retry_for = HeartbeatEvery(config) * 2;
     return timing;
 }
 
@@ -63,8 +72,11 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
       models(lib::generation::ModelCatalog(config)),
       generations(db, clock, wallet, LimitsFor(config)),
       live_generations(
-          GenerationCap(config), [this] { return generations.CancelsRequested(); },
-          std::chrono::milliseconds(500)),
+          GenerationCap(config), LiveTimingFor(config),
+          [this](const std::vector<lib::generation::ProgressFlush>& flushes) {
+              return generations.SaveProgress(flushes);
+          },
+          [this] { return generations.CancelsRequested(); }),
       generation_deps{generations,
                       providers,
                       models,

@@ -484,11 +484,16 @@ FinishResult Generations::FinishOnce(int64_t generation_id, const Verdict& verdi
     });
 }
 
-bool Generations::SaveProgress(int64_t generation_id, const ProgressFlush& flush) const {
-    return db::WithLease(pool_, [&](db::Lease& lease) {
+std::vector<bool> Generations::SaveProgress(const std::vector<ProgressFlush>& flushes) const {
+    return db::RetryOnAborted(pool_, "generation.progress", [&](db::Transaction& tx) {
         const base::TimePoint now = clock_.Now();
-        return lease.Execute(kSaveProgressSql, flush.text, flush.delta_ends, flush.deltas,
-                             flush.deltas, now, now, now, generation_id) == 1;
+        std::vector<bool> kept;
+        kept.reserve(flushes.size());
+        for (const ProgressFlush& f : flushes) {
+            kept.push_back(tx.Execute(kSaveProgressSql, f.text, f.delta_ends, f.deltas, f.deltas,
+                                      now, now, now, f.generation_id) == 1);
+        }
+        return kept;
     });
 }
 

@@ -23,6 +23,7 @@
 #include "lib/billing/idempotency.h"
 #include "lib/billing/wallet.h"
 #include "lib/db/db.h"
+#include "lib/generation/live.h"
 #include "lib/generation/settle.h"
 
 namespace inkstone::lib::generation {
@@ -119,13 +120,6 @@ struct FinishResult {
     int64_t balance = 0;        ///< the user's credits after this
 };
 
-/// Text that arrived since the last flush, appended to the stored text.
-struct ProgressFlush {
-    std::string_view text;
-    std::string_view delta_ends;  ///< the new deltas' ends, "12,20," (offsets in the whole text)
-    int64_t deltas = 0;           ///< the stored count after this flush
-};
-
 /// Where each delta of a stored text ends: `delta_ends` parsed ("5,12," -> {5, 12}). An entry
 /// past the text or out of order is an invariant failure.
 std::vector<size_t> DeltaEnds(int64_t generation_id, std::string_view delta_ends, size_t text_size);
@@ -195,9 +189,10 @@ class Generations {
     FinishResult Finish(int64_t generation_id, const Verdict& verdict,
                         const GenerationOutput& output) const;
 
-    /// Appends text that arrived to a RUNNING generation and beats its heart, in one statement.
-    /// false: stop the upstream call (the owner asked to cancel, or someone else finished it).
-    bool SaveProgress(int64_t generation_id, const ProgressFlush& flush) const;
+    /// Appends the text that arrived to each RUNNING generation and beats its heart: one
+    /// statement each, all in one transaction (LiveBoard's tick). For each, false: stop its
+    /// upstream call (the owner asked to, or someone else finished it).
+    std::vector<bool> SaveProgress(const std::vector<ProgressFlush>& flushes) const;
 
     /// The owner's stop of a RUNNING text generation: 404 for an unknown id or another user's
     /// (and for images, which cannot be stopped), kEnded when it had already ended.

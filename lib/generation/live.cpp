@@ -12,10 +12,29 @@
 
 namespace inkstone::lib::generation {
 
-LiveGeneration::LiveGeneration() : wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+LiveGeneration::LiveGeneration(int64_t generation_id, bool stream)
+    : id_(generation_id),
+      stream_(stream),
+      wake_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+      last_write_(SteadyClock::now()) {}
 
 LiveGeneration::~LiveGeneration() {
     if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+int64_t LiveGeneration::Append(std::string_view text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_.append(text);
+    ends_ += std::to_string(text_.size());
+    ends_ += ',';
+    return ++deltas_;
+}
+
+void LiveGeneration::Received(std::string* text, std::string* ends, int64_t* deltas) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    *text = text_;
+    *ends = ends_;
+    *deltas = deltas_;
 }
 
 void LiveGeneration::Stop() {
@@ -27,8 +46,40 @@ void LiveGeneration::Stop() {
     }
 }
 
-LiveBoard::LiveBoard(int cap, StopsSource stops, std::chrono::milliseconds poll)
-    : cap_(std::max(1, cap)), stops_(std::move(stops)), poll_(poll) {
+bool LiveGeneration::TakeDue(const LiveTiming& timing, SteadyClock::time_point now,
+                             ProgressFlush* flush) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t pending = deltas_ - stored_deltas_;
+    const auto since = now - last_write_;
+    // A stream's first delta goes out at the next tick: a reattach shows it, and a stop after
+    // it is charged on every worker's evidence.
+    const bool due =
+        (stream_ && stored_deltas_ == 0 && pending > 0) || since >= timing.heartbeat_every ||
+        (pending > 0 && (since >= timing.flush_every || pending >= timing.flush_deltas));
+    if (!due) return false;
+    flush->generation_id = id_;
+    flush->text = text_.substr(stored_bytes_);
+    flush->delta_ends = ends_.substr(stored_ends_);
+    flush->deltas = deltas_;
+    taken_bytes_ = text_.size();
+    taken_ends_ = ends_.size();
+    taken_deltas_ = deltas_;
+    return true;
+}
+
+void LiveGeneration::Written(bool ok, SteadyClock::time_point at) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Written or not, wait a full interval before the next try (a database that is away is
+    // not asked again every tick).
+    last_write_ = at;
+    if (!ok) return;
+    stored_bytes_ = taken_bytes_;
+    stored_ends_ = taken_ends_;
+    stored_deltas_ = taken_deltas_;
+}
+
+LiveBoard::LiveBoard(int cap, LiveTiming timing, ProgressWriter write, StopsSource stops)
+    : cap_(std::max(1, cap)), timing_(timing), write_(std::move(write)), stops_(std::move(stops)) {
     thread_ = std::thread([this] { Loop(); });
 }
 
@@ -56,8 +107,8 @@ LiveBoard::Slot LiveBoard::Reserve() {
     return Slot(this);
 }
 
-std::shared_ptr<LiveGeneration> LiveBoard::Register(int64_t generation_id) {
-    auto live = std::make_shared<LiveGeneration>();
+std::shared_ptr<LiveGeneration> LiveBoard::Register(int64_t generation_id, bool stream) {
+    auto live = std::make_shared<LiveGeneration>(generation_id, stream);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         live_[generation_id] = live;
@@ -88,8 +139,45 @@ int LiveBoard::running() const {
     return static_cast<int>(live_.size());
 }
 
-void LiveBoard::PollStops() {
-    for (const int64_t id : stops_()) StopLocal(id);
+std::vector<std::shared_ptr<LiveGeneration>> LiveBoard::Snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::shared_ptr<LiveGeneration>> out;
+    out.reserve(live_.size());
+    for (const auto& [id, live] : live_) out.push_back(live);
+    return out;
+}
+
+void LiveBoard::Tick() {
+    std::lock_guard<std::mutex> one_at_a_time(tick_mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<LiveGeneration>> taken;
+    std::vector<ProgressFlush> flushes;
+    for (const std::shared_ptr<LiveGeneration>& live : Snapshot()) {
+        ProgressFlush flush;
+        if (live->stopped() || !live->TakeDue(timing_, now, &flush)) continue;
+        taken.push_back(live);
+        flushes.push_back(std::move(flush));
+    }
+    if (!flushes.empty()) {
+        std::vector<bool> kept;
+        try {
+            kept = write_(flushes);
+        } catch (const std::exception& e) {
+            // The database is away: the text waits for a later tick (the finish writes all of
+            // it anyway; a heartbeat that stays stale is recovery's business).
+            base::Log(base::LogLevel::kWarn, "generation.flush_failed", Json::Value(e.what()));
+        }
+        const bool ok = kept.size() == flushes.size();
+        for (size_t i = 0; i < taken.size(); ++i) {
+            taken[i]->Written(ok, now);
+            if (ok && !kept[i]) taken[i]->Stop();  // stopped or finished by someone else
+        }
+    }
+    try {
+        for (const int64_t id : stops_()) StopLocal(id);
+    } catch (const std::exception& e) {
+        base::Log(base::LogLevel::kWarn, "generation.stop_poll_failed", Json::Value(e.what()));
+    }
 }
 
 void LiveBoard::Loop() {
@@ -99,16 +187,10 @@ void LiveBoard::Loop() {
             wake_.wait(lock, [this] { return quit_ || !live_.empty(); });
             continue;
         }
-        wake_.wait_for(lock, poll_, [this] { return quit_; });
+        wake_.wait_for(lock, timing_.tick, [this] { return quit_; });
         if (quit_ || live_.empty()) continue;
         lock.unlock();
-        try {
-            PollStops();
-        } catch (const std::exception& e) {
-            // The database is away: stops wait for the next read (the generating thread's own
-            // flushes see them too).
-            base::Log(base::LogLevel::kWarn, "generation.stop_poll_failed", Json::Value(e.what()));
-        }
+        Tick();
         lock.lock();
     }
 }

@@ -19,97 +19,34 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-/// Between the provider and the client, on the generating thread: keeps the text, stores it as
-/// it arrives (the first delta of a stream at once, then at most flush_every late or every
-/// flush_deltas deltas) with the heartbeat, forwards each delta to a streaming client while it
-/// listens, and stops the call when the owner asked to (the board's flag, or a flush that found
-/// the stop in the row). A JSON client is only collected for: streaming upstream even then means
-/// the idle timeout guards every generation.
+/// Between the provider and the client, on the generating thread: hands each delta to the
+/// board (which stores it, lib/generation/live.h), forwards it to a streaming client while it
+/// listens, and stops the call when the owner asked to. A JSON client is only collected for:
+/// streaming upstream even then means the idle timeout guards every generation.
 class Progress final : public ai::StreamSink, public ai::CancelToken {
   public:
-    Progress(const Generations& generations, const ProgressTiming& timing, int64_t generation_id,
-             TextClient& client, bool stream, const LiveGeneration& live)
-        : generations_(generations),
-          timing_(timing),
-          generation_id_(generation_id),
-          client_(client),
-          stream_(stream),
-          live_(live),
-          last_write_(SteadyClock::now()) {}
+    Progress(TextClient& client, bool stream, LiveGeneration& live)
+        : client_(client), stream_(stream), live_(live) {}
 
     bool OnDelta(std::string_view text) override {
-        content_.append(text);
-        ++deltas_;
-        ends_ += std::to_string(content_.size());
-        ends_ += ',';
-        if (stream_ && listening_ && !client_.OnDelta(text, deltas_)) listening_ = false;
-        // A stream's first delta is stored at once: a reattach shows it, and a stop after it
-        // is charged on every worker's evidence.
-        MaybeFlush(stream_ && deltas_ == 1);
-        return !stop_;
+        const int64_t seq = live_.Append(text);
+        if (stream_ && listening_ && !client_.OnDelta(text, seq)) listening_ = false;
+        return !live_.stopped();
     }
 
-    /// The provider asks this at least once a second while it waits: the generating thread's
-    /// periodic work (keep-alive, flush, heartbeat) happens here, hence the mutable state.
+    /// The provider asks this at least once a second while it waits: the stream's keep-alive
+    /// goes out here.
     bool IsCancelled() const override {
-        if (live_.stopped()) stop_ = true;
-        if (!stop_) {
-            if (listening_) client_.Idle();
-            MaybeFlush(false);
-        }
-        return stop_;
+        if (listening_) client_.Idle();
+        return live_.stopped();
     }
     int WakeFd() const override { return live_.WakeFd(); }
 
-    const std::string& content() const { return content_; }
-    const std::string& ends() const { return ends_; }
-    int64_t deltas() const { return deltas_; }
-    /// The owner's stop (or another finisher) ended the call, not upstream.
-    bool stopped() const { return stop_; }
-
   private:
-    void MaybeFlush(bool now) const {
-        const auto t = SteadyClock::now();
-        const int64_t pending = deltas_ - flushed_deltas_;
-        const bool due = now || t - last_write_ >= timing_.heartbeat_every ||
-                         (pending > 0 && (t - last_write_ >= timing_.flush_every ||
-                                          pending >= timing_.flush_deltas));
-        if (!due || stop_) return;
-        ProgressFlush flush;
-        flush.text = std::string_view(content_).substr(flushed_bytes_);
-        flush.delta_ends = std::string_view(ends_).substr(flushed_ends_);
-        flush.deltas = deltas_;
-        try {
-            if (!generations_.SaveProgress(generation_id_, flush)) stop_ = true;
-            flushed_bytes_ = content_.size();
-            flushed_ends_ = ends_.size();
-            flushed_deltas_ = deltas_;
-        } catch (const std::exception& e) {
-            // The database is away: keep generating and try again at the next due time (the
-            // finish writes everything; a stale heartbeat meanwhile is recovery's business).
-            Json::Value f;
-            f["generation_id"] = Json::Int64(generation_id_);
-            f["error"] = e.what();
-            base::Log(base::LogLevel::kWarn, "generation.flush_failed", f);
-        }
-        last_write_ = t;
-    }
-
-    const Generations& generations_;
-    const ProgressTiming& timing_;
-    const int64_t generation_id_;
     TextClient& client_;
     const bool stream_;
-    const LiveGeneration& live_;
-    std::string content_;
-    std::string ends_;
-    int64_t deltas_ = 0;
+    LiveGeneration& live_;
     bool listening_ = true;
-    mutable bool stop_ = false;
-    mutable size_t flushed_bytes_ = 0;
-    mutable size_t flushed_ends_ = 0;
-    mutable int64_t flushed_deltas_ = 0;
-    mutable SteadyClock::time_point last_write_;
 };
 
 ai::GenerateRequest CallFor(const TextOrder& order, const WritingTool& tool) {
@@ -144,14 +81,21 @@ void LogStopped(int64_t generation_id, int64_t deltas, const FinishResult& finis
 /// Removes the generation from the board when its call ends, however it ends.
 class Registered {
   public:
-    Registered(LiveBoard& board, int64_t id) : board_(board), id_(id), live_(board.Register(id)) {}
-    ~Registered() { board_.Unregister(id_); }
-    const LiveGeneration& live() const { return *live_; }
+    Registered(LiveBoard& board, int64_t id, bool stream)
+        : board_(board), id_(id), live_(board.Register(id, stream)) {}
+    ~Registered() { Done(); }
+    /// The call has ended: the board stores nothing more (the finish writes the whole text).
+    void Done() {
+        if (!done_) board_.Unregister(id_);
+        done_ = true;
+    }
+    LiveGeneration& live() const { return *live_; }
 
   private:
     LiveBoard& board_;
     const int64_t id_;
     const std::shared_ptr<LiveGeneration> live_;
+    bool done_ = false;
 };
 
 }  // namespace
@@ -205,25 +149,25 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     if (started.replayed) return text;
     // Every line from here on (the provider's `qwen.call` too) names the generation.
     const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
-    const Registered registered(board_, started.generation_id);
+    Registered registered(board_, started.generation_id, order.stream);
     client.Started(started);
 
-    Progress progress(generations_, timing_, started.generation_id, client, order.stream,
-                      registered.live());
+    Progress progress(client, order.stream, registered.live());
     const ai::Outcome<ai::GenerateResult> result =
         provider.Generate(CallFor(order, *tool), &progress, progress);
+    registered.Done();
 
-    GenerationFacts facts;
-    facts.credits_charged = started.credits_charged;
-    facts.delivered = progress.deltas() > 0;
     GenerationOutput output;
-    output.delivered = facts.delivered;
     // Every ending keeps the text that arrived: the whole answer, the part before a stop, or
     // the part before upstream failed (marked by the status and end_reason).
-    output.content = progress.content();
-    output.deltas = progress.deltas();
-    output.delta_ends = progress.ends();
-    text.content = progress.content();
+    std::string content;
+    registered.live().Received(&content, &output.delta_ends, &output.deltas);
+    GenerationFacts facts;
+    facts.credits_charged = started.credits_charged;
+    facts.delivered = output.deltas > 0;
+    output.delivered = facts.delivered;
+    output.content = content;
+    text.content = std::move(content);
     if (result.ok()) {
         const ai::GenerateResult& done = result.value();
         facts.ending = Ending::kSucceeded;
@@ -250,7 +194,7 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     const Verdict verdict = Settle(facts);
     const FinishResult finish = FinishRetrying(started.generation_id, verdict, output);
     if (facts.ending == Ending::kCancelled) {
-        LogStopped(started.generation_id, progress.deltas(), finish);
+        LogStopped(started.generation_id, output.deltas, finish);
     }
     text.credits_charged = finish.refunded ? 0 : started.credits_charged;
     text.balance = finish.balance;

@@ -52,11 +52,8 @@ class FollowClient {
     virtual bool Wait(std::chrono::milliseconds wait) = 0;
 };
 
-/// How often the generating thread writes what arrived (README, "Generation (Qwen)").
+/// The service's own timings (the board's are LiveTiming).
 struct ProgressTiming {
-    std::chrono::milliseconds flush_every{1000};  ///< text that arrived, at most this late
-    int flush_deltas = 64;                        ///< or after this many deltas
-    std::chrono::milliseconds heartbeat_every{5000};
     /// A failed finish (DB away, deadlocks) is retried with backoff for this long; then the
     /// row stays RUNNING and recovery refunds it once its heartbeat is stale.
     std::chrono::milliseconds finish_retry_for{10000};
