@@ -190,6 +190,24 @@ const journeys = {
     await p.page.locator('[data-test=history-item] [data-test=open]').first().click()
     await p.waitText('[data-test=reader-end-reason]', /正常完成/)
     await p.visit('history-done-detail')
+    await p.page.keyboard.press('Escape')
+    await p.page.waitForSelector('[data-test=reader]', { state: 'hidden' })
+
+    // A reload before the first delta (no id yet): the page sends the same request with the
+    // same Idempotency-Key, a replay of the one generation: one generation, one charge.
+    await generate(p, '第一个字之前刷新 [[sim:first_delay_ms=2500,tokens=12,delay_ms=50]]')
+    await p.page.waitForTimeout(500)
+    await p.page.reload({ waitUntil: 'domcontentloaded' })
+    await p.waitText('[data-test=streaming]', /已重新连接到进行中的生成/)
+    await waitDone(p)
+    await p.waitText('[data-test=summary]', /完成：.*扣除 10 积分，余额 90/)
+    const replayed = await outputState(p)
+    g = (await p.api(`/writing/generations/${replayed.id}`)).body
+    check(g.status === 'SUCCEEDED' && g.deltas === 12 && replayed.deltas === 12, `the replayed generation: ${g.status} ${g.deltas}`)
+    check((await exportedText(p)) === g.content, 'the replayed text is not the generation\'s text')
+    const history = (await p.api('/writing/history')).body
+    check(history.total === 6, `journey 3 made ${history.total} generations, expected 6`)
+    await p.waitText('[data-test=balance]', /^90 积分$/)
   },
 
   // Double click on pay makes exactly one order.
