@@ -510,6 +510,14 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
     return expired;
 }
 
+std::optional<int64_t> Wallet::ChargeOwner(int64_t charge_id) const {
+    return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<int64_t> {
+        db::Rows charge = lease.Query(kSelectChargeSql, charge_id);
+        if (!charge.Next()) return std::nullopt;
+        return charge.Int("user_id");
+    });
+}
+
 std::optional<Balance> Wallet::GetBalance(int64_t user_id) const {
     return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<Balance> {
         db::Rows row = lease.Query(kSelectBalanceSql, user_id);

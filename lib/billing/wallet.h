@@ -138,6 +138,9 @@ class Wallet {
     /// no effect. 404 NOT_FOUND (ApiError) when charge_id is not a CONSUME row.
     bool Refund(int64_t charge_id, std::string_view description) const;
 
+    /// The user a charge (a CONSUME row) belongs to; nullopt when `charge_id` is not a charge.
+    std::optional<int64_t> ChargeOwner(int64_t charge_id) const;
+
     /// Charge() inside the caller's transaction, so a charge can commit or roll back together
     /// with other writes (a generation's start). Same rules and errors; no retry of its own.
     ChargeResult ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,

@@ -426,7 +426,7 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     ASSERT_EQ(wallet().Settle(Notice(monthly, "m-1")), SettleOutcome::kSettled);
     auto balance = wallet().GetBalance(user);
     ASSERT_TRUE(balance);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*balance->member_expired_at), "2026-02-28 10:00:00");
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*balance->member_expired_at), "2026-02-28 10:00:00");
     EXPECT_EQ(balance->credits, 0);  // a membership is not credits
     EXPECT_EQ(
         Scalar("SELECT CONCAT(member_from, ' / ', member_until) FROM inkstone.membership_orders "
@@ -438,17 +438,17 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     clock().Set(At("2026-02-10 00:00:00"));
     const Order quarterly = NewMembershipOrder(user, "quarterly");
     ASSERT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
     EXPECT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kAlreadySettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
 
     // Lapsed: starts from the moment of payment again.
     clock().Set(At("2026-07-01 12:30:00"));
     const Order again = NewMembershipOrder(user, "monthly");
     ASSERT_EQ(wallet().Settle(Notice(again, "m-3")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-08-01 12:30:00");
 }
 
@@ -458,7 +458,7 @@ TEST_F(WalletTest, YearlyPlanFromLeapDayEndsOnFebruary28) {
     const Order yearly = NewMembershipOrder(user, "yearly");
     EXPECT_EQ(yearly.amount_fen, 8800);
     ASSERT_EQ(wallet().Settle(Notice(yearly, "y-1")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2029-02-28 23:00:00");
 }
 
@@ -472,7 +472,7 @@ TEST_F(WalletTest, ConcurrentMembershipPaymentsAddUp) {
         wallet().Settle(Notice(order, "mr-" + order.order_no));
     });
     // Six months from Mar 31, one month at a time: Apr 30, May 30, Jun 30, Jul 30, Aug 30, Sep 30.
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-09-30 00:00:00");
 }
 
