@@ -811,6 +811,10 @@ TEST_F(WalletApi, MockPayIsNotFoundInLiveMode) {
             .JsonBody()["order_no"]
             .asString();
     const auto reload = [&](const std::string& mode) {
+        // The test hooks are refused with live payments, and mock with a public URL.
+        TheStack().pool().SetConfig("testing.hooks", mode == "live" ? "false" : "true");
+        TheStack().pool().SetConfig(
+            "public_base_url", mode == "live" ? setup.public_base_url : "http://127.0.0.1:8080");
         TheStack().pool().SetConfig("payment.mode", mode);
         TheStack().pool().Signal(SIGHUP);
         const long want = mode == "live" ? 404 : 200;
