@@ -161,17 +161,26 @@ std::optional<Refusal> ThrottleRefusal(db::Lease& lease, const ThrottleKey& key,
 // recorded row is the failure unless the login succeeds (which clears it).
 LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, const LoginLimits& limits,
                              std::string_view username, TimePoint attempt_at) {
+    const auto refused = [&](const Refusal& refusal) {
+        ApiError error(ErrorCode::kRateLimited, refusal.message);
+        error.retry_after_s =
+            static_cast<int>(LoginRetryAfterSeconds(refusal.boundary, attempt_at));
+        return error;
+    };
     return db::WithLease(pool, [&](db::Lease& lease) {
+        // A limit that is full already refuses with reads alone (no row has id 0): a flood from
+        // one address then costs three index range scans per attempt and no write.
+        if (const std::optional<Refusal> refusal =
+                ThrottleRefusal(lease, key, limits, 0, attempt_at)) {
+            throw refused(*refusal);
+        }
         lease.Execute(kInsertLoginAttemptSql, key.username_key, key.client_key, attempt_at);
         const int64_t attempt_id = lease.LastInsertId();
         if (const std::optional<Refusal> refusal =
                 ThrottleRefusal(lease, key, limits, attempt_id, attempt_at)) {
             // A refused attempt is not a guess: it must not extend the lock-out.
             lease.Execute(kDeleteLoginAttemptSql, attempt_id);
-            ApiError error(ErrorCode::kRateLimited, refusal->message);
-            error.retry_after_s =
-                static_cast<int>(LoginRetryAfterSeconds(refusal->boundary, attempt_at));
-            throw error;
+            throw refused(*refusal);
         }
         LoginCandidate found;
         found.attempt_id = attempt_id;
@@ -195,19 +204,30 @@ constexpr char kSelectRegistrationBoundarySql[] =
 constexpr char kDeleteRegistrationAttemptSql[] = "DELETE FROM registration_attempts WHERE id = ?";
 
 // Recorded before the password is hashed, like a login attempt; returns the attempt's id.
-int64_t RecordRegistration(db::Lease& lease, const std::string& client_key, int limit,
-                           TimePoint now) {
-    lease.Execute(kInsertRegistrationAttemptSql, client_key, now);
-    const int64_t attempt_id = lease.LastInsertId();
+std::optional<TimePoint> RegistrationBoundary(db::Lease& lease, const std::string& client_key,
+                                              int limit, int64_t attempt_id, TimePoint now) {
     db::Rows rows = lease.Query(kSelectRegistrationBoundarySql, client_key,
                                 now - kRegistrationWindow, attempt_id, limit - 1);
-    if (!rows.Next()) return attempt_id;
-    const TimePoint boundary = rows.Time("attempted_at");
-    lease.Execute(kDeleteRegistrationAttemptSql, attempt_id);
+    if (!rows.Next()) return std::nullopt;
+    return rows.Time("attempted_at");
+}
+
+int64_t RecordRegistration(db::Lease& lease, const std::string& client_key, int limit,
+                           TimePoint now) {
+    // As for logins: a full window refuses with a read alone, a race is caught after the write.
+    std::optional<TimePoint> boundary = RegistrationBoundary(lease, client_key, limit, 0, now);
+    int64_t attempt_id = 0;
+    if (!boundary) {
+        lease.Execute(kInsertRegistrationAttemptSql, client_key, now);
+        attempt_id = lease.LastInsertId();
+        boundary = RegistrationBoundary(lease, client_key, limit, attempt_id, now);
+        if (!boundary) return attempt_id;
+        lease.Execute(kDeleteRegistrationAttemptSql, attempt_id);
+    }
     ApiError error(ErrorCode::kRateLimited,
                    "too many registrations from your address; try again later");
     const int64_t wait =
-        std::chrono::ceil<std::chrono::seconds>(boundary + kRegistrationWindow - now).count();
+        std::chrono::ceil<std::chrono::seconds>(*boundary + kRegistrationWindow - now).count();
     error.retry_after_s = static_cast<int>(wait < 1 ? 1 : wait);
     throw error;
 }

@@ -40,10 +40,10 @@ Stack& TheStack() {
         o.config["auth.registrations_per_address"] = std::to_string(kRegistrationsPerAddress);
         o.nginx_local_conf["realip.conf"] =
             "set_real_ip_from 127.0.0.1;\nreal_ip_header X-Forwarded-For;\n";
-        // nginx's own zone: far above what the tests below send from one address, except the
-        // one that floods it on purpose.
-        o.auth_rate = "50r/s";
-        o.auth_burst = 100;
+        // nginx's own zone as production renders it (nginx/*.conf.in): the flood below meets
+        // both it and the pool's limits, the other tests stay under it.
+        o.auth_rate = "10r/s";
+        o.auth_burst = 20;
         return o;
     }();
     return SharedStack(options);
@@ -101,9 +101,10 @@ TEST(Hardening, LoginFloodFromOneAddressIsThrottledWhileBalanceStaysFast) {
     std::mutex mu;
     std::map<long, int> answers;
     std::vector<std::thread> flood;
-    // ~100 logins/s, above what argon2 can verify on two cores (~50/s): unbounded, every
-    // request thread would end up waiting for a hashing slot.
-    for (int t = 0; t < 4; ++t) {
+    // ~100 logins/s on 24 connections, twice what argon2 verifies on two cores and more
+    // connections than the pool has threads (2 x 8): unbounded, every request thread would
+    // end up waiting for a hashing slot, and the balance checks behind them.
+    for (int t = 0; t < 24; ++t) {
         flood.emplace_back([&, t] {
             const HttpClient c = Client();
             for (int i = 0; !stop.load(); ++i) {
@@ -118,15 +119,17 @@ TEST(Hardening, LoginFloodFromOneAddressIsThrottledWhileBalanceStaysFast) {
                 if (r.status == 429) {
                     EXPECT_FALSE(r.Header("retry-after").empty());
                 }
-                std::this_thread::sleep_for(40ms);
+                std::this_thread::sleep_for(240ms);
             }
         });
     }
-    std::this_thread::sleep_for(1s);  // the flood is on
+    // The first auth.login_failures_per_address attempts are hashed (and some turned away with
+    // 503 while the hashing slots are taken); from then on every attempt is a cheap 429.
+    std::this_thread::sleep_for(3s);
 
     std::vector<double> latencies_ms;
     const HttpClient c = Client();
-    const auto until = std::chrono::steady_clock::now() + 6s;
+    const auto until = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < until) {
         const auto started = std::chrono::steady_clock::now();
         const HttpResponse r = c.Get("/api/v1/credit/balance", user.Auth());
@@ -141,6 +144,10 @@ TEST(Hardening, LoginFloodFromOneAddressIsThrottledWhileBalanceStaysFast) {
     stop = true;
     for (std::thread& t : flood) t.join();
 
+    std::vector<double> sorted = latencies_ms;
+    std::sort(sorted.rbegin(), sorted.rend());
+    std::printf("[ flood    ] slowest balance replies: %.0f %.0f %.0f %.0f %.0f ms\n", sorted[0],
+                sorted[1], sorted[2], sorted[3], sorted[4]);
     const double p50 = Percentile(latencies_ms, 0.50);
     const double p99 = Percentile(latencies_ms, 0.99);
     std::printf(
@@ -150,7 +157,7 @@ TEST(Hardening, LoginFloodFromOneAddressIsThrottledWhileBalanceStaysFast) {
     EXPECT_EQ(mine.status, 200) << mine.body;
     EXPECT_LE(answers[401], kLoginFailuresPerAddress);  // no argon2 run after the limit
     EXPECT_GT(answers[429], 3 * kLoginFailuresPerAddress);
-    EXPECT_GE(latencies_ms.size(), 100u);
+    EXPECT_GE(latencies_ms.size(), 200u);
     EXPECT_LT(p99, 100.0);
 }
 

@@ -148,7 +148,8 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                 } else if (r.status != 402 || r.JsonBody()["code"] != "INSUFFICIENT_CREDITS") {
                     tally.Unexpected("charge", r);
                 }
-            } else if (dice < 97) {  // refund a charge, by its owner, maybe again, maybe concurrently
+            } else if (dice <
+                       97) {  // refund a charge, by its owner, maybe again, maybe concurrently
                 int64_t charge_id = 0;
                 int owner = u;
                 {
@@ -159,10 +160,9 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                     }
                 }
                 if (charge_id == 0) continue;
-                HttpResponse r =
-                    c.Post("/api/v1/_test/credit/refund",
-                           JsonObject({{"charge_id", Json::Int64{charge_id}}}),
-                           users[owner].Auth());
+                HttpResponse r = c.Post("/api/v1/_test/credit/refund",
+                                        JsonObject({{"charge_id", Json::Int64{charge_id}}}),
+                                        users[owner].Auth());
                 tally.Count("refund", r.status);
                 if (r.status != 200) {
                     tally.Unexpected("refund", r);
