@@ -71,11 +71,13 @@ int main(int argc, char** argv) {
     }
     if (config_file.empty() && access("inkstone.conf", R_OK) == 0) config_file = "inkstone.conf";
 
-    // Startup, --check-config and every SIGHUP reload check the payment keys once in the master,
-    // so a missing or unreadable key stops them with its name before any worker forks.
+    // Startup, --check-config and every SIGHUP reload check the config's safety rules and the
+    // payment keys once in the master, so an unsafe config or a missing key stops them with its
+    // name before any worker forks (a reload keeps the running config).
     auto load = [config_file] {
         lib::base::Config config =
             lib::base::LoadConfig({config_file, ".env", lib::base::ProcessEnvironment()});
+        lib::base::CheckServingConfig(config);
         if (config.payment.mode == "live") lib::payments::LoadPaymentKeys(config);
         return config;
     };
@@ -87,7 +89,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (check_only) {
-        std::cout << config.Describe();
+        std::cout << config.Describe() << "# " << lib::base::DescribePaymentMode(config) << "\n";
         return 0;
     }
     lib::base::LogInit(config.log);

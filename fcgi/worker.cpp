@@ -1,12 +1,16 @@
 #include "fcgi/worker.h"
 
+#include <arpa/inet.h>
 #include <fcgiapp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,10 +18,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "fcgi/fcgi_io.h"
+#include "lib/base/address.h"
 #include "lib/base/log.h"
 
 namespace inkstone::fcgi {
@@ -30,6 +37,10 @@ struct Worker {
     WorkerSlot* slot;
     Application* app = nullptr;
     int wake_fd = -1;
+    /// A TCP listener: its peers are checked against `allow` before libfcgi reads a byte.
+    bool tcp = false;
+    std::vector<lib::base::Cidr> allow;
+    std::atomic<int64_t> last_refusal_log_ms{0};
     std::atomic<bool> stopping{false};
     std::atomic<bool> retire{false};
     std::atomic<int> running{0};
@@ -88,6 +99,74 @@ void StopAccepting(Worker& w) {
     }
 }
 
+/// The peer of an accepted TCP connection, or nullopt when it cannot be told.
+std::optional<lib::base::IpAddress> PeerOf(const sockaddr_storage& peer) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* bytes = nullptr;
+    if (peer.ss_family == AF_INET) {
+        bytes = &reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
+    } else if (peer.ss_family == AF_INET6) {
+        bytes = &reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    } else {
+        return std::nullopt;
+    }
+    if (inet_ntop(peer.ss_family, bytes, text, sizeof text) == nullptr) return std::nullopt;
+    return lib::base::ParseIpAddress(text);
+}
+
+void LogRefusal(Worker& w, const std::string& peer) {
+    // At most one line a second per worker: a stranger hammering the port must not flood the log.
+    const int64_t now = NowMs();
+    int64_t last = w.last_refusal_log_ms.load();
+    if (now - last < 1000 || !w.last_refusal_log_ms.compare_exchange_strong(last, now)) return;
+    Json::Value f;
+    f["peer"] = peer;
+    f["listen"] = w.config.fcgi.listen;
+    lib::base::Log(lib::base::LogLevel::kWarn, "fcgi_peer_refused", f);
+}
+
+/// FCGX_Accept_r, but over TCP the connection is accepted here first and a peer outside
+/// fcgi.allow is closed before anything is read from it: a FastCGI client sets REMOTE_ADDR and
+/// every other parameter itself. libfcgi has no hook between its accept() and its first read
+/// (its FCGI_WEB_SERVER_ADDRS knows exact IPv4 addresses only), so the accepted socket is
+/// handed to it as the request's connection, the way a kept connection is, and the request's
+/// listening socket is -1 so libfcgi never accepts one unchecked. Returns FCGX_Accept_r's code;
+/// -EAGAIN when there was nothing (left) to accept.
+int Accept(Worker& w, FCGX_Request& fcgi) {
+    if (!w.tcp || fcgi.ipcFd >= 0) return FCGX_Accept_r(&fcgi);
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    const int fd = accept4(w.listen_fd, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_CLOEXEC);
+    if (fd < 0) return -errno;
+    const std::optional<lib::base::IpAddress> address = PeerOf(peer);
+    if (!address || !lib::base::AnyContains(w.allow, *address)) {
+        close(fd);
+        LogRefusal(w, address ? address->ToString() : "(unknown)");
+        return -EAGAIN;
+    }
+    // libfcgi sets this on the TCP connections it accepts itself.
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcgi.ipcFd = fd;
+    // FCGX_Accept_r first finishes the previous request and would close a connection not
+    // marked kept; the request read next sets the flag for real.
+    fcgi.keepConnection = 1;
+    return FCGX_Accept_r(&fcgi);
+}
+
+/// Puts this thread's waiter at the end of the listening socket's wait queue. With
+/// EPOLLEXCLUSIVE the kernel hands a connection to the first idle waiter in that queue, which
+/// is in registration order: without this the threads of the worker that started first take
+/// every connection while any of them is idle, and the other workers idle. Re-registering
+/// after each accept makes the order "longest waiting first", across workers.
+bool RequeueWaiter(Worker& w, int ep) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = w.listen_fd;
+    return epoll_ctl(ep, EPOLL_CTL_DEL, w.listen_fd, nullptr) == 0 &&
+           epoll_ctl(ep, EPOLL_CTL_ADD, w.listen_fd, &ev) == 0;
+}
+
 enum class Wait { kReady, kAgain, kStop };
 
 /// Blocks until FCGX_Accept_r has something to read: a new connection on the listening socket
@@ -133,7 +212,7 @@ void* ThreadMain(void* arg) {
     }
 
     FCGX_Request fcgi;
-    FCGX_InitRequest(&fcgi, w.listen_fd, 0);
+    FCGX_InitRequest(&fcgi, w.tcp ? -1 : w.listen_fd, 0);
     w.slot->threads++;
     const auto serve = [&w, &fcgi] {
         w.slot->busy++;
@@ -152,13 +231,22 @@ void* ThreadMain(void* arg) {
         if (wait == Wait::kStop) break;
         if (wait == Wait::kAgain) continue;
 
-        int rc = FCGX_Accept_r(&fcgi);
+        const bool from_listener = fcgi.ipcFd < 0;
+        int rc = Accept(w, fcgi);
         if (rc < 0) {
-            // Lost the race for the connection (EAGAIN) or the peer gave up: wait again.
-            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED) {
+            // Lost the race for the connection (EAGAIN), the peer gave up, or (TCP) a kept
+            // connection ended and libfcgi, which may not accept, says EBADF: wait again.
+            if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED &&
+                rc != -EBADF) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
             }
             continue;
+        }
+        if (from_listener && !RequeueWaiter(w, ep)) {
+            lib::base::Log(lib::base::LogLevel::kError, "epoll_requeue_failed",
+                           Json::Value(std::strerror(errno)));
+            ok = false;
+            w.retire = true;
         }
         serve();
     }
@@ -172,7 +260,7 @@ void* ThreadMain(void* arg) {
     // A connection nginx kept is given back first: FCGX_Accept_r would wait on it for a next
     // request that may never come (nginx retries one sent meanwhile on another connection).
     if (fcgi.ipcFd >= 0) FCGX_Free(&fcgi, 1);
-    if (ok && FCGX_Accept_r(&fcgi) >= 0) serve();
+    if (ok && Accept(w, fcgi) >= 0) serve();
     FCGX_Free(&fcgi, 1);
     w.slot->threads--;
     w.app->ThreadStopping();
@@ -208,6 +296,12 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
 
     Worker w{listen_fd, config, board, slot};
     w.app = app.get();
+    sockaddr_storage bound{};
+    socklen_t bound_length = sizeof bound;
+    w.tcp = getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &bound_length) == 0 &&
+            (bound.ss_family == AF_INET || bound.ss_family == AF_INET6);
+    // Checked when the config was loaded; an empty list here would refuse everyone.
+    w.allow = lib::base::ParseCidrList(config.fcgi.allow).value_or(std::vector<lib::base::Cidr>{});
     w.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (w.wake_fd < 0) _exit(kWorkerExitStartup);
 

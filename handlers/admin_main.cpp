@@ -14,9 +14,13 @@
 #include <vector>
 
 #include "handlers/admin.h"
+#include "handlers/app.h"
 #include "lib/base/config.h"
+#include "lib/base/log.h"
 #include "lib/db/db.h"
 #include "lib/db/migrate.h"
+#include "lib/payments/notify.h"
+#include "lib/payments/payment_keys.h"
 
 namespace inkstone::handlers {
 namespace {
@@ -74,11 +78,26 @@ int RevokeAdminCommand(const lib::base::Config& config, const std::vector<std::s
     return RevokeAdmin(pool, args[0], std::cout);
 }
 
+// The server's own jobs, built as a worker builds them (live payments load their keys), run
+// once on this thread; each is safe beside running workers. Logs go to log.file like theirs.
+int RunJobsCommand(const lib::base::Config& config, const std::vector<std::string>&) {
+    if (config.payment.mode == "live") lib::payments::LoadPaymentKeys(config);
+    lib::base::LogInit(config.log);
+    const lib::payments::MockProvider mock = lib::payments::NewMockProvider();
+    App app(config, mock);
+    for (const lib::base::Job& job : app.Jobs()) {
+        job.run();
+        std::cout << "ran " << job.name << "\n";
+    }
+    return 0;
+}
+
 constexpr Command kCommands[] = {
     {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
     {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
     {"grant-admin", "USER", 1, 1, GrantAdminCommand, "give USER the admin role"},
     {"revoke-admin", "USER", 1, 1, RevokeAdminCommand, "take the admin role from USER"},
+    {"run-jobs", "", 0, 0, RunJobsCommand, "run every background job once, now"},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -61,11 +61,17 @@ lib::generation::ProgressTiming TimingFor(const lib::base::Config& config) {
 // never holds the job thread for long whatever the backlog (the next run takes the rest).
 constexpr int64_t kJobBatch = 500;
 constexpr lib::base::BatchBudget kJobBudget{20, std::chrono::seconds(10)};
+// Reconciliation waits on the payment providers: it runs on a lane of its own, so a slow
+// provider never delays generation recovery or image polling, and it stops asking once its
+// budget per run is spent (the next run, 30 s later, goes on where it stopped).
+constexpr char kPaymentsLane[] = "payments";
+constexpr std::chrono::seconds kReconcileBudget{10};
 
 }  // namespace
 
 HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
-                       const lib::base::Clock& clock, const lib::ai::ProviderMap& providers,
+                       lib::db::HealthProbe& probe, const lib::base::Clock& clock,
+                       const lib::ai::ProviderMap& providers,
                        const lib::payments::MockProvider& mock_payments,
                        std::function<std::vector<lib::base::Job>()> jobs)
     : wallet(db, clock, WalletOptionsFor(config)),
@@ -97,8 +103,8 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
       payment_providers(lib::payments::Providers::FromConfig(config, mock_payments)),
       notifies(payment_providers, wallet, clock),
       orders(db, clock, std::chrono::seconds(config.payment.order_ttl_s),
-             lib::payments::RegistrationHook(payment_providers)),
-      health(db),
+             lib::payments::RegistrationHook(payment_providers), config.payment.max_pending_orders),
+      health(probe),
       accounts(db, clock, config.auth),
       register_user(accounts),
       login(accounts),
@@ -125,8 +131,10 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
 App::App(const lib::base::Config& config, const lib::payments::MockProvider& mock_payments)
     : config_(config),
       db_(config_.db),
+      health_probe_(config_.db),
       providers_(config_),
-      handlers_(config_, db_, clock_, providers_, mock_payments, [this] { return Jobs(); }),
+      handlers_(config_, db_, health_probe_, clock_, providers_, mock_payments,
+                [this] { return Jobs(); }),
       router_(Routes(handlers_)),
       authenticator_(handlers_.accounts) {}
 
@@ -153,11 +161,13 @@ std::vector<lib::base::Job> App::Jobs() {
          }},
         {"payment.expire_orders", std::chrono::seconds(30),
          [&wallet, &clock, reconcile] {
+             const auto ask_until = std::chrono::steady_clock::now() + kReconcileBudget;
              lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
-                 return static_cast<int64_t>(
-                     wallet.ExpireOrders(clock.Now(), static_cast<int>(kJobBatch), reconcile));
+                 return static_cast<int64_t>(wallet.ExpireOrders(
+                     clock.Now(), static_cast<int>(kJobBatch), reconcile, ask_until));
              });
-         }},
+         },
+         kPaymentsLane},
         {"idempotency.purge", std::chrono::minutes(10),
          [&db, &clock] {
              lib::base::RunBatches(kJobBudget, kJobBatch, [&] {

@@ -20,6 +20,7 @@
 #include "lib/billing/order_service.h"
 #include "lib/billing/wallet.h"
 #include "lib/db/db.h"
+#include "lib/db/health_probe.h"
 #include "lib/generation/generations.h"
 #include "lib/http/router.h"
 #include "lib/payments/notify.h"
@@ -28,8 +29,8 @@ namespace inkstone::handlers {
 
 /// Every service and handler instance. routes.cpp reads it to build the table.
 struct HandlerSet {
-    HandlerSet(const lib::base::Config& config, lib::db::Pool& db, const lib::base::Clock& clock,
-               const lib::ai::ProviderMap& providers,
+    HandlerSet(const lib::base::Config& config, lib::db::Pool& db, lib::db::HealthProbe& probe,
+               const lib::base::Clock& clock, const lib::ai::ProviderMap& providers,
                const lib::payments::MockProvider& mock_payments,
                std::function<std::vector<lib::base::Job>()> jobs);
 
@@ -94,6 +95,7 @@ class App final {
     const lib::base::Config config_;
     const lib::base::SystemClock clock_;
     lib::db::Pool db_;
+    lib::db::HealthProbe health_probe_;
     const lib::ai::ProviderMap providers_;
     const HandlerSet handlers_;
     const lib::http::Router router_;

@@ -54,7 +54,9 @@ const lib::http::Principal& RequirePrincipal(const lib::http::Request& request) 
 lib::http::Response RegisterHandler::Handle(const lib::http::Request& request,
                                             lib::http::StreamWriter&) const {
     // request.json is parsed and checked (an object) by the dispatcher.
-    const accounts::Session session = accounts_.Register(ParseNewAccount(request.json));
+    accounts::NewAccount account = ParseNewAccount(request.json);
+    account.remote_addr = request.remote_addr;
+    const accounts::Session session = accounts_.Register(account);
     return SessionResponse(201, session);
 }
 

@@ -24,7 +24,13 @@ lib::http::Response AlipayReply(int status, const char* text) {
     return lib::http::Response::Text(status, "text/plain; charset=utf-8", text);
 }
 
-lib::http::Response WechatFailure(int status, const std::string& message) {
+// One fixed message per class of failure: the reason (bad_signature, amount_mismatch, ...) would
+// tell a forger which check stopped them, so it goes only to the log (`payment.security`).
+constexpr char kWechatUnauthentic[] = "unauthenticated";
+constexpr char kWechatRejected[] = "rejected";
+constexpr char kWechatFailed[] = "internal error, retry later";
+
+lib::http::Response WechatFailure(int status, const char* message) {
     Json::Value body(Json::objectValue);
     body["code"] = "FAIL";
     body["message"] = message;
@@ -50,13 +56,13 @@ lib::http::Response WechatNotifyHandler::Handle(const lib::http::Request& reques
         case NotifyOutcome::kIgnored:
             return lib::http::Response::NoContent();
         case NotifyOutcome::kUnauthentic:
-            return WechatFailure(401, "signature verification failed: " + result.reason);
+            return WechatFailure(401, kWechatUnauthentic);
         case NotifyOutcome::kRejected:
-            return WechatFailure(400, "notify rejected: " + result.reason);
+            return WechatFailure(400, kWechatRejected);
         case NotifyOutcome::kFailed:
             break;
     }
-    return WechatFailure(500, "internal error, retry later");
+    return WechatFailure(500, kWechatFailed);
 }
 
 lib::http::Response MockPayHandler::Handle(const lib::http::Request& request,

@@ -27,9 +27,9 @@ class StreamHandler final : public lib::http::Handler {
                                lib::http::StreamWriter& stream) const override;
 };
 
-/// POST /api/v1/_test/credit/charge `{"credits", "description"?, "generation_id"?}`
-/// (Auth::kUser) → 201 `{"charge_id", "balance"}` via Wallet::Charge on the caller, or its
-/// 402 INSUFFICIENT_CREDITS.
+/// POST /api/v1/_test/credit/charge `{"credits", "description"?}` (Auth::kUser) → 201
+/// `{"charge_id", "balance"}` via Wallet::Charge on the caller, or its 402
+/// INSUFFICIENT_CREDITS. It takes no ids: a charge is always the caller's own.
 class TestChargeHandler final : public lib::http::Handler {
   public:
     explicit TestChargeHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}
@@ -41,8 +41,8 @@ class TestChargeHandler final : public lib::http::Handler {
 };
 
 /// POST /api/v1/_test/credit/refund `{"charge_id"}` (Auth::kUser) → 200 `{"refunded": bool}`
-/// via Wallet::Refund (true only for the call that refunded it); 404 for an unknown charge.
-/// Any user's charge (test-only).
+/// via Wallet::Refund (true only for the call that refunded it); 404 for an unknown charge and
+/// for another user's (the same answer, as for orders).
 class TestRefundHandler final : public lib::http::Handler {
   public:
     explicit TestRefundHandler(const lib::billing::Wallet& wallet) : wallet_(wallet) {}

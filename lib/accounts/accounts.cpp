@@ -78,6 +78,7 @@ ApiError UsernameTaken() { return ApiError(ErrorCode::kConflict, "username is al
 // ---- Login -------------------------------------------------------------------------------
 
 struct LoginCandidate {
+    int64_t attempt_id = 0;  ///< the recorded attempt (login_failures.id)
     std::optional<int64_t> user_id;
     std::string password_hash;
 };
@@ -95,37 +96,94 @@ constexpr char kSelectLoginBoundarySql[] =
     "SELECT failed_at FROM login_failures "
     "WHERE username_key = ? AND client_key = ? AND failed_at > ? AND id <> ? "
     "ORDER BY failed_at DESC, id DESC LIMIT 1 OFFSET ?";
+// The same boundary for the two limits that do not depend on the pair: one client whatever the
+// usernames, one username whatever the clients.
+constexpr char kSelectClientBoundarySql[] =
+    "SELECT failed_at FROM login_failures "
+    "WHERE client_key = ? AND failed_at > ? AND id <> ? "
+    "ORDER BY failed_at DESC, id DESC LIMIT 1 OFFSET ?";
+constexpr char kSelectUsernameBoundarySql[] =
+    "SELECT failed_at FROM login_failures "
+    "WHERE username_key = ? AND failed_at > ? AND id <> ? "
+    "ORDER BY failed_at DESC, id DESC LIMIT 1 OFFSET ?";
 constexpr char kDeleteLoginAttemptSql[] = "DELETE FROM login_failures WHERE id = ?";
 constexpr char kSelectLoginUserSql[] = "SELECT id, password_hash FROM users WHERE username = ?";
 
-std::optional<TimePoint> ThrottleBoundary(db::Lease& lease, const ThrottleKey& key,
-                                          int64_t attempt_id, TimePoint attempt_at) {
-    db::Rows rows =
-        lease.Query(kSelectLoginBoundarySql, key.username_key, key.client_key,
-                    attempt_at - kLoginFailureWindow, attempt_id, kLoginMaxFailures - 1);
+struct LoginLimits {
+    int per_address;
+    int per_username;
+};
+
+// Which limit the attempt just recorded runs into, if any: the failure that must leave the
+// window first (the latest boundary of the limits that are full), and the message to give.
+struct Refusal {
+    TimePoint boundary;
+    const char* message;
+};
+
+std::optional<TimePoint> Boundary(db::Lease& lease, const char* sql, const std::string& key,
+                                  int64_t attempt_id, TimePoint attempt_at, int limit) {
+    db::Rows rows = lease.Query(sql, key, attempt_at - kLoginFailureWindow, attempt_id, limit - 1);
     if (!rows.Next()) return std::nullopt;
     return rows.Time("failed_at");
+}
+
+std::optional<Refusal> ThrottleRefusal(db::Lease& lease, const ThrottleKey& key,
+                                       const LoginLimits& limits, int64_t attempt_id,
+                                       TimePoint attempt_at) {
+    // The client's own limit first: it is what a flood from one address runs into, and it does
+    // not depend on which usernames the flood tries.
+    if (const std::optional<TimePoint> boundary =
+            Boundary(lease, kSelectClientBoundarySql, key.client_key, attempt_id, attempt_at,
+                     limits.per_address)) {
+        return Refusal{*boundary, "too many failed logins from your address; try again later"};
+    }
+    {
+        db::Rows rows =
+            lease.Query(kSelectLoginBoundarySql, key.username_key, key.client_key,
+                        attempt_at - kLoginFailureWindow, attempt_id, kLoginMaxFailures - 1);
+        if (rows.Next()) {
+            return Refusal{rows.Time("failed_at"),
+                           "too many failed logins for this account from your address; "
+                           "try again later"};
+        }
+    }
+    if (const std::optional<TimePoint> boundary =
+            Boundary(lease, kSelectUsernameBoundarySql, key.username_key, attempt_id, attempt_at,
+                     limits.per_username)) {
+        return Refusal{*boundary, "too many failed logins for this account; try again later"};
+    }
+    return std::nullopt;
 }
 
 // The attempt is recorded before the password is checked and counted against the others
 // afterwards, so concurrent guesses on many hosts see each other and cannot overshoot. The
 // recorded row is the failure unless the login succeeds (which clears it).
-LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, std::string_view username,
-                             TimePoint attempt_at) {
+LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, const LoginLimits& limits,
+                             std::string_view username, TimePoint attempt_at) {
+    const auto refused = [&](const Refusal& refusal) {
+        ApiError error(ErrorCode::kRateLimited, refusal.message);
+        error.retry_after_s =
+            static_cast<int>(LoginRetryAfterSeconds(refusal.boundary, attempt_at));
+        return error;
+    };
     return db::WithLease(pool, [&](db::Lease& lease) {
+        // A limit that is full already refuses with reads alone (no row has id 0): a flood from
+        // one address then costs three index range scans per attempt and no write.
+        if (const std::optional<Refusal> refusal =
+                ThrottleRefusal(lease, key, limits, 0, attempt_at)) {
+            throw refused(*refusal);
+        }
         lease.Execute(kInsertLoginAttemptSql, key.username_key, key.client_key, attempt_at);
         const int64_t attempt_id = lease.LastInsertId();
-        if (const std::optional<TimePoint> boundary =
-                ThrottleBoundary(lease, key, attempt_id, attempt_at)) {
+        if (const std::optional<Refusal> refusal =
+                ThrottleRefusal(lease, key, limits, attempt_id, attempt_at)) {
             // A refused attempt is not a guess: it must not extend the lock-out.
             lease.Execute(kDeleteLoginAttemptSql, attempt_id);
-            ApiError error(ErrorCode::kRateLimited,
-                           "too many failed logins for this account from your address; "
-                           "try again later");
-            error.retry_after_s = static_cast<int>(LoginRetryAfterSeconds(*boundary, attempt_at));
-            throw error;
+            throw refused(*refusal);
         }
         LoginCandidate found;
+        found.attempt_id = attempt_id;
         db::Rows rows = lease.Query(kSelectLoginUserSql, username);
         if (rows.Next()) {
             found.user_id = rows.Int("id");
@@ -133,6 +191,45 @@ LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, std::string
         }
         return found;
     });
+}
+
+// ---- Registration throttle ---------------------------------------------------------------
+
+constexpr char kInsertRegistrationAttemptSql[] =
+    "INSERT INTO registration_attempts (client_key, attempted_at) VALUES (?, ?)";
+constexpr char kSelectRegistrationBoundarySql[] =
+    "SELECT attempted_at FROM registration_attempts "
+    "WHERE client_key = ? AND attempted_at > ? AND id <> ? "
+    "ORDER BY attempted_at DESC, id DESC LIMIT 1 OFFSET ?";
+constexpr char kDeleteRegistrationAttemptSql[] = "DELETE FROM registration_attempts WHERE id = ?";
+
+// Recorded before the password is hashed, like a login attempt; returns the attempt's id.
+std::optional<TimePoint> RegistrationBoundary(db::Lease& lease, const std::string& client_key,
+                                              int limit, int64_t attempt_id, TimePoint now) {
+    db::Rows rows = lease.Query(kSelectRegistrationBoundarySql, client_key,
+                                now - kRegistrationWindow, attempt_id, limit - 1);
+    if (!rows.Next()) return std::nullopt;
+    return rows.Time("attempted_at");
+}
+
+int64_t RecordRegistration(db::Lease& lease, const std::string& client_key, int limit,
+                           TimePoint now) {
+    // As for logins: a full window refuses with a read alone, a race is caught after the write.
+    std::optional<TimePoint> boundary = RegistrationBoundary(lease, client_key, limit, 0, now);
+    int64_t attempt_id = 0;
+    if (!boundary) {
+        lease.Execute(kInsertRegistrationAttemptSql, client_key, now);
+        attempt_id = lease.LastInsertId();
+        boundary = RegistrationBoundary(lease, client_key, limit, attempt_id, now);
+        if (!boundary) return attempt_id;
+        lease.Execute(kDeleteRegistrationAttemptSql, attempt_id);
+    }
+    ApiError error(ErrorCode::kRateLimited,
+                   "too many registrations from your address; try again later");
+    const int64_t wait =
+        std::chrono::ceil<std::chrono::seconds>(*boundary + kRegistrationWindow - now).count();
+    error.retry_after_s = static_cast<int>(wait < 1 ? 1 : wait);
+    throw error;
 }
 
 constexpr char kClearLoginFailuresSql[] =
@@ -180,12 +277,26 @@ int64_t LoginRetryAfterSeconds(TimePoint boundary_failed_at, TimePoint now) {
 
 Session Accounts::Register(const NewAccount& account) const {
     // Cheap early answer that spares an argon2 run; the UNIQUE key below is what decides.
+    const std::string client_key = ThrottleClientKey(account.remote_addr);
+    const TimePoint attempted_at = clock_->Now();
+    int64_t attempt_id = 0;
     const bool exists = db::WithLease(*pool_, [&](db::Lease& lease) {
+        attempt_id =
+            RecordRegistration(lease, client_key, config_.registrations_per_address, attempted_at);
         return lease.Query(kSelectUsernameTakenSql, account.username).Next();
     });
     if (exists) throw UsernameTaken();
 
-    const std::string password_hash = HashPassword(account.password);
+    std::string password_hash;
+    try {
+        password_hash = HashPassword(account.password, HashWait());
+    } catch (const ApiError&) {
+        // Turned away before any work: not an attempt that should count against the address.
+        db::WithLease(*pool_, [&](db::Lease& lease) {
+            return lease.Execute(kDeleteRegistrationAttemptSql, attempt_id);
+        });
+        throw;
+    }
     const TimePoint now = clock_->Now();
     return db::RetryOnAborted(*pool_, "auth.register", [&](db::Transaction& tx) {
         try {
@@ -195,7 +306,7 @@ Session Accounts::Register(const NewAccount& account) const {
             throw;
         }
         const int64_t user_id = tx.LastInsertId();
-        std::optional<Session> session = OpenSession(tx.lease(), user_id, now, token_ttl_s_);
+        std::optional<Session> session = OpenSession(tx.lease(), user_id, now, config_.token_ttl_s);
         INKSTONE_ASSERT(session.has_value(),
                         "user " + std::to_string(user_id) + " not visible in its transaction");
         return std::move(*session);
@@ -209,17 +320,34 @@ Session Accounts::Login(const LoginAttempt& attempt) const {
     }
     const ThrottleKey key{NormalizeUsername(attempt.username),
                           ThrottleClientKey(attempt.remote_addr)};
-    const LoginCandidate candidate = RecordAttempt(*pool_, key, attempt.username, clock_->Now());
+    const LoginLimits limits{config_.login_failures_per_address,
+                             config_.login_failures_per_username};
+    const LoginCandidate candidate =
+        RecordAttempt(*pool_, key, limits, attempt.username, clock_->Now());
 
     // Unknown users cost the same argon2 run as known ones. On failure the recorded attempt
-    // stays as the failure.
-    const bool ok = candidate.user_id ? VerifyPassword(candidate.password_hash, attempt.password)
-                                      : DummyVerifyPassword(attempt.password);
+    // stays as the failure; an attempt turned away for want of a hashing slot checked nothing,
+    // so it is no failure.
+    bool ok = false;
+    try {
+        ok = candidate.user_id
+                 ? VerifyPassword(candidate.password_hash, attempt.password, HashWait())
+                 : DummyVerifyPassword(attempt.password, HashWait());
+    } catch (const ApiError&) {
+        db::WithLease(*pool_, [&](db::Lease& lease) {
+            return lease.Execute(kDeleteLoginAttemptSql, candidate.attempt_id);
+        });
+        throw;
+    }
     if (!ok) throw InvalidCredentials();
 
     std::optional<std::string> upgraded_hash;
     if (PasswordNeedsRehash(candidate.password_hash)) {
-        upgraded_hash = HashPassword(attempt.password);
+        try {
+            upgraded_hash = HashPassword(attempt.password, HashWait());
+        } catch (const ApiError&) {
+            // The upgrade waits for the next login; this one succeeds without it.
+        }
     }
 
     const TimePoint now = clock_->Now();
@@ -231,7 +359,7 @@ Session Accounts::Login(const LoginAttempt& attempt) const {
         }
         tx.Execute(kClearLoginFailuresSql, key.username_key, key.client_key);
         std::optional<Session> session =
-            OpenSession(tx.lease(), *candidate.user_id, now, token_ttl_s_);
+            OpenSession(tx.lease(), *candidate.user_id, now, config_.token_ttl_s);
         // Deleted between the check and now: as good as never having existed.
         if (!session) throw InvalidCredentials();
         return std::move(*session);
@@ -297,11 +425,14 @@ RoleChangeResult Accounts::SetRole(std::string_view username, Role role) const {
 
 constexpr char kPurgeTokensSql[] = "DELETE FROM auth_tokens WHERE expires_at < ? LIMIT ?";
 constexpr char kPurgeLoginFailuresSql[] = "DELETE FROM login_failures WHERE failed_at < ? LIMIT ?";
+constexpr char kPurgeRegistrationAttemptsSql[] =
+    "DELETE FROM registration_attempts WHERE attempted_at < ? LIMIT ?";
 
 int64_t PurgeExpiredAuthRows(db::Pool& pool, TimePoint now, std::chrono::seconds grace, int batch) {
     return db::WithLease(pool, [&](db::Lease& lease) {
         uint64_t deleted = lease.Execute(kPurgeTokensSql, now - grace, batch);
         deleted += lease.Execute(kPurgeLoginFailuresSql, now - kLoginFailureWindow, batch);
+        deleted += lease.Execute(kPurgeRegistrationAttemptsSql, now - kRegistrationWindow, batch);
         return static_cast<int64_t>(deleted);
     });
 }

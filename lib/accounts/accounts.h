@@ -64,6 +64,7 @@ struct NewAccount {
     std::string username;
     std::string password;
     std::optional<std::string> email;
+    std::string remote_addr;  ///< the client as nginx saw it (REMOTE_ADDR), for the throttle
 };
 
 /// A login attempt: any strings (the caller bounds their length); `remote_addr` is the client
@@ -84,9 +85,15 @@ struct RoleChangeResult {
 // ---- The login throttle (pure) -----------------------------------------------------------
 
 /// 10 failed logins for one username (case-insensitive) from one client (ThrottleClientKey)
-/// within 15 minutes → 429 RATE_LIMITED until the window has room again.
+/// within 15 minutes → 429 RATE_LIMITED until the window has room again. Beside it, with the
+/// same window, two limits that do not depend on the pair: failures from one client whatever
+/// the usernames (`auth.login_failures_per_address`: a flood of random usernames), and
+/// failures for one username from every client (`auth.login_failures_per_username`, a soft
+/// cap: guesses spread over many addresses, e.g. the 65,536 IPv6 /64s of one /48).
 inline constexpr int kLoginMaxFailures = 10;
 inline constexpr std::chrono::seconds kLoginFailureWindow{15 * 60};
+/// `auth.registrations_per_address` registrations from one client per hour.
+inline constexpr std::chrono::seconds kRegistrationWindow{60 * 60};
 
 /// The one message for a wrong password, an unknown user and an impossible username.
 inline constexpr char kInvalidCredentialsMessage[] = "invalid username or password";
@@ -99,21 +106,28 @@ int64_t LoginRetryAfterSeconds(base::TimePoint boundary_failed_at, base::TimePoi
 
 class Accounts final {
   public:
-    /// `config.token_ttl_s` is the lifetime of the tokens Register and Login issue.
+    /// `config.token_ttl_s` is the lifetime of the tokens Register and Login issue; the other
+    /// `auth.*` keys are the limits below.
     Accounts(db::Pool& pool, const base::Clock& clock, const base::AuthConfig& config = {})
-        : pool_(&pool), clock_(&clock), token_ttl_s_(config.token_ttl_s) {}
+        : pool_(&pool), clock_(&clock), config_(config) {}
 
     /// Creates a user (role `user`, 0 credits: nothing from a request can set them) and its
     /// first session. ApiError 409 CONFLICT when the username is taken (case-insensitively, by
     /// the collation), including the race of two concurrent registrations (the UNIQUE key
-    /// decides).
+    /// decides). ApiError 429 RATE_LIMITED (retry_after_s) when this client address has made
+    /// `auth.registrations_per_address` attempts within the hour (each attempt is recorded in
+    /// `registration_attempts` before the password is hashed; a refused one is not). ApiError
+    /// 503 UNAVAILABLE (retry_after_s) when no hashing slot frees up within
+    /// `auth.hash_wait_ms`.
     Session Register(const NewAccount& account) const;
 
     /// Checks a password under the login throttle and opens a session. ApiError 401
     /// UNAUTHORIZED with kInvalidCredentialsMessage for any wrong credential; a username or
     /// password that no account can have is refused so without touching the DB or the counter.
-    /// ApiError 429 RATE_LIMITED (retry_after_s) under the throttle. Each attempt is recorded in
-    /// `login_failures` before the password is checked, so concurrent guesses on any number of
+    /// ApiError 429 RATE_LIMITED (retry_after_s) under any of the three limits (per username and
+    /// client, per client, per username), 503 UNAVAILABLE (retry_after_s) when no hashing slot
+    /// frees up within `auth.hash_wait_ms` (that attempt is not counted). Each attempt is recorded
+    /// in `login_failures` before the password is checked, so concurrent guesses on any number of
     /// workers and hosts cannot exceed the limit; a refused (429) attempt is not recorded. A
     /// success deletes its own record and clears that username's counter for that client only,
     /// and upgrades a hash made with older parameters (PasswordNeedsRehash).
@@ -139,12 +153,17 @@ class Accounts final {
     RoleChangeResult SetRole(std::string_view username, Role role) const;
 
   private:
+    std::chrono::milliseconds HashWait() const {
+        return std::chrono::milliseconds(config_.hash_wait_ms);
+    }
+
     db::Pool* pool_;
     const base::Clock* clock_;
-    int64_t token_ttl_s_;
+    base::AuthConfig config_;
 };
 
-/// Deletes tokens that expired before `now - grace` and login failures older than the window,
+/// Deletes tokens that expired before `now - grace`, login failures older than their window and
+/// registration attempts older than theirs,
 /// at most `batch` rows of each per call (short statements; call again while it returns
 /// `batch` or more). Safe to run on every host at once. Returns the number of rows deleted.
 int64_t PurgeExpiredAuthRows(db::Pool& pool, base::TimePoint now,

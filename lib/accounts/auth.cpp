@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "lib/base/assert.h"
+#include "lib/base/errors.h"
 #include "lib/base/utf8.h"
 
 namespace inkstone::lib::accounts {
@@ -107,17 +108,19 @@ bool IsSpaceOrControl(char32_t cp) {
 /// At most as many argon2id computations at once as there are cores, per process: each holds
 /// kPasswordMemLimit (32 MiB) and a core for ~40 ms, so a login flood on 32 request threads
 /// would otherwise cost a worker 1 GiB and starve every other request of CPU. Waiting here is
-/// cheaper than computing in parallel on cores that do not exist.
+/// cheaper than computing in parallel on cores that do not exist, but only for a bounded time:
+/// a flood would otherwise park every request thread here and stall unrelated requests.
 class HashingSlots {
   public:
     HashingSlots() {
         const long cores = sysconf(_SC_NPROCESSORS_ONLN);
         free_ = cores > 0 ? static_cast<int>(cores) : 1;
     }
-    void Acquire() {
+    bool Acquire(std::chrono::milliseconds max_wait) {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return free_ > 0; });
+        if (!cv_.wait_for(lock, max_wait, [this] { return free_ > 0; })) return false;
         --free_;
+        return true;
     }
     void Release() {
         {
@@ -135,7 +138,14 @@ class HashingSlots {
 
 class HashingSlot {
   public:
-    HashingSlot() { Slots().Acquire(); }
+    explicit HashingSlot(std::chrono::milliseconds max_wait) {
+        if (!Slots().Acquire(max_wait)) {
+            base::ApiError busy(base::ErrorCode::kUnavailable,
+                                "too many sign-ins at once; try again in a moment");
+            busy.retry_after_s = 1;
+            throw busy;
+        }
+    }
     ~HashingSlot() { Slots().Release(); }
     HashingSlot(const HashingSlot&) = delete;
     HashingSlot& operator=(const HashingSlot&) = delete;
@@ -149,9 +159,9 @@ class HashingSlot {
 
 }  // namespace
 
-std::string HashPassword(std::string_view password) {
+std::string HashPassword(std::string_view password, std::chrono::milliseconds max_wait) {
     EnsureSodium();
-    HashingSlot slot;
+    HashingSlot slot(max_wait);
     char out[crypto_pwhash_STRBYTES];
     if (crypto_pwhash_str_alg(out, password.data(), password.size(), kPasswordOpsLimit,
                               kPasswordMemLimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -160,18 +170,19 @@ std::string HashPassword(std::string_view password) {
     return std::string(out);
 }
 
-bool VerifyPassword(std::string_view stored_hash, std::string_view password) {
+bool VerifyPassword(std::string_view stored_hash, std::string_view password,
+                    std::chrono::milliseconds max_wait) {
     EnsureSodium();
     const std::optional<std::string> hash = AsHashString(stored_hash);
     if (!hash) return false;
-    HashingSlot slot;
+    HashingSlot slot(max_wait);
     return crypto_pwhash_str_verify(hash->c_str(), password.data(), password.size()) == 0;
 }
 
-bool DummyVerifyPassword(std::string_view password) {
+bool DummyVerifyPassword(std::string_view password, std::chrono::milliseconds max_wait) {
     EnsureSodium();
     const std::string& hash = DummyHash();
-    HashingSlot slot;
+    HashingSlot slot(max_wait);
     // The result does not matter: nobody knows the dummy password, and the answer is "no".
     const int status = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size());
     static_cast<void>(status);

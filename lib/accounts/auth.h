@@ -5,6 +5,7 @@
 ///
 /// Every function here is thread-safe. libsodium is initialised on first use (sodium_init() is
 /// itself idempotent and thread-safe); a failing initialisation throws std::runtime_error.
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -25,18 +26,28 @@ namespace inkstone::lib::accounts {
 inline constexpr unsigned long long kPasswordOpsLimit = 3;
 inline constexpr size_t kPasswordMemLimit = size_t{32} << 20;
 
+/// How long a hash or verify waits for one of the process's hashing slots (one per core) by
+/// default (`auth.hash_wait_ms`).
+inline constexpr std::chrono::milliseconds kDefaultHashWait{250};
+
 /// An encoded argon2id hash (`$argon2id$v=19$m=32768,t=3,p=1$...`, < 128 ASCII chars).
 /// Slow (~40 ms, CPU and memory bound): never call it while holding a pooled DB connection.
-/// Throws std::runtime_error when libsodium cannot allocate the memory.
-std::string HashPassword(std::string_view password);
+/// Runs in one of the process's hashing slots (one per core); when none frees up within
+/// `max_wait` it throws base::ApiError 503 UNAVAILABLE with retry_after_s = 1 and hashes
+/// nothing, so a flood cannot park every request thread here. Throws std::runtime_error when
+/// libsodium cannot allocate the memory.
+std::string HashPassword(std::string_view password,
+                         std::chrono::milliseconds max_wait = kDefaultHashWait);
 
 /// True iff `password` matches `stored_hash` (a malformed hash is a mismatch). As slow as
-/// HashPassword; the comparison inside libsodium is constant-time.
-bool VerifyPassword(std::string_view stored_hash, std::string_view password);
+/// HashPassword, and bounded the same way; the comparison inside libsodium is constant-time.
+bool VerifyPassword(std::string_view stored_hash, std::string_view password,
+                    std::chrono::milliseconds max_wait = kDefaultHashWait);
 
 /// Spends the same time as a VerifyPassword against a real account and returns false, so the
 /// response time does not reveal whether a username exists.
-bool DummyVerifyPassword(std::string_view password);
+bool DummyVerifyPassword(std::string_view password,
+                         std::chrono::milliseconds max_wait = kDefaultHashWait);
 
 /// True when `stored_hash` was made with other parameters or another algorithm than the ones
 /// above (or is malformed), i.e. it should be replaced after a successful login.

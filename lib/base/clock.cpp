@@ -49,7 +49,21 @@ int DaysInMonth(int year, int month) {
 
 std::string FormatRfc3339(TimePoint t) { return Format(t, "%04d-%02d-%02dT%02d:%02d:%02dZ"); }
 
-std::string FormatSqlDateTime(TimePoint t) { return Format(t, "%04d-%02d-%02d %02d:%02d:%02d"); }
+std::string FormatSqlDateTime(TimePoint t) {
+    std::string text = FormatSqlDateTimeSeconds(t);
+    if (text.empty()) return text;
+    // floor, so an instant before the epoch keeps the second ToUtc floored it to.
+    const auto micros = std::chrono::floor<std::chrono::microseconds>(t.time_since_epoch());
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(micros);
+    char fraction[8];
+    std::snprintf(fraction, sizeof fraction, ".%06lld",
+                  static_cast<long long>((micros - seconds).count()));
+    return text + fraction;
+}
+
+std::string FormatSqlDateTimeSeconds(TimePoint t) {
+    return Format(t, "%04d-%02d-%02d %02d:%02d:%02d");
+}
 
 std::optional<TimePoint> ParseSqlDateTime(std::string_view text) {
     // Fixed layout `YYYY-MM-DD HH:MM:SS`, parsed by hand: sscanf/strptime would accept

@@ -24,8 +24,12 @@ class SystemClock final : public Clock {
 
 /// `2026-11-26T08:00:00Z` (seconds precision, UTC).
 std::string FormatRfc3339(TimePoint t);
-/// `2026-11-26 08:00:00` (UTC), for DATETIME columns.
+/// `2026-11-26 08:00:00.123456` (UTC, microseconds floored), for DATETIME(6) columns: the
+/// fraction is kept so cut-offs (`failed_at > ?`, `expires_at < ?`) and ordering are exact.
 std::string FormatSqlDateTime(TimePoint t);
+/// `2026-11-26 08:00:00` (UTC, whole seconds floored): the same layout without the fraction,
+/// for wall-clock stamps of other systems (Alipay's timestamp, WeChat Pay's times).
+std::string FormatSqlDateTimeSeconds(TimePoint t);
 /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC). nullopt on bad input.
 std::optional<TimePoint> ParseSqlDateTime(std::string_view text);
 

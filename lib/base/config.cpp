@@ -14,12 +14,14 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "lib/base/address.h"
+
 extern char** environ;
 
 namespace inkstone::lib::base {
 namespace {
 
-enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl };
+enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl, kCidrList };
 
 /// One configuration key. Every key is one row of the table in Keys(); the rest of this file
 /// (file/.env/environment parsing, validation, Describe) is driven by that table.
@@ -112,6 +114,11 @@ KeySpec StringKey(std::string name, Access access, Text rule = Text::kAny) {
              raw.find_first_of(" \t\r\n?#") != std::string::npos)) {
             return "must be an http:// or https:// URL without spaces, query or fragment";
         }
+        std::string bad;
+        if (rule == Text::kCidrList && !ParseCidrList(raw, &bad)) {
+            return "must be a comma-separated list of addresses or CIDRs (\"" + bad +
+                   "\" is not one)";
+        }
         access(config) = raw;
         return {};
     };
@@ -142,9 +149,14 @@ KeySpec BoolKey(std::string name, Access access) {
 template <typename Access>
 KeySpec ChoiceKey(std::string name, Access access, std::vector<std::string> choices) {
     KeySpec spec = StringKey(std::move(name), access);
+    // An empty choice stands for "unset" (a key without a default): accepted, never listed.
     std::string problem = "must be one of";
-    for (const std::string& choice : choices)
-        problem += (choice == choices.front() ? " " : ", ") + choice;
+    bool first = true;
+    for (const std::string& choice : choices) {
+        if (choice.empty()) continue;
+        problem += (first ? " " : ", ") + choice;
+        first = false;
+    }
     spec.set = [access, choices, problem](Config& config, const std::string& raw) -> std::string {
         if (std::find(choices.begin(), choices.end(), raw) == choices.end()) return problem;
         access(config) = raw;
@@ -166,6 +178,7 @@ const std::vector<KeySpec>& Keys() {
                3600),
         IntKey("fcgi.slow_request_ms", Field(&C::fcgi, &FcgiConfig::slow_request_ms), 1, 3600000),
         StringKey("fcgi.status_path", Field(&C::fcgi, &FcgiConfig::status_path), Text::kUrlPath),
+        StringKey("fcgi.allow", Field(&C::fcgi, &FcgiConfig::allow), Text::kCidrList),
         StringKey("db.host", Field(&C::db, &DbConfig::host), Text::kNonEmpty),
         IntKey("db.port", Field(&C::db, &DbConfig::port), 1, 65535),
         StringKey("db.socket", Field(&C::db, &DbConfig::socket)),
@@ -180,10 +193,19 @@ const std::vector<KeySpec>& Keys() {
         ChoiceKey("log.level", Field(&C::log, &LogConfig::level),
                   {"debug", "info", "warn", "error"}),
         IntKey("auth.token_ttl_s", Field(&C::auth, &AuthConfig::token_ttl_s), 60, 31622400),
+        IntKey("auth.hash_wait_ms", Field(&C::auth, &AuthConfig::hash_wait_ms), 1, 60000),
+        IntKey("auth.login_failures_per_address",
+               Field(&C::auth, &AuthConfig::login_failures_per_address), 1, 1000000),
+        IntKey("auth.login_failures_per_username",
+               Field(&C::auth, &AuthConfig::login_failures_per_username), 1, 1000000),
+        IntKey("auth.registrations_per_address",
+               Field(&C::auth, &AuthConfig::registrations_per_address), 1, 1000000),
         StringKey("sql_dir", Field(&C::sql_dir), Text::kNonEmpty),
         BoolKey("jobs.enabled", Field(&C::jobs, &JobsConfig::enabled)),
-        ChoiceKey("payment.mode", Field(&C::payment, &PaymentConfig::mode), {"mock", "live"}),
+        ChoiceKey("payment.mode", Field(&C::payment, &PaymentConfig::mode), {"", "live", "mock"}),
         IntKey("payment.order_ttl_s", Field(&C::payment, &PaymentConfig::order_ttl_s), 1, 604800),
+        IntKey("payment.max_pending_orders", Field(&C::payment, &PaymentConfig::max_pending_orders),
+               1, 10000),
         IntKey("credit.cost_per_generation", Field(&C::credit, &CreditConfig::cost_per_generation),
                0, 1000000),
         StringKey("ai.model_credits", Field(&C::ai, &AiConfig::model_credits)),
@@ -340,6 +362,44 @@ std::string Config::Describe() const {
         out += '\n';
     }
     return out;
+}
+
+void CheckServingConfig(const Config& config) {
+    const bool loopback = IsLoopbackUrl(config.public_base_url);
+    const std::string where = "public_base_url \"" + config.public_base_url + "\"";
+    if (config.payment.mode.empty()) {
+        throw ConfigError(
+            "payment.mode (PAYMENT_MODE) is not set: set it to live (with the Alipay / WeChat Pay "
+            "keys) or, on a development machine, mock (orders are paid for free)");
+    }
+    if (config.testing.hooks && config.payment.mode == "live") {
+        throw ConfigError(
+            "testing.hooks is on with payment.mode = live: test routes never run with real money");
+    }
+    if (config.testing.hooks && !loopback) {
+        throw ConfigError("testing.hooks is on and " + where +
+                          " is not loopback: test routes never run where the world can reach them");
+    }
+    if (config.payment.mode == "mock" && !loopback && !config.testing.hooks) {
+        throw ConfigError("payment.mode = mock lets anyone pay any order for free, and " + where +
+                          " is not loopback: use live, or mock on 127.0.0.1 / localhost only");
+    }
+}
+
+std::string DescribePaymentMode(const Config& config) {
+    const std::string mode = config.payment.mode.empty() ? "(unset)" : config.payment.mode;
+    std::string why;
+    if (config.payment.mode == "live") {
+        why = "Alipay and WeChat Pay, keys loaded";
+    } else if (config.payment.mode == "mock") {
+        why = IsLoopbackUrl(config.public_base_url)
+                  ? "set explicitly; allowed because public_base_url is loopback"
+                  : "set explicitly; allowed because testing.hooks is on";
+        why += ": POST /api/v1/payment/mock/pay pays any order for free";
+    } else {
+        why = "refused: payment.mode must be set";
+    }
+    return "payment mode: " + mode + " (" + why + ")";
 }
 
 std::map<std::string, std::string> ProcessEnvironment() {

@@ -39,6 +39,9 @@ struct FcgiConfig {
     int graceful_timeout_s = 30;   ///< SIGQUIT/recycle drain deadline before SIGKILL
     int slow_request_ms = 2000;    ///< a request slower than this counts as slow
     std::string status_path = "/inkstone-status";  ///< php-fpm style status page (loopback only)
+    /// Over TCP, the peers that may connect (addresses or CIDRs, comma-separated); anyone else
+    /// is closed before a request is read. Not used for a unix socket (its file mode decides).
+    std::string allow = "127.0.0.0/8,::1";
 };
 
 struct DbConfig {
@@ -61,6 +64,16 @@ struct LogConfig {
 
 struct AuthConfig {
     int64_t token_ttl_s = 7 * 24 * 3600;
+    /// How long a login or registration waits for an argon2 slot (one per core per worker)
+    /// before it is answered 503 UNAVAILABLE with Retry-After.
+    int hash_wait_ms = 250;
+    /// Failed logins from one client address (IPv4, or IPv6 /64), any usernames, in 15 min.
+    int login_failures_per_address = 100;
+    /// Failed logins for one username from all addresses together in 15 min (a soft cap: the
+    /// window slides, the account is never locked).
+    int login_failures_per_username = 100;
+    /// Registrations from one client address in an hour.
+    int registrations_per_address = 20;
 };
 
 struct JobsConfig {
@@ -89,8 +102,11 @@ struct WechatConfig {
 };
 
 struct PaymentConfig {
-    std::string mode = "mock";   ///< mock | live: mock completes orders via POST /payment/mock/pay
+    /// live | mock; no default: a config that does not say is refused at startup (mock pays any
+    /// order for free, so it must be chosen, and only where the world cannot reach it).
+    std::string mode;
     int64_t order_ttl_s = 1800;  ///< an unpaid order expires this long after it was created
+    int max_pending_orders = 5;  ///< unpaid, unexpired orders a user may have at once
 };
 
 struct CreditConfig {
@@ -166,6 +182,16 @@ struct ConfigSources {
     std::string dotenv_path = ".env";        ///< missing file is fine
     std::map<std::string, std::string> env;  ///< process environment (all of it)
 };
+
+/// The rules a config must pass before the server runs with it (startup, --check-config, every
+/// reload); throws ConfigError saying which rule and how to fix it:
+///   - `payment.mode` is set (no default);
+///   - `mock` only with a loopback `public_base_url` or with `testing.hooks`;
+///   - `testing.hooks` only with `mock` and a loopback `public_base_url`.
+void CheckServingConfig(const Config& config);
+
+/// One line for `--check-config`: the payment mode in force and why it is allowed.
+std::string DescribePaymentMode(const Config& config);
 
 /// Reads the environment of this process into a map.
 std::map<std::string, std::string> ProcessEnvironment();

@@ -3,20 +3,26 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <map>
 
 #include "lib/base/log.h"
 
 namespace inkstone::lib::base {
 
 void JobRunner::Start(std::function<void()> thread_init, std::function<void()> thread_end) {
-    if (jobs_.empty() || thread_.joinable()) return;
+    if (jobs_.empty() || !threads_.empty()) return;
     thread_init_ = std::move(thread_init);
     thread_end_ = std::move(thread_end);
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_ = false;
     }
-    thread_ = std::thread([this] { Loop(); });
+    std::map<std::string, std::vector<size_t>> lanes;
+    for (size_t i = 0; i < jobs_.size(); ++i) lanes[jobs_[i].lane].push_back(i);
+    for (auto& [name, lane] : lanes) {
+        threads_.emplace_back(
+            [this, indices = std::move(lane)]() mutable { Loop(std::move(indices)); });
+    }
 }
 
 void JobRunner::Stop() {
@@ -25,7 +31,10 @@ void JobRunner::Stop() {
         stop_ = true;
     }
     cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    for (std::thread& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
+    threads_.clear();
 }
 
 void JobRunner::RunAllOnce() {
@@ -45,12 +54,12 @@ void JobRunner::RunOne(const Job& job) {
     }
 }
 
-void JobRunner::Loop() {
+void JobRunner::Loop(std::vector<size_t> lane) {
     if (thread_init_) thread_init_();
     using Clock = std::chrono::steady_clock;
-    std::vector<Clock::time_point> next(jobs_.size());
-    for (size_t i = 0; i < jobs_.size(); ++i) {
-        auto span = static_cast<uint32_t>(std::max<int64_t>(1, jobs_[i].interval.count()));
+    std::vector<Clock::time_point> next(lane.size());
+    for (size_t i = 0; i < lane.size(); ++i) {
+        auto span = static_cast<uint32_t>(std::max<int64_t>(1, jobs_[lane[i]].interval.count()));
         next[i] = Clock::now() + std::chrono::milliseconds(randombytes_uniform(span));
     }
     std::unique_lock<std::mutex> lock(mu_);
@@ -58,12 +67,12 @@ void JobRunner::Loop() {
         auto wake = *std::min_element(next.begin(), next.end());
         cv_.wait_until(lock, wake, [this] { return stop_; });
         if (stop_) break;
-        for (size_t i = 0; i < jobs_.size(); ++i) {
+        for (size_t i = 0; i < lane.size(); ++i) {
             if (Clock::now() < next[i]) continue;
             lock.unlock();
-            RunOne(jobs_[i]);
+            RunOne(jobs_[lane[i]]);
             lock.lock();
-            next[i] = Clock::now() + jobs_[i].interval;
+            next[i] = Clock::now() + jobs_[lane[i]].interval;
             if (stop_) break;
         }
     }

@@ -1,6 +1,8 @@
 #pragma once
 /// Periodic background jobs (order expiry, refund recovery, purges), run by every worker
-/// process on one thread of its own. A job must be safe to run on every worker of every host
+/// process on threads of their own: one per lane (Job::lane), so a job that waits on someone
+/// else (reconciliation asks the payment providers) never delays the jobs of another lane
+/// (generation recovery, image polling). A job must be safe to run on every worker of every host
 /// at the same moment: jobs coordinate only through the database (row locks, conditional
 /// UPDATEs, unique keys), never through process memory, and never with GET_LOCK.
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace inkstone::lib::base {
@@ -29,9 +32,19 @@ int RunBatches(const BatchBudget& budget, int64_t batch_size,
                const std::function<int64_t()>& batch);
 
 struct Job {
+    Job(std::string job_name, std::chrono::milliseconds every, std::function<void()> body,
+        std::string job_lane = {})
+        : name(std::move(job_name)),
+          interval(every),
+          run(std::move(body)),
+          lane(std::move(job_lane)) {}
+
     std::string name;
     std::chrono::milliseconds interval;
     std::function<void()> run;  ///< exceptions are logged, never fatal
+    /// Jobs of one lane run one after another on one thread; each lane has its own. "" is the
+    /// default lane.
+    std::string lane;
 };
 
 class JobRunner {
@@ -41,21 +54,21 @@ class JobRunner {
     JobRunner(const JobRunner&) = delete;
     JobRunner& operator=(const JobRunner&) = delete;
 
-    /// Starts the thread. Each job first runs after a random part of its interval, so workers
-    /// started together do not run in lockstep. `thread_init`/`thread_end` wrap the thread
-    /// (db::Pool::ThreadInit/ThreadEnd).
+    /// Starts one thread per lane. Each job first runs after a random part of its interval, so
+    /// workers started together do not run in lockstep. `thread_init`/`thread_end` wrap each
+    /// thread (db::Pool::ThreadInit/ThreadEnd).
     void Start(std::function<void()> thread_init = {}, std::function<void()> thread_end = {});
-    /// Stops and joins; a job that is running finishes first. Idempotent.
+    /// Stops and joins every lane; a job that is running finishes first. Idempotent.
     void Stop();
     /// Runs every job once now, on the calling thread (tests, `inkstone-admin run-jobs`).
     void RunAllOnce();
 
   private:
-    void Loop();
+    void Loop(std::vector<size_t> lane);
     void RunOne(const Job& job);
 
     std::vector<Job> jobs_;
-    std::thread thread_;
+    std::vector<std::thread> threads_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool stop_ = false;

@@ -44,6 +44,21 @@ CreatedOrder OrderService::CreateMembership(int64_t user_id, const MembershipReq
                        NewMembershipOrder(user_id, *plan, request.method, now, order_ttl_), render);
 }
 
+namespace {
+
+base::ApiError TooManyPending(const PendingOrders& pending, base::TimePoint now) {
+    base::ApiError error(base::ErrorCode::kRateLimited,
+                         "too many unpaid orders; pay one or wait until one expires");
+    int64_t wait = 1;
+    if (pending.first_expiry) {
+        wait = std::chrono::ceil<std::chrono::seconds>(*pending.first_expiry - now).count();
+    }
+    error.retry_after_s = static_cast<int>(wait < 1 ? 1 : wait);
+    return error;
+}
+
+}  // namespace
+
 CreatedOrder OrderService::CreateOrder(int64_t user_id,
                                        const std::optional<IdempotentRequest>& idempotency,
                                        base::TimePoint now, Order order,
@@ -54,6 +69,30 @@ CreatedOrder OrderService::CreateOrder(int64_t user_id,
             return CreatedOrder{std::move(*stored), true};
         }
     }
+    // A repeated "buy this" is answered with the order already waiting for payment, as long as
+    // it stays payable long enough to be paid; only then does the cap apply. Both are checked
+    // before the provider learns of a new order, so neither costs a provider call.
+    const base::TimePoint payable_until = now + order_ttl_ / 2;
+    const auto [identical, pending] = db::WithLease(pool_, [&](db::Lease& lease) {
+        return std::make_pair(FindIdenticalPendingOrder(lease, order, payable_until),
+                              CountPendingOrders(lease, user_id, now));
+    });
+    if (identical) {
+        StoredResponse again;
+        again.status = 200;
+        again.body = render(*identical, now);
+        if (!idempotency) return CreatedOrder{std::move(again), false};
+        return db::RetryOnAborted(pool_, "order.reuse", [&](db::Transaction& tx) {
+            if (std::optional<StoredResponse> stored = ClaimIdempotencyKey(
+                    tx.lease(), user_id, idempotency->key, idempotency->fingerprint, now)) {
+                return CreatedOrder{std::move(*stored), true};
+            }
+            CompleteIdempotencyKey(tx.lease(), user_id, idempotency->key, again);
+            return CreatedOrder{again, false};
+        });
+    }
+    if (pending.count >= max_pending_) throw TooManyPending(pending, now);
+
     if (register_with_provider_) register_with_provider_(order, now);
     StoredResponse fresh;
     fresh.status = 201;
@@ -66,6 +105,10 @@ CreatedOrder OrderService::CreateOrder(int64_t user_id,
                 return CreatedOrder{std::move(*stored), true};
             }
         }
+        // The count that decides, under the user's row lock: concurrent creations queue here.
+        LockOrderingUser(lease, user_id);
+        const PendingOrders locked = CountPendingOrders(lease, user_id, now);
+        if (locked.count >= max_pending_) throw TooManyPending(locked, now);
         InsertOrder(lease, order);
         if (idempotency) CompleteIdempotencyKey(lease, user_id, idempotency->key, fresh);
         return CreatedOrder{fresh, false};

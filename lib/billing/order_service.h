@@ -54,12 +54,14 @@ class OrderService final {
     /// Idempotency-Key, so a replay answers exactly these bytes.
     using Render = std::function<std::string(const Order& order, base::TimePoint now)>;
 
+    /// `max_pending` (`payment.max_pending_orders`): unpaid orders a user may have at once.
     OrderService(db::Pool& pool, const base::Clock& clock, std::chrono::seconds order_ttl,
-                 ProviderHook register_with_provider)
+                 ProviderHook register_with_provider, int max_pending = 5)
         : pool_(pool),
           clock_(clock),
           order_ttl_(order_ttl),
-          register_with_provider_(std::move(register_with_provider)) {}
+          register_with_provider_(std::move(register_with_provider)),
+          max_pending_(max_pending) {}
 
     /// A PENDING recharge order for `user_id` (NewRechargeOrder), created as CreateOrder says.
     /// 422 `price_id` ("no such credit package") for an unknown or inactive package.
@@ -81,6 +83,13 @@ class OrderService final {
     /// concurrent first uses of a key exactly one stores anything (the key's primary key
     /// decides; the other answers the first's response, and a WeChat order it registered is
     /// never shown to anyone and lapses at its time_expire).
+    ///
+    /// Bounded per user: a PENDING order with the same terms that stays payable for at least
+    /// half the order lifetime is answered again (200, the same order) instead of a new one;
+    /// otherwise a user with `max_pending` payable unpaid orders gets 429 RATE_LIMITED with
+    /// Retry-After (until the first of them expires). The count is checked before the
+    /// provider is asked and again under the user's row lock in the storing transaction, so
+    /// concurrent creations on any number of hosts cannot exceed it.
     CreatedOrder CreateOrder(int64_t user_id, const std::optional<IdempotentRequest>& idempotency,
                              base::TimePoint now, Order order, const Render& render) const;
 
@@ -88,6 +97,7 @@ class OrderService final {
     const base::Clock& clock_;
     const std::chrono::seconds order_ttl_;
     const ProviderHook register_with_provider_;
+    const int max_pending_;
 };
 
 }  // namespace inkstone::lib::billing

@@ -97,6 +97,24 @@ Order NewMembershipOrder(int64_t user_id, const MembershipPlan& plan, PaymentMet
 /// db::DbError of kind kDuplicate, like any other failed statement).
 void InsertOrder(db::Lease& lease, const Order& order);
 
+/// The user's unpaid orders that can still be paid (PENDING, expires_at > now), both kinds
+/// together, and when the first of them expires.
+struct PendingOrders {
+    int64_t count = 0;
+    std::optional<base::TimePoint> first_expiry;
+};
+PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePoint now);
+
+/// A PENDING order of the user for exactly `wanted`'s terms (kind, package or plan, credits,
+/// bonus, amount, payment method) that stays payable until at least `payable_until`: the newest
+/// one, or nullopt.
+std::optional<Order> FindIdenticalPendingOrder(db::Lease& lease, const Order& wanted,
+                                               base::TimePoint payable_until);
+
+/// Locks the user's row (SELECT ... FOR UPDATE) inside the caller's transaction, so that
+/// counting and inserting the user's orders is one step across workers and hosts.
+void LockOrderingUser(db::Lease& lease, int64_t user_id);
+
 /// The user's order `order_no` of the given kind; nullopt when it does not exist, is of the
 /// other kind, is malformed, or belongs to someone else (all the same 404 to a client).
 std::optional<Order> FindUserOrder(db::Pool& pool, billing::OrderKind kind, int64_t user_id,

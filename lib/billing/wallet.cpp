@@ -67,12 +67,34 @@ constexpr char kExtendMembershipSql[] =
 // A bulk `UPDATE ... WHERE status = 'PENDING' AND expires_at < ? LIMIT ?` would lock through the
 // (status, expires_at) index first and the row second, the reverse of Settle's order_no → row,
 // and so deadlock with it; reading candidates first and expiring each by order_no does not.
+// Orders another worker is asking its provider about right now are left to it.
 constexpr char kOverdueRechargeOrdersSql[] =
     "SELECT order_no, payment_method, amount_fen FROM recharge_orders "
-    "WHERE status = 'PENDING' AND expires_at < ? ORDER BY expires_at LIMIT ?";
+    "WHERE status = 'PENDING' AND expires_at < ? "
+    "AND (reconcile_claimed_until IS NULL OR reconcile_claimed_until < ?) "
+    "ORDER BY expires_at LIMIT ?";
 constexpr char kOverdueMembershipOrdersSql[] =
     "SELECT order_no, payment_method, amount_fen FROM membership_orders "
-    "WHERE status = 'PENDING' AND expires_at < ? ORDER BY expires_at LIMIT ?";
+    "WHERE status = 'PENDING' AND expires_at < ? "
+    "AND (reconcile_claimed_until IS NULL OR reconcile_claimed_until < ?) "
+    "ORDER BY expires_at LIMIT ?";
+// Before its provider is asked an order is claimed by one conditional UPDATE, so one worker of
+// all those running the job at once asks; the claim is released when the answer is in (only
+// by its owner: the claim time is part of the match) and lapses by itself if that worker dies.
+constexpr char kClaimRechargeOrderSql[] =
+    "UPDATE recharge_orders SET reconcile_claimed_until = ? WHERE order_no = ? "
+    "AND status = 'PENDING' AND (reconcile_claimed_until IS NULL OR reconcile_claimed_until < ?)";
+constexpr char kClaimMembershipOrderSql[] =
+    "UPDATE membership_orders SET reconcile_claimed_until = ? WHERE order_no = ? "
+    "AND status = 'PENDING' AND (reconcile_claimed_until IS NULL OR reconcile_claimed_until < ?)";
+constexpr char kReleaseRechargeOrderSql[] =
+    "UPDATE recharge_orders SET reconcile_claimed_until = NULL "
+    "WHERE order_no = ? AND reconcile_claimed_until = ?";
+constexpr char kReleaseMembershipOrderSql[] =
+    "UPDATE membership_orders SET reconcile_claimed_until = NULL "
+    "WHERE order_no = ? AND reconcile_claimed_until = ?";
+/// Longer than any provider question takes (its HTTP timeouts included).
+constexpr std::chrono::seconds kReconcileClaim{120};
 constexpr char kExpireRechargeOrderSql[] =
     "UPDATE recharge_orders SET status = 'EXPIRED', updated_at = ? "
     "WHERE order_no = ? AND status = 'PENDING' AND expires_at < ?";
@@ -471,16 +493,21 @@ SettleOutcome Wallet::SettleIn(db::Transaction& tx, OrderKind kind, const Settle
     return SettleOutcome::kSettled;
 }
 
-int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& reconcile) const {
+int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& reconcile,
+                             std::chrono::steady_clock::time_point ask_until) const {
     struct Kind {
         const char* select_overdue;
         const char* expire;
+        const char* claim;
+        const char* release;
     };
     int64_t expired = 0;
-    for (const Kind& kind : {Kind{kOverdueRechargeOrdersSql, kExpireRechargeOrderSql},
-                             Kind{kOverdueMembershipOrdersSql, kExpireMembershipOrderSql}}) {
+    for (const Kind& kind : {Kind{kOverdueRechargeOrdersSql, kExpireRechargeOrderSql,
+                                  kClaimRechargeOrderSql, kReleaseRechargeOrderSql},
+                             Kind{kOverdueMembershipOrdersSql, kExpireMembershipOrderSql,
+                                  kClaimMembershipOrderSql, kReleaseMembershipOrderSql}}) {
         const std::vector<OverdueOrder> overdue = db::WithLease(pool_, [&](db::Lease& lease) {
-            db::Rows rows = lease.Query(kind.select_overdue, now, batch);
+            db::Rows rows = lease.Query(kind.select_overdue, now, now, batch);
             std::vector<OverdueOrder> found;
             while (rows.Next()) {
                 OverdueOrder order;
@@ -492,8 +519,29 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
             return found;
         });
         for (const OverdueOrder& order : overdue) {
-            // The provider is asked with no lease held: its answer may take seconds.
-            if (reconcile && reconcile(order)) continue;
+            if (reconcile) {
+                // Out of time for this run: the rest is asked about by the next one.
+                if (std::chrono::steady_clock::now() >= ask_until) return expired;
+                const base::TimePoint claim = now + kReconcileClaim;
+                const bool claimed = db::WithLease(pool_, [&](db::Lease& lease) {
+                    return lease.Execute(kind.claim, claim, order.order_no, now) == 1;
+                });
+                if (!claimed) continue;  // settled meanwhile, or another worker asks
+                // The provider is asked with no lease held: its answer may take seconds.
+                bool keep = true;
+                try {
+                    keep = reconcile(order);
+                } catch (...) {
+                    db::WithLease(pool_, [&](db::Lease& lease) {
+                        return lease.Execute(kind.release, order.order_no, claim);
+                    });
+                    throw;
+                }
+                db::WithLease(pool_, [&](db::Lease& lease) {
+                    return lease.Execute(kind.release, order.order_no, claim);
+                });
+                if (keep) continue;
+            }
             expired += db::WithLease(pool_, [&](db::Lease& lease) -> int64_t {
                 try {
                     return static_cast<int64_t>(
@@ -508,6 +556,14 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
         }
     }
     return expired;
+}
+
+std::optional<int64_t> Wallet::ChargeOwner(int64_t charge_id) const {
+    return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<int64_t> {
+        db::Rows charge = lease.Query(kSelectChargeSql, charge_id);
+        if (!charge.Next()) return std::nullopt;
+        return charge.Int("user_id");
+    });
 }
 
 std::optional<Balance> Wallet::GetBalance(int64_t user_id) const {

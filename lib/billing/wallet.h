@@ -138,6 +138,9 @@ class Wallet {
     /// no effect. 404 NOT_FOUND (ApiError) when charge_id is not a CONSUME row.
     bool Refund(int64_t charge_id, std::string_view description) const;
 
+    /// The user a charge (a CONSUME row) belongs to; nullopt when `charge_id` is not a charge.
+    std::optional<int64_t> ChargeOwner(int64_t charge_id) const;
+
     /// Charge() inside the caller's transaction, so a charge can commit or roll back together
     /// with other writes (a generation's start). Same rules and errors; no retry of its own.
     ChargeResult ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,
@@ -179,8 +182,16 @@ class Wallet {
     /// and false to let it expire. An order whose UPDATE
     /// hits a deadlock or lock-wait timeout is left for the next run. Call again while it
     /// returns >= batch.
-    int64_t ExpireOrders(base::TimePoint now, int batch,
-                         const Reconciler& reconcile = nullptr) const;
+    ///
+    /// With `reconcile`, each candidate is first claimed (`reconcile_claimed_until`, a
+    /// conditional UPDATE): of the workers and hosts running this at once exactly one asks the
+    /// provider about an order, and an order claimed by another is skipped. The claim is
+    /// released once the answer is in, and lapses after two minutes if its worker died. No
+    /// provider is asked after `ask_until`: the call returns what it expired so far, and the
+    /// next run goes on, so a slow provider cannot hold the job thread beyond its budget.
+    int64_t ExpireOrders(base::TimePoint now, int batch, const Reconciler& reconcile = nullptr,
+                         std::chrono::steady_clock::time_point ask_until =
+                             std::chrono::steady_clock::time_point::max()) const;
 
     /// The user's credits and membership end; nullopt when the user does not exist.
     std::optional<Balance> GetBalance(int64_t user_id) const;

@@ -196,7 +196,7 @@ std::string AlipayNotifySigningString(const AlipayParams& params) {
 
 std::string AlipayTimestamp(base::TimePoint now) {
     // China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tzdata.
-    return base::FormatSqlDateTime(now + std::chrono::hours(8));
+    return base::FormatSqlDateTimeSeconds(now + std::chrono::hours(8));
 }
 
 std::optional<base::TimePoint> ParseAlipayTimestamp(std::string_view text) {

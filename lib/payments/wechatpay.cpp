@@ -112,7 +112,7 @@ std::string JoinUrl(const std::string& base, std::string_view path) {
 }  // namespace
 
 std::string WechatTime(base::TimePoint t) {
-    std::string text = base::FormatSqlDateTime(t + std::chrono::hours(8));
+    std::string text = base::FormatSqlDateTimeSeconds(t + std::chrono::hours(8));
     text[10] = 'T';
     return text + "+08:00";
 }

@@ -101,6 +101,32 @@ TEST(TypedSqlTest, EveryTypeRoundTripsAndNullsAreOptionals) {
     EXPECT_TRUE(nulls.IsNull("flag"));
 }
 
+constexpr char kInsertTimeSql[] = "INSERT INTO typed (t) VALUES (?)";
+constexpr char kSelectTimeSql[] = "SELECT t FROM typed WHERE id = ?";
+constexpr char kCountAfterSql[] = "SELECT COUNT(*) AS n FROM typed WHERE id = ? AND t > ?";
+
+// DATETIME(6) keeps what the clock said: the fraction is written, read back, and compared,
+// so a cut-off 1 µs before a row includes it and one at the row excludes it.
+TEST(TypedSqlTest, TimesKeepTheirMicroseconds) {
+    Pool pool(g_db->AppConfig());
+    Lease lease = pool.Acquire();
+    const base::TimePoint when =
+        *base::ParseSqlDateTime("2026-12-02 08:30:15") + std::chrono::microseconds(123456);
+    ASSERT_EQ(lease.Execute(kInsertTimeSql, when), 1u);
+    const int64_t id = lease.LastInsertId();
+    Rows rows = lease.Query(kSelectTimeSql, id);
+    ASSERT_TRUE(rows.Next());
+    EXPECT_EQ(rows.Time("t"), when);
+    const auto count_after = [&](base::TimePoint cut) {
+        Rows counted = lease.Query(kCountAfterSql, id, cut);
+        EXPECT_TRUE(counted.Next());
+        return counted.Int("n");
+    };
+    EXPECT_EQ(count_after(when - std::chrono::microseconds(1)), 1);
+    EXPECT_EQ(count_after(when), 0);
+    EXPECT_EQ(count_after(when - std::chrono::milliseconds(100)), 1);
+}
+
 TEST(TypedSqlTest, PlaceholdersInsideQuotesDoNotCount) {
     EXPECT_EQ(CountPlaceholders(kInsertSql), 7u);
     EXPECT_EQ(CountPlaceholders(kQuotedSql), 1u);

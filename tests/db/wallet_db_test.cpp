@@ -397,6 +397,55 @@ TEST_F(WalletTest, ReconcilerIsAskedBeforeExpiring) {
     EXPECT_EQ(Credits(user), 110);
 }
 
+// An order is claimed before its provider is asked: a second expiry run meanwhile (another
+// worker, another host) skips it instead of asking again, and sees it again once released.
+TEST_F(WalletTest, ReconciliationClaimsAnOrderBeforeAskingItsProvider) {
+    const int64_t user = NewUser("claim");
+    const Order order = NewRechargeOrder(user, {10, 0, 100}, std::chrono::seconds(1));
+    const auto later = clock().Now() + std::chrono::minutes(5);
+    int asked = 0;
+    int asked_inside = 0;
+    const auto inner = [&](const lib::billing::OverdueOrder&) {
+        ++asked_inside;
+        return false;
+    };
+    const auto outer = [&](const lib::billing::OverdueOrder&) {
+        ++asked;
+        // While this run waits on the provider, a concurrent run finds nothing to ask about.
+        EXPECT_EQ(wallet().ExpireOrders(later, 100, inner), 0);
+        return true;  // the provider could not be asked: stays PENDING
+    };
+    EXPECT_EQ(wallet().ExpireOrders(later, 100, outer), 0);
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(asked_inside, 0);
+    EXPECT_EQ(Status(order), "PENDING");
+    // Released once the answer was in: the next run asks again (and expires it).
+    EXPECT_EQ(wallet().ExpireOrders(later, 100, inner), 1);
+    EXPECT_EQ(asked_inside, 1);
+    EXPECT_EQ(Status(order), "EXPIRED");
+}
+
+// A run stops asking providers once its time is up; the orders left wait for the next run.
+TEST_F(WalletTest, ReconciliationStopsAtItsTimeBudget) {
+    const int64_t user = NewUser("budget");
+    const Order first = NewRechargeOrder(user, {10, 0, 100}, std::chrono::seconds(1));
+    const Order second = NewRechargeOrder(user, {100, 10, 1000}, std::chrono::seconds(1));
+    const auto later = clock().Now() + std::chrono::minutes(5);
+    int asked = 0;
+    const auto slow = [&](const lib::billing::OverdueOrder&) {
+        ++asked;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return false;
+    };
+    const auto budget = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    EXPECT_EQ(wallet().ExpireOrders(later, 100, slow, budget), 1);
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(wallet().ExpireOrders(later, 100, slow), 1);
+    EXPECT_EQ(asked, 2);
+    EXPECT_EQ(Status(first), "EXPIRED");
+    EXPECT_EQ(Status(second), "EXPIRED");
+}
+
 TEST_F(WalletTest, ConcurrentSettlementsOfOneOrderCreditOnce) {
     const int64_t user = NewUser("settle_race");
     std::vector<Order> orders;
@@ -426,7 +475,8 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     ASSERT_EQ(wallet().Settle(Notice(monthly, "m-1")), SettleOutcome::kSettled);
     auto balance = wallet().GetBalance(user);
     ASSERT_TRUE(balance);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*balance->member_expired_at), "2026-02-28 10:00:00");
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*balance->member_expired_at),
+              "2026-02-28 10:00:00");
     EXPECT_EQ(balance->credits, 0);  // a membership is not credits
     EXPECT_EQ(
         Scalar("SELECT CONCAT(member_from, ' / ', member_until) FROM inkstone.membership_orders "
@@ -438,17 +488,17 @@ TEST_F(WalletTest, MembershipBoughtOnJanuary31EndsFebruary28) {
     clock().Set(At("2026-02-10 00:00:00"));
     const Order quarterly = NewMembershipOrder(user, "quarterly");
     ASSERT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
     EXPECT_EQ(wallet().Settle(Notice(quarterly, "m-2")), SettleOutcome::kAlreadySettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-05-28 10:00:00");
 
     // Lapsed: starts from the moment of payment again.
     clock().Set(At("2026-07-01 12:30:00"));
     const Order again = NewMembershipOrder(user, "monthly");
     ASSERT_EQ(wallet().Settle(Notice(again, "m-3")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-08-01 12:30:00");
 }
 
@@ -458,7 +508,7 @@ TEST_F(WalletTest, YearlyPlanFromLeapDayEndsOnFebruary28) {
     const Order yearly = NewMembershipOrder(user, "yearly");
     EXPECT_EQ(yearly.amount_fen, 8800);
     ASSERT_EQ(wallet().Settle(Notice(yearly, "y-1")), SettleOutcome::kSettled);
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2029-02-28 23:00:00");
 }
 
@@ -472,7 +522,7 @@ TEST_F(WalletTest, ConcurrentMembershipPaymentsAddUp) {
         wallet().Settle(Notice(order, "mr-" + order.order_no));
     });
     // Six months from Mar 31, one month at a time: Apr 30, May 30, Jun 30, Jul 30, Aug 30, Sep 30.
-    EXPECT_EQ(lib::base::FormatSqlDateTime(*wallet().GetBalance(user)->member_expired_at),
+    EXPECT_EQ(lib::base::FormatSqlDateTimeSeconds(*wallet().GetBalance(user)->member_expired_at),
               "2026-09-30 00:00:00");
 }
 
@@ -627,6 +677,54 @@ TEST_F(OrderServiceTest, AProviderFailureStoresNothingAndLeavesTheKeyUnused) {
                      "FROM inkstone.recharge_orders WHERE user_id = " +
                      std::to_string(user)),
               "50 0 500 PENDING");
+}
+
+// Bounded work per user: asking again for the same order answers the pending one (no provider
+// call), and a user with max_pending payable unpaid orders gets 429 until one is paid or expires.
+TEST_F(OrderServiceTest, PendingOrdersAreCappedPerUserAndIdenticalOnesReused) {
+    const int64_t user = NewUser("order-cap");
+    int registered = 0;
+    const OrderService orders(
+        pool(), clock(), std::chrono::minutes(30), [&](Order&, TimePoint) { ++registered; }, 3);
+    const auto custom = [](int64_t yuan) {
+        RechargeRequest request;
+        request.custom = lib::billing::CustomRecharge(yuan * 100);
+        request.method = PaymentMethod::kAlipay;
+        return request;
+    };
+    std::vector<std::string> bodies;
+    for (int64_t yuan : {1, 2, 3}) {
+        const CreatedOrder created =
+            orders.CreateRecharge(user, custom(yuan), std::nullopt, Render);
+        EXPECT_EQ(created.response.status, 201);
+        bodies.push_back(created.response.body);
+    }
+    EXPECT_EQ(registered, 3);
+    // The same terms again: the pending order, not a new one.
+    const CreatedOrder again = orders.CreateRecharge(user, custom(2), std::nullopt, Render);
+    EXPECT_EQ(again.response.status, 200);
+    EXPECT_EQ(again.response.body, bodies[1]);
+    EXPECT_EQ(registered, 3);
+    // A fourth distinct order is over the cap, before the provider is asked.
+    try {
+        orders.CreateRecharge(user, custom(4), std::nullopt, Render);
+        ADD_FAILURE() << "a fourth pending order must be refused";
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.code, ErrorCode::kRateLimited);
+        EXPECT_GT(e.retry_after_s, 0);
+        EXPECT_LE(e.retry_after_s, 30 * 60);
+    }
+    EXPECT_EQ(registered, 3);
+    EXPECT_EQ(Orders(user), 3);
+    // Another user is not affected.
+    const int64_t other = NewUser("order-cap-other");
+    EXPECT_EQ(orders.CreateRecharge(other, custom(4), std::nullopt, Render).response.status, 201);
+    // Once the orders are no longer payable they stop counting, and stop being reused.
+    clock().Advance(std::chrono::minutes(31));
+    const CreatedOrder later = orders.CreateRecharge(user, custom(2), std::nullopt, Render);
+    EXPECT_EQ(later.response.status, 201);
+    EXPECT_NE(later.response.body, bodies[1]);
+    EXPECT_EQ(Orders(user), 4);
 }
 
 }  // namespace

@@ -168,6 +168,12 @@ int Run(const Args& args) {
     options.working_dir = Absolute(args.source_dir);  // where the pool reads .env
     options.source_dir = Absolute(args.source_dir);
     options.binary_dir = Absolute(args.build_dir);
+    // A development stack on 127.0.0.1: orders are paid with the mock route (payment.mode has
+    // no default; `.env` may still say live).
+    options.config["payment.mode"] = "mock";
+    // nginx's login / registration limit as production renders it (nginx/*.conf.in).
+    options.auth_rate = "10r/s";
+    options.auth_burst = 20;
 
     inkstone::testing::Stack stack(options);
     if (simulated) {

@@ -142,6 +142,8 @@ void Nginx::Render() {
         {"FASTCGI_KEEP_CONN", keepalive ? "on" : "off"},
         {"STATUS_PATH", options_.status_path},
         {"WEB_ROOT", options_.web_root},
+        {"AUTH_RATE", options_.auth_rate},
+        {"AUTH_BURST", std::to_string(options_.auth_burst)},
     };
     const std::pair<const char*, const char*> files[] = {
         {"inkstone.conf.in", "nginx.conf"},

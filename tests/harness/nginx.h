@@ -36,7 +36,11 @@ struct NginxOptions {
     /// `keepalive` of the upstream block: idle connections per nginx worker; 0 = none (and
     /// `fastcgi_keep_conn off`).
     int upstream_keepalive = 0;
-    std::string status_path = "/inkstone-status";             ///< `fcgi.status_path` of the pool
+    std::string status_path = "/inkstone-status";  ///< `fcgi.status_path` of the pool
+    /// inkstone_auth's rate and burst (@AUTH_RATE@, @AUTH_BURST@). Every test client is
+    /// 127.0.0.1, so by default a rate no test reaches; `make run` renders production's.
+    std::string auth_rate = "100000r/s";
+    int auth_burst = 100000;
     std::string template_dir = INKSTONE_SOURCE_DIR "/nginx";  ///< the *.conf.in files
     /// The built web app served at `/` (@WEB_ROOT@); need not exist (then `/` answers a JSON
     /// 404 saying the app is not built).

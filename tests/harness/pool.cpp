@@ -114,6 +114,13 @@ void AppPool::WriteConfig() {
         {"db.pool_size", std::to_string(db.pool_size)},
         {"log.file", log_path()},
         {"sql_dir", options_.sql_dir},
+        // payment.mode has no default; tests pay with the mock route unless they say live.
+        {"payment.mode", "mock"},
+        // Every test client is 127.0.0.1: the per-address limits would stop any test that
+        // registers a few dozen users. Tests of the limits set their own.
+        {"auth.registrations_per_address", "1000000"},
+        {"auth.login_failures_per_address", "1000000"},
+        {"auth.login_failures_per_username", "1000000"},
     };
     if (!db.socket.empty()) keys["db.socket"] = db.socket;
     for (const auto& [key, value] : options_.config) keys[key] = value;

@@ -127,6 +127,8 @@ void Stack::Start() {
                 nginx.web_root = options_.web_root.empty() ? options_.source_dir + "/web/dist"
                                                            : options_.web_root;
                 nginx.local_conf = options_.nginx_local_conf;
+                if (!options_.auth_rate.empty()) nginx.auth_rate = options_.auth_rate;
+                if (options_.auth_burst > 0) nginx.auth_burst = options_.auth_burst;
                 nginx.upstream_keepalive = options_.upstream_keepalive >= 0
                                                ? options_.upstream_keepalive
                                                : UpstreamKeepalive(options_);

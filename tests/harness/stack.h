@@ -57,6 +57,10 @@ struct StackOptions {
     /// nginx's upstream `keepalive` (and `fastcgi_keep_conn on`): 0 = none, as `make run`;
     /// -1 = half the pool's threads spread over nginx's workers (none when that is 0).
     int upstream_keepalive = 0;
+    /// nginx's inkstone_auth limit (NginxOptions::auth_rate / auth_burst); "" / 0 = the
+    /// harness's, which no test reaches.
+    std::string auth_rate;
+    int auth_burst = 0;
     /// Extra nginx files for the server block, see NginxOptions::local_conf.
     std::map<std::string, std::string> nginx_local_conf;
     std::string binary_dir = INKSTONE_BINARY_DIR;

@@ -468,6 +468,26 @@ TEST_F(WalletApi, InsufficientCreditsIs402WithRequiredAndBalance) {
         404, "NOT_FOUND");
 }
 
+// The test hooks check ownership too: nobody refunds another user's charge through them.
+TEST_F(WalletApi, TestRefundHookRefusesAnotherUsersCharge) {
+    HttpClient c = Client();
+    const ApiUser alice = RegisterUser(c, UniqueName("hook_alice"));
+    const ApiUser mallory = RegisterUser(c, UniqueName("hook_mallory"));
+    RechargeAndPay(c, alice, JsonObject({{"price_id", 1}}));  // 10 credits
+    HttpResponse r =
+        c.Post("/api/v1/_test/credit/charge", JsonObject({{"credits", 10}}), alice.Auth());
+    ASSERT_EQ(r.status, 201) << r.body;
+    const int64_t charge_id = r.JsonBody()["charge_id"].asInt64();
+    ExpectError(c.Post("/api/v1/_test/credit/refund",
+                       JsonObject({{"charge_id", Json::Int64{charge_id}}}), mallory.Auth()),
+                404, "NOT_FOUND");
+    EXPECT_EQ(c.Get("/api/v1/credit/balance", alice.Auth()).JsonBody()["credits"], 0);
+    EXPECT_EQ(c.Get("/api/v1/credit/balance", mallory.Auth()).JsonBody()["credits"], 0);
+    r = c.Post("/api/v1/_test/credit/refund", JsonObject({{"charge_id", Json::Int64{charge_id}}}),
+               alice.Auth());
+    EXPECT_EQ(r.JsonBody()["refunded"], true) << r.body;
+}
+
 TEST_F(WalletApi, AnotherUsersOrderIsNotFoundForReadingAndPaying) {
     HttpClient c = Client();
     const ApiUser alice = RegisterUser(c, UniqueName("alice"));
@@ -791,6 +811,10 @@ TEST_F(WalletApi, MockPayIsNotFoundInLiveMode) {
             .JsonBody()["order_no"]
             .asString();
     const auto reload = [&](const std::string& mode) {
+        // The test hooks are refused with live payments, and mock with a public URL.
+        TheStack().pool().SetConfig("testing.hooks", mode == "live" ? "false" : "true");
+        TheStack().pool().SetConfig(
+            "public_base_url", mode == "live" ? setup.public_base_url : "http://127.0.0.1:8080");
         TheStack().pool().SetConfig("payment.mode", mode);
         TheStack().pool().Signal(SIGHUP);
         const long want = mode == "live" ? 404 : 200;

@@ -13,6 +13,8 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "tests/harness/api_user.h"
@@ -32,7 +34,7 @@ constexpr auto kDuration = 6s;
 struct Tally {
     std::mutex mu;
     std::vector<std::pair<std::string, int>> orders;  ///< order_no, user index
-    std::vector<int64_t> charges;                     ///< charge ids answered 201
+    std::vector<std::pair<int64_t, int>> charges;     ///< charge ids answered 201, and whose
     std::map<std::string, int> ops;                   ///< "charge 201" → count
     std::vector<std::string> unexpected;              ///< responses no operation may give
     int64_t settled_now = 0;
@@ -55,6 +57,8 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
     options.config["testing.hooks"] = "true";
     // Orders expire within the run, so expiry races settlement too.
     options.config["payment.order_ttl_s"] = "2";
+    // Many unpaid orders per user at once: this run is about the invariants, not the cap.
+    options.config["payment.max_pending_orders"] = "1000";
     options.config["jobs.enabled"] = "false";  // expiry runs only when a client asks for it
     options.config["log.level"] = "warn";
     Stack& stack = SharedStack(options);
@@ -140,22 +144,25 @@ TEST(WalletConcurrency, RandomMoneyTrafficKeepsEveryInvariant) {
                 tally.Count("charge", r.status);
                 if (r.status == 201) {
                     std::lock_guard<std::mutex> lock(tally.mu);
-                    tally.charges.push_back(r.JsonBody()["charge_id"].asInt64());
+                    tally.charges.emplace_back(r.JsonBody()["charge_id"].asInt64(), u);
                 } else if (r.status != 402 || r.JsonBody()["code"] != "INSUFFICIENT_CREDITS") {
                     tally.Unexpected("charge", r);
                 }
-            } else if (dice < 97) {  // refund any charge, maybe again, maybe concurrently
+            } else if (dice <
+                       97) {  // refund a charge, by its owner, maybe again, maybe concurrently
                 int64_t charge_id = 0;
+                int owner = u;
                 {
                     std::lock_guard<std::mutex> lock(tally.mu);
                     if (!tally.charges.empty()) {
-                        charge_id = tally.charges[pick(static_cast<int>(tally.charges.size()))];
+                        std::tie(charge_id, owner) =
+                            tally.charges[pick(static_cast<int>(tally.charges.size()))];
                     }
                 }
                 if (charge_id == 0) continue;
-                HttpResponse r =
-                    c.Post("/api/v1/_test/credit/refund",
-                           JsonObject({{"charge_id", Json::Int64{charge_id}}}), user.Auth());
+                HttpResponse r = c.Post("/api/v1/_test/credit/refund",
+                                        JsonObject({{"charge_id", Json::Int64{charge_id}}}),
+                                        users[owner].Auth());
                 tally.Count("refund", r.status);
                 if (r.status != 200) {
                     tally.Unexpected("refund", r);

@@ -1,12 +1,19 @@
 #include "lib/accounts/auth.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include "handlers/account_views.h"
 #include "lib/accounts/accounts.h"
+#include "lib/base/errors.h"
 
 namespace inkstone::lib {
 using namespace inkstone::lib::base;
@@ -22,6 +29,40 @@ std::string Repeat(const std::string& unit, size_t times) {
     std::string out;
     for (size_t i = 0; i < times; ++i) out += unit;
     return out;
+}
+
+// A flood of hashes waits for one of the process's slots (one per core) only so long, then is
+// turned away with 503 UNAVAILABLE and Retry-After, so it can never park every request thread.
+TEST(PasswordHashingTest, WaitingForAHashingSlotIsBounded) {
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const int threads = static_cast<int>(std::max(1L, cores)) * 4;
+    std::atomic<int> hashed{0};
+    std::atomic<int> turned_away{0};
+    std::atomic<int> longest_wait_ms{0};
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) {
+        pool.emplace_back([&] {
+            const auto started = std::chrono::steady_clock::now();
+            try {
+                HashPassword("correct horse 1", std::chrono::milliseconds(5));
+                hashed++;
+            } catch (const ApiError& e) {
+                EXPECT_EQ(e.code, ErrorCode::kUnavailable);
+                EXPECT_EQ(e.retry_after_s, 1);
+                turned_away++;
+                const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started);
+                const int ms = static_cast<int>(waited.count());
+                int seen = longest_wait_ms.load();
+                while (ms > seen && !longest_wait_ms.compare_exchange_weak(seen, ms)) {
+                }
+            }
+        });
+    }
+    for (std::thread& t : pool) t.join();
+    EXPECT_GE(hashed.load(), 1);
+    EXPECT_GE(turned_away.load(), 1);  // 4 per core, ~40 ms each: most cannot get a slot in 5 ms
+    EXPECT_LT(longest_wait_ms.load(), 30);
 }
 
 TEST(UsernameRulesTest, LengthBoundaries) {

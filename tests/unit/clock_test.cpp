@@ -27,9 +27,20 @@ TEST(ClockTest, FloorsTimesBeforeTheEpoch) {
     EXPECT_EQ(FormatRfc3339(At(0) - milliseconds(1)), "1969-12-31T23:59:59Z");
 }
 
-TEST(ClockTest, FormatsSqlDateTime) {
-    EXPECT_EQ(FormatSqlDateTime(At(kSample)), "2026-11-26 08:00:00");
-    EXPECT_EQ(FormatSqlDateTime(At(kSample + 3599)), "2026-11-26 08:59:59");
+TEST(ClockTest, FormatsSqlDateTimeWithMicroseconds) {
+    EXPECT_EQ(FormatSqlDateTime(At(kSample)), "2026-11-26 08:00:00.000000");
+    EXPECT_EQ(FormatSqlDateTime(At(kSample + 3599)), "2026-11-26 08:59:59.000000");
+    EXPECT_EQ(FormatSqlDateTime(At(kSample) + std::chrono::microseconds(123456)),
+              "2026-11-26 08:00:00.123456");
+    EXPECT_EQ(FormatSqlDateTime(At(kSample) + std::chrono::nanoseconds(999999999)),
+              "2026-11-26 08:00:00.999999");
+    EXPECT_EQ(FormatSqlDateTime(At(0) - std::chrono::microseconds(1)),
+              "1969-12-31 23:59:59.999999");
+}
+
+TEST(ClockTest, FormatsSqlDateTimeInWholeSeconds) {
+    EXPECT_EQ(FormatSqlDateTimeSeconds(At(kSample) + milliseconds(999)), "2026-11-26 08:00:00");
+    EXPECT_EQ(FormatSqlDateTimeSeconds(At(kSample + 3599)), "2026-11-26 08:59:59");
 }
 
 TEST(ClockTest, ParsesSqlDateTime) {
@@ -48,6 +59,8 @@ TEST(ClockTest, ParsesFractionalSeconds) {
 TEST(ClockTest, RoundTrips) {
     for (int64_t t : {int64_t{0}, kSample, int64_t{4102444799}, int64_t{951868799}}) {
         EXPECT_EQ(ParseSqlDateTime(FormatSqlDateTime(At(t))), At(t)) << t;
+        const TimePoint fine = At(t) + std::chrono::microseconds(654321);
+        EXPECT_EQ(ParseSqlDateTime(FormatSqlDateTime(fine)), fine) << t;
     }
 }
 

@@ -355,6 +355,73 @@ TEST_F(ConfigTest, DescribeOutputLoadsBackToTheSameConfig) {
     EXPECT_EQ(LoadConfig(sources_).Describe(), described);
 }
 
+std::string ServingError(const Config& config) {
+    try {
+        CheckServingConfig(config);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+// payment.mode fails closed: unset is refused, mock only where the world cannot reach it, and
+// the test hooks never with real money or a public URL.
+TEST_F(ConfigTest, PaymentModeMustBeChosenAndMockStaysOnLoopback) {
+    Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.payment.mode, "");
+    EXPECT_TRUE(Contains(ServingError(config), "payment.mode (PAYMENT_MODE) is not set"));
+    EXPECT_TRUE(Contains(DescribePaymentMode(config), "payment mode: (unset)"));
+
+    config.payment.mode = "mock";
+    EXPECT_EQ(ServingError(config), "");  // the default public_base_url is 127.0.0.1
+    EXPECT_TRUE(Contains(DescribePaymentMode(config),
+                         "payment mode: mock (set explicitly; allowed because public_base_url is "
+                         "loopback"));
+    config.public_base_url = "https://ink.example.com";
+    EXPECT_TRUE(Contains(ServingError(config), "payment.mode = mock"));
+    config.public_base_url = "http://localhost:8080";
+    EXPECT_EQ(ServingError(config), "");
+
+    config.payment.mode = "live";
+    config.public_base_url = "https://ink.example.com";
+    EXPECT_EQ(ServingError(config), "");
+    EXPECT_TRUE(Contains(DescribePaymentMode(config), "payment mode: live"));
+
+    config.testing.hooks = true;
+    EXPECT_TRUE(Contains(ServingError(config), "testing.hooks is on with payment.mode = live"));
+    config.payment.mode = "mock";
+    EXPECT_TRUE(Contains(ServingError(config), "testing.hooks is on and public_base_url"));
+    config.public_base_url = "http://127.0.0.1:9000";
+    EXPECT_EQ(ServingError(config), "");
+    config.payment.mode = "live";
+    EXPECT_TRUE(Contains(ServingError(config), "testing.hooks is on with payment.mode = live"));
+
+    WriteFile("payment.mode = free\n");
+    EXPECT_THROW(LoadConfig(sources_), ConfigError);
+}
+
+TEST_F(ConfigTest, HardeningLimitsDefaultsAndValidation) {
+    const Config defaults = LoadConfig(sources_);
+    EXPECT_EQ(defaults.fcgi.allow, "127.0.0.0/8,::1");
+    EXPECT_EQ(defaults.payment.max_pending_orders, 5);
+    EXPECT_EQ(defaults.auth.hash_wait_ms, 250);
+    EXPECT_EQ(defaults.auth.login_failures_per_address, 100);
+    EXPECT_EQ(defaults.auth.login_failures_per_username, 100);
+    EXPECT_EQ(defaults.auth.registrations_per_address, 20);
+    WriteFile("fcgi.allow = 10.0.0.0/8, 192.168.1.1\n");
+    EXPECT_EQ(LoadConfig(sources_).fcgi.allow, "10.0.0.0/8, 192.168.1.1");
+    WriteFile("fcgi.allow = 10.0.0.0/8,nginx.local\n");
+    try {
+        LoadConfig(sources_);
+        ADD_FAILURE() << "a bad fcgi.allow entry was accepted";
+    } catch (const ConfigError& e) {
+        EXPECT_TRUE(Contains(e.what(), "fcgi.allow")) << e.what();
+        EXPECT_TRUE(Contains(e.what(), "nginx.local")) << e.what();
+    }
+    WriteFile("payment.max_pending_orders = 0\n");
+    EXPECT_THROW(LoadConfig(sources_), ConfigError);
+}
+
 TEST(ShippedConfigTest, InkstoneConfDocumentsEveryKeyWithItsDefault) {
     // Uncommenting every `# key = value` line of the shipped file must give the defaults.
     std::ifstream in(std::string(INKSTONE_SOURCE_DIR) + "/inkstone.conf");

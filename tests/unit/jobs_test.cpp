@@ -80,5 +80,29 @@ TEST(JobRunner, StopIsPromptWithLongIntervals) {
     EXPECT_GE(runs.load(), 1);
 }
 
+// A job that waits on someone else (reconciliation asking a provider) runs on its own lane:
+// the jobs of the default lane (generation recovery, image polling) keep their pace meanwhile.
+TEST(JobRunner, ASlowLaneNeverDelaysAnotherLane) {
+    std::atomic<int> quick{0};
+    std::atomic<int> slow{0};
+    std::atomic<int> inits{0};
+    JobRunner runner({
+        {"quick", 10ms, [&] { quick++; }},
+        {"provider", 1ms,
+         [&] {
+             slow++;
+             std::this_thread::sleep_for(600ms);
+         },
+         "payments"},
+    });
+    runner.Start([&] { inits++; }, [&] { inits++; });
+    std::this_thread::sleep_for(400ms);
+    // In 400 ms the quick job ran many times although the slow one holds its thread throughout.
+    EXPECT_GE(quick.load(), 10);
+    EXPECT_EQ(slow.load(), 1);
+    runner.Stop();
+    EXPECT_EQ(inits.load(), 4);  // each lane's thread was initialised and ended
+}
+
 }  // namespace
 }  // namespace inkstone::lib

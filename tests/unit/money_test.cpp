@@ -21,7 +21,7 @@ TimePoint At(const std::string& sql_time) {
     return *t;
 }
 
-std::string Sql(TimePoint t) { return FormatSqlDateTime(t); }
+std::string Sql(TimePoint t) { return FormatSqlDateTimeSeconds(t); }
 
 TEST(CustomRecharge, WholeYuanFromOneToFiftyThousand) {
     EXPECT_FALSE(CustomAmountError(100));

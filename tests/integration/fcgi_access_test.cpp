@@ -1,0 +1,186 @@
+// The FastCGI socket itself (README, "Security limits"): over TCP only the peers of fcgi.allow
+// may talk to the pool (a FastCGI client sets REMOTE_ADDR itself, so anyone else could reach
+// the loopback-only status page or pick fresh throttle keys); and the pool spreads requests
+// over its workers, so one worker's crash takes only its share of the in-flight requests.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/harness/process.h"
+#include "tests/harness/shared_stack.h"
+
+namespace inkstone::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// ---- A FastCGI client, just enough for one GET ---------------------------------------------
+
+void AppendRecord(std::string& out, uint8_t type, const std::string& content) {
+    const uint16_t length = static_cast<uint16_t>(content.size());
+    const char header[8] = {1,
+                            static_cast<char>(type),
+                            0,
+                            1,  // request id 1
+                            static_cast<char>(length >> 8),
+                            static_cast<char>(length & 0xff),
+                            0,
+                            0};
+    out.append(header, sizeof header);
+    out += content;
+}
+
+void AppendParam(std::string& out, const std::string& name, const std::string& value) {
+    out += static_cast<char>(name.size());
+    out += static_cast<char>(value.size());
+    out += name + value;
+}
+
+std::string GetRequest(const std::string& path, const std::string& remote_addr) {
+    std::string params;
+    AppendParam(params, "REQUEST_METHOD", "GET");
+    AppendParam(params, "REQUEST_URI", path);
+    AppendParam(params, "SCRIPT_NAME", path);
+    AppendParam(params, "QUERY_STRING", "");
+    AppendParam(params, "REMOTE_ADDR", remote_addr);
+    AppendParam(params, "SERVER_PROTOCOL", "HTTP/1.1");
+    std::string out;
+    AppendRecord(out, 1, std::string("\0\1\0\0\0\0\0\0", 8));  // BEGIN_REQUEST, responder
+    AppendRecord(out, 4, params);                              // PARAMS
+    AppendRecord(out, 4, "");
+    AppendRecord(out, 5, "");  // STDIN, empty
+    return out;
+}
+
+struct Exchange {
+    bool connected = false;
+    std::string reply;  ///< everything the pool sent until it closed (or 5 s passed)
+};
+
+/// Connects from `source` (an address of this host) to 127.0.0.1:port, sends `bytes`, reads
+/// until the pool closes.
+Exchange FastCgiExchange(const std::string& source, int port, const std::string& bytes) {
+    Exchange result;
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return result;
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+        close(fd);
+        return result;
+    }
+    result.connected = true;
+    // The pool may close before everything is written: that is the point of one case.
+    const ssize_t sent = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    static_cast<void>(sent);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    char buffer[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0) continue;
+        const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+        if (n <= 0) break;
+        result.reply.append(buffer, static_cast<size_t>(n));
+    }
+    close(fd);
+    return result;
+}
+
+Stack& TcpStack() {
+    static const StackOptions options = [] {
+        StackOptions o = GtestStackOptions();
+        o.with_simulator = false;
+        o.workers = 2;
+        o.threads = 4;
+        o.config["fcgi.listen"] = "127.0.0.1:" + std::to_string(FreePort());
+        // nginx (127.0.0.1) and one more loopback address; 127.0.0.3 stands for a stranger.
+        o.config["fcgi.allow"] = "127.0.0.1, 127.0.0.2/32";
+        return o;
+    }();
+    return SharedStack(options);
+}
+
+int PoolPort() {
+    const std::string listen = TcpStack().pool().listen();
+    return std::stoi(listen.substr(listen.rfind(':') + 1));
+}
+
+TEST(FcgiAccess, AnAllowedPeerReachesTheStatusPage) {
+    const Exchange allowed =
+        FastCgiExchange("127.0.0.2", PoolPort(), GetRequest("/inkstone-status", "127.0.0.1"));
+    ASSERT_TRUE(allowed.connected);
+    EXPECT_NE(allowed.reply.find("\"pool\""), std::string::npos) << allowed.reply.size();
+    // nginx, from 127.0.0.1, is allowed too.
+    EXPECT_EQ(TcpStack().client().Get("/api/v1/health").status, 200);
+}
+
+TEST(FcgiAccess, ADisallowedPeerIsClosedBeforeARequestIsRead) {
+    // Claiming to be loopback gets a stranger nothing: the connection closes unanswered.
+    const Exchange stranger =
+        FastCgiExchange("127.0.0.3", PoolPort(), GetRequest("/inkstone-status", "127.0.0.1"));
+    ASSERT_TRUE(stranger.connected);
+    EXPECT_EQ(stranger.reply, "");
+    const Exchange api =
+        FastCgiExchange("127.0.0.3", PoolPort(), GetRequest("/api/v1/health", "203.0.113.5"));
+    EXPECT_EQ(api.reply, "");
+    const std::string log = ReadFile(TcpStack().pool().log_path());
+    EXPECT_NE(log.find("\"event\":\"fcgi_peer_refused\""), std::string::npos);
+    EXPECT_NE(log.find("127.0.0.3"), std::string::npos);
+    // The pool goes on serving the allowed ones.
+    EXPECT_EQ(TcpStack().client().Get("/api/v1/health").status, 200);
+}
+
+// Steady load through nginx: each of 2 workers takes its share (today's EPOLLEXCLUSIVE order
+// gave the first worker nearly everything while the other idled).
+TEST(FcgiAccess, RequestsSpreadOverTheWorkers) {
+    Stack& stack = TcpStack();
+    const auto accepted = [&] {
+        std::map<int, int64_t> by_pid;
+        const HttpResponse status = stack.client().Get("/inkstone-status");
+        EXPECT_EQ(status.status, 200) << status.body;
+        const Json::Value body = status.JsonBody();
+        for (const Json::Value& w : body["workers"]) {
+            by_pid[w["pid"].asInt()] = w["accepted_requests"].asInt64();
+        }
+        return by_pid;
+    };
+    const std::map<int, int64_t> before = accepted();
+    ASSERT_EQ(before.size(), 2u);
+    // Steady load: one request after another, so an idle thread of the first worker is always
+    // there to take it.
+    const HttpClient c = stack.client();
+    for (int i = 0; i < 400; ++i) EXPECT_EQ(c.Get("/api/v1/credit/prices").status, 200);
+    const std::map<int, int64_t> after = accepted();
+    ASSERT_EQ(after.size(), 2u);
+    int64_t total = 0;
+    std::vector<int64_t> shares;
+    for (const auto& [pid, count] : after) {
+        shares.push_back(count - before.at(pid));
+        total += shares.back();
+    }
+    std::printf("[ spread   ] 2 workers: %lld / %lld of %lld requests\n",
+                static_cast<long long>(shares[0]), static_cast<long long>(shares[1]),
+                static_cast<long long>(total));
+    ASSERT_GE(total, 400);
+    for (int64_t share : shares) EXPECT_LE(share, total * 7 / 10);
+}
+
+}  // namespace
+}  // namespace inkstone::testing
