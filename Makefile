@@ -83,7 +83,17 @@ test: check build-debug web
 # JSON in $(BENCH_JSON). BENCH_ARGS passes options (`--quick`, `--keepalive 8`, ...).
 BENCH_JSON ?= build/bench.json
 BENCH_ARGS ?=
+# The LAMP peer of the balance comparison (tests/bench/php/): bench-only, not in PACKAGES.
+BENCH_PACKAGES := php8.2-fpm php8.2-mysql
 bench: deps
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+	  || { $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; }; \
+	fi
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/release -j $(JOBS) --target inkstone-bench
 	build/release/tests/inkstone-bench --json $(BENCH_JSON) $(BENCH_ARGS)

@@ -67,18 +67,17 @@ class LogoutHandler final : public lib::http::Handler {
     const lib::accounts::Accounts accounts_;
 };
 
-/// GET /users/me (Auth::kUser) → 200 UserToJson of the caller. 401 without a principal or
-/// when the account no longer exists.
+/// GET /users/me (Auth::kUser) → 200 UserToJson of the caller, from the row the token lookup
+/// read (lib/accounts CallerOf): no statement of its own. 401 without a principal (a token of
+/// an account that no longer exists finds no row, so it is a 401 at the dispatcher).
 class MeHandler final : public lib::http::Handler {
   public:
-    MeHandler(const lib::accounts::Accounts& accounts, const lib::base::Clock& clock)
-        : accounts_(accounts), clock_(clock) {}
+    explicit MeHandler(const lib::base::Clock& clock) : clock_(clock) {}
 
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::accounts::Accounts accounts_;
     const lib::base::Clock& clock_;
 };
 

@@ -24,17 +24,16 @@ namespace inkstone::handlers {
 
 /// GET /credit/balance → `{"credits", "is_member", "member_expired_at", "cost_per_generation"}`.
 /// cost_per_generation is the configured non-member price (`credit.cost_per_generation`);
-/// members pay 0 while is_member is true.
+/// members pay 0 while is_member is true. The credits and membership are the principal's (read
+/// with the token, lib/accounts): no statement of its own.
 class BalanceHandler final : public lib::http::Handler {
   public:
-    BalanceHandler(const lib::billing::Wallet& wallet, const lib::base::Clock& clock,
-                   const lib::base::CreditConfig& config)
-        : wallet_(wallet), clock_(clock), config_(config) {}
+    BalanceHandler(const lib::base::Clock& clock, const lib::base::CreditConfig& config)
+        : clock_(clock), config_(config) {}
     lib::http::Response Handle(const lib::http::Request& request,
                                lib::http::StreamWriter& stream) const override;
 
   private:
-    const lib::billing::Wallet& wallet_;
     const lib::base::Clock& clock_;
     const lib::base::CreditConfig& config_;
 };

@@ -174,8 +174,8 @@ LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, const Login
                 ThrottleRefusal(lease, key, limits, 0, attempt_at)) {
             throw refused(*refusal);
         }
-        lease.Execute(kInsertLoginAttemptSql, key.username_key, key.client_key, attempt_at);
-        const int64_t attempt_id = lease.LastInsertId();
+        const int64_t attempt_id =
+            lease.Insert(kInsertLoginAttemptSql, key.username_key, key.client_key, attempt_at);
         if (const std::optional<Refusal> refusal =
                 ThrottleRefusal(lease, key, limits, attempt_id, attempt_at)) {
             // A refused attempt is not a guess: it must not extend the lock-out.
@@ -218,8 +218,7 @@ int64_t RecordRegistration(db::Lease& lease, const std::string& client_key, int 
     std::optional<TimePoint> boundary = RegistrationBoundary(lease, client_key, limit, 0, now);
     int64_t attempt_id = 0;
     if (!boundary) {
-        lease.Execute(kInsertRegistrationAttemptSql, client_key, now);
-        attempt_id = lease.LastInsertId();
+        attempt_id = lease.Insert(kInsertRegistrationAttemptSql, client_key, now);
         boundary = RegistrationBoundary(lease, client_key, limit, attempt_id, now);
         if (!boundary) return attempt_id;
         lease.Execute(kDeleteRegistrationAttemptSql, attempt_id);
@@ -241,8 +240,11 @@ constexpr char kUpgradePasswordHashSql[] =
 
 // Joined with users so the role is read fresh with the token: granting or revoking admin takes
 // effect on the next request, like a logout.
+// It also carries the user columns the common handlers show (credits, membership, the
+// profile), so an authenticated read is this one round trip.
 constexpr char kSelectSessionSql[] =
-    "SELECT u.id, u.username, u.role, LOWER(HEX(t.token_hash)) AS token_hash "
+    "SELECT u.id, u.username, u.email, u.role, u.credits, u.member_expired_at, u.created_at, "
+    "LOWER(HEX(t.token_hash)) AS token_hash "
     "FROM auth_tokens t JOIN users u ON u.id = t.user_id "
     "WHERE t.token_hash = UNHEX(?) AND t.revoked_at IS NULL AND t.expires_at > ?";
 
@@ -299,13 +301,14 @@ Session Accounts::Register(const NewAccount& account) const {
     }
     const TimePoint now = clock_->Now();
     return db::RetryOnAborted(*pool_, "auth.register", [&](db::Transaction& tx) {
+        int64_t user_id = 0;
         try {
-            tx.Execute(kInsertUserSql, account.username, account.email, password_hash, now, now);
+            user_id =
+                tx.Insert(kInsertUserSql, account.username, account.email, password_hash, now, now);
         } catch (const db::DbError& e) {
             if (e.kind == db::ErrorKind::kDuplicate) throw UsernameTaken();
             throw;
         }
-        const int64_t user_id = tx.LastInsertId();
         std::optional<Session> session = OpenSession(tx.lease(), user_id, now, config_.token_ttl_s);
         INKSTONE_ASSERT(session.has_value(),
                         "user " + std::to_string(user_id) + " not visible in its transaction");
@@ -394,8 +397,24 @@ std::optional<http::Principal> Accounts::Authenticate(std::string_view bearer_to
         principal.username = rows.String("username");
         principal.role = std::string(ToSql(rows.Enum<Role>("role")));
         principal.token_hash = *token_hash;
+        principal.email = rows.OptionalString("email");
+        principal.credits = rows.Int("credits");
+        principal.member_expired_at = rows.OptionalTime("member_expired_at");
+        principal.created_at = rows.Time("created_at");
         return principal;
     });
+}
+
+User CallerOf(const http::Principal& principal) {
+    User user;
+    user.id = principal.user_id;
+    user.username = principal.username;
+    user.email = principal.email;
+    INKSTONE_ASSERT(FromSql(principal.role, &user.role), "principal role " + principal.role);
+    user.credits = principal.credits;
+    user.member_expired_at = principal.member_expired_at;
+    user.created_at = principal.created_at;
+    return user;
 }
 
 constexpr char kSelectUserForUpdateSql[] =

@@ -145,7 +145,9 @@ class Accounts final {
     /// revoked token. A malformed token is rejected before any DB access. There is
     /// deliberately no in-process cache: a logout or a role change made on any worker or host
     /// takes effect on the very next request everywhere. Principal::token_hash is
-    /// TokenHashHex(token), Principal::role is ToSql of the stored role.
+    /// TokenHashHex(token), Principal::role is ToSql of the stored role; the same statement
+    /// fills the principal's user columns (email, credits, member_expired_at, created_at).
+    /// There is no `disabled` flag yet: `users` has no such column.
     std::optional<http::Principal> Authenticate(std::string_view bearer_token) const;
 
     /// Gives the user named `username` (matched case-insensitively, like login) the role
@@ -161,6 +163,9 @@ class Accounts final {
     const base::Clock* clock_;
     base::AuthConfig config_;
 };
+
+/// The caller's `users` row as Authenticate read it with the token (no statement of its own).
+User CallerOf(const http::Principal& principal);
 
 /// Deletes tokens that expired before `now - grace`, login failures older than their window and
 /// registration attempts older than theirs,

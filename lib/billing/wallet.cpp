@@ -14,14 +14,16 @@ namespace {
 
 // ---- The ledger ----
 
-// The balance check and the change are this one statement: with `min_balance` = the debit, a
-// concurrent debit on any host either sees the other's result or waits for its row lock, so the
-// balance can never go below zero. ledger_seq orders the user's ledger rows (see 002_wallet.sql).
+// The user's row is locked first; what the ledger row needs (the balance after, the seq) is then
+// computed from it, with no read-back: nobody else can change the row before this transaction
+// ends. ledger_seq orders the user's ledger rows (see 002_wallet.sql).
+constexpr char kLockAccountSql[] =
+    "SELECT credits, ledger_seq, member_expired_at FROM users WHERE id = ? FOR UPDATE";
+// Still conditional: with `min_balance` = the debit the balance check is part of the write
+// itself, so even a caller that had not locked the row could never overdraw.
 constexpr char kApplyDeltaSql[] =
     "UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ? "
     "WHERE id = ? AND credits >= ?";
-// Read back under the row lock the UPDATE holds, so it is exactly this transaction's result.
-constexpr char kSelectLockedBalanceSql[] = "SELECT credits, ledger_seq FROM users WHERE id = ?";
 constexpr char kSelectBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 constexpr char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
@@ -120,33 +122,48 @@ struct Posted {
     int64_t balance_after = 0;
 };
 
-/// Applies `entry` inside the caller's transaction: the conditional UPDATE of users, the
-/// read-back, the ledger row. nullopt (and nothing changed) when a debit would overdraw or the
-/// user does not exist.
-std::optional<Posted> Post(db::Lease& lease, const Entry& entry, base::TimePoint now) {
+/// Applies `entry` to the locked `account` inside the caller's transaction: the conditional
+/// UPDATE of users and the ledger row, with the balance and seq computed from the locked row
+/// (which is updated to match). The caller has checked that a debit is covered.
+Posted Post(db::Lease& lease, LockedAccount& account, const Entry& entry, base::TimePoint now) {
+    INKSTONE_ASSERT(account.user_id == entry.user_id,
+                    "entry for user " + std::to_string(entry.user_id) + " posted to the lock of " +
+                        std::to_string(account.user_id));
     const int64_t min_balance = entry.amount < 0 ? -entry.amount : 0;
-    if (lease.Execute(kApplyDeltaSql, entry.amount, now, entry.user_id, min_balance) != 1) {
-        return std::nullopt;
-    }
-    db::Rows row = lease.Query(kSelectLockedBalanceSql, entry.user_id);
-    INKSTONE_ASSERT(row.Next(), "updated user " + std::to_string(entry.user_id) +
-                                    " not visible in its transaction");
+    INKSTONE_ASSERT(account.credits >= min_balance, "debit of " + std::to_string(-entry.amount) +
+                                                        " over a balance of " +
+                                                        std::to_string(account.credits));
+    INKSTONE_ASSERT(
+        lease.Execute(kApplyDeltaSql, entry.amount, now, entry.user_id, min_balance) == 1,
+        "locked user " + std::to_string(entry.user_id) + " changed under its row lock");
+    account.credits += entry.amount;
+    account.ledger_seq += 1;
     Posted posted;
-    posted.balance_after = row.Int("credits");
-    const int64_t seq = row.Int("ledger_seq");
-    lease.Execute(kInsertEntrySql, entry.user_id, seq, entry.type, entry.amount,
-                  posted.balance_after, entry.description, entry.related_order_no,
-                  entry.related_generation_id, entry.refund_of, now);
-    posted.entry_id = lease.LastInsertId();
+    posted.balance_after = account.credits;
+    posted.entry_id =
+        lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type, entry.amount,
+                     posted.balance_after, entry.description, entry.related_order_no,
+                     entry.related_generation_id, entry.refund_of, now);
     return posted;
 }
 
-/// Post() for a credit to a user who must exist (the order's or the charge's owner).
-Posted PostCredit(db::Lease& lease, const Entry& entry, base::TimePoint now) {
-    const std::optional<Posted> posted = Post(lease, entry, now);
-    INKSTONE_ASSERT(posted.has_value(),
-                    "ledger entry for missing user " + std::to_string(entry.user_id));
-    return *posted;
+std::optional<LockedAccount> LockAccount(db::Lease& lease, int64_t user_id) {
+    db::Rows row = lease.Query(kLockAccountSql, user_id);
+    if (!row.Next()) return std::nullopt;
+    LockedAccount account;
+    account.user_id = user_id;
+    account.credits = row.Int("credits");
+    account.ledger_seq = row.Int("ledger_seq");
+    account.member_expired_at = row.OptionalTime("member_expired_at");
+    return account;
+}
+
+/// The lock of a user who must exist (the order's or the charge's owner).
+LockedAccount LockOwner(db::Lease& lease, int64_t user_id) {
+    std::optional<LockedAccount> account = LockAccount(lease, user_id);
+    INKSTONE_ASSERT(account.has_value(),
+                    "ledger entry for missing user " + std::to_string(user_id));
+    return *account;
 }
 
 void CheckDescription(std::string_view description) {
@@ -258,13 +275,14 @@ bool DeliverRecharge(db::Lease& lease, const LockedOrder& order, const Settlemen
     recharge.description =
         "Recharge ¥" + billing::FormatFen(order.amount_fen) + ", order " + notice.order_no;
     recharge.related_order_no = notice.order_no;
-    PostCredit(lease, recharge, now);
+    LockedAccount account = LockOwner(lease, order.user_id);
+    Post(lease, account, recharge, now);
     if (order.bonus_credits > 0) {
         Entry bonus = recharge;
         bonus.type = LedgerType::kBonus;
         bonus.amount = order.bonus_credits;
         bonus.description = "Bonus, order " + notice.order_no;
-        PostCredit(lease, bonus, now);
+        Post(lease, account, bonus, now);
     }
     return true;
 }
@@ -372,35 +390,43 @@ void Wallet::HoldLocksForTests() const {
     }
 }
 
+std::optional<LockedAccount> Wallet::LockAccountIn(db::Transaction& tx, int64_t user_id) const {
+    return LockAccount(tx.lease(), user_id);
+}
+
 ChargeResult Wallet::ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,
                               std::string_view description,
                               std::optional<int64_t> related_generation_id) const {
     if (credits < 1) throw std::invalid_argument("Charge: credits must be >= 1");
     CheckDescription(description);
+    std::optional<LockedAccount> account = LockAccount(tx.lease(), user_id);
+    if (!account) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
+    return ChargeLockedIn(tx, *account, credits, description, related_generation_id);
+}
+
+ChargeResult Wallet::ChargeLockedIn(db::Transaction& tx, LockedAccount& account, int64_t credits,
+                                    std::string_view description,
+                                    std::optional<int64_t> related_generation_id) const {
+    if (credits < 1) throw std::invalid_argument("Charge: credits must be >= 1");
+    CheckDescription(description);
+    if (account.credits < credits) {
+        // Read under the lock, so this is the balance the debit was refused against.
+        base::ApiError error(base::ErrorCode::kInsufficientCredits,
+                             "not enough credits: " + std::to_string(credits) + " required, " +
+                                 std::to_string(account.credits) + " available");
+        error.extra["required"] = Json::Int64{credits};
+        error.extra["balance"] = Json::Int64{account.credits};
+        throw error;
+    }
     Entry entry;
-    entry.user_id = user_id;
+    entry.user_id = account.user_id;
     entry.type = LedgerType::kConsume;
     entry.amount = -credits;
     entry.description = std::string(description);
     entry.related_generation_id = related_generation_id;
-
-    db::Lease& lease = tx.lease();
-    const std::optional<Posted> posted = Post(lease, entry, clock_.Now());
-    if (!posted) {
-        // Not enough (or no such user). This read takes no lock: the balance reported is the
-        // one the failed UPDATE saw or a later one, which is all a client can act on.
-        db::Rows row = lease.Query(kSelectBalanceSql, user_id);
-        if (!row.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
-        const int64_t balance = row.Int("credits");
-        base::ApiError error(base::ErrorCode::kInsufficientCredits,
-                             "not enough credits: " + std::to_string(credits) + " required, " +
-                                 std::to_string(balance) + " available");
-        error.extra["required"] = Json::Int64{credits};
-        error.extra["balance"] = Json::Int64{balance};
-        throw error;
-    }
+    const Posted posted = Post(tx.lease(), account, entry, clock_.Now());
     HoldLocksForTests();
-    return ChargeResult{posted->entry_id, posted->balance_after};
+    return ChargeResult{posted.entry_id, posted.balance_after};
 }
 
 ChargeResult Wallet::Charge(int64_t user_id, int64_t credits, std::string_view description,
@@ -428,7 +454,8 @@ std::optional<int64_t> Wallet::RefundIn(db::Transaction& tx, int64_t charge_id,
 
     Posted posted;
     try {
-        posted = PostCredit(lease, entry, clock_.Now());
+        LockedAccount account = LockOwner(lease, entry.user_id);
+        posted = Post(lease, account, entry, clock_.Now());
     } catch (const db::DbError& e) {
         // A concurrent refund of this charge committed first: ours must leave no trace, so the
         // caller's transaction (with the credit already applied above) has to roll back.

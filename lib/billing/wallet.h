@@ -3,12 +3,13 @@
 /// memberships").
 ///
 /// Every change to a user's credits goes through here, as one InnoDB transaction that
-///   1. changes `users.credits` with one conditional UPDATE (`... WHERE id = ? AND credits >= ?`
-///      for a debit, so the balance check and the debit are one atomic step on every host),
-///      bumping `users.ledger_seq` in the same statement;
-///   2. reads the new balance and seq back under the row lock that UPDATE took;
+///   1. locks the user's row (`SELECT credits, ledger_seq ... FOR UPDATE`, LockAccountIn);
+///   2. changes `users.credits` with one conditional UPDATE (`... WHERE id = ? AND credits >= ?`
+///      for a debit), bumping `users.ledger_seq` in the same statement;
 ///   3. appends one `credit_transactions` row (type, signed amount, balance_after, seq,
-///      description, related order / generation / refunded charge, created_at from the clock).
+///      description, related order / generation / refunded charge, created_at from the clock),
+///      with balance_after and seq computed from the row locked in step 1 (no read-back: the
+///      lock keeps every other writer out until the commit).
 /// So at every commit, and after any crash: credits >= 0, credits = SUM(amount), and the
 /// balance_after chain is consistent in seq order. The ledger is append-only.
 ///
@@ -47,6 +48,15 @@ struct WalletOptions {
     /// Test-only: milliseconds each transaction sleeps after taking its row locks, before its
     /// commit (`testing.settle_delay_ms`, honoured only with `testing.hooks`). 0 in production.
     int hold_locks_ms = 0;
+};
+
+/// A user's row as locked by LockAccountIn: what a charge needs to know without reading it again.
+/// Valid only inside the transaction that took the lock; ChargeLockedIn keeps it up to date.
+struct LockedAccount {
+    int64_t user_id = 0;
+    int64_t credits = 0;
+    int64_t ledger_seq = 0;
+    std::optional<base::TimePoint> member_expired_at;
 };
 
 struct ChargeResult {
@@ -143,9 +153,23 @@ class Wallet {
 
     /// Charge() inside the caller's transaction, so a charge can commit or roll back together
     /// with other writes (a generation's start). Same rules and errors; no retry of its own.
+    /// Three statements: LockAccountIn, the UPDATE, the ledger INSERT.
     ChargeResult ChargeIn(db::Transaction& tx, int64_t user_id, int64_t credits,
                           std::string_view description,
                           std::optional<int64_t> related_generation_id = std::nullopt) const;
+
+    /// Locks the user's row for the rest of `tx` (`SELECT ... FOR UPDATE`) and returns it;
+    /// nullopt when the user does not exist. For a caller that decides on the row itself (a
+    /// generation's limits and membership) before it charges with ChargeLockedIn.
+    std::optional<LockedAccount> LockAccountIn(db::Transaction& tx, int64_t user_id) const;
+
+    /// ChargeIn() on a row already locked by LockAccountIn in `tx`: two statements (the UPDATE,
+    /// the ledger INSERT), the balance computed from the lock. 402 INSUFFICIENT_CREDITS (with
+    /// the locked balance) when it does not cover `credits`. `account` is updated to the row as
+    /// it is after the debit.
+    ChargeResult ChargeLockedIn(db::Transaction& tx, LockedAccount& account, int64_t credits,
+                                std::string_view description,
+                                std::optional<int64_t> related_generation_id = std::nullopt) const;
     /// Refund() inside the caller's transaction: the REFUND row's id, or nullopt when the
     /// charge had been refunded before (nothing written). Throws AlreadyRefunded when a
     /// concurrent refund wins the UNIQUE key (roll the transaction back), ApiError 404 for a

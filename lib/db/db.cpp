@@ -2,12 +2,14 @@
 
 #include <cppconn/driver.h>
 #include <cppconn/exception.h>
+#include <cppconn/metadata.h>
 #include <cppconn/prepared_statement.h>
 #include <cppconn/resultset.h>
 #include <cppconn/statement.h>
 
 #include <atomic>
 #include <cassert>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -33,6 +35,12 @@ constexpr const char* kSetSession =
     "SESSION innodb_lock_wait_timeout = 5";
 constexpr const char* kPing = "SELECT 1";
 constexpr const char* kLastInsertId = "SELECT LAST_INSERT_ID()";
+// Text statements (no prepare): Connector/C++ 1.1's own commit()/rollback() need autocommit
+// switched off first, which is a round trip more on each side of every transaction.
+constexpr const char* kStartTransaction = "START TRANSACTION";
+constexpr const char* kCommit = "COMMIT";
+constexpr const char* kRollback = "ROLLBACK";
+constexpr const char* kReturningId = " RETURNING id";
 
 // A connection unused for this long may have been cut by wait_timeout, a proxy or a failover.
 constexpr auto kValidateAfterIdle = std::chrono::seconds(30);
@@ -72,12 +80,48 @@ struct Lease::Slot {
         size_t placeholders = 0;
     };
     std::unique_ptr<sql::Connection> conn;
-    // Declared after `conn`, so destroyed before it: a statement must not outlive its connection.
+    // Declared after `conn`, so destroyed before them: a statement must not outlive its
+    // connection.
     std::unordered_map<const char*, Statement> statements;
+    std::unordered_map<const char*, Statement> returning;  ///< Insert()'s `... RETURNING id`
+    std::unique_ptr<sql::Statement> text;                  ///< START TRANSACTION, COMMIT, ...
     Clock::time_point last_used = Clock::now();
     bool must_validate = false;
     bool broken = false;
+    bool insert_returning = false;  ///< the server knows `INSERT ... RETURNING` (MariaDB 10.5+)
+    // Per lease (reset by Acquire): what decides whether a dropped connection may be retried.
+    bool reused = false;                 ///< taken from the idle list, not connected for this lease
+    bool sent_autocommit_write = false;  ///< Execute/Insert outside a transaction
+    bool sent_commit = false;
+    bool in_transaction = false;  ///< between START TRANSACTION and COMMIT / ROLLBACK
 };
+
+namespace {
+
+// Codes of a connection the server (or the network) cut: the statement may not have reached
+// the server at all. A connection that never came up (2002/2003) is not among them.
+bool IsDroppedConnection(int code) {
+    switch (code) {
+        case kCrServerGone:
+        case kCrServerLost:
+        case kCrServerLostExtended:
+        case kErConnectionKilled:
+        case kErClientInteractionTimeout:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// "10.11.19-MariaDB-0+deb12u1": INSERT ... RETURNING exists since MariaDB 10.5.
+bool ServerHasInsertReturning(const std::string& version) {
+    if (version.find("MariaDB") == std::string::npos) return false;
+    int major = 0, minor = 0;
+    if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) return false;
+    return major > 10 || (major == 10 && minor >= 5);
+}
+
+}  // namespace
 
 ErrorKind Classify(const sql::SQLException& e) {
     switch (e.getErrorCode()) {
@@ -119,7 +163,13 @@ ErrorKind Classify(const sql::SQLException& e) {
 void Rethrow(const sql::SQLException& e, Lease* lease) {
     const ErrorKind kind = Classify(e);
     if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
-    throw DbError(kind, e.getErrorCode(), e.what());
+    DbError error(kind, e.getErrorCode(), e.what());
+    if (kind == ErrorKind::kUnavailable && lease != nullptr && lease->slot_ != nullptr) {
+        const Lease::Slot& slot = *lease->slot_;
+        error.retry_on_fresh_connection = IsDroppedConnection(e.getErrorCode()) && slot.reused &&
+                                          !slot.sent_autocommit_write && !slot.sent_commit;
+    }
+    throw error;
 }
 
 void TranslateCurrent(Lease* lease) {
@@ -268,6 +318,13 @@ void BackoffSleep(int attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
 }
 
+void LogReconnectRetry(std::string_view unit, const DbError& e) {
+    Json::Value fields;
+    fields["unit"] = std::string(unit);
+    fields["code"] = e.code;
+    base::Log(base::LogLevel::kInfo, "db.reconnect_retry", fields);
+}
+
 void LogRetry(std::string_view name, int attempt, const DbError& e) {
     Json::Value fields;
     fields["tx"] = std::string(name);
@@ -329,6 +386,8 @@ sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
 }
 
 uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
+    // Marked before it is sent: once it may have reached the server it must not be re-run.
+    if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
     try {
         return static_cast<uint64_t>(stmt.executeUpdate());
     } catch (const sql::SQLException& e) {
@@ -342,6 +401,46 @@ Rows Lease::RunQuery(sql::PreparedStatement& stmt) {
     } catch (const sql::SQLException& e) {
         Rethrow(e, this);
     }
+}
+
+sql::PreparedStatement* Lease::PrepareInsert(const char* sql, size_t* placeholders) {
+    assert(slot_ && "use of a moved-from Lease");
+    if (!slot_->insert_returning) {
+        *placeholders = CountPlaceholders(sql);
+        return nullptr;
+    }
+    auto it = slot_->returning.find(sql);
+    if (it == slot_->returning.end()) {
+        Slot::Statement entry;
+        try {
+            entry.stmt.reset(slot_->conn->prepareStatement(std::string(sql) + kReturningId));
+        } catch (const sql::SQLException& e) {
+            Rethrow(e, this);
+        }
+        entry.placeholders = CountPlaceholders(sql);
+        it = slot_->returning.emplace(sql, std::move(entry)).first;
+    } else {
+        it->second.stmt->clearParameters();
+    }
+    *placeholders = it->second.placeholders;
+    return it->second.stmt.get();
+}
+
+int64_t Lease::RunInsertReturning(sql::PreparedStatement& stmt) {
+    if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
+    try {
+        std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
+        INKSTONE_ASSERT(rs->next(), "INSERT ... RETURNING id returned no row");
+        return static_cast<int64_t>(rs->getUInt64(1));
+    } catch (const sql::SQLException& e) {
+        Rethrow(e, this);
+    }
+}
+
+void Lease::RunText(const char* sql) {
+    assert(slot_ && "use of a moved-from Lease");
+    if (!slot_->text) slot_->text.reset(slot_->conn->createStatement());
+    slot_->text->execute(sql);
 }
 
 int64_t Lease::LastInsertId() {
@@ -411,6 +510,8 @@ std::unique_ptr<Lease::Slot> Pool::Connect() {
         std::unique_ptr<sql::Statement> stmt(slot->conn->createStatement());
         stmt->execute(kSetIsolation);
         stmt->execute(kSetSession);
+        slot->insert_returning = ServerHasInsertReturning(
+            slot->conn->getMetaData()->getDatabaseProductVersion().asStdString());
     } catch (const sql::SQLException& e) {
         // Whatever the reason (down, refused, bad credentials), the caller can only answer 503.
         throw DbError(ErrorKind::kUnavailable, e.getErrorCode(),
@@ -422,6 +523,7 @@ std::unique_ptr<Lease::Slot> Pool::Connect() {
 Lease Pool::Acquire() {
     const auto deadline = Clock::now() + std::chrono::milliseconds(config_.acquire_timeout_ms);
     std::unique_ptr<Lease::Slot> slot;
+    bool reused = false;
     {
         std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
@@ -429,6 +531,7 @@ Lease Pool::Acquire() {
                 // LIFO: the most recently used connection is the least likely to be stale.
                 slot = std::move(idle_.back());
                 idle_.pop_back();
+                reused = true;
                 break;
             }
             if (open_ < size_) {
@@ -453,7 +556,10 @@ Lease Pool::Acquire() {
             }
             if (!alive) slot.reset();
         }
-        if (!slot) slot = Connect();
+        if (!slot) {
+            slot = Connect();
+            reused = false;
+        }
     } catch (...) {
         std::lock_guard<std::mutex> lock(mu_);
         --open_;
@@ -462,6 +568,10 @@ Lease Pool::Acquire() {
         throw;
     }
     slot->must_validate = false;
+    slot->reused = reused;
+    slot->sent_autocommit_write = false;
+    slot->sent_commit = false;
+    slot->in_transaction = false;
     return Lease(this, std::move(slot));
 }
 
@@ -470,6 +580,11 @@ void Pool::Return(std::unique_ptr<Lease::Slot> slot, bool broken) {
         try {
             // A lease handed back mid-transaction (an exception between BEGIN and the guard, or
             // raw setAutoCommit(false)) must not leak its open transaction to the next user.
+            if (slot->in_transaction) {
+                std::unique_ptr<sql::Statement> stmt(slot->conn->createStatement());
+                stmt->execute(kRollback);
+                slot->in_transaction = false;
+            }
             if (!slot->conn->getAutoCommit()) {
                 slot->conn->rollback();
                 slot->conn->setAutoCommit(true);
@@ -497,37 +612,41 @@ void Pool::Return(std::unique_ptr<Lease::Slot> slot, bool broken) {
 }
 
 bool Pool::Ping() {
-    try {
-        Lease lease = Acquire();
+    for (int attempt = 0; attempt < 2; ++attempt) {
         try {
-            std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kPing).executeQuery());
-            return rs->next();
-        } catch (const sql::SQLException& e) {
-            if (Classify(e) == ErrorKind::kUnavailable) lease.MarkBroken();
-            return false;
+            Lease lease = Acquire();
+            try {
+                std::unique_ptr<sql::ResultSet> rs(lease.Prepare(kPing).executeQuery());
+                return rs->next();
+            } catch (const sql::SQLException& e) {
+                Rethrow(e, &lease);
+            }
+        } catch (const DbError& e) {
+            // A stale pooled connection says nothing about the server: ask on a fresh one.
+            if (!e.retry_on_fresh_connection) return false;
         }
-    } catch (const DbError&) {
-        return false;
     }
+    return false;
 }
 
 // ---- Transaction ----
 
 Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), name_(name) {
     try {
-        lease_.conn().setAutoCommit(false);
+        lease_.RunText(kStartTransaction);
     } catch (const sql::SQLException& e) {
         done_ = true;  // nothing to roll back
         Rethrow(e, &lease_);
     }
+    lease_.slot_->in_transaction = true;
 }
 
 Transaction::~Transaction() {
     if (done_) return;
     try {
         try {
-            lease_.conn().rollback();
-            lease_.conn().setAutoCommit(true);
+            lease_.RunText(kRollback);
+            lease_.slot_->in_transaction = false;
         } catch (const sql::SQLException& e) {
             lease_.MarkBroken();
             Json::Value fields;
@@ -546,19 +665,15 @@ Transaction::~Transaction() {
 }
 
 void Transaction::Commit() {
+    // Marked before it is sent: a COMMIT whose answer was lost may have committed.
+    lease_.slot_->sent_commit = true;
     try {
-        lease_.conn().commit();
+        lease_.RunText(kCommit);
     } catch (const sql::SQLException& e) {
         Rethrow(e, &lease_);
     }
     done_ = true;
-    try {
-        lease_.conn().setAutoCommit(true);
-    } catch (const sql::SQLException&) {
-        // The commit is durable; reporting failure now would make the caller redo committed
-        // work. Drop the connection instead so nobody inherits autocommit=0.
-        lease_.MarkBroken();
-    }
+    lease_.slot_->in_transaction = false;
 }
 
 }  // namespace inkstone::lib::db

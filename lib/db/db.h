@@ -3,6 +3,14 @@
 /// threads, per-connection prepared-statement cache, reconnect after "server gone", an RAII
 /// transaction guard and a retry helper for deadlocks / lock-wait timeouts.
 ///
+/// A pooled connection the server dropped while it sat idle (a restart, a failover,
+/// wait_timeout, KILL) fails its next statement with 2006/2013. WithLease and RetryOnAborted
+/// then run their unit once more on a fresh connection, when that is safe: the connection came
+/// from the idle pool, and nothing that may have taken effect was sent on it (no statement
+/// through Execute/Insert outside a transaction, no COMMIT). A read, or a transaction that had
+/// not reached COMMIT, is retried whole; an autocommit write or a failed COMMIT is not (the
+/// server may have applied it) and surfaces as DbError(kUnavailable).
+///
 /// Threading: construct the Pool before starting threads (get_driver_instance() is not
 /// thread-safe). Every thread that touches the DB calls ThreadInit() once at start and
 /// ThreadEnd() before it exits. A Lease is used by one thread at a time.
@@ -22,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/assert.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
 #include "lib/base/errors.h"
@@ -55,6 +64,10 @@ ErrorKind Classify(const sql::SQLException& e);
 struct DbError : base::ServiceError {
     ErrorKind kind;
     int code;  ///< the MySQL / MariaDB error number, 0 for the connector's own errors
+    /// The server dropped a connection taken from the idle pool before anything that may have
+    /// taken effect was sent on it: running the unit again on a fresh connection is safe (see
+    /// the file comment). Set by Rethrow; WithLease, RetryOnAborted and Ping act on it.
+    bool retry_on_fresh_connection = false;
     DbError(ErrorKind k, int c, const std::string& what)
         : base::ServiceError(k == ErrorKind::kUnavailable || k == ErrorKind::kAborted
                                  ? base::ErrorCode::kUnavailable
@@ -128,6 +141,10 @@ void BindAll(Params& params, const A&... args) {
 }  // namespace detail
 
 class Lease;
+
+/// Converts a SQLException into DbError (classified), marking the lease broken when the
+/// server went away. For lib/db's own code.
+[[noreturn]] void Rethrow(const sql::SQLException& e, Lease* lease);
 
 /// The rows of one query, read forward: `while (rows.Next()) rows.Int("id")`. Columns are read
 /// by name. A NULL read through a non-optional getter, an unparsable DATETIME or an enum text
@@ -207,7 +224,26 @@ class Lease {
         detail::BindAll(params, args...);
         return RunQuery(stmt);
     }
-    /// The AUTO_INCREMENT id of this connection's last INSERT.
+    /// Runs an INSERT of one row into a table whose AUTO_INCREMENT column is `id`, and returns
+    /// that id. On MariaDB (10.5 and later) this is one round trip (`... RETURNING id`); on
+    /// other servers the INSERT and then `SELECT LAST_INSERT_ID()`.
+    template <class... A>
+    int64_t Insert(const char* sql, const A&... args) {
+        size_t placeholders = 0;
+        sql::PreparedStatement* stmt = PrepareInsert(sql, &placeholders);
+        INKSTONE_ASSERT(placeholders == sizeof...(A),
+                        std::to_string(sizeof...(A)) + " arguments for " +
+                            std::to_string(placeholders) + " placeholders in: " + sql);
+        if (stmt == nullptr) {
+            Execute(sql, args...);
+            return LastInsertId();
+        }
+        Params params(*stmt);
+        detail::BindAll(params, args...);
+        return RunInsertReturning(*stmt);
+    }
+    /// The AUTO_INCREMENT id of this connection's last INSERT (`SELECT LAST_INSERT_ID()`: a
+    /// round trip; Insert() needs none on MariaDB).
     int64_t LastInsertId();
 
     /// For lib/db itself and its tests: the connector objects under this lease.
@@ -221,13 +257,20 @@ class Lease {
   private:
     friend class Pool;
     friend class Rows;
+    friend class Transaction;
+    friend void Rethrow(const sql::SQLException& e, Lease* lease);
     struct Slot;
     Lease(Pool* pool, std::unique_ptr<Slot> slot);
     /// Prepare(), also telling the statement's placeholder count (counted once, cached).
     sql::PreparedStatement& PrepareCounted(const char* sql, size_t* placeholders);
     sql::PreparedStatement& PrepareFor(const char* sql, size_t arguments);
+    /// The `... RETURNING id` form of `sql`, cached; nullptr when the server cannot do it.
+    sql::PreparedStatement* PrepareInsert(const char* sql, size_t* placeholders);
     uint64_t RunUpdate(sql::PreparedStatement& stmt);
     Rows RunQuery(sql::PreparedStatement& stmt);
+    int64_t RunInsertReturning(sql::PreparedStatement& stmt);
+    /// START TRANSACTION / COMMIT / ROLLBACK as plain text statements (one round trip each).
+    void RunText(const char* sql);
     Pool* pool_;
     std::unique_ptr<Slot> slot_;
 };
@@ -270,7 +313,8 @@ class Pool {
     int leased_ = 0;
 };
 
-/// RAII transaction: BEGIN on construction, ROLLBACK on destruction unless Commit() ran.
+/// RAII transaction: `START TRANSACTION` on construction, `ROLLBACK` on destruction unless
+/// Commit() ran (`COMMIT`): one round trip each, and the session's autocommit is never switched.
 /// `name` ("credit.consume") appears in logs when a transaction is rolled back or retried.
 class Transaction {
   public:
@@ -289,6 +333,10 @@ class Transaction {
     Rows Query(const char* sql, const A&... args) {
         return lease_.Query(sql, args...);
     }
+    template <class... A>
+    int64_t Insert(const char* sql, const A&... args) {
+        return lease_.Insert(sql, args...);
+    }
     int64_t LastInsertId() { return lease_.LastInsertId(); }
 
   private:
@@ -300,32 +348,41 @@ class Transaction {
 /// Runs `fn(Transaction&)` in a fresh transaction on a fresh lease, commits if it returns, and
 /// retries the whole thing (with jittered backoff) on ErrorKind::kAborted up to `attempts` times:
 /// a deadlock or a Galera certification failure can surface on any statement or at COMMIT, so
-/// the unit of retry is the transaction. Whatever else fn throws (ApiError, ...) rolls back and
-/// propagates.
+/// the unit of retry is the transaction. Once more, at once, on a fresh connection when the
+/// server had dropped the pooled one before COMMIT was sent (DbError::retry_on_fresh_connection).
+/// Whatever else fn throws (ApiError, ...) rolls back and propagates.
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
     -> decltype(fn(std::declval<Transaction&>()));
-
-/// Converts a SQLException into DbError (classified), marking the lease broken when the
-/// server went away. For lib/db's own code.
-[[noreturn]] void Rethrow(const sql::SQLException& e, Lease* lease);
 
 /// Called in a catch block: a sql::SQLException in flight (from lib/db's own raw statements)
 /// is rethrown as the DbError it classifies as; anything else is left alone (returns).
 void TranslateCurrent(Lease* lease);
 
+/// Logs (info, `db.reconnect_retry`) that `unit` runs again on a fresh connection after `e`.
+void LogReconnectRetry(std::string_view unit, const DbError& e);
+
 /// Runs `fn(Lease&)` on a pooled connection outside any transaction (autocommit): for single
-/// statements and reads.
+/// statements and reads. Runs fn once more on a fresh connection when the server had dropped
+/// the pooled one before fn sent a write (DbError::retry_on_fresh_connection), so fn must not
+/// have effects outside the database before its first write.
 template <class F>
 auto WithLease(Pool& pool, F&& fn) -> decltype(fn(std::declval<Lease&>())) {
-    Lease lease = pool.Acquire();
-    try {
-        return fn(lease);
-    } catch (const DbError&) {
-        throw;
-    } catch (...) {
-        TranslateCurrent(&lease);
-        throw;
+    for (int attempt = 0;; ++attempt) {
+        try {
+            Lease lease = pool.Acquire();
+            try {
+                return fn(lease);
+            } catch (const DbError&) {
+                throw;
+            } catch (...) {
+                TranslateCurrent(&lease);
+                throw;
+            }
+        } catch (const DbError& e) {
+            if (attempt > 0 || !e.retry_on_fresh_connection) throw;
+            LogReconnectRetry("lease", e);
+        }
     }
 }
 
@@ -347,6 +404,7 @@ void LogRetry(std::string_view name, int attempt, const DbError& e);
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
     -> decltype(fn(std::declval<Transaction&>())) {
+    bool reconnected = false;
     for (int attempt = 0;; ++attempt) {
         try {
             Lease lease = pool.Acquire();
@@ -368,6 +426,12 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
                 throw;
             }
         } catch (const DbError& e) {
+            if (e.retry_on_fresh_connection && !reconnected) {
+                reconnected = true;
+                --attempt;  // not a deadlock: the transaction never ran to its end
+                LogReconnectRetry(name, e);
+                continue;
+            }
             if (e.kind != ErrorKind::kAborted || attempt + 1 >= attempts) throw;
             LogRetry(name, attempt, e);
             BackoffSleep(attempt);

@@ -387,10 +387,9 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
         const LockedUser user = LockUser(tx, g.user_id, now);
         CheckLimits(tx, limits_, g.user_id, g.kind, now);
 
-        tx.Execute(kInsertGenerationSql, g.user_id, g.kind, g.tool_type, g.provider, g.model,
-                   g.stream, g.prompt, now, now, now);
         StartedGeneration started;
-        started.generation_id = tx.LastInsertId();
+        started.generation_id = tx.Insert(kInsertGenerationSql, g.user_id, g.kind, g.tool_type,
+                                          g.provider, g.model, g.stream, g.prompt, now, now, now);
         started.balance = user.credits;
         const int64_t credits = CreditsToCharge(user.member, g.cost);
         if (credits > 0) {

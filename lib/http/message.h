@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "lib/base/clock.h"
 #include "lib/base/errors.h"
 #include "lib/base/json.h"
 
@@ -28,6 +29,14 @@ struct Principal {
     std::string username;
     std::string role;        ///< "user" | "admin"
     std::string token_hash;  ///< identifies the session (for logout)
+    /// The rest of the user's row, read in the same statement as the token (so a handler that
+    /// only shows it, like GET /credit/balance or GET /users/me, needs no statement of its
+    /// own). As fresh as any read at the start of the request; a handler that changes credits
+    /// still decides under its own row lock.
+    std::optional<std::string> email;
+    int64_t credits = 0;
+    std::optional<base::TimePoint> member_expired_at;
+    base::TimePoint created_at;
 };
 
 struct Request {

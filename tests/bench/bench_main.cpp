@@ -60,9 +60,11 @@ constexpr const char* kGeneratePath = "/api/v1/writing/generate";
 
 struct Options {
     std::string json_path = "build/bench.json";
-    int seconds = 6;        ///< each measured run
-    int rounds = 3;         ///< alternations of a scenario with its baseline
-    int connections = 16;   ///< wrk connections = db-charge-bench threads
+    int seconds = 6;       ///< each measured run
+    int rounds = 3;        ///< alternations of a scenario with its baseline
+    int connections = 16;  ///< wrk connections = db-charge-bench threads
+    /// wrk connections of the balance comparison (the floor, php-fpm and inkstone at each).
+    std::vector<int> balance_connections = {16, 64};
     int workers = 2;        ///< pool processes
     int threads = 16;       ///< request threads per worker (request/response scenarios)
     int users = 2000;       ///< seeded users (spread scenarios use all of them)
@@ -103,6 +105,7 @@ Options ParseOptions(int argc, char** argv) {
             o.rounds = std::stoi(value(i));
         } else if (arg == "--connections") {
             o.connections = std::stoi(value(i));
+            o.balance_connections = {o.connections};
         } else if (arg == "--streams") {
             o.streams = std::stoul(value(i));
         } else if (arg == "--keepalive") {
@@ -394,10 +397,10 @@ struct Bench {
 
     bench::WrkOptions Wrk(const std::string& name, const std::string& path,
                           const std::string& tokens_file, const std::string& method = "GET",
-                          const std::string& body = "") const {
+                          const std::string& body = "", int connections = 0) const {
         bench::WrkOptions w;
         w.url = Url(path);
-        w.connections = o.connections;
+        w.connections = connections > 0 ? connections : o.connections;
         w.duration = seconds(o.seconds);
         w.log_path = dir + "/wrk-" + name + ".log";
         if (tokens_file.empty()) {
@@ -439,44 +442,80 @@ struct Bench {
         return stack->client().Get(kBalancePath, {{"Authorization", "Bearer " + token}});
     }
 
-    // The floor: the minimal responder on the pool's own socket, behind the very same nginx
+    // A peer (the floor, php-fpm) on the pool's own socket, behind the very same nginx
     // location and upstream block (the pool is stopped meanwhile), so nginx cannot tell them
-    // apart and the comparison measures only what the app does per request.
-    bench::WrkResult Floor(const std::string& label) {
+    // apart and the comparison measures only what the application does per request.
+    bench::WrkResult Peer(const std::string& name, const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env, const std::string& label,
+                          int connections) {
         testing::AppPool& pool = stack->pool();
         pool.Stop();
         const std::string socket = pool.listen();
         unlink(socket.c_str());
-        const lib::base::DbConfig db = stack->db().AppConfig();
-        testing::Process floor({BinaryDir() + "/tests/minimal-responder", "--socket", socket,
-                                "--threads", std::to_string(TotalThreads()), "--db-host", db.host,
-                                "--db-port", std::to_string(db.port), "--db-user", db.user,
-                                "--db-name", db.name, "--cost", std::to_string(kCost)},
-                               dir + "/minimal-responder.log",
-                               {{"BENCH_DB_PASSWORD", db.password}});
-        WaitForUnixSocket(socket, floor);
-        // The floor must answer exactly what inkstone answers, or it is not the same work.
+        testing::Process peer(argv, dir + "/" + name + ".log", env);
+        WaitForUnixSocket(socket, peer);
+        // The peer must answer exactly what inkstone answers, or it is not the same work.
         const testing::HttpResponse answer = Balance(users.tokens[1]);
         if (answer.status != 200 || answer.body != balance_body) {
-            throw std::runtime_error("minimal responder answered " + std::to_string(answer.status) +
-                                     " " + answer.body + ", inkstone " + balance_body);
+            throw std::runtime_error(name + " answered " + std::to_string(answer.status) + " " +
+                                     answer.body + ", inkstone " + balance_body);
         }
-        const bench::WrkOptions w = Wrk("floor" + label, kBalancePath, users.all_file);
+        const bench::WrkOptions w =
+            Wrk(name + label, kBalancePath, users.all_file, "GET", "", connections);
         WarmUp(w);
-        const double cpu = bench::MeasureTree(floor.pid()).cpu_seconds;
+        const double cpu = bench::MeasureTree(peer.pid()).cpu_seconds;
         const bench::WrkResult r = MeasureOnly(w);
-        last_cpu_us_per_request = (bench::MeasureTree(floor.pid()).cpu_seconds - cpu) * 1e6 /
+        last_cpu_us_per_request = (bench::MeasureTree(peer.pid()).cpu_seconds - cpu) * 1e6 /
                                   std::max<int64_t>(1, r.requests);
-        floor.Stop(milliseconds(2000));
+        peer.Stop(milliseconds(3000));
         unlink(socket.c_str());
         pool.Start();
         return r;
     }
 
+    bench::WrkResult Floor(const std::string& label, int connections = 0) {
+        const lib::base::DbConfig db = stack->db().AppConfig();
+        return Peer("minimal-responder",
+                    {BinaryDir() + "/tests/minimal-responder", "--socket", stack->pool().listen(),
+                     "--threads", std::to_string(TotalThreads()), "--db-host", db.host, "--db-port",
+                     std::to_string(db.port), "--db-user", db.user, "--db-name", db.name, "--cost",
+                     std::to_string(kCost)},
+                    {{"BENCH_DB_PASSWORD", db.password}}, "floor" + label, connections);
+    }
+
+    // The LAMP incumbent: tests/bench/php/balance.php on php-fpm with `pm = static` and as many
+    // children as the pool has threads, each with a persistent PDO connection.
+    std::string php_fpm;  ///< the php-fpm binary, "" when not installed (no php rows then)
+
+    bench::WrkResult Php(const std::string& label, int connections) {
+        const lib::base::DbConfig db = stack->db().AppConfig();
+        const std::string conf = dir + "/php-fpm.conf";
+        std::string text =
+            "[global]\nerror_log = " + dir +
+            "/php-fpm-errors.log\ndaemonize = no\n\n[bench]\nlisten = " + stack->pool().listen() +
+            "\nlisten.mode = 0666\nlisten.backlog = 1024\npm = static\n"
+            "pm.max_children = " +
+            std::to_string(TotalThreads()) +
+            "\npm.max_requests = 0\nclear_env = yes\n"
+            // Quoted: `;` starts a comment in php-fpm's ini syntax.
+            "env[BENCH_DB_DSN] = \"mysql:host=" +
+            db.host + ";port=" + std::to_string(db.port) + ";dbname=" + db.name +
+            ";charset=utf8mb4\"\nenv[BENCH_DB_USER] = \"" + db.user +
+            "\"\nenv[BENCH_DB_PASSWORD] = \"" + db.password +
+            "\"\nenv[BENCH_COST] = " + std::to_string(kCost) + "\n";
+        std::vector<std::string> argv = {php_fpm, "--nodaemonize", "--fpm-config", conf};
+        if (geteuid() == 0) {
+            text += "user = root\ngroup = root\n";
+            argv.push_back("--allow-to-run-as-root");
+        }
+        testing::WriteFile(conf, text);
+        return Peer("php-fpm", argv, {}, "php" + label, connections);
+    }
+
     static void WaitForUnixSocket(const std::string& path, testing::Process& owner) {
         const auto deadline = Clock::now() + seconds(20);
         for (;;) {
-            if (!owner.running()) throw std::runtime_error("minimal responder exited");
+            if (!owner.running()) throw std::runtime_error("a peer on " + path + " exited");
             sockaddr_un addr{};
             addr.sun_family = AF_UNIX;
             std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
@@ -493,57 +532,117 @@ struct Bench {
     std::string balance_body;
 
     void RequestResponse() {
-        // The exact bytes inkstone answers, for nginx's ceiling location and the floor's check.
+        // The exact bytes inkstone answers, for nginx's ceiling location and the peers' check.
         const testing::HttpResponse first = Balance(users.tokens[1]);
         if (first.status != 200) throw std::runtime_error("balance: HTTP " + first.body);
         balance_body = first.body;
 
         const bench::WrkResult ceiling = Measure(Wrk("ceiling", kCeilingPath, ""));
-        Series floor, balance;
-        int64_t statements = 0;
+        Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(),
+                        ceiling.p50_ms, ceiling.p99_ms);
+        c.detail = std::to_string(o.connections) + " connections; errors " +
+                   std::to_string(ceiling.errors);
+        report.Add(c);
+        for (const int connections : o.balance_connections) {
+            BalanceAt(connections, ceiling);
+        }
+    }
+
+    /// Floor, php-fpm and inkstone alternated in each round at `connections` wrk connections.
+    void BalanceAt(int connections, const bench::WrkResult& ceiling) {
+        Series floor, php, balance;
+        std::vector<double> floor_cpu, php_cpu, pool_cpu;
+        int64_t floor_statements = 0, php_statements = 0, statements = 0;
+        const std::string at = ", " + std::to_string(connections) + " connections";
+        const std::string tag = "-c" + std::to_string(connections);
         for (int round = 1; round <= o.rounds; ++round) {
-            const std::string suffix = "-" + std::to_string(round);
-            floor.Add(Floor(suffix));
-            const bench::WrkOptions w = Wrk("balance" + suffix, kBalancePath, users.all_file);
+            const std::string suffix = tag + "-" + std::to_string(round);
+            int64_t questions = Questions();
+            const bench::WrkResult f = Floor(suffix, connections);
+            // The peer's counter includes its warm-up and the body check: per request it is
+            // an upper bound, close enough to tell 1 from 2.
+            floor_statements += Questions() - questions;
+            floor.Add(f);
+            floor_cpu.push_back(last_cpu_us_per_request);
+            if (!php_fpm.empty()) {
+                questions = Questions();
+                const bench::WrkResult p = Php(suffix, connections);
+                php_statements += Questions() - questions;
+                php.Add(p);
+                php_cpu.push_back(last_cpu_us_per_request);
+            }
+            const bench::WrkOptions w =
+                Wrk("balance" + suffix, kBalancePath, users.all_file, "GET", "", connections);
             WarmUp(w);
-            const int64_t questions = Questions();
-            floor_cpu_us.push_back(last_cpu_us_per_request);
+            questions = Questions();
             const double cpu = bench::MeasureTree(stack->pool().pid()).cpu_seconds;
             const bench::WrkResult r = MeasureOnly(w);
-            balance_cpu_us.push_back((bench::MeasureTree(stack->pool().pid()).cpu_seconds - cpu) *
-                                     1e6 / std::max<int64_t>(1, r.requests));
+            pool_cpu.push_back((bench::MeasureTree(stack->pool().pid()).cpu_seconds - cpu) * 1e6 /
+                               std::max<int64_t>(1, r.requests));
             balance.Add(r);
             statements += Questions() - questions;
         }
+        // The peers' counters also cover their warm-up run: per request over both.
+        const auto warm = [&](const Series& s) {
+            return s.requests + static_cast<int64_t>(s.requests / std::max(1, o.seconds));
+        };
 
         const std::string threads = std::to_string(o.workers) + "x" + std::to_string(o.threads);
-        Row c = MakeRow("ceiling: nginx return 200 (same body)", ceiling.per_second(),
-                        ceiling.p50_ms, ceiling.p99_ms);
-        c.detail = "errors " + std::to_string(ceiling.errors);
-        report.Add(c);
-        Row f = floor.ToRow("floor: minimal libfcgi responder");
+        Row f = floor.ToRow("floor: minimal libfcgi responder" + at);
         f.ratio = Fixed(*f.per_second / ceiling.per_second(), 2) + "x ceiling";
         f.detail = "C, libfcgi + MariaDB C API, " + std::to_string(TotalThreads()) +
-                   " threads, same token check and SELECTs, on the pool's socket behind the "
-                   "same nginx location; req/s by round " +
-                   Rounds(floor.per_second, 0) + "; errors " + std::to_string(floor.errors);
+                   " threads, same token check and single SELECT, on the pool's socket behind "
+                   "the same nginx location; req/s by round " +
+                   Rounds(floor.per_second, 0) + ", p99 ms by round " + Rounds(floor.p99_ms, 1) +
+                   "; CPU per request " + Fixed(Median(floor_cpu), 0) + " us; ~" +
+                   PerRequest(floor_statements, warm(floor)) +
+                   " DB statements per request; errors " + std::to_string(floor.errors);
         report.Add(f);
-        floor_as_rendered = f.per_second;
-        Row b = balance.ToRow("GET /credit/balance");
+        if (!php_fpm.empty()) {
+            Row p = php.ToRow("php-fpm + PDO" + at);
+            p.ratio = Fixed(MedianRatio(php.per_second, floor.per_second), 2) + "x floor req/s";
+            p.detail = "PHP 8.2 (OPcache), pm = static, " + std::to_string(TotalThreads()) +
+                       " children, persistent PDO connections, same token check, SELECT and "
+                       "body (tests/bench/php/balance.php), on the pool's socket behind the same "
+                       "nginx location; req/s by round " +
+                       Rounds(php.per_second, 0) + ", p99 ms by round " + Rounds(php.p99_ms, 1) +
+                       "; CPU per request " + Fixed(Median(php_cpu), 0) + " us; ~" +
+                       PerRequest(php_statements, warm(php)) +
+                       " DB statements per request; errors " + std::to_string(php.errors);
+            report.Add(p);
+        }
+        Row b = balance.ToRow("GET /credit/balance" + at);
         const double rps_ratio = MedianRatio(balance.per_second, floor.per_second);
         const double p99_ratio = MedianRatio(balance.p99_ms, floor.p99_ms);
-        b.ratio = Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x";
-        b.target = ">= 0.80x req/s, p99 <= 1.5x";
-        b.pass = rps_ratio >= 0.80 && p99_ratio <= 1.5 && balance.errors == 0;
-        b.detail = "CPU per request: pool " + Fixed(Median(balance_cpu_us), 0) + " us, floor " +
-                   Fixed(Median(floor_cpu_us), 0) + " us; " + std::to_string(o.users) +
-                   " users, pool " + threads + " threads; " +
+        const double php_ratio =
+            php_fpm.empty() ? 0 : MedianRatio(balance.per_second, php.per_second);
+        b.ratio =
+            (php_fpm.empty() ? std::string("(no php-fpm) ") : Fixed(php_ratio, 2) + "x php-fpm, ") +
+            Fixed(rps_ratio, 2) + "x floor req/s, p99 " + Fixed(p99_ratio, 2) + "x floor";
+        b.target = ">= 2.0x php, >= 0.85x floor, p99 <= 1.5x";
+        b.pass = (php_fpm.empty() || php_ratio >= 2.0) && rps_ratio >= 0.85 && p99_ratio <= 1.5 &&
+                 balance.errors == 0;
+        b.detail = "CPU per request: pool " + Fixed(Median(pool_cpu), 0) + " us; " +
+                   std::to_string(o.users) + " users, pool " + threads + " threads; " +
                    PerRequest(statements, balance.requests) +
-                   " DB statements per request; req/s ratio by round " +
-                   Rounds(RatiosOf(balance.per_second, floor.per_second), 2) + "; errors " +
-                   std::to_string(balance.errors);
+                   " DB statements per request; req/s by round " + Rounds(balance.per_second, 0) +
+                   ", p99 ms by round " + Rounds(balance.p99_ms, 1) + "; ratio to floor by round " +
+                   Rounds(RatiosOf(balance.per_second, floor.per_second), 2) +
+                   (php_fpm.empty() ? std::string()
+                                    : "; ratio to php-fpm by round " +
+                                          Rounds(RatiosOf(balance.per_second, php.per_second), 2)) +
+                   "; errors " + std::to_string(balance.errors);
         report.Add(b);
-        balance_as_rendered = b.per_second;
+        Row q = MakeRow("GET /credit/balance: DB statements per request" + at);
+        q.ratio = PerRequest(statements, balance.requests);
+        q.target = "1";
+        q.pass = balance.requests > 0 && statements <= balance.requests * 11 / 10;
+        q.detail = "MariaDB Questions over the measured runs / requests answered";
+        report.Add(q);
+        if (connections == o.balance_connections.front()) {
+            floor_as_rendered = f.per_second;
+            balance_as_rendered = b.per_second;
+        }
     }
 
     static std::vector<double> RatiosOf(const std::vector<double>& a,
@@ -658,10 +757,11 @@ struct Bench {
                 gen.ok <= succeeded && succeeded <= gen.ok + o.connections * o.rounds;
 
             Row r = raw.ToRow("db: charge transaction, " + which);
-            r.detail = std::to_string(d.threads) +
-                       " connections, C client, UPDATE+SELECT+INSERT+COMMIT; tx/s by round " +
-                       Rounds(raw.per_second, 0) + "; aborted " + std::to_string(aborted) +
-                       ", insufficient " + std::to_string(insufficient);
+            r.detail =
+                std::to_string(d.threads) +
+                " connections, C client, SELECT FOR UPDATE+UPDATE+INSERT+COMMIT; tx/s by round " +
+                Rounds(raw.per_second, 0) + "; aborted " + std::to_string(aborted) +
+                ", insufficient " + std::to_string(insufficient);
             report.Add(r);
 
             Row g = gen.ToRow("POST /writing/generate, " + which);
@@ -684,6 +784,12 @@ struct Bench {
                        (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
                        "); ledger invariants " + (violations.empty() ? "hold" : violations);
             report.Add(g);
+            Row q = MakeRow("POST /writing/generate, " + which + ": DB statements per request");
+            q.ratio = PerRequest(statements, gen.requests);
+            q.target = "<= 9";
+            q.pass = gen.requests > 0 && statements <= gen.requests * 9;
+            q.detail = "MariaDB Questions over the measured runs / requests answered";
+            report.Add(q);
         }
     }
 
@@ -909,10 +1015,30 @@ struct Bench {
     }
 
     double last_cpu_us_per_request = 0;  ///< the floor's, of its last measured run
-    std::vector<double> floor_cpu_us, balance_cpu_us;
     std::optional<double> floor_as_rendered;
     std::optional<double> balance_as_rendered;
 };
+
+std::string PhpFpmBinary() {
+    for (const char* path : {"/usr/sbin/php-fpm8.2", "/usr/sbin/php-fpm"}) {
+        if (access(path, X_OK) == 0) return path;
+    }
+    return "";
+}
+
+/// Adds `fastcgi_param SCRIPT_FILENAME <script>` to the API location of the rendered
+/// inkstone-locations.conf and reloads nginx.
+void PassScriptFilename(testing::Nginx& nginx, const std::string& script) {
+    const std::string path = nginx.prefix() + "/conf/inkstone-locations.conf";
+    std::string text = testing::ReadFile(path);
+    const std::string anchor = "    fastcgi_pass inkstone_pool;\n";
+    const size_t at = text.find(anchor);
+    if (at == std::string::npos) throw std::runtime_error("no fastcgi_pass in " + path);
+    text.insert(at + anchor.size(), "    fastcgi_param SCRIPT_FILENAME " + script + ";\n");
+    testing::WriteFile(path, text);
+    nginx.Reload();
+    std::this_thread::sleep_for(seconds(1));
+}
 
 std::string CeilingLocation(const std::string& body) {
     // nginx's own answer with inkstone's body: the most anything behind nginx can do here.
@@ -975,6 +1101,15 @@ int Run(const Options& options) {
     stack.Start();
     b.users = SeedUsers(stack.db(), options.users, b.dir);
     Say("seeded " + std::to_string(options.users) + " users");
+    b.php_fpm = PhpFpmBinary();
+    if (b.php_fpm.empty()) {
+        Say("php-fpm not found (apt-get install php8.2-fpm php8.2-mysql): no php-fpm rows");
+    } else {
+        // php-fpm runs the file nginx names; inkstone and the floor ignore the parameter, so
+        // all three are measured through one and the same location.
+        PassScriptFilename(stack.nginx(),
+                           std::string(INKSTONE_SOURCE_DIR) + "/tests/bench/php/balance.php");
+    }
 
     b.settings["workers"] = options.workers;
     b.settings["threads_per_worker"] = options.threads;

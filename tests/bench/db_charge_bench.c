@@ -1,16 +1,16 @@
 /* The raw database limit for `make bench`: N threads, each on its own connection, looping
- * over the charge transaction exactly as lib/wallet.cpp runs it for a CONSUME entry:
+ * over the charge transaction exactly as lib/billing/wallet.cpp runs it for a CONSUME entry:
+ *   SELECT credits, ledger_seq FROM users WHERE id = ? FOR UPDATE   (the row lock)
  *   UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ?
  *     WHERE id = ? AND credits >= ?            (the conditional debit)
- *   SELECT credits, ledger_seq FROM users WHERE id = ?      (read back under the row lock)
- *   INSERT INTO credit_transactions (...)                   (the ledger row)
+ *   INSERT INTO credit_transactions (...)      (the ledger row, balance and seq from the lock)
  *   COMMIT
  * with nothing around it: autocommit is off once per connection, no pool, no retry helper, no
  * other statement. Users are spread (each transaction picks one of --users at random) or one
  * hot user (--users 1). Deadlocks and lock-wait timeouts are rolled back and counted.
  *
- * The rows it writes keep every ledger invariant (balance_after is the read-back balance, seq
- * the bumped ledger_seq), so the benchmark can check the ledger after it too.
+ * The rows it writes keep every ledger invariant (balance_after and seq computed from the
+ * locked row), so the benchmark can check the ledger after it too.
  *
  * usage: db-charge-bench --db-host H --db-port P --db-user U --db-name D --threads N
  *                        --seconds S --first-user ID --users K [--amount A]
@@ -33,7 +33,8 @@
 static const char kApplyDeltaSql[] =
     "UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ? "
     "WHERE id = ? AND credits >= ?";
-static const char kSelectLockedBalanceSql[] = "SELECT credits, ledger_seq FROM users WHERE id = ?";
+static const char kSelectLockedBalanceSql[] =
+    "SELECT credits, ledger_seq FROM users WHERE id = ? FOR UPDATE";
 static const char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
     "related_order_no, related_generation_id, refund_of, created_at) "
@@ -93,16 +94,6 @@ static enum Result ChargeOnce(MYSQL *mysql, MYSQL_STMT *apply, MYSQL_STMT *selec
     long long delta = -amount;
     long long min_balance = amount;
     MYSQL_BIND p[10];
-    Bind(&p[0], MYSQL_TYPE_LONGLONG, &delta, NULL, 0);
-    Bind(&p[1], MYSQL_TYPE_STRING, now, &now_length, 0);
-    Bind(&p[2], MYSQL_TYPE_LONGLONG, &user_id, NULL, 1);
-    Bind(&p[3], MYSQL_TYPE_LONGLONG, &min_balance, NULL, 0);
-    if (mysql_stmt_bind_param(apply, p) != 0 || mysql_stmt_execute(apply) != 0) goto failed_apply;
-    if (mysql_stmt_affected_rows(apply) != 1) {
-        mysql_rollback(mysql);
-        return kInsufficient;
-    }
-
     Bind(&p[0], MYSQL_TYPE_LONGLONG, &user_id, NULL, 1);
     if (mysql_stmt_bind_param(select, p) != 0 || mysql_stmt_execute(select) != 0)
         goto failed_select;
@@ -114,6 +105,19 @@ static enum Result ChargeOnce(MYSQL *mysql, MYSQL_STMT *apply, MYSQL_STMT *selec
     int rows = 0, rc;
     while ((rc = mysql_stmt_fetch(select)) == 0) ++rows;
     if (rc != MYSQL_NO_DATA || rows != 1) goto failed_select;
+    if (balance < amount) {
+        mysql_rollback(mysql);
+        return kInsufficient;
+    }
+
+    Bind(&p[0], MYSQL_TYPE_LONGLONG, &delta, NULL, 0);
+    Bind(&p[1], MYSQL_TYPE_STRING, now, &now_length, 0);
+    Bind(&p[2], MYSQL_TYPE_LONGLONG, &user_id, NULL, 1);
+    Bind(&p[3], MYSQL_TYPE_LONGLONG, &min_balance, NULL, 0);
+    if (mysql_stmt_bind_param(apply, p) != 0 || mysql_stmt_execute(apply) != 0) goto failed_apply;
+    if (mysql_stmt_affected_rows(apply) != 1) goto failed_apply;
+    balance += delta;
+    seq += 1;
 
     {
         char type[] = "CONSUME";

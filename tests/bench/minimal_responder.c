@@ -1,10 +1,10 @@
 /* The floor of the stack for `make bench`: the least a libfcgi responder can do to answer
  * GET /credit/balance. Plain libfcgi, the MariaDB C API and libsodium, no C++ and no pool:
- * N threads, each with its own connection and its two prepared statements, blocking in
+ * N threads, each with its own connection and its prepared statement, blocking in
  * FCGX_Accept_r on one socket. Per request it does what inkstone does for that route:
  *   - the same token check (Bearer, 43 base64url characters decoding to 32 bytes, SHA-256);
- *   - the same session SELECT as lib/auth.cpp (kSelectSessionSql);
- *   - the same balance SELECT as lib/wallet.cpp (kSelectBalanceSql);
+ *   - the same single session SELECT as lib/accounts/accounts.cpp (kSelectSessionSql), which
+ *     carries the user's credits and membership;
  *   - the same JSON body (keys in jsoncpp's order) with Content-Type and Cache-Control.
  * It leaves out everything a product needs and a floor does not: routing, JSON parsing of
  * bodies, a connection pool, logging, request ids, error mapping.
@@ -31,10 +31,10 @@
 #define TOKEN_BYTES 32
 
 static const char kSelectSessionSql[] =
-    "SELECT u.id, u.username, u.role, LOWER(HEX(t.token_hash)) AS token_hash "
+    "SELECT u.id, u.username, u.email, u.role, u.credits, u.member_expired_at, u.created_at, "
+    "LOWER(HEX(t.token_hash)) AS token_hash "
     "FROM auth_tokens t JOIN users u ON u.id = t.user_id "
     "WHERE t.token_hash = UNHEX(?) AND t.revoked_at IS NULL AND t.expires_at > ?";
-static const char kSelectBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 
 struct Options {
     const char *socket_path;
@@ -53,7 +53,6 @@ static int g_listen_fd = -1;
 struct Conn {
     MYSQL *mysql;
     MYSQL_STMT *session;
-    MYSQL_STMT *balance;
 };
 
 static void Connect(struct Conn *c) {
@@ -78,7 +77,6 @@ static void Connect(struct Conn *c) {
         Die("SET time_zone", mysql_error(c->mysql));
     }
     c->session = Prepare(c->mysql, kSelectSessionSql);
-    c->balance = Prepare(c->mysql, kSelectBalanceSql);
 }
 
 /* The token of "Bearer <token>" (case-insensitive scheme, blanks trimmed), or NULL. */
@@ -119,8 +117,10 @@ static int TokenHashHex(const char *token, size_t length, char hex[65]) {
     return 0;
 }
 
-/* The session SELECT: 0 and the user id, 1 for no live session, -1 on a DB error. */
-static int LookUpSession(struct Conn *c, const char *hash_hex, unsigned long long *user_id) {
+/* The session SELECT, which carries the balance too: 0 with credits and member_expired_at
+ * ("" when NULL), 1 for no live session, -1 on a DB error. */
+static int LookUpSession(struct Conn *c, const char *hash_hex, long long *credits,
+                         char member_until[32]) {
     char now[80];
     SqlNow(now);
     MYSQL_BIND params[2];
@@ -136,13 +136,14 @@ static int LookUpSession(struct Conn *c, const char *hash_hex, unsigned long lon
     if (mysql_stmt_bind_param(c->session, params) != 0 || mysql_stmt_execute(c->session) != 0) {
         return -1;
     }
+    /* Every column inkstone reads, bound as inkstone's principal holds them. */
     unsigned long long id = 0;
-    char stored_hash[65];
-    unsigned long stored_length = 0;
-    MYSQL_BIND results[4];
+    char username[64], email[256], role[32], created[32], stored_hash[65];
+    unsigned long username_length = 0, email_length = 0, role_length = 0, until_length = 0,
+                  created_length = 0, stored_length = 0;
+    my_bool email_null = 0, until_null = 0;
+    MYSQL_BIND results[8];
     memset(results, 0, sizeof results);
-    char username[64], role[32];
-    unsigned long username_length = 0, role_length = 0;
     results[0].buffer_type = MYSQL_TYPE_LONGLONG;
     results[0].buffer = &id;
     results[0].is_unsigned = 1;
@@ -151,13 +152,29 @@ static int LookUpSession(struct Conn *c, const char *hash_hex, unsigned long lon
     results[1].buffer_length = sizeof username;
     results[1].length = &username_length;
     results[2].buffer_type = MYSQL_TYPE_STRING;
-    results[2].buffer = role;
-    results[2].buffer_length = sizeof role;
-    results[2].length = &role_length;
+    results[2].buffer = email;
+    results[2].buffer_length = sizeof email;
+    results[2].length = &email_length;
+    results[2].is_null = &email_null;
     results[3].buffer_type = MYSQL_TYPE_STRING;
-    results[3].buffer = stored_hash;
-    results[3].buffer_length = sizeof stored_hash;
-    results[3].length = &stored_length;
+    results[3].buffer = role;
+    results[3].buffer_length = sizeof role;
+    results[3].length = &role_length;
+    results[4].buffer_type = MYSQL_TYPE_LONGLONG;
+    results[4].buffer = credits;
+    results[5].buffer_type = MYSQL_TYPE_STRING;
+    results[5].buffer = member_until;
+    results[5].buffer_length = 31;
+    results[5].length = &until_length;
+    results[5].is_null = &until_null;
+    results[6].buffer_type = MYSQL_TYPE_STRING;
+    results[6].buffer = created;
+    results[6].buffer_length = sizeof created;
+    results[6].length = &created_length;
+    results[7].buffer_type = MYSQL_TYPE_STRING;
+    results[7].buffer = stored_hash;
+    results[7].buffer_length = sizeof stored_hash;
+    results[7].length = &stored_length;
     if (mysql_stmt_bind_result(c->session, results) != 0) return -1;
     int found = 0;
     int rc;
@@ -166,39 +183,8 @@ static int LookUpSession(struct Conn *c, const char *hash_hex, unsigned long lon
         if (stored_length == 64 && sodium_memcmp(stored_hash, hash_hex, 64) == 0) found = 1;
     }
     if (rc != MYSQL_NO_DATA) return -1;
-    *user_id = id;
-    return found ? 0 : 1;
-}
-
-/* The balance SELECT: 0 with credits and member_expired_at ("" when NULL), else -1. */
-static int ReadBalance(struct Conn *c, unsigned long long user_id, long long *credits,
-                       char member_until[32]) {
-    MYSQL_BIND param;
-    memset(&param, 0, sizeof param);
-    param.buffer_type = MYSQL_TYPE_LONGLONG;
-    param.buffer = &user_id;
-    param.is_unsigned = 1;
-    if (mysql_stmt_bind_param(c->balance, &param) != 0 || mysql_stmt_execute(c->balance) != 0) {
-        return -1;
-    }
-    MYSQL_BIND results[2];
-    memset(results, 0, sizeof results);
-    my_bool until_null = 0;
-    unsigned long until_length = 0;
-    results[0].buffer_type = MYSQL_TYPE_LONGLONG;
-    results[0].buffer = credits;
-    results[1].buffer_type = MYSQL_TYPE_STRING;
-    results[1].buffer = member_until;
-    results[1].buffer_length = 31;
-    results[1].length = &until_length;
-    results[1].is_null = &until_null;
-    if (mysql_stmt_bind_result(c->balance, results) != 0) return -1;
-    int rows = 0;
-    int rc;
-    while ((rc = mysql_stmt_fetch(c->balance)) == 0 || rc == MYSQL_DATA_TRUNCATED) ++rows;
-    if (rc != MYSQL_NO_DATA || rows != 1) return -1;
     member_until[until_null ? 0 : (until_length < 31 ? until_length : 31)] = '\0';
-    return 0;
+    return found ? 0 : 1;
 }
 
 static void Reply(FCGX_Request *request, int status, const char *reason, const char *body) {
@@ -219,13 +205,14 @@ static void Serve(struct Conn *c, FCGX_Request *request) {
     const char *token =
         BearerToken(FCGX_GetParam("HTTP_AUTHORIZATION", request->envp), &token_length);
     char hash_hex[65];
-    unsigned long long user_id = 0;
     if (token == NULL || TokenHashHex(token, token_length, hash_hex) != 0) {
         Reply(request, 401, "Unauthorized",
               "{\"code\":\"UNAUTHORIZED\",\"detail\":\"missing, invalid or expired token\"}");
         return;
     }
-    const int session = LookUpSession(c, hash_hex, &user_id);
+    long long credits = 0;
+    char until[32];
+    const int session = LookUpSession(c, hash_hex, &credits, until);
     if (session != 0) {
         if (session < 0) {
             Reply(request, 503, "Service Unavailable",
@@ -234,13 +221,6 @@ static void Serve(struct Conn *c, FCGX_Request *request) {
             Reply(request, 401, "Unauthorized",
                   "{\"code\":\"UNAUTHORIZED\",\"detail\":\"missing, invalid or expired token\"}");
         }
-        return;
-    }
-    long long credits = 0;
-    char until[32];
-    if (ReadBalance(c, user_id, &credits, until) != 0) {
-        Reply(request, 503, "Service Unavailable",
-              "{\"code\":\"UNAVAILABLE\",\"detail\":\"database error\"}");
         return;
     }
     /* is_member = member_expired_at > now; both are fixed-width UTC text, so text order is

@@ -289,11 +289,13 @@ TEST_F(TransactionTest, RollsBackUnlessCommitted) {
         insert.setInt(1, 1);
         insert.setInt(2, 10);
         EXPECT_EQ(insert.executeUpdate(), 1);
-        EXPECT_FALSE(lease.conn().getAutoCommit());
+        // START TRANSACTION, not autocommit switched off.
+        EXPECT_EQ(ScalarOn(lease, "SELECT @@in_transaction"), "1");
+        EXPECT_EQ(ScalarOn(lease, "SELECT @@autocommit"), "1");
         EXPECT_EQ(Count(), "0");  // invisible to others before commit
     }
     EXPECT_EQ(Count(), "0");
-    EXPECT_TRUE(lease.conn().getAutoCommit());
+    EXPECT_EQ(ScalarOn(lease, "SELECT @@in_transaction"), "0");
     EXPECT_EQ(ScalarOn(lease, "SELECT @@autocommit"), "1");
 }
 
@@ -369,6 +371,121 @@ TEST_F(TransactionTest, RetryOnAbortedCommitsAndPropagatesOtherErrors) {
         EXPECT_EQ(e.kind, ErrorKind::kDuplicate);
         EXPECT_EQ(e.code, 1062);
     }
+}
+
+// Statements the server counted on this connection so far (the SHOW itself included).
+int64_t SessionQuestions(Lease& lease) {
+    std::unique_ptr<sql::Statement> stmt(lease.conn().createStatement());
+    std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery("SHOW SESSION STATUS LIKE 'Questions'"));
+    EXPECT_TRUE(rs->next());
+    return rs->getInt64(2);
+}
+
+TEST_F(TransactionTest, TransactionCostsOneRoundTripEachSideAndInsertReturnsItsId) {
+    Pool pool(TestConfig(1));
+    Lease lease = pool.Acquire();
+    const int64_t before = SessionQuestions(lease);
+    {
+        Transaction tx(lease, "test.count");
+        tx.Execute(kInsertRow, 1, 10);
+        tx.Commit();
+    }
+    // START TRANSACTION, the INSERT, COMMIT, and the second SHOW.
+    EXPECT_EQ(SessionQuestions(lease) - before, 4);
+    EXPECT_EQ(Count(), "1");
+
+    g_db->Exec(
+        "CREATE TABLE IF NOT EXISTS inkstone.auto_rows (id BIGINT UNSIGNED AUTO_INCREMENT "
+        "PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
+    constexpr const char* kInsertAuto = "INSERT INTO auto_rows (v) VALUES (?)";
+    const int64_t first = lease.Insert(kInsertAuto, 5);
+    const int64_t at = SessionQuestions(lease);
+    const int64_t second = lease.Insert(kInsertAuto, 6);
+    // MariaDB: `INSERT ... RETURNING id`, one round trip (and the SHOW).
+    EXPECT_EQ(SessionQuestions(lease) - at, 2);
+    EXPECT_GT(first, 0);
+    EXPECT_EQ(second, first + 1);
+    EXPECT_EQ(ScalarAsRoot("SELECT v FROM inkstone.auto_rows WHERE id = " + std::to_string(second)),
+              "6");
+    // LastInsertId() agrees with what Insert() returned.
+    EXPECT_EQ(lease.LastInsertId(), second);
+}
+
+// The server drops a pooled connection while it is idle (a restart, KILL, wait_timeout): the
+// next read on it is run again on a fresh connection, and so is a transaction that had not
+// reached COMMIT, whole; an autocommit write is not (it may have been applied).
+TEST_F(TransactionTest, DroppedPooledConnectionIsRetriedWhenSafe) {
+    using inkstone::lib::db::Rows;
+    using inkstone::lib::db::WithLease;
+    Pool pool(TestConfig(1));
+    const auto connection_id = [](Lease& lease) {
+        Rows rows = lease.Query("SELECT CONNECTION_ID() AS id");
+        EXPECT_TRUE(rows.Next());
+        return rows.Int("id");
+    };
+    const auto kill = [](int64_t id) { g_db->Exec("KILL CONNECTION " + std::to_string(id)); };
+
+    // A read.
+    const int64_t first = WithLease(pool, connection_id);
+    kill(first);
+    const int64_t second = WithLease(pool, connection_id);
+    EXPECT_NE(second, first);
+    EXPECT_EQ(pool.in_use(), 0);
+
+    // A transaction cut after its first write: rolled back by the server, then run again whole.
+    int runs = 0;
+    RetryOnAborted(pool, "test.dropped", [&](Transaction& tx) {
+        ++runs;
+        tx.Execute(kInsertRow, 1, 10);
+        if (runs == 1) kill(connection_id(tx.lease()));
+        tx.Execute(kInsertRow, 2, 20);
+    });
+    EXPECT_EQ(runs, 2);
+    EXPECT_EQ(Count(), "2");
+
+    // The idle connection killed before the transaction even starts: START TRANSACTION fails,
+    // the transaction runs once on a fresh connection.
+    kill(WithLease(pool, connection_id));
+    runs = 0;
+    RetryOnAborted(pool, "test.dropped_idle", [&](Transaction& tx) {
+        ++runs;
+        tx.Execute(kInsertRow, 3, 30);
+    });
+    EXPECT_EQ(runs, 1);
+    EXPECT_EQ(Count(), "3");
+
+    // An autocommit write is not retried: the caller sees UNAVAILABLE.
+    kill(WithLease(pool, connection_id));
+    runs = 0;
+    try {
+        WithLease(pool, [&](Lease& lease) {
+            ++runs;
+            return lease.Execute(kInsertRow, 4, 40);
+        });
+        ADD_FAILURE() << "a write on a dropped connection succeeded";
+    } catch (const DbError& e) {
+        EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
+        EXPECT_FALSE(e.retry_on_fresh_connection);
+    }
+    EXPECT_EQ(runs, 1);
+    EXPECT_EQ(Count(), "3");
+
+    // A statement on a connection made for this very lease is not retried either: the server
+    // is the problem, not a stale connection.
+    try {
+        WithLease(pool, [&](Lease& lease) {
+            kill(connection_id(lease));
+            return connection_id(lease);
+        });
+        ADD_FAILURE() << "a read on a killed fresh connection succeeded";
+    } catch (const DbError& e) {
+        EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
+    }
+
+    // The health check asks a fresh connection rather than report a stale one.
+    kill(WithLease(pool, connection_id));
+    EXPECT_TRUE(pool.Ping());
+    EXPECT_EQ(pool.in_use(), 0);
 }
 
 TEST(RetryTest, DeadlockIsRetriedUntilBothCommit) {

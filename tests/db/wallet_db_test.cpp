@@ -179,6 +179,49 @@ TEST_F(WalletTest, ChargeDebitsAndWritesOneConsumeRow) {
     EXPECT_EQ(row[0][6], std::to_string(user));
 }
 
+// The charge transaction is START TRANSACTION, the row lock, the debit, the ledger INSERT (its
+// id from RETURNING) and COMMIT: no read-back of the balance, no LAST_INSERT_ID(), no
+// autocommit switches. A caller holding the lock already pays two statements per charge.
+TEST_F(WalletTest, ChargeIsFiveStatementsAndALockedChargeTwo) {
+    const int64_t user = NewUser("charge_count");
+    Fund(user, 100);
+    const auto questions = [&] {
+        return std::stoll(sql().Query("SHOW GLOBAL STATUS LIKE 'Questions'").at(0).at(1));
+    };
+    // What one more reading of the counter costs by itself, subtracted below.
+    const int64_t q0 = questions();
+    const int64_t q1 = questions();
+    const int64_t overhead = q1 - q0;
+    wallet().Charge(user, 10, "counted");
+    EXPECT_EQ(questions() - q1 - overhead, 5);
+
+    const int64_t q2 = questions();
+    const lib::billing::ChargeResult second =
+        db::RetryOnAborted(pool(), "test.locked", [&](db::Transaction& tx) {
+            std::optional<lib::billing::LockedAccount> account = wallet().LockAccountIn(tx, user);
+            EXPECT_TRUE(account.has_value());
+            EXPECT_EQ(account->credits, 90);
+            wallet().ChargeLockedIn(tx, *account, 20, "locked one");
+            EXPECT_EQ(account->credits, 70);
+            try {
+                wallet().ChargeLockedIn(tx, *account, 71, "too much");
+                ADD_FAILURE() << "charged beyond the locked balance";
+            } catch (const ApiError& e) {
+                EXPECT_EQ(e.code, ErrorCode::kInsufficientCredits);
+                EXPECT_EQ(e.extra["balance"], 70);
+            }
+            return wallet().ChargeLockedIn(tx, *account, 30, "locked two");
+        });
+    // START, the lock, 2 x (UPDATE, INSERT), COMMIT.
+    EXPECT_EQ(questions() - q2 - overhead, 7);
+    EXPECT_EQ(second.balance, 40);
+    EXPECT_EQ(Credits(user), 40);
+    EXPECT_EQ(Scalar("SELECT GROUP_CONCAT(balance_after ORDER BY seq) FROM "
+                     "inkstone.credit_transactions WHERE user_id = " +
+                     std::to_string(user)),
+              "100,90,70,40");
+}
+
 TEST_F(WalletTest, InsufficientCreditsIs402AndChangesNothing) {
     const int64_t user = NewUser("charge_poor");
     Fund(user, 10);

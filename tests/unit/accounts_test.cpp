@@ -11,6 +11,7 @@
 
 #include "handlers/account_views.h"
 #include "handlers/auth.h"
+#include "handlers/credit.h"
 #include "lib/accounts/auth.h"
 #include "lib/base/errors.h"
 #include "tests/harness/manual_clock.h"
@@ -210,10 +211,47 @@ TEST_F(AuthHandlersWithoutDbTest, LoginBoundsItsFieldsAndRefusesImpossibleOnesWi
 
 TEST_F(AuthHandlersWithoutDbTest, LogoutAndMeNeedAPrincipal) {
     const LogoutHandler logout(accounts_);
-    const MeHandler me(accounts_, clock_);
+    const MeHandler me(clock_);
     lib::http::Request request;
     EXPECT_EQ(ErrorOf(logout, request).code, ErrorCode::kUnauthorized);
     EXPECT_EQ(ErrorOf(me, request).code, ErrorCode::kUnauthorized);
+}
+
+// The principal carries the user's row (read with the token): /users/me and /credit/balance
+// render it without a statement of their own (this fixture's database is unreachable).
+TEST_F(AuthHandlersWithoutDbTest, MeAndBalanceRenderThePrincipalsRow) {
+    lib::http::Request request;
+    lib::http::Principal principal;
+    principal.user_id = 42;
+    principal.username = "Alice";
+    principal.role = "admin";
+    principal.email = "a@example.com";
+    principal.credits = 1234;
+    principal.member_expired_at = clock_.Now() + std::chrono::hours(24);
+    principal.created_at = clock_.Now() - std::chrono::hours(24);
+    request.principal = principal;
+
+    const lib::http::Response me = MeHandler(clock_).Handle(request, stream_);
+    ASSERT_EQ(me.status, 200) << me.body;
+    Json::Value user;
+    ASSERT_TRUE(Json::Reader().parse(me.body, user));
+    EXPECT_EQ(user["id"].asInt64(), 42);
+    EXPECT_EQ(user["username"], "Alice");
+    EXPECT_EQ(user["email"], "a@example.com");
+    EXPECT_EQ(user["role"], "admin");
+    EXPECT_EQ(user["credits"].asInt64(), 1234);
+    EXPECT_EQ(user["is_member"], true);
+    EXPECT_EQ(user["member_expired_at"], lib::base::FormatRfc3339(*principal.member_expired_at));
+    EXPECT_EQ(user["created_at"], lib::base::FormatRfc3339(principal.created_at));
+
+    lib::base::CreditConfig credit;
+    credit.cost_per_generation = 7;
+    const lib::http::Response balance = BalanceHandler(clock_, credit).Handle(request, stream_);
+    ASSERT_EQ(balance.status, 200) << balance.body;
+    EXPECT_EQ(balance.body,
+              "{\"cost_per_generation\":7,\"credits\":1234,\"is_member\":true,"
+              "\"member_expired_at\":\"" +
+                  lib::base::FormatRfc3339(*principal.member_expired_at) + "\"}");
 }
 
 }  // namespace
