@@ -74,6 +74,10 @@ export async function person(browser, journey) {
     async visit(name) {
       await page.waitForLoadState('networkidle')
       await page.waitForTimeout(250)
+      await p.snap(name)
+    },
+    /** The same without waiting for the network to be idle (while a stream is open). */
+    async snap(name) {
       await p.noErrorToast(name)
       shot++
       const base = `${journey}-${String(shot).padStart(2, '0')}-${name}`
@@ -85,20 +89,6 @@ export async function person(browser, journey) {
       await page.screenshot({ path: path.join(SHOTS, `${base}-375.png`), fullPage: true })
       await page.setViewportSize({ width: 1280, height: 860 })
       await page.waitForTimeout(150)
-      check(width <= 375, `${name}: at 375 px the page is ${width} px wide (horizontal overflow)`)
-    },
-    /** Screenshots at both widths without waiting for the network (a stream is open). */
-    async snap(name) {
-      await p.noErrorToast(name)
-      shot++
-      const base = `${journey}-${String(shot).padStart(2, '0')}-${name}`
-      fs.mkdirSync(SHOTS, { recursive: true })
-      await page.screenshot({ path: path.join(SHOTS, `${base}-1280.png`), fullPage: true })
-      await page.setViewportSize({ width: 375, height: 740 })
-      await page.waitForTimeout(150)
-      const width = await page.evaluate(() => document.documentElement.scrollWidth)
-      await page.screenshot({ path: path.join(SHOTS, `${base}-375.png`), fullPage: true })
-      await page.setViewportSize({ width: 1280, height: 860 })
       check(width <= 375, `${name}: at 375 px the page is ${width} px wide (horizontal overflow)`)
     },
     async text(selector) {

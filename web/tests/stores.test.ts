@@ -8,6 +8,7 @@ import zh from '../src/i18n/zh-CN'
 import en from '../src/i18n/en'
 import { humanError } from '../src/lib/errors'
 import { ApiError } from '../src/api/client'
+import { recallGeneration, rememberGeneration } from '../src/lib/resume'
 
 const reply = { user: { id: 1, username: 'alice' }, access_token: 'tok-1', token_type: 'bearer', expires_in: 60 }
 
@@ -36,6 +37,18 @@ describe('auth store', () => {
     await expect(auth.logout()).rejects.toBeInstanceOf(ApiError)
     expect(auth.token).toBeNull()
     expect(sessionStorage.getItem('inkstone.token')).toBeNull()
+  })
+})
+
+describe('auth store and the remembered generation', () => {
+  beforeEach(() => {
+    sessionStorage.clear()
+    setActivePinia(createPinia())
+  })
+  it('forgets the running generation with the token, so the next account does not reattach to it', () => {
+    rememberGeneration({ id: 5, key: '', body: null, at: 0 })
+    useAuth().forget()
+    expect(recallGeneration()).toBeNull()
   })
 })
 
