@@ -17,14 +17,7 @@ namespace {
 constexpr char kListToolsSql[] =
     "SELECT tool_type, name, description, system_prompt, user_template FROM writing_tools "
     "WHERE active = 1 ORDER BY sort_order, id";
-constexpr char kFindToolSql[] =
-    "SELECT tool_type, name, description, system_prompt, user_template FROM writing_tools "
-    "WHERE tool_type = ? AND active = 1";
 
-// Start: the user row lock serialises one user's starts on every host, so the limit checks
-// and the charge below see every other start of this user that committed before.
-constexpr char kLockUserSql[] =
-    "SELECT credits, member_expired_at FROM users WHERE id = ? FOR UPDATE";
 // Both fair-use counts in one round trip (each subquery on its own index, as before).
 constexpr char kCountLimitsSql[] =
     "SELECT w.recent, w.oldest, (SELECT COUNT(*) FROM generations WHERE user_id = ? "
@@ -196,18 +189,6 @@ int64_t CeilSeconds(std::chrono::system_clock::duration d) {
     return std::max<int64_t>(1, s.count());
 }
 
-struct LockedUser {
-    int64_t credits = 0;
-    bool member = false;
-};
-
-LockedUser LockUser(db::Transaction& tx, int64_t user_id, base::TimePoint now) {
-    db::Rows user = tx.Query(kLockUserSql, user_id);
-    if (!user.Next()) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
-    return LockedUser{user.Int("credits"),
-                      billing::IsMember(user.OptionalTime("member_expired_at"), now)};
-}
-
 /// 429 past the per-minute or (text/vision) in-flight limit; members too.
 void CheckLimits(db::Transaction& tx, const GenerationLimits& limits, int64_t user_id,
                  ModelKind kind, base::TimePoint now) {
@@ -363,11 +344,18 @@ std::vector<WritingTool> Generations::ListTools() const {
 }
 
 std::optional<WritingTool> Generations::FindTool(std::string_view tool_type) const {
-    return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<WritingTool> {
-        db::Rows row = lease.Query(kFindToolSql, tool_type);
-        if (!row.Next()) return std::nullopt;
-        return ReadTool(row);
-    });
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(tools_->mutex);
+    if (!tools_->loaded || now - tools_->loaded_at >= kToolsFreshFor) {
+        // One read of the whole (short) list serves every start on this worker for a while.
+        tools_->tools = ListTools();
+        tools_->loaded = true;
+        tools_->loaded_at = now;
+    }
+    for (const WritingTool& tool : tools_->tools) {
+        if (tool.tool_type == tool_type) return tool;
+    }
+    return std::nullopt;
 }
 
 StartedGeneration Generations::Start(const NewGeneration& g) const {
@@ -384,21 +372,26 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
                 return replay;
             }
         }
-        const LockedUser user = LockUser(tx, g.user_id, now);
+        // The user row lock (the wallet's) serialises one user's starts on every host, so the
+        // limit checks and the charge below see every other start of this user that committed
+        // before; the charge then reuses the locked row (no second read).
+        std::optional<billing::LockedAccount> account = wallet_.LockAccountIn(tx, g.user_id);
+        if (!account) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
+        const bool member = billing::IsMember(account->member_expired_at, now);
         CheckLimits(tx, limits_, g.user_id, g.kind, now);
 
         StartedGeneration started;
         started.generation_id = tx.Insert(kInsertGenerationSql, g.user_id, g.kind, g.tool_type,
                                           g.provider, g.model, g.stream, g.prompt, now, now, now);
-        started.balance = user.credits;
-        const int64_t credits = CreditsToCharge(user.member, g.cost);
+        started.balance = account->credits;
+        const int64_t credits = CreditsToCharge(member, g.cost);
         if (credits > 0) {
             // The wallet's debit is the one 402 check (INSUFFICIENT_CREDITS with `required` and
             // `balance`): it throws, and the row inserted above rolls back with it.
             const std::string description =
                 "AI生成 " + g.model + (g.tool_type ? " · " + *g.tool_type : std::string());
             const billing::ChargeResult charge =
-                wallet_.ChargeIn(tx, g.user_id, credits, description, started.generation_id);
+                wallet_.ChargeLockedIn(tx, *account, credits, description, started.generation_id);
             started.charge_id = charge.charge_id;
             started.credits_charged = credits;
             started.balance = charge.balance;

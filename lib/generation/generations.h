@@ -9,10 +9,14 @@
 /// image poller, on any number of hosts, can race: exactly one of them finishes a generation,
 /// and a charge is refunded at most once (the ledger's UNIQUE refund_of key is the backstop).
 ///
-/// Thread-safe: no mutable state. Errors: ApiError for clients (402, 404, 429), db::DbError, and
-/// an InvariantError for a row that breaks the schema's rules (an unknown status or kind).
+/// Thread-safe: no mutable state but the tool list, cached for kToolsFreshFor under a mutex (an
+/// operator's change to `writing_tools` reaches every worker within that). Errors: ApiError for
+/// clients (402, 404, 429), db::DbError, and an InvariantError for a row that breaks the schema's
+/// rules (an unknown status or kind).
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +75,9 @@ struct GenerationLimits {
     /// submission outlived every upstream timeout) belongs to a dead worker too.
     std::chrono::seconds image_submit_stale{330};
 };
+
+/// How long a worker's copy of the writing tools serves generation starts.
+inline constexpr std::chrono::seconds kToolsFreshFor{10};
 
 /// The generating thread's longest silence towards the database.
 inline constexpr std::chrono::seconds kHeartbeatEvery{5};
@@ -170,10 +177,16 @@ class Generations {
   public:
     Generations(db::Pool& pool, const base::Clock& clock, const billing::Wallet& wallet,
                 GenerationLimits limits)
-        : pool_(pool), clock_(clock), wallet_(wallet), limits_(limits) {}
+        : pool_(pool),
+          clock_(clock),
+          wallet_(wallet),
+          limits_(limits),
+          tools_(std::make_shared<ToolCache>()) {}
 
     /// Active writing tools, in display order.
     std::vector<WritingTool> ListTools() const;
+    /// The active tool, from the worker's copy of the list when it is younger than
+    /// kToolsFreshFor (a generation's start then needs no statement for it).
     std::optional<WritingTool> FindTool(std::string_view tool_type) const;
 
     /// One transaction: lock the user row; 429 RATE_LIMITED (Retry-After) past the per-minute
@@ -232,10 +245,18 @@ class Generations {
     FinishResult FinishOnce(int64_t generation_id, const Verdict& verdict,
                             const GenerationOutput& output) const;
 
+    struct ToolCache {
+        std::mutex mutex;
+        bool loaded = false;
+        std::chrono::steady_clock::time_point loaded_at;
+        std::vector<WritingTool> tools;
+    };
+
     db::Pool& pool_;
     const base::Clock& clock_;
     const billing::Wallet& wallet_;
     const GenerationLimits limits_;
+    const std::shared_ptr<ToolCache> tools_;  // shared by copies of this object
 };
 
 }  // namespace inkstone::lib::generation
