@@ -82,9 +82,19 @@ class StreamingHandler final : public lib::http::Handler {
 class FakeAuth final : public lib::http::Authenticator {
   public:
     std::optional<lib::http::Principal> Authenticate(std::string_view token) const override {
-        if (token == "good") return lib::http::Principal{7, "alice", "user", "h"};
-        if (token == "root") return lib::http::Principal{1, "root", "admin", "h"};
+        if (token == "good") return Make(7, "alice", "user");
+        if (token == "root") return Make(1, "root", "admin");
         return std::nullopt;
+    }
+
+  private:
+    static lib::http::Principal Make(int64_t id, const char* username, const char* role) {
+        lib::http::Principal principal;
+        principal.user_id = id;
+        principal.username = username;
+        principal.role = role;
+        principal.token_hash = "h";
+        return principal;
     }
 };
 
