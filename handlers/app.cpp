@@ -131,7 +131,7 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
 App::App(const lib::base::Config& config, const lib::payments::MockProvider& mock_payments)
     : config_(config),
       db_(config_.db),
-      health_probe_(config_.db),
+      health_probe_(db_),
       providers_(config_),
       handlers_(config_, db_, health_probe_, clock_, providers_, mock_payments,
                 [this] { return Jobs(); }),

@@ -69,28 +69,10 @@ CreatedOrder OrderService::CreateOrder(int64_t user_id,
             return CreatedOrder{std::move(*stored), true};
         }
     }
-    // A repeated "buy this" is answered with the order already waiting for payment, as long as
-    // it stays payable long enough to be paid; only then does the cap apply. Both are checked
-    // before the provider learns of a new order, so neither costs a provider call.
-    const base::TimePoint payable_until = now + order_ttl_ / 2;
-    const auto [identical, pending] = db::WithLease(pool_, [&](db::Lease& lease) {
-        return std::make_pair(FindIdenticalPendingOrder(lease, order, payable_until),
-                              CountPendingOrders(lease, user_id, now));
-    });
-    if (identical) {
-        StoredResponse again;
-        again.status = 200;
-        again.body = render(*identical, now);
-        if (!idempotency) return CreatedOrder{std::move(again), false};
-        return db::RetryOnAborted(pool_, "order.reuse", [&](db::Transaction& tx) {
-            if (std::optional<StoredResponse> stored = ClaimIdempotencyKey(
-                    tx.lease(), user_id, idempotency->key, idempotency->fingerprint, now)) {
-                return CreatedOrder{std::move(*stored), true};
-            }
-            CompleteIdempotencyKey(tx.lease(), user_id, idempotency->key, again);
-            return CreatedOrder{again, false};
-        });
-    }
+    // Checked before the provider learns of a new order, so a user at the cap costs no provider
+    // call; the count that decides is taken again under the user's row lock below.
+    const PendingOrders pending = db::WithLease(
+        pool_, [&](db::Lease& lease) { return CountPendingOrders(lease, user_id, now); });
     if (pending.count >= max_pending_) throw TooManyPending(pending, now);
 
     if (register_with_provider_) register_with_provider_(order, now);

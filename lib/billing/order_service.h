@@ -84,12 +84,11 @@ class OrderService final {
     /// decides; the other answers the first's response, and a WeChat order it registered is
     /// never shown to anyone and lapses at its time_expire).
     ///
-    /// Bounded per user: a PENDING order with the same terms that stays payable for at least
-    /// half the order lifetime is answered again (200, the same order) instead of a new one;
-    /// otherwise a user with `max_pending` payable unpaid orders gets 429 RATE_LIMITED with
-    /// Retry-After (until the first of them expires). The count is checked before the
-    /// provider is asked and again under the user's row lock in the storing transaction, so
-    /// concurrent creations on any number of hosts cannot exceed it.
+    /// Bounded per user: a user with `max_pending` payable unpaid orders (PENDING, not yet
+    /// expired, both kinds) gets 429 RATE_LIMITED with Retry-After (until the first of them
+    /// expires). The count is checked before the provider is asked and again under the user's
+    /// row lock in the storing transaction, so concurrent creations on any number of hosts
+    /// cannot exceed it. A replay of an Idempotency-Key is answered before the cap applies.
     CreatedOrder CreateOrder(int64_t user_id, const std::optional<IdempotentRequest>& idempotency,
                              base::TimePoint now, Order order, const Render& render) const;
 

@@ -195,19 +195,6 @@ constexpr char kCountPendingRechargeSql[] =
 constexpr char kCountPendingMembershipSql[] =
     "SELECT COUNT(*) AS n, MIN(expires_at) AS first_expiry FROM membership_orders "
     "WHERE user_id = ? AND status = 'PENDING' AND expires_at > ?";
-// `<=>` so a custom recharge (price_id NULL) matches another custom one.
-constexpr char kIdenticalRechargeSql[] =
-    "SELECT order_no, user_id, price_id, credits, bonus_credits, amount_fen, payment_method, "
-    "code_url, status, created_at, expires_at, paid_at FROM recharge_orders "
-    "WHERE user_id = ? AND status = 'PENDING' AND expires_at > ? AND price_id <=> ? "
-    "AND credits = ? AND bonus_credits = ? AND amount_fen = ? AND payment_method = ? "
-    "ORDER BY expires_at DESC LIMIT 1";
-constexpr char kIdenticalMembershipSql[] =
-    "SELECT order_no, user_id, price_id, plan, months, member_until, amount_fen, payment_method, "
-    "code_url, status, created_at, expires_at, paid_at FROM membership_orders "
-    "WHERE user_id = ? AND status = 'PENDING' AND expires_at > ? AND price_id = ? AND plan = ? "
-    "AND months = ? AND amount_fen = ? AND payment_method = ? "
-    "ORDER BY expires_at DESC LIMIT 1";
 constexpr char kLockOrderingUserSql[] = "SELECT id FROM users WHERE id = ? FOR UPDATE";
 
 PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePoint now) {
@@ -222,19 +209,6 @@ PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePo
         }
     }
     return pending;
-}
-
-std::optional<Order> FindIdenticalPendingOrder(db::Lease& lease, const Order& wanted,
-                                               base::TimePoint payable_until) {
-    db::Rows rows =
-        wanted.kind == OrderKind::kRecharge
-            ? lease.Query(kIdenticalRechargeSql, wanted.user_id, payable_until, wanted.price_id,
-                          wanted.credits, wanted.bonus_credits, wanted.amount_fen,
-                          wanted.payment_method)
-            : lease.Query(kIdenticalMembershipSql, wanted.user_id, payable_until, wanted.price_id,
-                          wanted.plan, wanted.months, wanted.amount_fen, wanted.payment_method);
-    if (!rows.Next()) return std::nullopt;
-    return ReadOrder(rows, wanted.kind);
 }
 
 void LockOrderingUser(db::Lease& lease, int64_t user_id) {

@@ -105,12 +105,6 @@ struct PendingOrders {
 };
 PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePoint now);
 
-/// A PENDING order of the user for exactly `wanted`'s terms (kind, package or plan, credits,
-/// bonus, amount, payment method) that stays payable until at least `payable_until`: the newest
-/// one, or nullopt.
-std::optional<Order> FindIdenticalPendingOrder(db::Lease& lease, const Order& wanted,
-                                               base::TimePoint payable_until);
-
 /// Locks the user's row (SELECT ... FOR UPDATE) inside the caller's transaction, so that
 /// counting and inserting the user's orders is one step across workers and hosts.
 void LockOrderingUser(db::Lease& lease, int64_t user_id);

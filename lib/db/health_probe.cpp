@@ -1,24 +1,6 @@
 #include "lib/db/health_probe.h"
 
-#include <algorithm>
-
 namespace inkstone::lib::db {
-namespace {
-
-base::DbConfig ProbeConfig(base::DbConfig config) {
-    config.pool_size = 1;
-    // Whole seconds is the connector's granularity; a frozen server costs the probe thread
-    // about this long per run, never a request thread.
-    config.connect_timeout_s = 1;
-    config.read_timeout_s = 1;
-    config.acquire_timeout_ms = 0;
-    return config;
-}
-
-}  // namespace
-
-HealthProbe::HealthProbe(const base::DbConfig& config) : pool_(ProbeConfig(config)) {}
-
 HealthProbe::~HealthProbe() {
     {
         std::lock_guard<std::mutex> lock(mu_);

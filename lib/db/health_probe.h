@@ -3,27 +3,28 @@
 /// a stalled disk, a partition) makes a query hang for the connector's read timeout, and a
 /// health check that hangs with it tells a load balancer nothing until long after the fact.
 ///
-/// The probe owns one connection of its own (connect and read timeouts of 1 s) and one thread
-/// that runs `SELECT 1` on it. Check() asks for a fresh run and waits for it up to its budget;
-/// at most one run is in flight, so however many checks arrive while the server is frozen, one
-/// probe thread waits on it, never a request thread per call.
+/// The probe has one thread that runs Pool::Ping (`SELECT 1` on a pooled connection, so a
+/// connection the server dropped is found and replaced, as requests need). Check() asks for a
+/// fresh run and waits for it up to its budget; at most one run is in flight, so however many
+/// checks arrive while the server is frozen, one probe thread (and one connection) waits on
+/// it, never a request thread per call. When the server thaws, the run in flight answers at
+/// once.
 ///
-/// Thread-safe. Construct it before request threads start (it builds a db::Pool); its thread
-/// starts with the first Check().
+/// Thread-safe. Its thread starts with the first Check().
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
 
-#include "lib/base/config.h"
 #include "lib/db/db.h"
 
 namespace inkstone::lib::db {
 
 class HealthProbe {
   public:
-    explicit HealthProbe(const base::DbConfig& config);
+    /// `pool` must outlive the probe.
+    explicit HealthProbe(Pool& pool) : pool_(pool) {}
     /// Stops the thread; waits for a run in flight (at most the probe's own timeouts).
     ~HealthProbe();
     HealthProbe(const HealthProbe&) = delete;
@@ -36,7 +37,7 @@ class HealthProbe {
   private:
     void Loop();
 
-    Pool pool_;
+    Pool& pool_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::thread thread_;
