@@ -144,6 +144,8 @@ std::vector<std::shared_ptr<LiveGeneration>> LiveBoard::Snapshot() const {
     std::vector<std::shared_ptr<LiveGeneration>> out;
     out.reserve(live_.size());
     for (const auto& [id, live] : live_) out.push_back(live);
+    // A tick's transaction locks its rows in id order, as any other multi-row writer would.
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id_ < b->id_; });
     return out;
 }
 

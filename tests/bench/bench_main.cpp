@@ -934,9 +934,19 @@ struct Bench {
         // A reader that leaves does not stop a generation (README, "Who pays"): the owner's stop
         // does. The bench stops them all at once through the flag the cancel route sets; every
         // worker's board picks it up within its poll interval.
-        stack->db().Exec(
-            "UPDATE inkstone.generations SET cancel_requested_at = UTC_TIMESTAMP(6) "
-            "WHERE status = 'RUNNING'");
+        // (The boards' own writes lock some of these rows meanwhile: a deadlock is retried.)
+        for (int attempt = 1;; ++attempt) {
+            try {
+                stack->db().Exec(
+                    "UPDATE inkstone.generations SET cancel_requested_at = UTC_TIMESTAMP(6) "
+                    "WHERE status = 'RUNNING' AND cancel_requested_at IS NULL");
+                break;
+            } catch (const std::exception& e) {
+                if (attempt == 10) throw;
+                Say(std::string("  stopping the streams: ") + e.what() + ", again");
+                std::this_thread::sleep_for(milliseconds(200));
+            }
+        }
         const auto deadline = Clock::now() + seconds(20);
         while (Clock::now() < deadline && stack->SimStats().active_streams > 0) {
             std::this_thread::sleep_for(milliseconds(100));
