@@ -24,14 +24,17 @@ constexpr char kCountLimitsSql[] =
     "AND status = 'RUNNING' AND kind <> 'image' AND heartbeat_at > ?) AS in_flight "
     "FROM (SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM generations "
     "WHERE user_id = ? AND created_at > ?) w";
+// The row carries what it will be charged; the charge (the CONSUME ledger row) points at the
+// generation through related_generation_id, so no UPDATE links them afterwards.
 constexpr char kInsertGenerationSql[] =
     "INSERT INTO generations (user_id, kind, tool_type, provider, model, stream, status, prompt, "
-    "heartbeat_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?)";
-constexpr char kLinkChargeSql[] =
-    "UPDATE generations SET charge_id = ?, credits_charged = ? WHERE id = ?";
+    "credits_charged, heartbeat_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?)";
 
 constexpr char kLockGenerationSql[] =
-    "SELECT user_id, status, charge_id, refund_id FROM generations WHERE id = ? FOR UPDATE";
+    "SELECT g.user_id, g.status, g.refund_id, COALESCE(g.charge_id, (SELECT t.id FROM "
+    "credit_transactions t WHERE t.related_generation_id = g.id AND t.type = 'CONSUME')) "
+    "AS charge_id FROM generations g WHERE g.id = ? FOR UPDATE";
 // A NULL content keeps the stored text (and its deltas): recovery keeps what a dead worker stored.
 constexpr char kFinishSql[] =
     "UPDATE generations SET status = ?, end_reason = ?, delivered = ?, "
@@ -380,11 +383,12 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
         const bool member = billing::IsMember(account->member_expired_at, now);
         CheckLimits(tx, limits_, g.user_id, g.kind, now);
 
-        StartedGeneration started;
-        started.generation_id = tx.Insert(kInsertGenerationSql, g.user_id, g.kind, g.tool_type,
-                                          g.provider, g.model, g.stream, g.prompt, now, now, now);
-        started.balance = account->credits;
         const int64_t credits = CreditsToCharge(member, g.cost);
+        StartedGeneration started;
+        started.generation_id =
+            tx.Insert(kInsertGenerationSql, g.user_id, g.kind, g.tool_type, g.provider, g.model,
+                      g.stream, g.prompt, credits, now, now, now);
+        started.balance = account->credits;
         if (credits > 0) {
             // The wallet's debit is the one 402 check (INSUFFICIENT_CREDITS with `required` and
             // `balance`): it throws, and the row inserted above rolls back with it.
@@ -395,7 +399,6 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             started.charge_id = charge.charge_id;
             started.credits_charged = credits;
             started.balance = charge.balance;
-            tx.Execute(kLinkChargeSql, charge.charge_id, credits, started.generation_id);
         }
         if (g.idempotency) {
             Json::Value body;

@@ -112,6 +112,10 @@ Stack& TcpStack() {
         o.config["fcgi.listen"] = "127.0.0.1:" + std::to_string(FreePort());
         // nginx (127.0.0.1) and one more loopback address; 127.0.0.3 stands for a stranger.
         o.config["fcgi.allow"] = "127.0.0.1, 127.0.0.2/32";
+        // Accepts are what is measured here: a kept connection would carry every one of the
+        // sequential requests below on one thread of one worker (with keepalive, load spreads
+        // by connection, and the connections by this same accept order).
+        o.upstream_keepalive = 0;
         return o;
     }();
     return SharedStack(options);
@@ -140,7 +144,14 @@ TEST(FcgiAccess, ADisallowedPeerIsClosedBeforeARequestIsRead) {
     const Exchange api =
         FastCgiExchange("127.0.0.3", PoolPort(), GetRequest("/api/v1/health", "203.0.113.5"));
     EXPECT_EQ(api.reply, "");
-    const std::string log = ReadFile(TcpStack().pool().log_path());
+    // The worker logs the refusal after it closed the connection: give the line a moment.
+    std::string log;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    do {
+        log = ReadFile(TcpStack().pool().log_path());
+        if (log.find("127.0.0.3") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
     EXPECT_NE(log.find("\"event\":\"fcgi_peer_refused\""), std::string::npos);
     EXPECT_NE(log.find("127.0.0.3"), std::string::npos);
     // The pool goes on serving the allowed ones.
