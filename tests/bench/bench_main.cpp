@@ -674,6 +674,18 @@ struct Bench {
         return a;
     }
 
+    /// Every generation's outcome, counted: "SUCCEEDED/completed/charged 12, ...".
+    std::string Outcomes() {
+        std::string out;
+        for (const auto& row : stack->db().Query(
+                 "SELECT status, COALESCE(end_reason, '-'), IF(refund_id IS NULL, 'charged', "
+                 "'refunded'), COUNT(*) FROM inkstone.generations GROUP BY 1, 2, 3")) {
+            if (!out.empty()) out += ", ";
+            out += row.at(0) + "/" + row.at(1) + "/" + row.at(2) + " " + row.at(3);
+        }
+        return out;
+    }
+
     /// Statements the server has received so far (the MariaDB `Questions` counter): the
     /// delta over a run, per request, counts the round trips a request costs.
     int64_t Questions() {
@@ -775,14 +787,15 @@ struct Bench {
                 g.pass =
                     ratio >= 0.40 && violations.empty() && accounts && answered && gen.errors == 0;
             }
-            g.detail = "simulator at zero latency (20 tokens); " +
-                       PerRequest(statements, gen.requests) +
-                       " DB statements per request; ratio by round " +
-                       Rounds(RatiosOf(gen.per_second, raw.per_second), 2) + "; errors " +
-                       std::to_string(gen.errors) + "; " + std::to_string(succeeded) +
-                       " succeeded, " + std::to_string(charged) + " credits charged (" +
-                       (accounts ? "= succeeded x " + std::to_string(kCost) : "MISMATCH") +
-                       "); ledger invariants " + (violations.empty() ? "hold" : violations);
+            g.detail =
+                "simulator at zero latency (20 tokens); " + PerRequest(statements, gen.requests) +
+                " DB statements per request; ratio by round " +
+                Rounds(RatiosOf(gen.per_second, raw.per_second), 2) + "; errors " +
+                std::to_string(gen.errors) + "; " + std::to_string(succeeded) + " succeeded, " +
+                std::to_string(charged) + " credits charged (" +
+                (accounts ? "= succeeded x " + std::to_string(kCost)
+                          : "MISMATCH; by status, end reason, charge standing: " + Outcomes()) +
+                "); ledger invariants " + (violations.empty() ? "hold" : violations);
             report.Add(g);
             Row q = MakeRow("POST /writing/generate, " + which + ": DB statements per request");
             q.ratio = PerRequest(statements, gen.requests);
