@@ -102,6 +102,9 @@ Stack& TheStack() {
         // No testing.hooks: they are refused with live payments. The expiry job runs only when a
         // test says so (`inkstone-admin run-jobs`, the server's own jobs against the same config).
         o.config["jobs.enabled"] = "false";
+        // Upstream keepalive on, as a deployment that turns it on: a database restart then
+        // leaves each worker's pooled connections stale, which the pool must survive.
+        o.upstream_keepalive = -1;
         return o;
     }();
     return SharedStack(options);

@@ -255,7 +255,11 @@ TEST(PoolLifecycle, UsrOneReopensTheLog) {
 }
 
 TEST(PoolLifecycle, HealthFollowsTheDatabase) {
-    Stack stack(Options());
+    // With upstream keepalive, as a deployment that turns it on: kept connections make
+    // requests stick to one worker, which is what exposed stale pooled connections.
+    StackOptions options = Options();
+    options.upstream_keepalive = -1;
+    Stack stack(options);
     stack.Start();
     HttpClient c = stack.client();
     ASSERT_EQ(c.Get("/api/v1/health").status, 200);
