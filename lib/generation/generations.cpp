@@ -348,15 +348,25 @@ std::vector<WritingTool> Generations::ListTools() const {
 
 std::optional<WritingTool> Generations::FindTool(std::string_view tool_type) const {
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard<std::mutex> lock(tools_->mutex);
-    if (!tools_->loaded || now - tools_->loaded_at >= kToolsFreshFor) {
+    std::vector<WritingTool> tools;
+    bool fresh = false;
+    {
+        std::lock_guard<std::mutex> lock(tools_->mutex);
+        fresh = tools_->loaded && now - tools_->loaded_at < kToolsFreshFor;
+        if (fresh) tools = tools_->tools;
+    }
+    if (!fresh) {
         // One read of the whole (short) list serves every start on this worker for a while.
-        tools_->tools = ListTools();
+        // Read outside the lock: with the database away, starts fail on their own, not in a
+        // queue behind one another.
+        tools = ListTools();
+        std::lock_guard<std::mutex> lock(tools_->mutex);
+        tools_->tools = tools;
         tools_->loaded = true;
         tools_->loaded_at = now;
     }
-    for (const WritingTool& tool : tools_->tools) {
-        if (tool.tool_type == tool_type) return tool;
+    for (WritingTool& tool : tools) {
+        if (tool.tool_type == tool_type) return std::move(tool);
     }
     return std::nullopt;
 }

@@ -35,7 +35,9 @@ std::string Repeat(const std::string& unit, size_t times) {
 // turned away with 503 UNAVAILABLE and Retry-After, so it can never park every request thread.
 TEST(PasswordHashingTest, WaitingForAHashingSlotIsBounded) {
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    const int threads = static_cast<int>(std::max(1L, cores)) * 4;
+    // 8 per core, each hash ~40 ms or more: a thread that waited its turn instead would wait
+    // 7 hashes (280 ms and up), far past the bound checked below even on a loaded machine.
+    const int threads = static_cast<int>(std::max(1L, cores)) * 8;
     std::atomic<int> hashed{0};
     std::atomic<int> turned_away{0};
     std::atomic<int> longest_wait_ms{0};
@@ -61,8 +63,9 @@ TEST(PasswordHashingTest, WaitingForAHashingSlotIsBounded) {
     }
     for (std::thread& t : pool) t.join();
     EXPECT_GE(hashed.load(), 1);
-    EXPECT_GE(turned_away.load(), 1);  // 4 per core, ~40 ms each: most cannot get a slot in 5 ms
-    EXPECT_LT(longest_wait_ms.load(), 30);
+    EXPECT_GE(turned_away.load(), 1);  // most cannot get a slot in 5 ms
+    // Turned away after about the 5 ms asked for; the margin is for a loaded CI machine.
+    EXPECT_LT(longest_wait_ms.load(), 150);
 }
 
 TEST(UsernameRulesTest, LengthBoundaries) {
