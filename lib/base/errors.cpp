@@ -62,10 +62,16 @@ ApiError ApiError::Validation(std::string field, std::string detail) {
     return error;
 }
 
+ApiError ApiError::Specific(ErrorCode c, std::string machine_code, std::string detail) {
+    ApiError error(c, std::move(detail));
+    error.machine_code = std::move(machine_code);
+    return error;
+}
+
 Json::Value ApiError::Body() const {
     Json::Value body = extra.isObject() ? extra : Json::Value(Json::objectValue);
     body["detail"] = detail;
-    body["code"] = std::string(MachineCode(code));
+    body["code"] = machine_code.empty() ? std::string(MachineCode(code)) : machine_code;
     return body;
 }
 

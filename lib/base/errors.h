@@ -45,10 +45,16 @@ struct ApiError {
     std::string detail;
     Json::Value extra{Json::objectValue};  ///< merged into the body (`field`, `required`, ...)
     int retry_after_s = 0;                 ///< > 0 adds a `Retry-After` header
+    /// A more specific machine code than the status class's own (`ACCOUNT_DISABLED` for a
+    /// 403, `ALREADY_REFUNDED` for a 409, ...); empty for MachineCode(code).
+    std::string machine_code;
 
     ApiError(ErrorCode c, std::string d) : code(c), detail(std::move(d)) {}
     /// 422 with `field`.
     static ApiError Validation(std::string field, std::string detail);
+    /// The HTTP status of `c` with its own machine code: `Specific(kConflict,
+    /// "INSUFFICIENT_CREDITS", ...)` is a 409 whose `code` is INSUFFICIENT_CREDITS.
+    static ApiError Specific(ErrorCode c, std::string machine_code, std::string detail);
 
     /// `{"detail": ..., "code": ..., ...extra}`
     Json::Value Body() const;
