@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "handlers/admin_users.h"
 #include "handlers/auth.h"
 #include "handlers/credit.h"
 #include "handlers/generation.h"
@@ -70,6 +71,7 @@ struct HandlerSet {
     AlipayNotifyHandler alipay_notify;
     WechatNotifyHandler wechat_notify;
     MockPayHandler mock_pay;
+    AdminUserHandlers admin_users;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;

@@ -42,6 +42,14 @@ std::vector<lib::http::Route> Routes(const HandlerSet& h) {
         // so it is taken as sent (kAny) and never re-serialised before verification.
         {Method::kPost, lib::payments::kAlipayNotifyPath,                     &h.alipay_notify,     Auth::kPublic, BodyKind::kForm},
         {Method::kPost, lib::payments::kWechatNotifyPath,                     &h.wechat_notify,     Auth::kPublic, BodyKind::kAny},
+        // admin console: users, dashboard, catalog, audit
+        {Method::kGet,  "/api/v1/admin/users",                      &h.admin_users.users, Auth::kAdmin, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/admin/users/{id}",                 &h.admin_users.user,  Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/users/{id}/credits",         &h.admin_users.user_credits,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/admin/users/{id}/membership",      &h.admin_users.user_membership, Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/admin/users/{id}/disable",         &h.admin_users.user_disable,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/admin/users/{id}/enable",          &h.admin_users.user_enable,     Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/audit",                      &h.admin_users.audit, Auth::kAdmin, BodyKind::kNone},
     };
     if (!h.payment_providers.live()) {
         routes.push_back(

@@ -14,6 +14,11 @@ using base::ApiError;
 using base::ErrorCode;
 using base::TimePoint;
 
+ApiError AccountDisabled() {
+    return ApiError::Specific(ErrorCode::kForbidden, "ACCOUNT_DISABLED",
+                              "this account is disabled");
+}
+
 ApiError InvalidCredentials() {
     return ApiError(ErrorCode::kUnauthorized, kInvalidCredentialsMessage);
 }
@@ -81,6 +86,7 @@ struct LoginCandidate {
     int64_t attempt_id = 0;  ///< the recorded attempt (login_failures.id)
     std::optional<int64_t> user_id;
     std::string password_hash;
+    bool disabled = false;  ///< users.disabled_at is set (the admin console disabled it)
 };
 
 struct ThrottleKey {
@@ -107,7 +113,8 @@ constexpr char kSelectUsernameBoundarySql[] =
     "WHERE username_key = ? AND failed_at > ? AND id <> ? "
     "ORDER BY failed_at DESC, id DESC LIMIT 1 OFFSET ?";
 constexpr char kDeleteLoginAttemptSql[] = "DELETE FROM login_failures WHERE id = ?";
-constexpr char kSelectLoginUserSql[] = "SELECT id, password_hash FROM users WHERE username = ?";
+constexpr char kSelectLoginUserSql[] =
+    "SELECT id, password_hash, disabled_at IS NOT NULL AS disabled FROM users WHERE username = ?";
 
 struct LoginLimits {
     int per_address;
@@ -188,6 +195,7 @@ LoginCandidate RecordAttempt(db::Pool& pool, const ThrottleKey& key, const Login
         if (rows.Next()) {
             found.user_id = rows.Int("id");
             found.password_hash = rows.String("password_hash");
+            found.disabled = rows.Bool("disabled");
         }
         return found;
     });
@@ -244,9 +252,11 @@ constexpr char kUpgradePasswordHashSql[] =
 // profile), so an authenticated read is this one round trip.
 constexpr char kSelectSessionSql[] =
     "SELECT u.id, u.username, u.email, u.role, u.credits, u.member_expired_at, u.created_at, "
+    "(SELECT version FROM catalog_version WHERE id = 1) AS catalog_version, "
     "LOWER(HEX(t.token_hash)) AS token_hash "
     "FROM auth_tokens t JOIN users u ON u.id = t.user_id "
-    "WHERE t.token_hash = UNHEX(?) AND t.revoked_at IS NULL AND t.expires_at > ?";
+    "WHERE t.token_hash = UNHEX(?) AND t.revoked_at IS NULL AND t.expires_at > ? "
+    "AND u.disabled_at IS NULL";
 
 }  // namespace
 
@@ -343,6 +353,8 @@ Session Accounts::Login(const LoginAttempt& attempt) const {
         throw;
     }
     if (!ok) throw InvalidCredentials();
+    // Told only after the password matched, so it reveals nothing to a guesser.
+    if (candidate.disabled) throw AccountDisabled();
 
     std::optional<std::string> upgraded_hash;
     if (PasswordNeedsRehash(candidate.password_hash)) {
@@ -401,8 +413,16 @@ std::optional<http::Principal> Accounts::Authenticate(std::string_view bearer_to
         principal.credits = rows.Int("credits");
         principal.member_expired_at = rows.OptionalTime("member_expired_at");
         principal.created_at = rows.Time("created_at");
+        principal.catalog_version = rows.OptionalInt("catalog_version").value_or(0);
         return principal;
     });
+}
+
+constexpr char kRevokeUserTokensSql[] =
+    "UPDATE auth_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL";
+
+int64_t RevokeUserTokensIn(db::Transaction& tx, int64_t user_id, TimePoint now) {
+    return static_cast<int64_t>(tx.Execute(kRevokeUserTokensSql, now, user_id));
 }
 
 User CallerOf(const http::Principal& principal) {

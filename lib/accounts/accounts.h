@@ -147,7 +147,7 @@ class Accounts final {
     /// takes effect on the very next request everywhere. Principal::token_hash is
     /// TokenHashHex(token), Principal::role is ToSql of the stored role; the same statement
     /// fills the principal's user columns (email, credits, member_expired_at, created_at).
-    /// There is no `disabled` flag yet: `users` has no such column.
+    /// A disabled user (users.disabled_at) has no live token: nullopt, like a revoked one.
     std::optional<http::Principal> Authenticate(std::string_view bearer_token) const;
 
     /// Gives the user named `username` (matched case-insensitively, like login) the role
@@ -173,6 +173,11 @@ User CallerOf(const http::Principal& principal);
 /// `batch` or more). Safe to run on every host at once. Returns the number of rows deleted.
 int64_t PurgeExpiredAuthRows(db::Pool& pool, base::TimePoint now,
                              std::chrono::seconds grace = std::chrono::hours(24), int batch = 1000);
+
+/// Revokes every live token of the user inside the caller's transaction (an admin disabling
+/// the account): the next request with any of them is 401 on every worker and host. Returns
+/// the number of tokens revoked.
+int64_t RevokeUserTokensIn(db::Transaction& tx, int64_t user_id, base::TimePoint now);
 
 /// The http::Authenticator of every worker: Accounts::Authenticate.
 ///

@@ -18,7 +18,8 @@ namespace {
 // computed from it, with no read-back: nobody else can change the row before this transaction
 // ends. ledger_seq orders the user's ledger rows (see 002_wallet.sql).
 constexpr char kLockAccountSql[] =
-    "SELECT credits, ledger_seq, member_expired_at FROM users WHERE id = ? FOR UPDATE";
+    "SELECT credits, ledger_seq, member_expired_at, disabled_at IS NOT NULL AS disabled "
+    "FROM users WHERE id = ? FOR UPDATE";
 // Still conditional: with `min_balance` = the debit the balance check is part of the write
 // itself, so even a caller that had not locked the row could never overdraw.
 constexpr char kApplyDeltaSql[] =
@@ -62,6 +63,11 @@ constexpr char kPayMembershipOrderSql[] =
     "UPDATE membership_orders SET status = 'PAID', paid_at = ?, paid_provider = ?, "
     "provider_trade_no = ?, member_from = ?, member_until = ?, updated_at = ? "
     "WHERE id = ? AND status IN ('PENDING', 'EXPIRED')";
+// The membership history (the admin console's user detail): one ORDER row per paid order,
+// UNIQUE (related_order_no, source), written with the extension it records.
+constexpr char kInsertOrderGrantSql[] =
+    "INSERT INTO membership_grants (user_id, source, months, days, expired_before, "
+    "expired_after, related_order_no, created_at) VALUES (?, 'ORDER', ?, 0, ?, ?, ?, ?)";
 constexpr char kLockMembershipSql[] = "SELECT member_expired_at FROM users WHERE id = ? FOR UPDATE";
 constexpr char kExtendMembershipSql[] =
     "UPDATE users SET member_expired_at = ?, updated_at = ? WHERE id = ?";
@@ -155,6 +161,7 @@ std::optional<LockedAccount> LockAccount(db::Lease& lease, int64_t user_id) {
     account.credits = row.Int("credits");
     account.ledger_seq = row.Int("ledger_seq");
     account.member_expired_at = row.OptionalTime("member_expired_at");
+    account.disabled = row.Bool("disabled");
     return account;
 }
 
@@ -304,6 +311,8 @@ bool DeliverMembership(db::Lease& lease, const LockedOrder& order, const Settlem
         return false;
     }
     lease.Execute(kExtendMembershipSql, period.until, now, order.user_id);
+    lease.Execute(kInsertOrderGrantSql, order.user_id, order.months, current, period.until,
+                  notice.order_no, now);
     return true;
 }
 
@@ -426,6 +435,28 @@ ChargeResult Wallet::ChargeLockedIn(db::Transaction& tx, LockedAccount& account,
     entry.related_generation_id = related_generation_id;
     const Posted posted = Post(tx.lease(), account, entry, clock_.Now());
     HoldLocksForTests();
+    return ChargeResult{posted.entry_id, posted.balance_after};
+}
+
+ChargeResult Wallet::AdjustLockedIn(db::Transaction& tx, LockedAccount& account, int64_t amount,
+                                    std::string_view description) const {
+    if (amount == 0) throw std::invalid_argument("AdjustLockedIn: amount must not be 0");
+    CheckDescription(description);
+    if (amount < 0 && account.credits < -amount) {
+        // A conflict with the account's state, not a payment the caller owes: 409, not 402.
+        base::ApiError error = base::ApiError::Specific(
+            base::ErrorCode::kConflict, "INSUFFICIENT_CREDITS",
+            "the adjustment would take the balance below 0: " + std::to_string(account.credits) +
+                " available");
+        error.extra["balance"] = Json::Int64{account.credits};
+        throw error;
+    }
+    Entry entry;
+    entry.user_id = account.user_id;
+    entry.type = LedgerType::kAdminAdjust;
+    entry.amount = amount;
+    entry.description = std::string(description);
+    const Posted posted = Post(tx.lease(), account, entry, clock_.Now());
     return ChargeResult{posted.entry_id, posted.balance_after};
 }
 

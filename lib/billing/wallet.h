@@ -57,6 +57,7 @@ struct LockedAccount {
     int64_t credits = 0;
     int64_t ledger_seq = 0;
     std::optional<base::TimePoint> member_expired_at;
+    bool disabled = false;  ///< users.disabled_at is set: no new generation may start
 };
 
 struct ChargeResult {
@@ -170,6 +171,12 @@ class Wallet {
     ChargeResult ChargeLockedIn(db::Transaction& tx, LockedAccount& account, int64_t credits,
                                 std::string_view description,
                                 std::optional<int64_t> related_generation_id = std::nullopt) const;
+    /// An ADMIN_ADJUST row of signed `amount` (non-zero) on a row locked by LockAccountIn in
+    /// `tx`, with the balance change (the admin console's credit adjustment). ApiError 409
+    /// INSUFFICIENT_CREDITS (with `balance`) when a debit would take the balance below 0;
+    /// nothing is written then. `account` is updated to the row as it is afterwards.
+    ChargeResult AdjustLockedIn(db::Transaction& tx, LockedAccount& account, int64_t amount,
+                                std::string_view description) const;
     /// Refund() inside the caller's transaction: the REFUND row's id, or nullopt when the
     /// charge had been refunded before (nothing written). Throws AlreadyRefunded when a
     /// concurrent refund wins the UNIQUE key (roll the transaction back), ApiError 404 for a

@@ -390,6 +390,12 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
         // before; the charge then reuses the locked row (no second read).
         std::optional<billing::LockedAccount> account = wallet_.LockAccountIn(tx, g.user_id);
         if (!account) throw base::ApiError(base::ErrorCode::kNotFound, "user not found");
+        // Read under the lock that an admin's disable also takes: a start that reached here
+        // with a token read before the disable committed is still refused.
+        if (account->disabled) {
+            throw base::ApiError::Specific(base::ErrorCode::kForbidden, "ACCOUNT_DISABLED",
+                                           "this account is disabled");
+        }
         const bool member = billing::IsMember(account->member_expired_at, now);
         CheckLimits(tx, limits_, g.user_id, g.kind, now);
 

@@ -37,6 +37,10 @@ struct Principal {
     int64_t credits = 0;
     std::optional<base::TimePoint> member_expired_at;
     base::TimePoint created_at;
+    /// `catalog_version.version`, read by the same statement: a worker compares it with the
+    /// version its cached catalog (writing tools, model prices) was loaded at and reloads when
+    /// it moved, so an admin's change is seen by the next request on every worker and host.
+    int64_t catalog_version = 0;
 };
 
 struct Request {
