@@ -73,11 +73,24 @@ const Check kChecks[] = {
      "SELECT order_no, status, member_from, member_until FROM $S.membership_orders "
      "WHERE (status = 'PAID' AND NOT (member_from < member_until)) "
      "   OR (status <> 'PAID' AND (member_from IS NOT NULL OR member_until IS NOT NULL))"},
-    {"member_expired_at = the latest member_until of the user's PAID membership orders",
+    {"member_expired_at = the latest member_until of the user's PAID membership orders (users "
+     "whose membership only orders changed)",
      "SELECT u.id, u.member_expired_at, MAX(o.member_until) FROM $S.users u "
      "JOIN $S.membership_orders o ON o.user_id = u.id AND o.status = 'PAID' "
+     "WHERE NOT EXISTS (SELECT 1 FROM $S.membership_grants g "
+     "                  WHERE g.user_id = u.id AND g.source <> 'ORDER') "
      "GROUP BY u.id, u.member_expired_at "
      "HAVING u.member_expired_at IS NULL OR u.member_expired_at <> MAX(o.member_until)"},
+    {"member_expired_at = expired_after of the user's latest membership grant",
+     "SELECT u.id, u.member_expired_at, g.expired_after FROM $S.users u "
+     "JOIN $S.membership_grants g ON g.user_id = u.id "
+     "  AND g.id = (SELECT MAX(id) FROM $S.membership_grants WHERE user_id = u.id) "
+     "WHERE NOT (u.member_expired_at <=> g.expired_after)"},
+    {"a PAID membership order has exactly one ORDER membership grant; an unpaid one has none",
+     "SELECT o.order_no, o.status, COUNT(g.id) FROM $S.membership_orders o "
+     "LEFT JOIN $S.membership_grants g ON g.related_order_no = o.order_no AND g.source = 'ORDER' "
+     "GROUP BY o.id, o.order_no, o.status "
+     "HAVING COUNT(g.id) <> (o.status = 'PAID')"},
 };
 // clang-format on
 

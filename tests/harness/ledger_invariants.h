@@ -16,7 +16,9 @@
 ///   - each charge (CONSUME row) is refunded at most once, by a REFUND row of the same user and
 ///     the opposite amount; no REFUND row points at anything but a CONSUME row;
 ///   - each PAID membership order has its period (member_from < member_until); an unpaid one
-///     has none; a user's member_expired_at is the latest member_until of their PAID orders.
+///     has none and each PAID one exactly one ORDER membership grant; a user's member_expired_at
+///     is the expired_after of their latest membership grant, and (when only orders changed it)
+///     the latest member_until of their PAID orders.
 ///
 /// Thread-safety: as MariaDb::Query (root over the unix socket).
 #include <cstdint>
