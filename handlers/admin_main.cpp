@@ -9,13 +9,19 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "handlers/admin.h"
 #include "handlers/app.h"
+#include "lib/admin/audit.h"
+#include "lib/admin/users.h"
+#include "lib/base/clock.h"
 #include "lib/base/config.h"
+#include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/base/log.h"
 #include "lib/db/db.h"
 #include "lib/db/migrate.h"
@@ -92,12 +98,101 @@ int RunJobsCommand(const lib::base::Config& config, const std::vector<std::strin
     return 0;
 }
 
+// ---- user show|adjust|disable|enable: the admin console's user writes, through the same
+// lib/admin functions as the API, audited with actor cli:<unix user>.
+
+/// `--reason TEXT` (or `--reason=TEXT`) out of `args`; the rest stay in order.
+std::optional<std::string> TakeReason(std::vector<std::string>* args) {
+    std::optional<std::string> reason;
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args->size(); ++i) {
+        const std::string& a = (*args)[i];
+        if (a == "--reason" && i + 1 < args->size()) {
+            reason = (*args)[++i];
+        } else if (a.rfind("--reason=", 0) == 0) {
+            reason = a.substr(9);
+        } else {
+            rest.push_back(a);
+        }
+    }
+    *args = std::move(rest);
+    return reason;
+}
+
+int UserCommand(const lib::base::Config& config, const std::vector<std::string>& given) {
+    std::vector<std::string> args = given;
+    const std::optional<std::string> reason_text = TakeReason(&args);
+    if (args.size() < 2) {
+        std::cerr << "usage: inkstone-admin user show|adjust|disable|enable USER [AMOUNT] "
+                     "--reason TEXT\n";
+        return 2;
+    }
+    const std::string& action = args[0];
+    const bool write = action != "show";
+    if (action != "show" && action != "adjust" && action != "disable" && action != "enable") {
+        std::cerr << "inkstone-admin user: unknown action " << action << "\n";
+        return 2;
+    }
+    if ((action == "adjust") != (args.size() == 3) || args.size() > 3) {
+        std::cerr << "inkstone-admin user " << action << ": wrong arguments\n";
+        return 2;
+    }
+    if (write && !reason_text) {
+        std::cerr << "inkstone-admin user " << action << ": --reason is required\n";
+        return 2;
+    }
+    lib::db::Pool pool(AdminDbConfig(config));
+    const lib::base::SystemClock clock;
+    const std::optional<int64_t> user_id = lib::admin::FindUserId(pool, args[1]);
+    if (!user_id) {
+        std::cerr << "no such user: " << args[1] << "\n";
+        return 1;
+    }
+    try {
+        const lib::admin::Actor actor = lib::admin::CliActor();
+        if (action == "show") {
+            const lib::admin::UserDetail detail = lib::admin::GetUserDetail(pool, clock, *user_id);
+            std::cout << lib::base::ToJson(detail.user) << "\n";
+            return 0;
+        }
+        const std::string reason = lib::admin::CheckReason(*reason_text);
+        if (action == "adjust") {
+            size_t used = 0;
+            int64_t amount = 0;
+            try {
+                amount = std::stoll(args[2], &used);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != args[2].size()) {
+                std::cerr << "inkstone-admin user adjust: AMOUNT must be a signed integer\n";
+                return 2;
+            }
+            const lib::admin::Adjustment result =
+                lib::admin::AdjustCredits(pool, clock, actor, *user_id, amount, reason);
+            std::cout << args[1] << ": balance " << result.balance << " (ledger row "
+                      << result.transaction.id << ")\n";
+            return 0;
+        }
+        const Json::Value user =
+            lib::admin::SetDisabled(pool, clock, actor, *user_id, action == "disable", reason);
+        std::cout << lib::base::ToJson(user) << "\n";
+        return 0;
+    } catch (const lib::base::ApiError& e) {
+        std::cerr << "inkstone-admin user " << action << ": " << e.detail << " ("
+                  << lib::base::ToJson(e.Body()["code"]) << ")\n";
+        return 1;
+    }
+}
+
 constexpr Command kCommands[] = {
     {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
     {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
     {"grant-admin", "USER", 1, 1, GrantAdminCommand, "give USER the admin role"},
     {"revoke-admin", "USER", 1, 1, RevokeAdminCommand, "take the admin role from USER"},
     {"run-jobs", "", 0, 0, RunJobsCommand, "run every background job once, now"},
+    {"user", "show|adjust|disable|enable USER [AMOUNT] --reason TEXT", 2, 5, UserCommand,
+     "show a user, or adjust credits / disable / enable (audited as cli:<unix user>)"},
 };
 
 void PrintUsage(std::ostream& out) {

@@ -367,5 +367,74 @@ TEST_F(AdminUsers, NegativeAdjustmentRacingGenerationsNeverOverdraws) {
               adjusted.load());
 }
 
+struct AdminRun {
+    int status = -1;
+    std::string output;
+};
+
+/// Runs `inkstone-admin <args>` against the shared stack's database.
+AdminRun RunAdmin(const std::string& args) {
+    const std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
+                                TheStack().pool().dir() + "/inkstone.conf " + args + " 2>&1";
+    AdminRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buf[512];
+    while (fgets(buf, sizeof buf, pipe) != nullptr) run.output += buf;
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+TEST_F(AdminUsers, CliUserCommandsWriteTheSameAuditRowsAsTheApi) {
+    const ApiUser user = NewUser("cli");
+    const std::string id = std::to_string(user.id);
+
+    // --reason is required for every write; nothing happens without it.
+    AdminRun no_reason = RunAdmin("user adjust " + user.username + " 25");
+    EXPECT_EQ(no_reason.status, 2) << no_reason.output;
+    EXPECT_EQ(Balance(user), 0);
+
+    AdminRun adjust = RunAdmin("user adjust " + user.username + " 25 --reason 'phone support'");
+    ASSERT_EQ(adjust.status, 0) << adjust.output;
+    EXPECT_THAT(adjust.output, ::testing::HasSubstr("balance 25"));
+    EXPECT_EQ(Balance(user), 25);
+
+    AdminRun overdraw = RunAdmin("user adjust " + user.username + " -26 --reason 'too much'");
+    EXPECT_EQ(overdraw.status, 1) << overdraw.output;
+    EXPECT_THAT(overdraw.output, ::testing::HasSubstr("INSUFFICIENT_CREDITS"));
+    EXPECT_EQ(Balance(user), 25);
+
+    AdminRun disable = RunAdmin("user disable " + user.username + " --reason=spam");
+    ASSERT_EQ(disable.status, 0) << disable.output;
+    EXPECT_EQ(Client().Get("/api/v1/users/me", user.Auth()).status, 401);
+    AdminRun enable = RunAdmin("user enable " + user.username + " --reason=ok");
+    ASSERT_EQ(enable.status, 0) << enable.output;
+
+    AdminRun show = RunAdmin("user show " + user.username);
+    ASSERT_EQ(show.status, 0) << show.output;
+    EXPECT_THAT(show.output, ::testing::HasSubstr("\"credits\":25"));
+    EXPECT_THAT(show.output, ::testing::HasSubstr("\"disabled\":false"));
+    EXPECT_EQ(RunAdmin("user show nobody_at_all").status, 1);
+
+    const auto rows = TheStack().db().Query(
+        "SELECT action, actor, actor_user_id IS NULL, request_id IS NULL, reason, before_json, "
+        "after_json FROM inkstone.admin_audit_log WHERE target_type = 'user' AND target_id = '" +
+        id + "' ORDER BY id");
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0][0], "user.adjust_credits");
+    EXPECT_EQ(rows[0][4], "phone support");
+    EXPECT_EQ(rows[0][5], R"({"credits":0})");
+    EXPECT_THAT(rows[0][6], ::testing::HasSubstr(R"("credits":25)"));
+    EXPECT_EQ(rows[1][0], "user.disable");
+    EXPECT_EQ(rows[2][0], "user.enable");
+    for (const auto& row : rows) {
+        EXPECT_EQ(row[1].rfind("cli:", 0), 0u) << row[1];
+        EXPECT_GT(row[1].size(), 4u) << row[1];
+        EXPECT_EQ(row[2], "1");  // no admin user behind a CLI change
+        EXPECT_EQ(row[3], "1");  // and no request
+    }
+}
+
 }  // namespace
 }  // namespace inkstone::testing
