@@ -7,6 +7,7 @@
 
 #include "handlers/credit_views.h"
 #include "lib/admin/audit.h"
+#include "lib/admin/dashboard.h"
 #include "lib/admin/users.h"
 #include "lib/base/errors.h"
 #include "lib/http/json_body.h"
@@ -110,6 +111,9 @@ AdminUserHandlers::AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock
       audit([&pool](const http::Request& request) {
           return Private(200, admin::ListAudit(pool, admin::ParseAuditFilter(request),
                                                http::ParsePageRequest(request)));
+      }),
+      dashboard([&pool, &clock](const http::Request&) {
+          return Private(200, admin::Dashboard(pool, clock.Now()));
       }) {}
 
 }  // namespace inkstone::handlers

@@ -27,7 +27,7 @@ class AdminHandler final : public lib::http::Handler {
 };
 
 /// GET /admin/users, GET /admin/users/{id}, POST /admin/users/{id}/credits|membership|disable|
-/// enable, GET /admin/audit.
+/// enable, GET /admin/audit, GET /admin/dashboard.
 struct AdminUserHandlers {
     AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock& clock);
 
@@ -38,6 +38,7 @@ struct AdminUserHandlers {
     AdminHandler user_disable;
     AdminHandler user_enable;
     AdminHandler audit;
+    AdminHandler dashboard;
 };
 
 }  // namespace inkstone::handlers

@@ -49,6 +49,7 @@ std::vector<lib::http::Route> Routes(const HandlerSet& h) {
         {Method::kPost, "/api/v1/admin/users/{id}/membership",      &h.admin_users.user_membership, Auth::kAdmin, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/users/{id}/disable",         &h.admin_users.user_disable,    Auth::kAdmin, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/users/{id}/enable",          &h.admin_users.user_enable,     Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/dashboard",                  &h.admin_users.dashboard, Auth::kAdmin, BodyKind::kNone},
         {Method::kGet,  "/api/v1/admin/audit",                      &h.admin_users.audit, Auth::kAdmin, BodyKind::kNone},
     };
     if (!h.payment_providers.live()) {

@@ -23,6 +23,7 @@ inline const std::vector<AdminRoute>& AdminRoutes() {
         {"POST", "/api/v1/admin/users/999999999/disable"},
         {"POST", "/api/v1/admin/users/999999999/enable"},
         {"GET", "/api/v1/admin/audit"},
+        {"GET", "/api/v1/admin/dashboard"},
     };
     return routes;
 }

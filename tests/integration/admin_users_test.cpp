@@ -367,6 +367,54 @@ TEST_F(AdminUsers, NegativeAdjustmentRacingGenerationsNeverOverdraws) {
               adjusted.load());
 }
 
+TEST_F(AdminUsers, DashboardCountsWhatHappensToday) {
+    const ApiUser admin = NewAdmin();
+    const auto dashboard = [&] {
+        HttpResponse r = Client().Get("/api/v1/admin/dashboard", admin.Auth());
+        EXPECT_EQ(r.status, 200) << r.body;
+        return r.JsonBody();
+    };
+    const Json::Value before = dashboard();
+    const ApiUser user = NewUser("dash");
+    const std::string order_no = RechargeAndPay(Client(), user, JsonObject({{"price_id", 2}}));
+    const int64_t order_fen = std::stoll(
+        Sql("SELECT amount_fen FROM inkstone.recharge_orders WHERE order_no = '" + order_no + "'"));
+    HttpResponse generated = Client().Post(
+        "/api/v1/writing/generate",
+        JsonObject({{"tool_type", "article"}, {"prompt", "dashboard"}, {"stream", false}}),
+        user.Auth());
+    ASSERT_EQ(generated.status, 200) << generated.body;
+    const int64_t charged = generated.JsonBody()["credits_charged"].asInt64();
+    const Json::Value after = dashboard();
+
+    const auto delta = [&](const Json::Value& a, const Json::Value& b) {
+        return a.asInt64() - b.asInt64();
+    };
+    EXPECT_EQ(delta(after["revenue"]["today_fen"], before["revenue"]["today_fen"]), order_fen);
+    EXPECT_EQ(delta(after["revenue"]["d7_fen"], before["revenue"]["d7_fen"]), order_fen);
+    EXPECT_EQ(delta(after["revenue"]["d30_fen"], before["revenue"]["d30_fen"]), order_fen);
+    EXPECT_EQ(delta(after["paid_orders"]["today"], before["paid_orders"]["today"]), 1);
+    EXPECT_EQ(delta(after["new_users"]["today"], before["new_users"]["today"]), 1);
+    EXPECT_GE(after["active_users"]["today"].asInt64(), 1);
+    EXPECT_EQ(delta(after["credits"]["consumed"], before["credits"]["consumed"]), charged);
+    EXPECT_EQ(
+        delta(after["credits"]["issued"]["recharge"], before["credits"]["issued"]["recharge"]),
+        100);
+    ASSERT_EQ(after["series"].size(), 30u);
+    const Json::Value& today = after["series"][29];
+    const Json::Value& today_before = before["series"][29];
+    EXPECT_EQ(today["date"], after["generated_at"].asString().substr(0, 10));
+    EXPECT_EQ(delta(today["revenue_fen"], today_before["revenue_fen"]), order_fen);
+    EXPECT_EQ(delta(today["generations"], today_before["generations"]), 1);
+    EXPECT_EQ(delta(today["credits_consumed"], today_before["credits_consumed"]), charged);
+    EXPECT_LT(after["series"][0]["date"].asString(), today["date"].asString());
+    bool mock_listed = false;
+    for (const Json::Value& p : after["revenue"]["by_provider"]) {
+        mock_listed = mock_listed || p["provider"] == "mock";
+    }
+    EXPECT_TRUE(mock_listed) << lib::base::ToJson(after["revenue"]);
+}
+
 struct AdminRun {
     int status = -1;
     std::string output;
