@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "handlers/admin_catalog.h"
 #include "handlers/admin_users.h"
 #include "handlers/auth.h"
 #include "handlers/credit.h"
@@ -72,6 +73,7 @@ struct HandlerSet {
     WechatNotifyHandler wechat_notify;
     MockPayHandler mock_pay;
     AdminUserHandlers admin_users;
+    AdminCatalogHandlers admin_catalog;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;

@@ -200,6 +200,7 @@ lib::generation::TextOrder ParseTextOrder(const lib::generation::GenerationServi
     const lib::http::JsonFields fields(request.json);
     lib::generation::TextOrder order;
     order.user_id = request.principal->user_id;
+    order.catalog_version = request.principal->catalog_version;
     order.tool_type = fields.RequiredString("tool_type", 1, 32);
     order.prompt = fields.RequiredString("prompt", 1, kMaxPromptChars);
     const std::optional<std::string> model_name = fields.OptionalString("model", 1, 32);
@@ -223,7 +224,7 @@ lib::generation::TextOrder ParseTextOrder(const lib::generation::GenerationServi
 
 Response ModelsHandler::Handle(const lib::http::Request&, lib::http::StreamWriter&) const {
     Json::Value items(Json::arrayValue);
-    for (const ModelInfo& m : service_.Models()) items.append(views::ModelJson(m));
+    for (const ModelInfo& m : service_.PricedModels()) items.append(views::ModelJson(m));
     Json::Value body;
     body["items"] = items;
     return Response::Json(200, body);
@@ -347,6 +348,7 @@ Response ImageGenerateHandler::Handle(const lib::http::Request& request,
     const lib::http::JsonFields fields(request.json);
     lib::generation::ImageOrder order;
     order.user_id = request.principal->user_id;
+    order.catalog_version = request.principal->catalog_version;
     order.prompt = fields.RequiredString("prompt", 1, kMaxImagePromptChars);
     const std::string model_id = fields.OptionalString("model", 1, 32).value_or(kDefaultImageModel);
     order.size = fields.OptionalString("size", 3, 16);

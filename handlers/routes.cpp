@@ -50,6 +50,18 @@ std::vector<lib::http::Route> Routes(const HandlerSet& h) {
         {Method::kPost, "/api/v1/admin/users/{id}/disable",         &h.admin_users.user_disable,    Auth::kAdmin, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/users/{id}/enable",          &h.admin_users.user_enable,     Auth::kAdmin, BodyKind::kJson},
         {Method::kGet,  "/api/v1/admin/dashboard",                  &h.admin_users.dashboard, Auth::kAdmin, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/admin/catalog/packages",           &h.admin_catalog.packages,       Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/catalog/packages",           &h.admin_catalog.package_create, Auth::kAdmin, BodyKind::kJson},
+        {Method::kPut,  "/api/v1/admin/catalog/packages/{id}",      &h.admin_catalog.package_update, Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/catalog/plans",              &h.admin_catalog.plans,          Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/catalog/plans",              &h.admin_catalog.plan_create,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kPut,  "/api/v1/admin/catalog/plans/{id}",         &h.admin_catalog.plan_update,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/catalog/models",             &h.admin_catalog.models,         Auth::kAdmin, BodyKind::kNone},
+        {Method::kPut,  "/api/v1/admin/catalog/models/{model}",     &h.admin_catalog.model_update,   Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/catalog/tools",              &h.admin_catalog.tools,          Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/catalog/tools",              &h.admin_catalog.tool_create,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/admin/catalog/tools/preview",      &h.admin_catalog.tool_preview,   Auth::kAdmin, BodyKind::kJson},
+        {Method::kPut,  "/api/v1/admin/catalog/tools/{id}",         &h.admin_catalog.tool_update,    Auth::kAdmin, BodyKind::kJson},
         {Method::kGet,  "/api/v1/admin/audit",                      &h.admin_users.audit, Auth::kAdmin, BodyKind::kNone},
     };
     if (!h.payment_providers.live()) {

@@ -17,6 +17,8 @@ namespace {
 constexpr char kListToolsSql[] =
     "SELECT tool_type, name, description, system_prompt, user_template FROM writing_tools "
     "WHERE active = 1 ORDER BY sort_order, id";
+// An admin's per-model prices (sql/007_admin.sql); a model without a row costs its config price.
+constexpr char kListModelPricesSql[] = "SELECT model, credits FROM model_prices";
 
 // Both fair-use counts in one round trip (each subquery on its own index, as before).
 constexpr char kCountLimitsSql[] =
@@ -346,29 +348,69 @@ std::vector<WritingTool> Generations::ListTools() const {
     });
 }
 
-std::optional<WritingTool> Generations::FindTool(std::string_view tool_type) const {
+namespace {
+
+std::map<std::string, int64_t, std::less<>> ReadModelPrices(db::Pool& pool) {
+    return db::WithLease(pool, [](db::Lease& lease) {
+        std::map<std::string, int64_t, std::less<>> prices;
+        db::Rows rows = lease.Query(kListModelPricesSql);
+        while (rows.Next()) prices[rows.String("model")] = rows.Int("credits");
+        return prices;
+    });
+}
+
+}  // namespace
+
+std::shared_ptr<const Generations::ToolCache> Generations::Catalog(int64_t catalog_version) const {
     const auto now = std::chrono::steady_clock::now();
-    std::vector<WritingTool> tools;
-    bool fresh = false;
     {
         std::lock_guard<std::mutex> lock(tools_->mutex);
-        fresh = tools_->loaded && now - tools_->loaded_at < kToolsFreshFor;
-        if (fresh) tools = tools_->tools;
+        if (tools_->loaded && tools_->version == catalog_version &&
+            now - tools_->loaded_at < kToolsFreshFor) {
+            auto copy = std::make_shared<ToolCache>();
+            copy->tools = tools_->tools;
+            copy->model_credits = tools_->model_credits;
+            return copy;
+        }
     }
-    if (!fresh) {
-        // One read of the whole (short) list serves every start on this worker for a while.
-        // Read outside the lock: with the database away, starts fail on their own, not in a
-        // queue behind one another.
-        tools = ListTools();
-        std::lock_guard<std::mutex> lock(tools_->mutex);
-        tools_->tools = tools;
-        tools_->loaded = true;
-        tools_->loaded_at = now;
-    }
-    for (WritingTool& tool : tools) {
-        if (tool.tool_type == tool_type) return std::move(tool);
+    // One read of the whole (short) lists serves every start on this worker until the catalog
+    // moves. Read outside the lock: with the database away, starts fail on their own, not in a
+    // queue behind one another.
+    auto fresh = std::make_shared<ToolCache>();
+    fresh->tools = ListTools();
+    fresh->model_credits = ReadModelPrices(pool_);
+    std::lock_guard<std::mutex> lock(tools_->mutex);
+    tools_->tools = fresh->tools;
+    tools_->model_credits = fresh->model_credits;
+    tools_->version = catalog_version;
+    tools_->loaded = true;
+    tools_->loaded_at = now;
+    return fresh;
+}
+
+std::optional<WritingTool> Generations::FindTool(std::string_view tool_type,
+                                                 int64_t catalog_version) const {
+    const std::shared_ptr<const ToolCache> catalog = Catalog(catalog_version);
+    for (const WritingTool& tool : catalog->tools) {
+        if (tool.tool_type == tool_type) return tool;
     }
     return std::nullopt;
+}
+
+int64_t Generations::ModelCredits(const ModelInfo& model, int64_t catalog_version) const {
+    const std::shared_ptr<const ToolCache> catalog = Catalog(catalog_version);
+    const auto found = catalog->model_credits.find(model.model);
+    return found == catalog->model_credits.end() ? model.credits : found->second;
+}
+
+std::vector<ModelInfo> Generations::PricedModels(const std::vector<ModelInfo>& models) const {
+    const auto prices = ReadModelPrices(pool_);
+    std::vector<ModelInfo> priced = models;
+    for (ModelInfo& model : priced) {
+        const auto found = prices.find(model.model);
+        if (found != prices.end()) model.credits = found->second;
+    }
+    return priced;
 }
 
 StartedGeneration Generations::Start(const NewGeneration& g) const {

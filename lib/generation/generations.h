@@ -15,6 +15,7 @@
 /// rules (an unknown status or kind).
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,10 @@ struct GenerationLimits {
     std::chrono::seconds image_submit_stale{330};
 };
 
-/// How long a worker's copy of the writing tools serves generation starts.
+/// How long a worker's copy of the writing tools or model prices serves generation starts at
+/// most. A catalog change is seen sooner: the copy is also dropped as soon as a request carries
+/// another catalog_version (read with its token, http::Principal::catalog_version), which every
+/// admin catalog write bumps. The age bound only covers a change made by hand in SQL.
 inline constexpr std::chrono::seconds kToolsFreshFor{10};
 
 /// The generating thread's longest silence towards the database.
@@ -185,9 +189,16 @@ class Generations {
 
     /// Active writing tools, in display order.
     std::vector<WritingTool> ListTools() const;
-    /// The active tool, from the worker's copy of the list when it is younger than
-    /// kToolsFreshFor (a generation's start then needs no statement for it).
-    std::optional<WritingTool> FindTool(std::string_view tool_type) const;
+    /// The active tool, from the worker's copy of the list when it was loaded at
+    /// `catalog_version` and is younger than kToolsFreshFor (a generation's start then needs no
+    /// statement for it); else the list is read again.
+    std::optional<WritingTool> FindTool(std::string_view tool_type, int64_t catalog_version) const;
+
+    /// The credits one generation of `model` costs a non-member: its model_prices row (an
+    /// admin's price) or else the config's (ModelInfo::credits). Cached like FindTool.
+    int64_t ModelCredits(const ModelInfo& model, int64_t catalog_version) const;
+    /// `models` with their model_prices overrides applied, read now (GET /ai/models).
+    std::vector<ModelInfo> PricedModels(const std::vector<ModelInfo>& models) const;
 
     /// One transaction: lock the user row; 429 RATE_LIMITED (Retry-After) past the per-minute
     /// or in-flight limit; the RUNNING row is inserted, and charged CreditsToCharge (a member
@@ -248,9 +259,13 @@ class Generations {
     struct ToolCache {
         std::mutex mutex;
         bool loaded = false;
+        int64_t version = 0;  ///< the catalog_version it was loaded at
         std::chrono::steady_clock::time_point loaded_at;
         std::vector<WritingTool> tools;
+        std::map<std::string, int64_t, std::less<>> model_credits;  ///< model_prices
     };
+    /// The worker's copy of the catalog, reloaded when stale (see kToolsFreshFor).
+    std::shared_ptr<const ToolCache> Catalog(int64_t catalog_version) const;
 
     db::Pool& pool_;
     const base::Clock& clock_;

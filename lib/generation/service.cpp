@@ -126,7 +126,8 @@ ai::Provider& GenerationService::ProviderFor(const ModelInfo& model) const {
 }
 
 TextResult GenerationService::Write(const TextOrder& order, TextClient& client) const {
-    const std::optional<WritingTool> tool = generations_.FindTool(order.tool_type);
+    const std::optional<WritingTool> tool =
+        generations_.FindTool(order.tool_type, order.catalog_version);
     if (!tool)
         throw base::ApiError::Validation("tool_type", "unknown tool_type " + order.tool_type);
     ai::Provider& provider = ProviderFor(*order.model);
@@ -141,7 +142,7 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     fresh.model = order.model->model;
     fresh.stream = order.stream;
     fresh.prompt = order.prompt;
-    fresh.cost = order.model->credits;
+    fresh.cost = generations_.ModelCredits(*order.model, order.catalog_version);
     fresh.idempotency = order.idempotency;
     TextResult text;
     text.started = generations_.Start(fresh);
@@ -282,7 +283,8 @@ ImageSubmitted GenerationService::SubmitImage(const ImageOrder& order) const {
     fresh.model = order.model->model;
     fresh.prompt = order.prompt;
     // Per image: a task of n images costs n times the model's price (refunded whole if it fails).
-    fresh.cost = order.model->credits * order.n.value_or(1);
+    fresh.cost =
+        generations_.ModelCredits(*order.model, order.catalog_version) * order.n.value_or(1);
     const StartedGeneration started = generations_.Start(fresh);
     const base::LogContext log_generation("generation_id", std::to_string(started.generation_id));
 

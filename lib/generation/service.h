@@ -72,6 +72,7 @@ struct TextOrder {
     std::optional<int> max_tokens;
     std::optional<double> temperature;
     std::optional<billing::IdempotentRequest> idempotency;
+    int64_t catalog_version = 0;  ///< http::Principal::catalog_version: which prices apply
 };
 
 struct TextResult {
@@ -96,6 +97,7 @@ struct ImageOrder {
     std::string prompt;
     std::optional<std::string> size;  ///< DashScope spelling, "1024*1024"
     std::optional<int> n;
+    int64_t catalog_version = 0;  ///< http::Principal::catalog_version: which prices apply
 };
 
 struct ImageSubmitted {
@@ -125,6 +127,8 @@ class GenerationService {
           clock_(clock) {}
 
     const std::vector<ModelInfo>& Models() const { return models_; }
+    /// Models() at their current prices (model_prices read now): GET /ai/models.
+    std::vector<ModelInfo> PricedModels() const { return generations_.PricedModels(models_); }
     std::vector<WritingTool> Tools() const { return generations_.ListTools(); }
     HistoryPage History(int64_t user_id, int64_t limit, int64_t offset) const {
         return generations_.History(user_id, limit, offset);

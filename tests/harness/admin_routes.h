@@ -24,6 +24,18 @@ inline const std::vector<AdminRoute>& AdminRoutes() {
         {"POST", "/api/v1/admin/users/999999999/enable"},
         {"GET", "/api/v1/admin/audit"},
         {"GET", "/api/v1/admin/dashboard"},
+        {"GET", "/api/v1/admin/catalog/packages"},
+        {"POST", "/api/v1/admin/catalog/packages"},
+        {"PUT", "/api/v1/admin/catalog/packages/999999"},
+        {"GET", "/api/v1/admin/catalog/plans"},
+        {"POST", "/api/v1/admin/catalog/plans"},
+        {"PUT", "/api/v1/admin/catalog/plans/999999"},
+        {"GET", "/api/v1/admin/catalog/models"},
+        {"PUT", "/api/v1/admin/catalog/models/no-such-model"},
+        {"GET", "/api/v1/admin/catalog/tools"},
+        {"POST", "/api/v1/admin/catalog/tools"},
+        {"POST", "/api/v1/admin/catalog/tools/preview"},
+        {"PUT", "/api/v1/admin/catalog/tools/999999"},
     };
     return routes;
 }
