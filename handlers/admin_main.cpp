@@ -17,6 +17,7 @@
 #include "handlers/admin.h"
 #include "handlers/app.h"
 #include "lib/admin/audit.h"
+#include "lib/admin/catalog.h"
 #include "lib/admin/users.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
@@ -185,6 +186,83 @@ int UserCommand(const lib::base::Config& config, const std::vector<std::string>&
     }
 }
 
+/// A whole signed number, or nullopt.
+std::optional<int64_t> ParseInteger(const std::string& text) {
+    size_t used = 0;
+    try {
+        const int64_t value = std::stoll(text, &used);
+        if (used == text.size()) return value;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
+// ---- price list|set: model prices and recharge packages, through lib::admin::Catalog as the
+// API's catalog routes (the same audit rows, the same catalog_version bump).
+int PriceCommand(const lib::base::Config& config, const std::vector<std::string>& given) {
+    std::vector<std::string> args = given;
+    const std::optional<std::string> reason_text = TakeReason(&args);
+    const bool list = args.size() == 1 && args[0] == "list";
+    const bool set = args.size() == 3 && args[0] == "set";
+    if (!list && !set) {
+        std::cerr << "usage: inkstone-admin price list | price set MODEL CREDITS --reason TEXT | "
+                     "price set package:ID PRICE_FEN --reason TEXT\n";
+        return 2;
+    }
+    if (set && !reason_text) {
+        std::cerr << "inkstone-admin price set: --reason is required\n";
+        return 2;
+    }
+    lib::db::Pool pool(AdminDbConfig(config));
+    const lib::base::SystemClock clock;
+    const std::vector<lib::generation::ModelInfo> models = lib::generation::ModelCatalog(config);
+    const lib::admin::Catalog catalog(pool, clock, models);
+    try {
+        if (list) {
+            const Json::Value listed_models = catalog.ListModels();
+            for (const Json::Value& m : listed_models["items"]) {
+                std::cout << "model " << m["model"].asString() << " " << m["credits"].asInt64()
+                          << " credits (" << m["source"].asString() << ")\n";
+            }
+            const Json::Value packages = catalog.ListPackages();
+            for (const Json::Value& p : packages["items"]) {
+                std::cout << "package:" << p["id"].asInt64() << " " << p["credits"].asInt64() << "+"
+                          << p["bonus_credits"].asInt64() << " credits for "
+                          << p["price_fen"].asInt64() << " fen"
+                          << (p["active"].asBool() ? "" : " (inactive)") << "\n";
+            }
+            return 0;
+        }
+        const std::string reason = lib::admin::CheckReason(*reason_text);
+        const std::optional<int64_t> value = ParseInteger(args[2]);
+        if (!value || *value < 0) {
+            std::cerr << "inkstone-admin price set: the value must be a whole number >= 0\n";
+            return 2;
+        }
+        const lib::admin::Actor actor = lib::admin::CliActor();
+        const std::string& target = args[1];
+        Json::Value row;
+        if (target.rfind("package:", 0) == 0) {
+            const std::optional<int64_t> id = ParseInteger(target.substr(8));
+            if (!id || *value < 1) {
+                std::cerr << "inkstone-admin price set: package:ID and a price of 1 fen or more\n";
+                return 2;
+            }
+            lib::admin::PackageFields fields;
+            fields.price_fen = *value;
+            row = catalog.UpdatePackage(actor, *id, fields, reason);
+        } else {
+            row = catalog.SetModelPrice(actor, target, *value, reason);
+        }
+        std::cout << lib::base::ToJson(row) << "\n";
+        return 0;
+    } catch (const lib::base::ApiError& e) {
+        std::cerr << "inkstone-admin price: " << e.detail << " ("
+                  << lib::base::ToJson(e.Body()["code"]) << ")\n";
+        return 1;
+    }
+}
+
 constexpr Command kCommands[] = {
     {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
     {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
@@ -193,6 +271,8 @@ constexpr Command kCommands[] = {
     {"run-jobs", "", 0, 0, RunJobsCommand, "run every background job once, now"},
     {"user", "show|adjust|disable|enable USER [AMOUNT] --reason TEXT", 2, 5, UserCommand,
      "show a user, or adjust credits / disable / enable (audited as cli:<unix user>)"},
+    {"price", "list | set MODEL|package:ID VALUE --reason TEXT", 1, 5, PriceCommand,
+     "list model prices and packages, or set one (audited as cli:<unix user>)"},
 };
 
 void PrintUsage(std::ostream& out) {

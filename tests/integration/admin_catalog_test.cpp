@@ -341,5 +341,61 @@ TEST_F(AdminCatalog, ToolsWithPreviewAndTheNextGenerationUsesThem) {
     EXPECT_EQ(audit[1][1], "0");
 }
 
+struct AdminRun {
+    int status = -1;
+    std::string output;
+};
+
+/// Runs `inkstone-admin <args>` against the shared stack's database.
+AdminRun RunAdmin(const std::string& args) {
+    const std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
+                                TheStack().pool().dir() + "/inkstone.conf " + args + " 2>&1";
+    AdminRun run;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buf[512];
+    while (fgets(buf, sizeof buf, pipe) != nullptr) run.output += buf;
+    const int status = pclose(pipe);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+}
+
+TEST_F(AdminCatalog, CliPriceListAndSetAreAuditedAndSeenByTheNextGeneration) {
+    AdminRun list = RunAdmin("price list");
+    ASSERT_EQ(list.status, 0) << list.output;
+    EXPECT_THAT(list.output, ::testing::HasSubstr("model qwen-max 10 credits (config)"));
+    EXPECT_THAT(list.output, ::testing::HasSubstr("package:2 100+10 credits for 1000 fen"));
+
+    EXPECT_EQ(RunAdmin("price set qwen-max 12").status, 2);  // no --reason
+    AdminRun set = RunAdmin("price set qwen-max 12 --reason 'cost went up'");
+    ASSERT_EQ(set.status, 0) << set.output;
+    EXPECT_EQ(RunAdmin("price set no-such-model 1 --reason x").status, 1);
+
+    const ApiUser user = NewUser("cli_gen");
+    RechargeAndPay(Client(), user, JsonObject({{"price_id", 2}}));
+    OnBothWorkers([&] {
+        HttpResponse r = Client().Post("/api/v1/writing/generate",
+                                       JsonObject({{"tool_type", "article"},
+                                                   {"prompt", "cli"},
+                                                   {"model", "qwen-max"},
+                                                   {"stream", false}}),
+                                       user.Auth());
+        EXPECT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.JsonBody()["credits_charged"], 12) << r.body;
+        return r;
+    });
+    EXPECT_THAT(RunAdmin("price list").output,
+                ::testing::HasSubstr("model qwen-max 12 credits (table)"));
+    ASSERT_EQ(RunAdmin("price set qwen-max 10 --reason restore").status, 0);
+
+    const auto audit = TheStack().db().Query(
+        "SELECT actor, actor_user_id IS NULL, reason FROM inkstone.admin_audit_log WHERE action = "
+        "'catalog.model.update' AND target_id = 'qwen-max' ORDER BY id");
+    ASSERT_EQ(audit.size(), 2u);
+    EXPECT_EQ(audit[0][0].rfind("cli:", 0), 0u) << audit[0][0];
+    EXPECT_EQ(audit[0][1], "1");
+    EXPECT_EQ(audit[0][2], "cost went up");
+}
+
 }  // namespace
 }  // namespace inkstone::testing
