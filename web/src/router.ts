@@ -19,7 +19,8 @@ const routes: RouteRecordRaw[] = [
     component: () => import('./pages/admin/AdminShell.vue'),
     meta: { auth: true, admin: true },
     children: [
-      { path: '', name: 'admin-dashboard', component: () => import('./pages/admin/DashboardPage.vue') },
+      { path: '', redirect: '/admin/dashboard' },
+      { path: 'dashboard', name: 'admin-dashboard', component: () => import('./pages/admin/DashboardPage.vue') },
       { path: 'users', name: 'admin-users', component: () => import('./pages/admin/UsersPage.vue') },
       { path: 'users/:id(\\d+)', name: 'admin-user', component: () => import('./pages/admin/UserDetailPage.vue'), props: true },
       { path: 'orders', name: 'admin-orders', component: () => import('./pages/admin/OrdersPage.vue') },
