@@ -34,9 +34,11 @@ std::string ShellQuote(const std::string& s) {
 
 /// Runs the journeys against `base_url`; their report goes to this test's output. `env` is
 /// extra `NAME=value` assignments for them (the admin's account).
-int RunJourneys(const std::string& base_url, const std::string& journeys, const std::string& env = "") {
+int RunJourneys(const std::string& base_url, const std::string& journeys,
+                const std::string& env = "") {
     const std::string command =
-        "cd " + ShellQuote(kSource + "/web") + " && " + env + " INKSTONE_BASE_URL=" + ShellQuote(base_url) +
+        "cd " + ShellQuote(kSource + "/web") + " && " + env +
+        " INKSTONE_BASE_URL=" + ShellQuote(base_url) +
         " INKSTONE_SCREENSHOTS=" + ShellQuote(kSource + "/build/web-screenshots") +
         " node e2e/run.mjs " + ShellQuote(journeys) + " 2>&1";
     std::fflush(stdout);
@@ -65,8 +67,8 @@ TEST(WebE2e, MockPaymentJourneys) {
 void MakeAdmin(Stack& stack, const std::string& username) {
     RegisterUser(stack.client(), username);
     const std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
-                                ShellQuote(stack.pool().dir() + "/inkstone.conf") + " grant-admin " +
-                                ShellQuote(username) + " 2>&1";
+                                ShellQuote(stack.pool().dir() + "/inkstone.conf") +
+                                " grant-admin " + ShellQuote(username) + " 2>&1";
     std::fflush(stdout);
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
 }
