@@ -53,7 +53,7 @@ const adminEn: typeof adminZh = {
   tools: {
     title: 'Writing tools', add: 'Add a tool', inactive: 'inactive', type: 'Type code', description: 'Description', system: 'System prompt',
     template: 'User template (must contain {prompt})', templateNeedsPrompt: 'The template must contain {prompt}', preview: 'Final prompt preview',
-    samplePrompt: 'Sample input', render: 'Preview', pick: 'Pick a tool on the left to edit it, or add one.', confirmTitle: 'Save the writing tool',
+    samplePrompt: 'Sample input', render: 'Preview', pick: 'Pick a tool to edit it, or add one.', confirmTitle: 'Save the writing tool',
   },
   codes: {
     title: 'Redemption codes', create: 'Create codes', count: 'How many (1–10000)', worth: 'Worth', credits: 'Credits', days: 'Membership days',

@@ -52,7 +52,7 @@ const adminZh = {
   tools: {
     title: '写作工具', add: '新增工具', inactive: '未上架', type: '类型代号', description: '说明', system: '系统提示词',
     template: '用户模板（必须包含 {prompt}）', templateNeedsPrompt: '模板必须包含 {prompt}', preview: '最终提示词预览',
-    samplePrompt: '示例输入', render: '预览', pick: '选择左侧的工具进行编辑，或新增一个。', confirmTitle: '保存写作工具',
+    samplePrompt: '示例输入', render: '预览', pick: '选择一个工具进行编辑，或新增一个。', confirmTitle: '保存写作工具',
   },
   codes: {
     title: '兑换码', create: '生成兑换码', count: '数量（1–10000）', worth: '面值', credits: '积分', days: '会员天数',
