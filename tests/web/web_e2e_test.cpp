@@ -4,15 +4,18 @@
 // Chromium (playwright-core driving Debian's /usr/bin/chromium). A journey fails on any
 // unexpected error toast, page error, CSP violation or request leaving 127.0.0.1.
 //
-// Two stacks: mock payments (journeys 1-6) and `payment.mode = live` against the WeChat Pay
-// and Alipay fakes of tests/harness/payment_fakes.h (journey 7, the WeChat QR code).
+// Two stacks: mock payments (journeys 1-6, and the admin console's 8-11 with an admin made by
+// `inkstone-admin grant-admin`, as an operator would) and `payment.mode = live` against the
+// WeChat Pay and Alipay fakes of tests/harness/payment_fakes.h (journey 7, the WeChat QR code).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "tests/harness/api_user.h"
 #include "tests/harness/payment_fakes.h"
 #include "tests/harness/process.h"
 #include "tests/harness/shared_stack.h"
@@ -29,10 +32,13 @@ std::string ShellQuote(const std::string& s) {
     return out + "'";
 }
 
-/// Runs the journeys against `base_url`; their report goes to this test's output.
-int RunJourneys(const std::string& base_url, const std::string& journeys) {
+/// Runs the journeys against `base_url`; their report goes to this test's output. `env` is
+/// extra `NAME=value` assignments for them (the admin's account).
+int RunJourneys(const std::string& base_url, const std::string& journeys,
+                const std::string& env = "") {
     const std::string command =
-        "cd " + ShellQuote(kSource + "/web") + " && INKSTONE_BASE_URL=" + ShellQuote(base_url) +
+        "cd " + ShellQuote(kSource + "/web") + " && " + env +
+        " INKSTONE_BASE_URL=" + ShellQuote(base_url) +
         " INKSTONE_SCREENSHOTS=" + ShellQuote(kSource + "/build/web-screenshots") +
         " node e2e/run.mjs " + ShellQuote(journeys) + " 2>&1";
     std::fflush(stdout);
@@ -54,6 +60,31 @@ TEST(WebE2e, MockPaymentJourneys) {
     options.threads = 8;
     Stack& stack = SharedStack(options);
     EXPECT_EQ(RunJourneys(stack.base_url(), "1,2,3,4,5,6"), 0);
+}
+
+/// Registers `username` over the API and gives it the admin role with the CLI, exactly as an
+/// operator does (README, "Admin"). The password is the harness's (RegisterUser).
+void MakeAdmin(Stack& stack, const std::string& username) {
+    RegisterUser(stack.client(), username);
+    const std::string command = std::string(INKSTONE_BINARY_DIR) + "/inkstone-admin --config " +
+                                ShellQuote(stack.pool().dir() + "/inkstone.conf") +
+                                " grant-admin " + ShellQuote(username) + " 2>&1";
+    std::fflush(stdout);
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+TEST(WebE2e, AdminConsoleJourneys) {
+    RequireBuiltApp();
+    StackOptions options;
+    options.workers = 2;
+    options.threads = 8;
+    Stack& stack = SharedStack(options);
+    const std::string admin = "e2e_admin_" + std::to_string(::getpid());
+    MakeAdmin(stack, admin);
+    EXPECT_EQ(RunJourneys(stack.base_url(), "8,9,10,11",
+                          "INKSTONE_ADMIN_USER=" + ShellQuote(admin) +
+                              " INKSTONE_ADMIN_PASSWORD=" + ShellQuote("correct horse battery")),
+              0);
 }
 
 TEST(WebE2e, LiveWechatPayShowsTheQrCode) {

@@ -1,6 +1,7 @@
 // The end-to-end journeys of issue 11, in headless Chromium against a running stack:
 //   INKSTONE_BASE_URL=http://127.0.0.1:PORT node e2e/run.mjs 1,2,3,4,5,6   (mock payments)
 //   INKSTONE_BASE_URL=...                    node e2e/run.mjs 7             (live, WeChat fake)
+//   INKSTONE_ADMIN_USER=... INKSTONE_ADMIN_PASSWORD=... node e2e/run.mjs 8,9,10,11   (admin console, e2e/admin.mjs)
 // tests/web/web_e2e_test.cpp starts the stacks and runs this. Exit 0 only when every journey
 // asked for passed. Screenshots of every page visited, at 1280 and 375 px, go to
 // INKSTONE_SCREENSHOTS (build/web-screenshots by default).
@@ -9,10 +10,12 @@ import QRCode from 'qrcode'
 import {
   BASE, Failure, check, closePay, exportedText, generate, launch, mockPay, outputState, person, recharge, register, waitDeltas, waitDone,
 } from './lib.mjs'
+import { adminJourneys } from './admin.mjs'
 
 const CJK = /[\u3400-\u9fff\uff00-\uffef]/
 
 const journeys = {
+  ...adminJourneys,
   // First purchase and first generation.
   async 1(p) {
     p.expectStatus(402)
@@ -347,7 +350,7 @@ async function main() {
       const started = Date.now()
       const p = await person(browser, `j${j}`)
       try {
-        await run(p)
+        await run(p, browser)
         await p.finish()
         console.log(`ok   journey ${j} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
       } catch (e) {

@@ -12,6 +12,25 @@ const routes: RouteRecordRaw[] = [
   { path: '/membership', name: 'membership', component: () => import('./pages/MembershipPage.vue'), meta: { auth: true } },
   { path: '/orders', name: 'orders', component: () => import('./pages/OrdersPage.vue'), meta: { auth: true } },
   { path: '/transactions', name: 'transactions', component: () => import('./pages/TransactionsPage.vue'), meta: { auth: true } },
+  // The admin section (README "Web app"): one lazy chunk per page, so a creator never downloads
+  // them or the chart library; AdminShell shows the 403 page to a signed-in non-admin.
+  {
+    path: '/admin',
+    component: () => import('./pages/admin/AdminShell.vue'),
+    meta: { auth: true, admin: true },
+    children: [
+      { path: '', redirect: '/admin/dashboard' },
+      { path: 'dashboard', name: 'admin-dashboard', component: () => import('./pages/admin/DashboardPage.vue') },
+      { path: 'users', name: 'admin-users', component: () => import('./pages/admin/UsersPage.vue') },
+      { path: 'users/:id(\\d+)', name: 'admin-user', component: () => import('./pages/admin/UserDetailPage.vue'), props: true },
+      { path: 'orders', name: 'admin-orders', component: () => import('./pages/admin/OrdersPage.vue') },
+      { path: 'orders/:orderNo', name: 'admin-order', component: () => import('./pages/admin/OrderDetailPage.vue'), props: true },
+      { path: 'prices', name: 'admin-prices', component: () => import('./pages/admin/PricesPage.vue') },
+      { path: 'tools', name: 'admin-tools', component: () => import('./pages/admin/ToolsPage.vue') },
+      { path: 'codes', name: 'admin-codes', component: () => import('./pages/admin/CodesPage.vue') },
+      { path: 'audit', name: 'admin-audit', component: () => import('./pages/admin/AuditPage.vue') },
+    ],
+  },
   { path: '/:rest(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },
 ]
 

@@ -2,7 +2,7 @@ import { ApiClient, newIdempotencyKey } from './client'
 import { getToken } from './session'
 import type {
   AuthReply, Balance, CreditPackage, Generation, ImageTask, LedgerEntry, LedgerType,
-  MembershipPlan, ModelInfo, Order, Page, User, WritingTool,
+  MembershipPlan, ModelInfo, Order, Page, RedeemReply, User, WritingTool,
 } from './types'
 
 let unauthorized: () => void = () => {}
@@ -35,6 +35,7 @@ export const api = {
     client.get<Page<Order>>(`/credit/${kind}/orders`, { page, page_size: pageSize }),
   order: (kind: OrderKind, orderNo: string) =>
     client.get<Order>(`/credit/${kind}/orders/${encodeURIComponent(orderNo)}`),
+  redeem: (code: string) => client.post<RedeemReply>('/credit/redeem', { code: code.trim() }),
   mockPay: (orderNo: string) =>
     client.post<{ status: string; settled_now: boolean }>('/payment/mock/pay', { order_no: orderNo }),
   models: () => client.get<{ items: ModelInfo[] }>('/ai/models'),

@@ -66,7 +66,7 @@ export interface Order {
   paid_at: string | null
   payment: PaymentInfo | null
 }
-export type LedgerType = 'RECHARGE' | 'BONUS' | 'CONSUME' | 'REFUND' | 'ADMIN_ADJUST'
+export type LedgerType = 'RECHARGE' | 'BONUS' | 'CONSUME' | 'REFUND' | 'ADMIN_ADJUST' | 'REDEEM' | 'ORDER_REFUND'
 export interface LedgerEntry {
   id: number
   type: LedgerType
@@ -130,4 +130,11 @@ export interface ImageTask {
   credits_charged: number
   refunded: boolean
   balance?: number
+}
+/** POST /credit/redeem: what the code gave (credits or membership days) and the new state. */
+export interface RedeemReply {
+  credits_added: number
+  days_added: number
+  balance: number
+  member_expired_at: string | null
 }

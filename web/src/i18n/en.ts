@@ -1,10 +1,11 @@
 import type zh from './zh-CN'
+import adminEn from './admin-en'
 
 const en: typeof zh = {
   app: { name: 'inkstone', tagline: 'AI writing studio' },
   nav: {
     writing: 'Write', image: 'Images', history: 'History', recharge: 'Top up', membership: 'Membership',
-    orders: 'Orders', transactions: 'Transactions', login: 'Log in', register: 'Sign up', logout: 'Log out', menu: 'Menu',
+    orders: 'Orders', transactions: 'Transactions', login: 'Log in', register: 'Sign up', logout: 'Log out', admin: 'Admin', menu: 'Menu',
   },
   header: {
     credits: '{n} credits', member: 'Member', memberUntil: 'Member until {date}', expiring: 'Membership ends in {days} days',
@@ -89,8 +90,14 @@ const en: typeof zh = {
   transactions: {
     title: 'Credit transactions', type: 'Type', all: 'All types', amount: 'Change', balanceAfter: 'Balance', description: 'Description',
     related: 'Related', order: 'Order {no}', generation: 'Generation #{id}',
-    types: { RECHARGE: 'Top-up', BONUS: 'Bonus', CONSUME: 'Spent', REFUND: 'Refund', ADMIN_ADJUST: 'Adjustment' },
+    types: { RECHARGE: 'Top-up', BONUS: 'Bonus', CONSUME: 'Spent', REFUND: 'Refund', ADMIN_ADJUST: 'Adjustment', REDEEM: 'Code redeemed', ORDER_REFUND: 'Order refund' },
   },
+  redeem: {
+    title: 'Redeem a code', placeholder: 'XXXX-XXXX-XXXX-XXXX', submit: 'Redeem', hint: 'Enter a code for credits or membership; any case, dashes optional.', empty: 'Enter a code',
+    gotCredits: 'Redeemed: {n} credits added; your balance is {balance}', gotDays: 'Redeemed: membership extended by {n} days, until {date}',
+    errors: { CODE_NOT_FOUND: 'There is no such code. Please check it and try again.', CODE_USED: 'This code has been used already.', CODE_EXPIRED: 'This code has expired or was disabled.', TOO_MANY_ATTEMPTS: 'Too many attempts. Try again in {s} seconds.' },
+  },
+  admin: adminEn,
   notFound: { title: 'Page not found', back: 'Back to the start' },
 }
 export default en

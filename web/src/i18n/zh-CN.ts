@@ -1,8 +1,9 @@
+import adminZh from './admin-zh-CN'
 export default {
   app: { name: '墨砚', tagline: 'AI 创作平台' },
   nav: {
     writing: '写作', image: '图片', history: '历史', recharge: '充值', membership: '会员',
-    orders: '订单', transactions: '账单', login: '登录', register: '注册', logout: '退出登录', menu: '菜单',
+    orders: '订单', transactions: '账单', login: '登录', register: '注册', logout: '退出登录', admin: '管理后台', menu: '菜单',
   },
   header: {
     credits: '{n} 积分', member: '会员', memberUntil: '会员至 {date}', expiring: '会员 {days} 天后到期',
@@ -87,7 +88,13 @@ export default {
   transactions: {
     title: '积分账单', type: '类型', all: '全部类型', amount: '变动', balanceAfter: '余额', description: '说明',
     related: '关联', order: '订单 {no}', generation: '生成 #{id}',
-    types: { RECHARGE: '充值', BONUS: '赠送', CONSUME: '消费', REFUND: '退款', ADMIN_ADJUST: '调整' },
+    types: { RECHARGE: '充值', BONUS: '赠送', CONSUME: '消费', REFUND: '退款', ADMIN_ADJUST: '调整', REDEEM: '兑换码', ORDER_REFUND: '订单退款' },
   },
+  redeem: {
+    title: '兑换码', placeholder: 'XXXX-XXXX-XXXX-XXXX', submit: '兑换', hint: '输入兑换码领取积分或会员，大小写和短横线均可。', empty: '请输入兑换码',
+    gotCredits: '兑换成功：获得 {n} 积分，当前余额 {balance}', gotDays: '兑换成功：会员延长 {n} 天，有效期至 {date}',
+    errors: { CODE_NOT_FOUND: '兑换码不存在，请检查后重试。', CODE_USED: '这个兑换码已经被使用。', CODE_EXPIRED: '这个兑换码已过期或已停用。', TOO_MANY_ATTEMPTS: '尝试次数过多，请 {s} 秒后再试。' },
+  },
+  admin: adminZh,
   notFound: { title: '页面不存在', back: '返回首页' },
 }
