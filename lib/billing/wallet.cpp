@@ -28,8 +28,8 @@ constexpr char kApplyDeltaSql[] =
 constexpr char kSelectBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 constexpr char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
-    "related_order_no, related_generation_id, refund_of, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    "related_order_no, related_generation_id, refund_of, related_redeem_code_id, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 constexpr char kSelectChargeSql[] =
     "SELECT user_id, amount FROM credit_transactions WHERE id = ? AND type = 'CONSUME'";
@@ -121,6 +121,7 @@ struct Entry {
     std::optional<std::string> related_order_no;
     std::optional<int64_t> related_generation_id;
     std::optional<int64_t> refund_of;
+    std::optional<int64_t> related_redeem_code_id;
 };
 
 struct Posted {
@@ -149,7 +150,8 @@ Posted Post(db::Lease& lease, LockedAccount& account, const Entry& entry, base::
     posted.entry_id =
         lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type, entry.amount,
                      posted.balance_after, entry.description, entry.related_order_no,
-                     entry.related_generation_id, entry.refund_of, now);
+                     entry.related_generation_id, entry.refund_of,
+                     entry.related_redeem_code_id, now);
     return posted;
 }
 
@@ -349,13 +351,21 @@ std::string_view LedgerTypeName(LedgerType type) {
             return "REFUND";
         case LedgerType::kAdminAdjust:
             return "ADMIN_ADJUST";
+        case LedgerType::kOrderRefund:
+            return "ORDER_REFUND";
+        case LedgerType::kOrderRefundVoid:
+            return "ORDER_REFUND_VOID";
+        case LedgerType::kRedeem:
+            return "REDEEM";
     }
     INKSTONE_INVARIANT_FAILED("LedgerType " + std::to_string(static_cast<int>(type)));
 }
 
 std::optional<LedgerType> ParseLedgerType(std::string_view name) {
     for (LedgerType type : {LedgerType::kRecharge, LedgerType::kBonus, LedgerType::kConsume,
-                            LedgerType::kRefund, LedgerType::kAdminAdjust}) {
+                            LedgerType::kRefund, LedgerType::kAdminAdjust,
+                            LedgerType::kOrderRefund, LedgerType::kOrderRefundVoid,
+                            LedgerType::kRedeem}) {
         if (LedgerTypeName(type) == name) return type;
     }
     return std::nullopt;
@@ -456,6 +466,48 @@ ChargeResult Wallet::AdjustLockedIn(db::Transaction& tx, LockedAccount& account,
     entry.type = LedgerType::kAdminAdjust;
     entry.amount = amount;
     entry.description = std::string(description);
+    const Posted posted = Post(tx.lease(), account, entry, clock_.Now());
+    return ChargeResult{posted.entry_id, posted.balance_after};
+}
+
+ChargeResult Wallet::PostLockedIn(db::Transaction& tx, LockedAccount& account, LedgerType type,
+                                  int64_t amount, std::string_view description,
+                                  const LedgerLinks& links) const {
+    CheckDescription(description);
+    switch (type) {
+        case LedgerType::kOrderRefund:
+            if (amount >= 0) throw std::invalid_argument("ORDER_REFUND must be < 0");
+            if (!links.related_order_no) throw std::invalid_argument("ORDER_REFUND needs an order");
+            break;
+        case LedgerType::kOrderRefundVoid:
+            if (amount <= 0) throw std::invalid_argument("ORDER_REFUND_VOID must be > 0");
+            if (!links.related_order_no) {
+                throw std::invalid_argument("ORDER_REFUND_VOID needs an order");
+            }
+            break;
+        case LedgerType::kRedeem:
+            if (amount <= 0) throw std::invalid_argument("REDEEM must be > 0");
+            if (!links.related_redeem_code_id) throw std::invalid_argument("REDEEM needs a code");
+            break;
+        default:
+            throw std::invalid_argument("PostLockedIn does not post " +
+                                        std::string(LedgerTypeName(type)));
+    }
+    if (amount < 0 && account.credits < -amount) {
+        base::ApiError error = base::ApiError::Specific(
+            base::ErrorCode::kConflict, "INSUFFICIENT_CREDITS",
+            "the balance does not cover " + std::to_string(-amount) + " credits: " +
+                std::to_string(account.credits) + " available");
+        error.extra["balance"] = Json::Int64{account.credits};
+        throw error;
+    }
+    Entry entry;
+    entry.user_id = account.user_id;
+    entry.type = type;
+    entry.amount = amount;
+    entry.description = std::string(description);
+    if (type != LedgerType::kRedeem) entry.related_order_no = links.related_order_no;
+    if (type == LedgerType::kRedeem) entry.related_redeem_code_id = links.related_redeem_code_id;
     const Posted posted = Post(tx.lease(), account, entry, clock_.Now());
     return ChargeResult{posted.entry_id, posted.balance_after};
 }

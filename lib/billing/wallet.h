@@ -31,9 +31,19 @@
 
 namespace inkstone::lib::billing {
 
-enum class LedgerType { kRecharge, kBonus, kConsume, kRefund, kAdminAdjust };
+enum class LedgerType {
+    kRecharge,
+    kBonus,
+    kConsume,
+    kRefund,
+    kAdminAdjust,
+    kOrderRefund,      ///< < 0: credits taken back by a refunded recharge order (related_order_no)
+    kOrderRefundVoid,  ///< > 0: gives an ORDER_REFUND back when the provider refused the refund
+    kRedeem,           ///< > 0: a redemption code worth credits (related_redeem_code_id, UNIQUE)
+};
 
-/// `"RECHARGE"`, `"BONUS"`, `"CONSUME"`, `"REFUND"`, `"ADMIN_ADJUST"`.
+/// `"RECHARGE"`, `"BONUS"`, `"CONSUME"`, `"REFUND"`, `"ADMIN_ADJUST"`, `"ORDER_REFUND"`,
+/// `"ORDER_REFUND_VOID"`, `"REDEEM"`.
 std::string_view LedgerTypeName(LedgerType type);
 /// The inverse of LedgerTypeName (exact, upper-case); nullopt for anything else.
 std::optional<LedgerType> ParseLedgerType(std::string_view name);
@@ -58,6 +68,13 @@ struct LockedAccount {
     int64_t ledger_seq = 0;
     std::optional<base::TimePoint> member_expired_at;
     bool disabled = false;  ///< users.disabled_at is set: no new generation may start
+};
+
+/// What a ledger row posted by Wallet::PostLockedIn links to (sql/007_admin.sql: ORDER_REFUND and
+/// ORDER_REFUND_VOID need related_order_no, REDEEM needs related_redeem_code_id).
+struct LedgerLinks {
+    std::optional<std::string> related_order_no;
+    std::optional<int64_t> related_redeem_code_id;
 };
 
 struct ChargeResult {
@@ -177,6 +194,17 @@ class Wallet {
     /// nothing is written then. `account` is updated to the row as it is afterwards.
     ChargeResult AdjustLockedIn(db::Transaction& tx, LockedAccount& account, int64_t amount,
                                 std::string_view description) const;
+    /// Appends one ledger row of `type` and signed `amount` (non-zero, with the type's sign) on a
+    /// row locked by LockAccountIn in `tx`, with the balance change: the admin console's
+    /// ORDER_REFUND, ORDER_REFUND_VOID and REDEEM rows. A debit beyond the locked balance is
+    /// ApiError 409 INSUFFICIENT_CREDITS (with `balance`) and writes nothing. A UNIQUE key
+    /// (one ORDER_REFUND per order, one REDEEM per code) surfaces as db::DbError 1062 from the
+    /// INSERT: the caller's transaction must roll back. std::invalid_argument for a type this
+    /// does not post (use ChargeLockedIn, RefundIn, AdjustLockedIn, Settle for those), a wrong
+    /// sign, a missing link or a bad description. `account` is updated to the row afterwards.
+    ChargeResult PostLockedIn(db::Transaction& tx, LockedAccount& account, LedgerType type,
+                              int64_t amount, std::string_view description,
+                              const LedgerLinks& links) const;
     /// Refund() inside the caller's transaction: the REFUND row's id, or nullopt when the
     /// charge had been refunded before (nothing written). Throws AlreadyRefunded when a
     /// concurrent refund wins the UNIQUE key (roll the transaction back), ApiError 404 for a

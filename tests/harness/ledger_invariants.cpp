@@ -38,8 +38,8 @@ const Check kChecks[] = {
      "GROUP BY u.id, u.ledger_seq HAVING u.ledger_seq <> COUNT(t.id)"},
     {"amount has the sign of its type, balance_after >= 0",
      "SELECT id, type, amount, balance_after FROM $S.credit_transactions WHERE balance_after < 0 "
-     "OR (type IN ('RECHARGE', 'BONUS', 'REFUND') AND amount <= 0) "
-     "OR (type = 'CONSUME' AND amount >= 0) OR amount = 0"},
+     "OR (type IN ('RECHARGE', 'BONUS', 'REFUND', 'ORDER_REFUND_VOID', 'REDEEM') AND amount <= 0) "
+     "OR (type IN ('CONSUME', 'ORDER_REFUND') AND amount >= 0) OR amount = 0"},
     {"a PAID recharge order has one RECHARGE row of its credits (and one BONUS row of its "
      "bonus); an unpaid one has none",
      "SELECT o.order_no, o.status, o.credits, o.bonus_credits,"
@@ -91,6 +91,59 @@ const Check kChecks[] = {
      "LEFT JOIN $S.membership_grants g ON g.related_order_no = o.order_no AND g.source = 'ORDER' "
      "GROUP BY o.id, o.order_no, o.status "
      "HAVING COUNT(g.id) <> (o.status = 'PAID')"},
+    {"an ORDER_REFUND row takes back its refund's credits, of a PAID recharge order of the same "
+     "user; an ORDER_REFUND_VOID row gives them back, only for a FAILED refund",
+     "SELECT t.id, t.type, t.amount, t.related_order_no, r.status, r.credits FROM "
+     "$S.credit_transactions t "
+     "LEFT JOIN $S.order_refunds r ON r.order_no = t.related_order_no "
+     "LEFT JOIN $S.recharge_orders o ON o.order_no = t.related_order_no "
+     "WHERE t.type IN ('ORDER_REFUND', 'ORDER_REFUND_VOID') AND (r.id IS NULL OR o.id IS NULL "
+     "  OR o.status <> 'PAID' OR o.user_id <> t.user_id OR r.user_id <> t.user_id "
+     "  OR r.order_kind <> 'recharge' "
+     "  OR (t.type = 'ORDER_REFUND' AND t.amount <> -r.credits) "
+     "  OR (t.type = 'ORDER_REFUND_VOID' AND (t.amount <> r.credits OR r.status <> 'FAILED')))"},
+    {"a recharge refund with credits has one ORDER_REFUND row, and one ORDER_REFUND_VOID row "
+     "exactly when it FAILED; it takes back at most the order's credits + bonus, refunds at most "
+     "its amount, and belongs to a PAID order",
+     "SELECT r.refund_no, r.status, r.credits, r.amount_fen, o.status, "
+     "       SUM(t.type = 'ORDER_REFUND'), SUM(t.type = 'ORDER_REFUND_VOID') "
+     "FROM $S.order_refunds r "
+     "LEFT JOIN $S.recharge_orders o ON o.order_no = r.order_no "
+     "LEFT JOIN $S.credit_transactions t ON t.related_order_no = r.order_no "
+     "  AND t.type IN ('ORDER_REFUND', 'ORDER_REFUND_VOID') "
+     "WHERE r.order_kind = 'recharge' "
+     "GROUP BY r.id, r.refund_no, r.status, r.credits, r.amount_fen, o.status, o.credits, "
+     "  o.bonus_credits, o.amount_fen "
+     "HAVING o.status IS NULL OR o.status <> 'PAID' OR r.credits > o.credits + o.bonus_credits "
+     "  OR r.amount_fen > o.amount_fen "
+     "  OR COALESCE(SUM(t.type = 'ORDER_REFUND'), 0) <> (r.credits > 0) "
+     "  OR COALESCE(SUM(t.type = 'ORDER_REFUND_VOID'), 0) <> (r.credits > 0 AND r.status = 'FAILED')"},
+    {"a membership refund belongs to a PAID membership order of the same user and refunds at "
+     "most its amount",
+     "SELECT r.refund_no, r.status, r.amount_fen, o.status, o.amount_fen FROM $S.order_refunds r "
+     "LEFT JOIN $S.membership_orders o ON o.order_no = r.order_no "
+     "WHERE r.order_kind = 'membership' AND (o.id IS NULL OR o.status <> 'PAID' "
+     "  OR o.user_id <> r.user_id OR r.amount_fen > o.amount_fen OR r.credits <> 0)"},
+    {"a REDEEM row is worth its code's credits, for the user who used the code",
+     "SELECT t.id, t.amount, t.user_id, c.used_by, b.credits FROM $S.credit_transactions t "
+     "LEFT JOIN $S.redeem_codes c ON c.id = t.related_redeem_code_id "
+     "LEFT JOIN $S.redeem_batches b ON b.id = c.batch_id "
+     "WHERE t.type = 'REDEEM' AND (c.id IS NULL OR c.used_by IS NULL "
+     "  OR c.used_by <> t.user_id OR t.amount <> b.credits)"},
+    {"a used code has one REDEEM row (credits) or one REDEEM membership grant (days) for its "
+     "user; an unused one has neither",
+     "SELECT c.id, c.used_by, b.credits, b.days, "
+     "  (SELECT COUNT(*) FROM $S.credit_transactions t WHERE t.related_redeem_code_id = c.id "
+     "     AND t.user_id <=> c.used_by) AS ledger_rows, "
+     "  (SELECT COUNT(*) FROM $S.membership_grants g WHERE g.related_redeem_code_id = c.id "
+     "     AND g.source = 'REDEEM' AND g.user_id <=> c.used_by AND g.days = b.days) AS grants, "
+     "  (SELECT COUNT(*) FROM $S.credit_transactions t WHERE t.related_redeem_code_id = c.id) "
+     "     + (SELECT COUNT(*) FROM $S.membership_grants g WHERE g.related_redeem_code_id = c.id) "
+     "     AS links "
+     "FROM $S.redeem_codes c JOIN $S.redeem_batches b ON b.id = c.batch_id "
+     "HAVING (c.used_by IS NULL AND links <> 0) "
+     "    OR (c.used_by IS NOT NULL AND b.credits > 0 AND NOT (ledger_rows = 1 AND links = 1)) "
+     "    OR (c.used_by IS NOT NULL AND b.days > 0 AND NOT (grants = 1 AND links = 1))"},
 };
 // clang-format on
 

@@ -18,7 +18,12 @@
 ///   - each PAID membership order has its period (member_from < member_until); an unpaid one
 ///     has none and each PAID one exactly one ORDER membership grant; a user's member_expired_at
 ///     is the expired_after of their latest membership grant, and (when only orders changed it)
-///     the latest member_until of their PAID orders.
+///     the latest member_until of their PAID orders;
+///   - ORDER_REFUND / ORDER_REFUND_VOID rows match their order_refunds row (credits taken back,
+///     given back only for a FAILED refund) of a PAID recharge order of the same user; a refund
+///     takes back at most the order's credits + bonus and refunds at most its amount;
+///   - a REDEEM row is worth its code's credits for the user who used it; a used code has
+///     exactly one REDEEM row (credits) or one REDEEM membership grant (days), an unused none.
 ///
 /// Thread-safety: as MariaDb::Query (root over the unix socket).
 #include <cstdint>
