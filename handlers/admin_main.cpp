@@ -18,6 +18,7 @@
 #include "handlers/app.h"
 #include "lib/admin/audit.h"
 #include "lib/admin/catalog.h"
+#include "lib/admin/orders.h"
 #include "lib/admin/users.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
@@ -263,6 +264,78 @@ int PriceCommand(const lib::base::Config& config, const std::vector<std::string>
     }
 }
 
+// ---- order show|refund|reconcile: the admin console's order actions, through the same
+// lib/admin functions as the API (and the worker's own payment providers: live keys, or mock
+// mode's simulation), audited with actor cli:<unix user>.
+
+int OrderCommand(const lib::base::Config& config, const std::vector<std::string>& given) {
+    std::vector<std::string> args = given;
+    const std::optional<std::string> reason_text = TakeReason(&args);
+    std::optional<int64_t> amount;
+    std::vector<std::string> rest;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--amount-fen" && i + 1 < args.size()) {
+            amount = ParseInteger(args[++i]);
+            if (!amount || *amount < 1) {
+                std::cerr << "inkstone-admin order refund: --amount-fen must be >= 1\n";
+                return 2;
+            }
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    args = std::move(rest);
+    const std::string action = args.empty() ? "" : args[0];
+    if (args.size() != 2 || (action != "show" && action != "refund" && action != "reconcile") ||
+        (amount && action != "refund")) {
+        std::cerr << "usage: inkstone-admin order show ORDER_NO | order refund ORDER_NO "
+                     "[--amount-fen N] --reason TEXT | order reconcile ORDER_NO --reason TEXT\n";
+        return 2;
+    }
+    if (action != "show" && !reason_text) {
+        std::cerr << "inkstone-admin order " << action << ": --reason is required\n";
+        return 2;
+    }
+    if (config.payment.mode == "live") lib::payments::LoadPaymentKeys(config);
+    lib::db::Pool pool(AdminDbConfig(config));
+    const lib::base::SystemClock clock;
+    const lib::payments::MockProvider mock = lib::payments::NewMockProvider();
+    const lib::payments::Providers providers = lib::payments::Providers::FromConfig(config, mock);
+    const lib::billing::Wallet wallet(pool, clock);
+    const lib::payments::NotifyProcessor notifies(providers, wallet, clock, &pool);
+    try {
+        const lib::admin::Actor actor = lib::admin::CliActor();
+        if (action == "show") {
+            const lib::admin::OrderDetail detail =
+                lib::admin::GetOrderDetail(pool, notifies, args[1]);
+            Json::Value body(Json::objectValue);
+            body["order"] = detail.order;
+            body["refund"] = detail.refund;
+            body["notifies"] = detail.notifies;
+            std::cout << lib::base::ToJson(body) << "\n";
+            return 0;
+        }
+        const std::string reason = lib::admin::CheckReason(*reason_text);
+        if (action == "refund") {
+            const lib::admin::RefundResult result = lib::admin::RefundOrder(
+                pool, clock, notifies, actor, args[1], amount, reason);
+            Json::Value body = lib::admin::RefundToJson(result.refund);
+            body["balance"] = Json::Int64{result.balance};
+            std::cout << lib::base::ToJson(body) << "\n";
+            return 0;
+        }
+        const lib::admin::ReconcileResult result =
+            lib::admin::ReconcileOrder(pool, clock, notifies, actor, args[1], reason);
+        std::cout << args[1] << ": " << result.outcome << " (status "
+                  << result.order["status"].asString() << ")\n";
+        return 0;
+    } catch (const lib::base::ApiError& e) {
+        std::cerr << "inkstone-admin order " << action << ": " << e.detail << " ("
+                  << lib::base::ToJson(e.Body()["code"]) << ")\n";
+        return 1;
+    }
+}
+
 constexpr Command kCommands[] = {
     {"migrate", "", 0, 0, Migrate, "apply new migrations from sql_dir, one line per file"},
     {"check-db", "", 0, 0, CheckDb, "exit 0 when the database answers SELECT 1"},
@@ -273,6 +346,8 @@ constexpr Command kCommands[] = {
      "show a user, or adjust credits / disable / enable (audited as cli:<unix user>)"},
     {"price", "list | set MODEL|package:ID VALUE --reason TEXT", 1, 5, PriceCommand,
      "list model prices and packages, or set one (audited as cli:<unix user>)"},
+    {"order", "show|refund|reconcile ORDER_NO [--amount-fen N] --reason TEXT", 2, 6, OrderCommand,
+     "show an order, refund it through its provider, or ask the provider now (audited)"},
 };
 
 void PrintUsage(std::ostream& out) {

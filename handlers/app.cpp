@@ -101,7 +101,7 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
       image_generate(generation_deps),
       image_task(generation_deps),
       payment_providers(lib::payments::Providers::FromConfig(config, mock_payments)),
-      notifies(payment_providers, wallet, clock),
+      notifies(payment_providers, wallet, clock, &db),
       orders(db, clock, std::chrono::seconds(config.payment.order_ttl_s),
              lib::payments::RegistrationHook(payment_providers), config.payment.max_pending_orders),
       health(probe),
@@ -125,6 +125,7 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
       mock_pay(db, payment_providers, notifies),
       admin_users(db, clock),
       admin_catalog(db, clock, models),
+      admin_orders(db, clock, notifies),
       testing_hooks(config.testing.hooks),
       test_charge(wallet),
       test_refund(wallet),
@@ -167,6 +168,16 @@ std::vector<lib::base::Job> App::Jobs() {
              lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
                  return static_cast<int64_t>(wallet.ExpireOrders(
                      clock.Now(), static_cast<int>(kJobBatch), reconcile, ask_until));
+             });
+         },
+         kPaymentsLane},
+        // Refunds the provider has not settled yet (WeChat Pay's PROCESSING, no answer, a
+        // transient refusal): asked about again, at most once a minute each.
+        {"payment.refunds", std::chrono::seconds(60),
+         [&notifies] {
+             const auto ask_until = std::chrono::steady_clock::now() + kReconcileBudget;
+             lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
+                 return notifies.FollowUpRefunds(static_cast<int>(kJobBatch), ask_until);
              });
          },
          kPaymentsLane},

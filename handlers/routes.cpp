@@ -62,6 +62,10 @@ std::vector<lib::http::Route> Routes(const HandlerSet& h) {
         {Method::kPost, "/api/v1/admin/catalog/tools",              &h.admin_catalog.tool_create,    Auth::kAdmin, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/catalog/tools/preview",      &h.admin_catalog.tool_preview,   Auth::kAdmin, BodyKind::kJson},
         {Method::kPut,  "/api/v1/admin/catalog/tools/{id}",         &h.admin_catalog.tool_update,    Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/orders",                     &h.admin_orders.orders,          Auth::kAdmin, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/admin/orders/{order_no}",          &h.admin_orders.order,           Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/orders/{order_no}/reconcile", &h.admin_orders.order_reconcile, Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/admin/orders/{order_no}/refund",   &h.admin_orders.order_refund,    Auth::kAdmin, BodyKind::kJson},
         {Method::kGet,  "/api/v1/admin/audit",                      &h.admin_users.audit, Auth::kAdmin, BodyKind::kNone},
     };
     if (!h.payment_providers.live()) {

@@ -47,7 +47,8 @@ constexpr char kMembershipSalesSql[] =
     "WHERE status = 'PAID' AND paid_at >= ? GROUP BY plan ORDER BY plan";
 constexpr char kNotifyFailuresSql[] =
     "SELECT IFNULL(SUM(received_at >= ?), 0) AS d1, COUNT(*) AS d7 FROM notify_log "
-    "WHERE received_at >= ? AND outcome LIKE 'rejected%'";
+    "WHERE received_at >= ? AND (outcome LIKE 'rejected%' OR outcome LIKE 'unauthentic%' "
+    "OR outcome LIKE 'failed%')";
 
 using Days = std::chrono::duration<int64_t, std::ratio<86400>>;
 

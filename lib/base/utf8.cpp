@@ -75,4 +75,13 @@ size_t Utf8Length(std::string_view text) {
     return text.size() - continuation_bytes;
 }
 
+std::string Utf8Prefix(std::string_view text, size_t max_chars) {
+    size_t at = 0;
+    for (size_t chars = 0; at < text.size() && chars < max_chars; ++chars) {
+        ++at;
+        while (at < text.size() && IsContinuation(static_cast<unsigned char>(text[at]))) ++at;
+    }
+    return std::string(text.substr(0, at));
+}
+
 }  // namespace inkstone::lib::base

@@ -20,6 +20,8 @@ constexpr int64_t kMinFen = 1;
 constexpr int64_t kMaxFen = 100000000LL * 100;  // Alipay's ceiling: 100,000,000.00 yuan
 constexpr char kQueryResponseName[] = "alipay_trade_query_response";
 constexpr char kErrorResponseName[] = "error_response";
+constexpr char kRefundResponseName[] = "alipay_trade_refund_response";
+constexpr size_t kMaxRefundReasonChars = 256;
 
 void RequireOutTradeNo(std::string_view out_trade_no) {
     if (out_trade_no.empty() || out_trade_no.size() > 64) {
@@ -429,6 +431,80 @@ base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(
     return trade;
 }
 
+AlipayGatewayRequest BuildAlipayTradeRefund(const AlipayApp& app, const PrivateKey& app_key,
+                                            const AlipayRefundRequest& refund,
+                                            base::TimePoint now) {
+    RequireOutTradeNo(refund.out_trade_no);
+    RequireOutTradeNo(refund.out_request_no);
+    if (refund.refund_fen < 1) throw std::invalid_argument("refund_amount must be >= 1 fen");
+    Json::Value biz(Json::objectValue);
+    biz["out_trade_no"] = refund.out_trade_no;
+    biz["refund_amount"] = FormatAlipayAmount(refund.refund_fen);
+    biz["out_request_no"] = refund.out_request_no;
+    if (!refund.reason.empty()) {
+        biz["refund_reason"] = base::Utf8Prefix(refund.reason, kMaxRefundReasonChars);
+    }
+    AlipayParams common = CommonParams(app, "alipay.trade.refund", now);
+    const AlipayParams body = {{"biz_content", base::ToJson(biz)}};
+    AlipayParams all = common;
+    all.insert(body.begin(), body.end());
+    common["sign"] = app_key.SignSha256(AlipayRequestSigningString(all));
+    return AlipayGatewayRequest{WithQuery(app.gateway, EncodeFormBody(common)),
+                                EncodeFormBody(body)};
+}
+
+base::Result<AlipayRefundReply, AlipayQueryError> ParseAlipayTradeRefundResponse(
+    std::string_view body, const PublicKey& alipay_key) {
+    Json::Value parsed;
+    try {
+        parsed = http::ParseJsonObject(body);
+    } catch (const base::ApiError&) {
+        return base::Fail(AlipayQueryError::kMalformedResponse, "the answer is not a JSON object");
+    }
+    const Json::Value& root = parsed;
+    const bool is_error = !root.isMember(kRefundResponseName);
+    const char* name = is_error ? kErrorResponseName : kRefundResponseName;
+    if (!root[name].isObject()) {
+        return base::Fail(AlipayQueryError::kMalformedResponse,
+                          "no alipay_trade_refund_response object");
+    }
+    const Json::Value& response = root[name];
+    if (!root["sign"].isString() || root["sign"].asString().empty()) {
+        return base::Fail(AlipayQueryError::kMissingSignature,
+                          "unsigned answer (" + GatewayErrorText(response) + ")");
+    }
+    const std::optional<std::string_view> signed_text = RawJsonMember(body, name);
+    if (!signed_text || !alipay_key.VerifySha256(*signed_text, root["sign"].asString())) {
+        return base::Fail(AlipayQueryError::kBadSignature,
+                          "sign does not verify with Alipay's key");
+    }
+    const std::string code = StringMember(response, "code");
+    AlipayRefundReply reply;
+    reply.trade_no = StringMember(response, "trade_no");
+    if (!is_error && code == "40004") {
+        reply.sub_code = StringMember(response, "sub_code");
+        reply.sub_msg = StringMember(response, "sub_msg");
+        return reply;
+    }
+    if (is_error || code != "10000") {
+        return base::Fail(AlipayQueryError::kGatewayError, GatewayErrorText(response));
+    }
+    reply.accepted = true;
+    reply.fund_change = StringMember(response, "fund_change");
+    const std::optional<int64_t> fen = ParseAlipayAmount(StringMember(response, "refund_fee"));
+    if (!fen) {
+        return base::Fail(AlipayQueryError::kMalformedAmount,
+                          "refund_fee is not yuan with two decimals");
+    }
+    reply.refund_fee_fen = *fen;
+    return reply;
+}
+
+bool IsTransientAlipayRefusal(std::string_view sub_code) {
+    return sub_code == "ACQ.SYSTEM_ERROR" || sub_code == "ACQ.SELLER_BALANCE_NOT_ENOUGH" ||
+           sub_code == "ACQ.REFUND_CHARGE_ERROR" || sub_code == "ACQ.CURRENT_TRADE_REFUND_PROCESSING";
+}
+
 AlipayClient::AlipayClient(AlipayApp app, PrivateKey app_key, PublicKey alipay_key,
                            std::chrono::milliseconds timeout)
     : app_(std::move(app)),
@@ -445,13 +521,12 @@ base::Result<AlipayNotice, AlipayNotifyError> AlipayClient::VerifyNotify(
     return VerifyAlipayNotify(form_body, alipay_key_);
 }
 
-base::Result<AlipayTrade, AlipayQueryError> AlipayClient::QueryTrade(std::string_view out_trade_no,
-                                                                     base::TimePoint now) const {
-    const AlipayGatewayRequest query = BuildAlipayTradeQuery(app_, app_key_, out_trade_no, now);
+base::Result<std::string, AlipayQueryError> AlipayClient::Send(
+    const AlipayGatewayRequest& call) const {
     net::OutboundRequest request;
     request.method = "POST";
-    request.url = query.url;
-    request.body = query.form_body;
+    request.url = call.url;
+    request.body = call.form_body;
     request.headers = {{"Content-Type", "application/x-www-form-urlencoded;charset=utf-8"},
                        {"Accept", "application/json"}};
     request.timeout = timeout_;
@@ -461,13 +536,29 @@ base::Result<AlipayTrade, AlipayQueryError> AlipayClient::QueryTrade(std::string
         return base::Fail(AlipayQueryError::kHttpStatus,
                           "HTTP " + std::to_string(sent.value().status) + " from the gateway");
     }
+    return sent.value().body;
+}
+
+base::Result<AlipayTrade, AlipayQueryError> AlipayClient::QueryTrade(std::string_view out_trade_no,
+                                                                     base::TimePoint now) const {
+    const base::Result<std::string, AlipayQueryError> body =
+        Send(BuildAlipayTradeQuery(app_, app_key_, out_trade_no, now));
+    if (!body.ok()) return base::Fail(body.error(), body.detail());
     base::Result<AlipayTrade, AlipayQueryError> trade =
-        ParseAlipayTradeQueryResponse(sent.value().body, alipay_key_);
+        ParseAlipayTradeQueryResponse(body.value(), alipay_key_);
     if (trade.ok() && trade.value().exists && trade.value().out_trade_no != out_trade_no) {
         return base::Fail(AlipayQueryError::kMalformedResponse,
                           "the answer is about another out_trade_no");
     }
     return trade;
+}
+
+base::Result<AlipayRefundReply, AlipayQueryError> AlipayClient::Refund(
+    const AlipayRefundRequest& refund, base::TimePoint now) const {
+    const base::Result<std::string, AlipayQueryError> body =
+        Send(BuildAlipayTradeRefund(app_, app_key_, refund, now));
+    if (!body.ok()) return base::Fail(body.error(), body.detail());
+    return ParseAlipayTradeRefundResponse(body.value(), alipay_key_);
 }
 
 }  // namespace inkstone::lib::payments

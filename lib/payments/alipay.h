@@ -193,6 +193,47 @@ std::optional<std::string_view> RawJsonMember(std::string_view json, std::string
 std::string SignAlipayResponse(std::string_view response_name, std::string_view response_json,
                                const PrivateKey& alipay_key);
 
+// --- alipay.trade.refund ---
+
+/// One refund of a paid trade. `out_request_no` is our refund_no: Alipay refunds a given
+/// (out_trade_no, out_request_no) at most once, so a request repeated after a lost answer is
+/// answered with the first refund (fund_change "N") instead of refunding again.
+struct AlipayRefundRequest {
+    std::string out_trade_no;
+    std::string out_request_no;  ///< 6..32 of [0-9A-Za-z_-|*], like out_trade_no
+    int64_t refund_fen = 0;      ///< 1 .. the trade's amount
+    std::string reason;          ///< refund_reason, at most 256 characters (cut when longer)
+};
+
+/// A signed `alipay.trade.refund` (biz_content out_trade_no, refund_amount in yuan,
+/// out_request_no, refund_reason). std::invalid_argument outside the limits above.
+AlipayGatewayRequest BuildAlipayTradeRefund(const AlipayApp& app, const PrivateKey& app_key,
+                                            const AlipayRefundRequest& refund,
+                                            base::TimePoint now);
+
+/// A verified answer to alipay.trade.refund: code 10000 (accepted: the refund is done, Alipay's
+/// refund is synchronous) or code 40004 (refused, with Alipay's sub_code: ACQ.TRADE_NOT_EXIST,
+/// ACQ.TRADE_HAS_CLOSE, ACQ.REFUND_AMT_NOT_EQUAL_TOTAL, ACQ.SELLER_BALANCE_NOT_ENOUGH, ...).
+struct AlipayRefundReply {
+    bool accepted = false;
+    std::string sub_code;  ///< when refused
+    std::string sub_msg;   ///< when refused
+    std::string trade_no;
+    std::string fund_change;     ///< "Y" when this call moved money, "N" for a repeat
+    int64_t refund_fee_fen = 0;  ///< the trade's refunded total so far (when accepted)
+};
+
+/// Verifies and reads the raw body of an `alipay.trade.refund` answer. A signed answer with a
+/// code other than 10000 and 40004 (20000 service unavailable, 40002 invalid arguments, ...) is
+/// kGatewayError: nothing is known about the refund, ask again with the same out_request_no.
+base::Result<AlipayRefundReply, AlipayQueryError> ParseAlipayTradeRefundResponse(
+    std::string_view body, const PublicKey& alipay_key);
+
+/// The Alipay sub_codes of a refused refund that may succeed when asked again later with the
+/// same out_request_no (ACQ.SYSTEM_ERROR, ACQ.SELLER_BALANCE_NOT_ENOUGH, ...); any other refusal
+/// is final.
+bool IsTransientAlipayRefusal(std::string_view sub_code);
+
 // --- Client ---
 
 /// Talks to the Alipay gateway (or a local fake of it). Thread-safe; holds no mutable state.
@@ -214,7 +255,15 @@ class AlipayClient final {
     base::Result<AlipayTrade, AlipayQueryError> QueryTrade(std::string_view out_trade_no,
                                                            base::TimePoint now) const;
 
+    /// Sends an alipay.trade.refund and verifies the answer (same errors as QueryTrade). An
+    /// accepted answer about another out_trade_no is kMalformedResponse.
+    base::Result<AlipayRefundReply, AlipayQueryError> Refund(const AlipayRefundRequest& refund,
+                                                             base::TimePoint now) const;
+
   private:
+    /// POSTs a signed gateway request; the answer body of an HTTP 200.
+    base::Result<std::string, AlipayQueryError> Send(const AlipayGatewayRequest& call) const;
+
     AlipayApp app_;
     PrivateKey app_key_;
     PublicKey alipay_key_;

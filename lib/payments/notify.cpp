@@ -8,6 +8,7 @@
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
 #include "lib/base/log.h"
+#include "lib/base/utf8.h"
 #include "lib/db/db.h"
 #include "lib/http/message.h"
 #include "lib/payments/payment_keys.h"
@@ -44,11 +45,12 @@ Judged Verdict(NotifyOutcome outcome, std::string reason, std::string order_no =
 /// One log line per notify or reconciliation: `payment.notify` when the provider gets its
 /// success, `payment.security` when the message was forged, tampered with, meant for someone else
 /// or disagrees with the order, `payment.notify_failed` when our side failed.
-void Report(std::string_view provider, std::string_view via, std::string_view mode,
-            const Judged& judged) {
+void Report(std::string_view provider, std::string_view kind, std::string_view via,
+            std::string_view mode, const Judged& judged) {
     Json::Value fields(Json::objectValue);
     fields["provider"] = std::string(provider);
     fields["via"] = std::string(via);
+    if (kind != "payment") fields["kind"] = std::string(kind);
     fields["mode"] = std::string(mode);
     fields["outcome"] = std::string(NotifyOutcomeName(judged.result.outcome));
     if (!judged.result.reason.empty()) fields["reason"] = judged.result.reason;
@@ -283,23 +285,36 @@ NotifyResult NotifyProcessor::ProcessAlipay(std::string_view form_body) const {
                           std::to_string(notice.total_amount_fen));
     };
     const Judged judged = judge();
-    Report(kAlipay, "notify", mode, judged);
+    Record(kAlipay, "payment", "notify", judged.result, judged.detail);
     return judged.result;
 }
 
 NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
                                             std::string_view body) const {
     const WechatPayClient& client = providers_.wechat();
-    const std::string_view mode = providers_.live() ? "live" : kMock;
+    std::string_view kind = "payment";
     const auto judge = [&]() -> Judged {
-        const base::Result<WechatNotification, WechatNotifyError> verified =
-            client.VerifyNotify(headers, body, clock_.Now());
-        if (!verified.ok()) {
-            return Verdict(WechatFailureOutcome(verified.error()),
-                           std::string(WechatNotifyErrorName(verified.error())), "",
-                           verified.detail());
+        const base::Result<WechatEnvelope, WechatNotifyError> opened =
+            client.OpenNotify(headers, body, clock_.Now());
+        if (!opened.ok()) {
+            return Verdict(WechatFailureOutcome(opened.error()),
+                           std::string(WechatNotifyErrorName(opened.error())), "",
+                           opened.detail());
         }
-        const WechatTransaction& transaction = verified.value().transaction;
+        if (opened.value().event_type.rfind("REFUND.", 0) == 0) {
+            kind = "refund";
+            auto [result, detail] = JudgeWechatRefund(opened.value().plaintext);
+            return Judged{std::move(result), std::move(detail)};
+        }
+        const base::Result<WechatTransaction, WechatTransactionError> parsed =
+            ParseWechatTransaction(opened.value().plaintext);
+        if (!parsed.ok()) {
+            return Verdict(NotifyOutcome::kRejected,
+                           std::string(WechatNotifyErrorName(
+                               WechatNotifyError::kMalformedTransaction)),
+                           "", parsed.detail());
+        }
+        const WechatTransaction& transaction = parsed.value();
         // WeChat Pay's docs: compare the notify with the merchant's own records (false notifies).
         if (transaction.mchid != client.merchant().mchid) {
             return Verdict(NotifyOutcome::kRejected, "mchid_mismatch", transaction.out_trade_no,
@@ -323,8 +338,132 @@ NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
                           std::to_string(transaction.amount_total_fen));
     };
     const Judged judged = judge();
-    Report(kWechat, "notify", mode, judged);
+    Record(kWechat, kind, "notify", judged.result, judged.detail);
     return judged.result;
+}
+
+std::pair<NotifyResult, std::string> NotifyProcessor::JudgeWechatRefund(
+    const std::string& plaintext) const {
+    const auto verdict = [](NotifyOutcome outcome, std::string reason, std::string order_no,
+                            std::string detail = "") {
+        return std::make_pair(NotifyResult{outcome, std::move(reason), std::move(order_no)},
+                              std::move(detail));
+    };
+    const base::Result<WechatRefund, WechatTransactionError> parsed = ParseWechatRefund(plaintext);
+    if (!parsed.ok()) return verdict(NotifyOutcome::kRejected, "malformed_refund", "", parsed.detail());
+    const WechatRefund& refund = parsed.value();
+    if (refund.mchid != providers_.wechat().merchant().mchid) {
+        return verdict(NotifyOutcome::kRejected, "mchid_mismatch", refund.out_trade_no,
+                       "mchid " + refund.mchid);
+    }
+    if (!refunds_) return verdict(NotifyOutcome::kFailed, "no_database", refund.out_trade_no);
+    const std::string detail = "out_refund_no " + refund.out_refund_no + ", refund_id " +
+                               refund.refund_id + ", status " + refund.status;
+    try {
+        const std::optional<billing::OrderRefund> ours =
+            refunds_->FindByRefundNo(refund.out_refund_no);
+        if (!ours || ours->order_no != refund.out_trade_no) {
+            return verdict(NotifyOutcome::kRejected, "unknown_refund", refund.out_trade_no, detail);
+        }
+        if (refund.refund_fen != 0 && refund.refund_fen != ours->amount_fen) {
+            return verdict(NotifyOutcome::kRejected, "amount_mismatch", ours->order_no,
+                           detail + ", amount.refund " + std::to_string(refund.refund_fen));
+        }
+        bool changed = false;
+        if (refund.status == "SUCCESS") {
+            changed = refunds_->Resolve(refund.out_refund_no, billing::RefundVerdict::kSucceeded,
+                                        refund.refund_id, "");
+        } else if (refund.status == "CLOSED") {
+            changed = refunds_->Resolve(refund.out_refund_no, billing::RefundVerdict::kRefused,
+                                        refund.refund_id, "WeChat Pay closed the refund");
+        } else {
+            if (refund.status == "ABNORMAL") {
+                refunds_->NotePending(refund.out_refund_no, refund.refund_id,
+                                      "ABNORMAL: the refund could not reach the payer's account; "
+                                      "finish it in the WeChat Pay merchant platform");
+            }
+            return verdict(NotifyOutcome::kIgnored, "refund_status " + refund.status,
+                           ours->order_no, detail);
+        }
+        return verdict(changed ? NotifyOutcome::kSettled : NotifyOutcome::kAlreadySettled, "",
+                       ours->order_no, detail);
+    } catch (const db::DbError& e) {
+        return verdict(NotifyOutcome::kFailed, "database_error", refund.out_trade_no,
+                       detail + "; mysql " + std::to_string(e.code) + ": " + e.what());
+    }
+}
+
+namespace {
+
+constexpr size_t kNotifyOutcomeChars = 48;
+constexpr size_t kNotifyDetailChars = 255;
+constexpr char kInsertNotifySql[] =
+    "INSERT INTO notify_log (provider, order_no, kind, outcome, http_status, detail, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// Only printable ASCII (the outcome column is ascii): anything else becomes '?'.
+std::string AsciiPrefix(std::string_view text, size_t max) {
+    std::string out(text.substr(0, max));
+    for (char& c : out) {
+        if (c < 0x20 || c > 0x7E) c = '?';
+    }
+    return out;
+}
+
+}  // namespace
+
+void NotifyProcessor::Record(std::string_view provider, std::string_view kind, std::string_view via,
+                             const NotifyResult& result, const std::string& detail) const {
+    const std::string_view mode = providers_.live() ? "live" : kMock;
+    Report(provider, kind, via, mode, Judged{result, detail});
+    if (pool_ == nullptr) return;
+    std::string outcome(NotifyOutcomeName(result.outcome));
+    if (!result.reason.empty()) outcome += ":" + result.reason;
+    std::string text = via == "notify" ? "" : std::string(via) + ": ";
+    text += detail;
+    const PaymentProvider as = provider == kAlipay ? PaymentProvider::kAlipay
+                                                   : PaymentProvider::kWechat;
+    const int status = via == "notify" ? NotifyReplyStatus(as, result.outcome) : 0;
+    const std::optional<std::string> order_no =
+        result.order_no.empty() || result.order_no.size() > 32
+            ? std::nullopt
+            : std::optional<std::string>(AsciiPrefix(result.order_no, 32));
+    const std::optional<std::string> stored_detail =
+        text.empty() || !base::IsValidUtf8(text)
+            ? std::nullopt
+            : std::optional<std::string>(base::Utf8Prefix(text, kNotifyDetailChars));
+    try {
+        db::WithLease(*pool_, [&](db::Lease& lease) {
+            return lease.Execute(kInsertNotifySql, std::string(provider), order_no,
+                                 std::string(kind), AsciiPrefix(outcome, kNotifyOutcomeChars),
+                                 static_cast<int64_t>(status), stored_detail, clock_.Now());
+        });
+    } catch (const db::DbError& e) {
+        // The notify itself was handled (or failed) already; its history row is best effort.
+        Json::Value fields(Json::objectValue);
+        fields["provider"] = std::string(provider);
+        fields["mysql_code"] = e.code;
+        fields["error"] = e.what();
+        base::Log(base::LogLevel::kWarn, "payment.notify_log_failed", fields);
+    }
+}
+
+int NotifyReplyStatus(PaymentProvider provider, NotifyOutcome outcome) {
+    if (outcome == NotifyOutcome::kFailed) return 500;
+    if (provider != PaymentProvider::kWechat) return 200;
+    switch (outcome) {
+        case NotifyOutcome::kSettled:
+        case NotifyOutcome::kAlreadySettled:
+        case NotifyOutcome::kIgnored:
+            return 204;
+        case NotifyOutcome::kUnauthentic:
+            return 401;
+        case NotifyOutcome::kRejected:
+            return 400;
+        case NotifyOutcome::kFailed:
+            break;
+    }
+    return 500;
 }
 
 bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
@@ -344,7 +483,7 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
                              std::string detail) {
         const Judged judged =
             Settle(providers_, wallet_, provider, std::move(notice), std::move(detail));
-        Report(billing::ToSql(provider), "reconcile", "live", judged);
+        Record(billing::ToSql(provider), "payment", "reconcile", judged.result, judged.detail);
         // A failed settlement is tried again by the next run; a rejected one (the provider's
         // amount differs) must not stay payable: it expires, and the security log says why.
         return judged.result.Acknowledged() || judged.result.outcome == NotifyOutcome::kFailed;
@@ -374,9 +513,9 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
         const WechatTransaction& transaction = query.value().transaction;
         if (!query.value().exists || !transaction.IsPaid()) return false;
         if (transaction.appid != providers_.wechat().merchant().appid) {
-            Report(kWechat, "reconcile", "live",
-                   Verdict(NotifyOutcome::kRejected, "appid_mismatch", order.order_no,
-                           "appid " + transaction.appid));
+            Record(kWechat, "payment", "reconcile",
+                   NotifyResult{NotifyOutcome::kRejected, "appid_mismatch", order.order_no},
+                   "appid " + transaction.appid);
             return false;
         }
         billing::SettlementNotice notice;
@@ -388,6 +527,168 @@ bool NotifyProcessor::Reconcile(const billing::OverdueOrder& order) const {
                        "transaction_id " + transaction.transaction_id);
     }
     INKSTONE_INVARIANT_FAILED("order " + order.order_no + " has no known payment method");
+}
+
+NotifyProcessor::NotifyProcessor(const Providers& providers, const billing::Wallet& wallet,
+                                 const base::Clock& clock, db::Pool* pool)
+    : providers_(providers), wallet_(wallet), clock_(clock), pool_(pool) {
+    if (pool_ != nullptr) refunds_.emplace(*pool_, wallet_, clock_);
+}
+
+billing::OrderRefund NotifyProcessor::SubmitRefund(const billing::OrderRefund& refund) const {
+    INKSTONE_ASSERT(refunds_.has_value(), "refunds need the database");
+    if (refund.status != billing::RefundStatus::kPending) return refund;
+    const billing::Refunds& refunds = *refunds_;
+    const std::string& no = refund.refund_no;
+    const base::TimePoint now = clock_.Now();
+    const auto reread = [&] {
+        std::optional<billing::OrderRefund> stored = refunds.FindByRefundNo(no);
+        INKSTONE_ASSERT(stored.has_value(), "refund " + no + " disappeared");
+        return std::move(*stored);
+    };
+    const auto log = [&](std::string_view provider, const std::string& outcome,
+                         const std::string& detail) {
+        Json::Value fields(Json::objectValue);
+        fields["provider"] = std::string(provider);
+        fields["order_no"] = refund.order_no;
+        fields["refund_no"] = no;
+        fields["outcome"] = outcome;
+        if (!detail.empty()) fields["detail"] = detail;
+        base::Log(outcome == "succeeded" ? base::LogLevel::kInfo : base::LogLevel::kWarn,
+                  "payment.refund", fields);
+    };
+    const bool mock_paid = refund.provider == PaymentProvider::kMock;
+    if (!providers_.live() || mock_paid) {
+        if (providers_.live() != !mock_paid) {
+            // A mock payment in a live database, or a real one in mock mode: nobody can refund
+            // it here (the admin console refuses such refunds before they are opened).
+            refunds.NotePending(no, "", "paid in another payment mode: no provider to ask");
+            return reread();
+        }
+        if (refund.method == PaymentMethod::kAlipay) {
+            // Alipay refunds synchronously: the mock answers at once.
+            refunds.Resolve(no, billing::RefundVerdict::kSucceeded, "MOCK-REFUND-" + no, "");
+            log(kAlipay, "succeeded", "mock");
+            return reread();
+        }
+        // WeChat Pay answers PROCESSING and notifies later: the mock sends that notify now,
+        // through the real verification path.
+        const MockProvider& mock = RequireMock(providers_);
+        Json::Value body(Json::objectValue);
+        body["mchid"] = providers_.wechat().merchant().mchid;
+        body["out_trade_no"] = refund.order_no;
+        body["transaction_id"] = MockTradeNo(refund.order_no);
+        body["out_refund_no"] = no;
+        body["refund_id"] = "MOCK-REFUND-" + no;
+        body["refund_status"] = "SUCCESS";
+        body["success_time"] = WechatTime(now);
+        body["user_received_account"] = "mock";
+        Json::Value amount(Json::objectValue);
+        amount["total"] = Json::Int64{refund.order_amount_fen};
+        amount["refund"] = Json::Int64{refund.amount_fen};
+        amount["payer_total"] = Json::Int64{refund.order_amount_fen};
+        amount["payer_refund"] = Json::Int64{refund.amount_fen};
+        body["amount"] = amount;
+        refunds.NotePending(no, "MOCK-REFUND-" + no, "");
+        const WechatSignedMessage notify = BuildWechatRefundNotify(
+            base::ToJson(body), "REFUND.SUCCESS", mock.apiv3_key, mock.key, kMockPlatformSerial,
+            now);
+        ProcessWechat(notify.headers, notify.body);
+        return reread();
+    }
+
+    if (refund.method == PaymentMethod::kAlipay) {
+        AlipayRefundRequest request;
+        request.out_trade_no = refund.order_no;
+        request.out_request_no = no;
+        request.refund_fen = refund.amount_fen;
+        request.reason = refund.reason;
+        const base::Result<AlipayRefundReply, AlipayQueryError> reply =
+            providers_.alipay().Refund(request, now);
+        if (!reply.ok()) {
+            const std::string detail =
+                "alipay " + std::string(AlipayQueryErrorName(reply.error())) + ": " + reply.detail();
+            refunds.NotePending(no, "", detail);
+            log(kAlipay, "no_answer", detail);
+        } else if (reply.value().accepted) {
+            refunds.Resolve(no, billing::RefundVerdict::kSucceeded, reply.value().trade_no, "");
+            log(kAlipay, "succeeded", "fund_change " + reply.value().fund_change);
+        } else {
+            const std::string detail = reply.value().sub_code + " " + reply.value().sub_msg;
+            if (IsTransientAlipayRefusal(reply.value().sub_code)) {
+                refunds.NotePending(no, "", detail);
+                log(kAlipay, "retry_later", detail);
+            } else {
+                refunds.Resolve(no, billing::RefundVerdict::kRefused, "", detail);
+                log(kAlipay, "refused", detail);
+            }
+        }
+        return reread();
+    }
+
+    const WechatPayClient& wechat = providers_.wechat();
+    WechatRefundRequest request;
+    request.out_trade_no = refund.order_no;
+    request.out_refund_no = no;
+    request.reason = refund.reason;
+    request.refund_fen = refund.amount_fen;
+    request.total_fen = refund.order_amount_fen;
+    // Asked about before (WeChat Pay gave its refund_id): query it; otherwise (first time, or
+    // the request may never have arrived) send it, which WeChat Pay answers idempotently.
+    base::Result<WechatRefundReply, WechatApiError> reply =
+        refund.provider_refund_id ? wechat.QueryRefund(no, now) : wechat.CreateRefund(request, now);
+    if (reply.ok() && reply.value().refused && reply.value().code == "RESOURCE_NOT_EXISTS") {
+        reply = wechat.CreateRefund(request, now);
+    }
+    if (!reply.ok()) {
+        const std::string detail =
+            "wechat " + std::string(WechatApiErrorName(reply.error())) + ": " + reply.detail();
+        refunds.NotePending(no, "", detail);
+        log(kWechat, "no_answer", detail);
+        return reread();
+    }
+    const WechatRefundReply& answer = reply.value();
+    if (answer.refused) {
+        const std::string detail = answer.code + " " + answer.message;
+        if (IsTransientWechatRefusal(answer.code)) {
+            refunds.NotePending(no, "", detail);
+            log(kWechat, "retry_later", detail);
+        } else {
+            refunds.Resolve(no, billing::RefundVerdict::kRefused, "", detail);
+            log(kWechat, "refused", detail);
+        }
+        return reread();
+    }
+    const std::string& status = answer.refund.status;
+    if (status == "SUCCESS") {
+        refunds.Resolve(no, billing::RefundVerdict::kSucceeded, answer.refund.refund_id, "");
+        log(kWechat, "succeeded", "");
+    } else if (status == "CLOSED") {
+        refunds.Resolve(no, billing::RefundVerdict::kRefused, answer.refund.refund_id,
+                        "WeChat Pay closed the refund");
+        log(kWechat, "refused", "CLOSED");
+    } else {
+        refunds.NotePending(no, answer.refund.refund_id,
+                            status == "ABNORMAL"
+                                ? "ABNORMAL: the refund could not reach the payer's account; "
+                                  "finish it in the WeChat Pay merchant platform"
+                                : "");
+        log(kWechat, "processing", status);
+    }
+    return reread();
+}
+
+int64_t NotifyProcessor::FollowUpRefunds(int batch,
+                                         std::chrono::steady_clock::time_point ask_until) const {
+    if (!refunds_) return 0;
+    int64_t asked = 0;
+    for (const billing::OrderRefund& refund :
+         refunds_->Pending(clock_.Now() - std::chrono::minutes(1), batch)) {
+        if (std::chrono::steady_clock::now() >= ask_until) break;
+        SubmitRefund(refund);
+        ++asked;
+    }
+    return asked;
 }
 
 MockPayment NotifyProcessor::PayMock(db::Pool& pool, int64_t user_id,

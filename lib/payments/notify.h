@@ -10,7 +10,9 @@
 /// notify, real or mock, passes the same NotifyProcessor function for its provider.
 ///
 /// Thread-safe: everything here is immutable after construction.
+#include <chrono>
 #include <optional>
+#include <utility>
 #include <string>
 #include <string_view>
 
@@ -18,6 +20,7 @@
 #include "lib/base/config.h"
 #include "lib/billing/order_service.h"
 #include "lib/billing/orders.h"
+#include "lib/billing/refunds.h"
 #include "lib/billing/wallet.h"
 #include "lib/db/db.h"
 #include "lib/payments/alipay.h"
@@ -102,6 +105,11 @@ enum class NotifyOutcome {
 /// `"settled"`, `"already_settled"`, `"ignored"`, `"unauthentic"`, `"rejected"`, `"failed"`.
 std::string_view NotifyOutcomeName(NotifyOutcome outcome);
 
+/// The HTTP status the notify handler answers a provider with for `outcome`: Alipay 200 (its
+/// body says "success" or "fail"), 500 when our side failed; WeChat Pay 204 when acknowledged,
+/// 401 unauthentic, 400 rejected, 500 failed.
+int NotifyReplyStatus(billing::PaymentProvider provider, NotifyOutcome outcome);
+
 struct NotifyResult {
     NotifyOutcome outcome = NotifyOutcome::kRejected;
     /// Why, for logs and replies: "bad_signature", "stale_timestamp", "app_id_mismatch",
@@ -120,15 +128,17 @@ struct MockPayment {
     base::TimePoint at;  ///< when it was paid (the clock's now)
 };
 
-/// Processes provider notifies and reconciles overdue orders. Every notify is logged once:
+/// Processes provider notifies, reconciles overdue orders and asks providers for refunds. Every
+/// notify is recorded once in `notify_log` (its own statement, never inside the settlement
+/// transaction, so a rejected notify is recorded too; when a pool was given) and logged once:
 /// `payment.notify` (info) when acknowledged, `payment.security` (warn: provider, reason,
 /// detail, order_no; never a key, a signature or a decrypted resource) when unauthentic or
 /// rejected, `payment.notify_failed` (error) when the database failed.
 class NotifyProcessor final {
   public:
+    /// `pool` (may be null in unit tests: no notify_log rows, and refunds are unavailable).
     NotifyProcessor(const Providers& providers, const billing::Wallet& wallet,
-                    const base::Clock& clock)
-        : providers_(providers), wallet_(wallet), clock_(clock) {}
+                    const base::Clock& clock, db::Pool* pool = nullptr);
 
     /// An Alipay notify, the form body exactly as received: VerifyAlipayNotify (RSA2 with
     /// Alipay's key); then app_id must be ours and, when alipay.seller_id is set, seller_id too;
@@ -140,7 +150,10 @@ class NotifyProcessor final {
     /// VerifyWechatNotify (platform key chosen by serial, ±5 min, AES-256-GCM with the APIv3
     /// key); then mchid and appid must be ours; trade_state SUCCESS settles (transaction_id,
     /// amount.total against the order's amount, success_time as paid_at), any other state is
-    /// ignored.
+    /// ignored. A refund notify (event REFUND.*, resource "refund") resolves the refund of its
+    /// out_refund_no: SUCCESS marks it SUCCESS, CLOSED marks it FAILED (what the refund took is
+    /// given back), ABNORMAL leaves it PENDING with the reason (the operator finishes it in the
+    /// merchant platform); its out_trade_no and mchid must match ours.
     NotifyResult ProcessWechat(const WechatSignedHeaders& headers, std::string_view body) const;
 
     /// The expiry job's billing::Reconciler (live mode): asks the order's provider about it
@@ -160,10 +173,41 @@ class NotifyProcessor final {
     /// invariant when live).
     MockPayment PayMock(db::Pool& pool, int64_t user_id, std::string_view order_no) const;
 
+    /// Asks the refund's provider to refund it and records the answer (README, "Refunds"):
+    /// Alipay (alipay.trade.refund, synchronous) and WeChat Pay (POST
+    /// /v3/refund/domestic/refunds; a refund asked about before is queried instead) with
+    /// out_refund_no / out_request_no = the refund_no, so a repeat never refunds twice. SUCCESS
+    /// or a definitive refusal resolves it (billing::Refunds::Resolve); PROCESSING, a transient
+    /// refusal or no answer leaves it PENDING for FollowUpRefunds. Mock mode simulates the
+    /// providers through the same path: an Alipay order is refunded at once, a WeChat Pay order
+    /// by a mock REFUND.SUCCESS notify processed by ProcessWechat. A refund that is not PENDING
+    /// is returned as it is. Returns the refund as stored afterwards. Database failures escape.
+    billing::OrderRefund SubmitRefund(const billing::OrderRefund& refund) const;
+
+    /// The refunds job: SubmitRefund for PENDING refunds not updated for a minute, up to
+    /// `batch`, none after `ask_until`. Returns how many it asked about.
+    int64_t FollowUpRefunds(int batch, std::chrono::steady_clock::time_point ask_until) const;
+
+    /// payment.mode = live.
+    bool live() const { return providers_.live(); }
+
+    /// The refunds' ledger side; nullptr without a pool.
+    const billing::Refunds* refunds() const { return refunds_ ? &*refunds_ : nullptr; }
+
   private:
+    /// Logs the verdict and records its notify_log row (kind `payment` or `refund`; `via`
+    /// `notify` or `reconcile`). `detail` is for the log and the row, never a key or a
+    /// decrypted resource.
+    void Record(std::string_view provider, std::string_view kind, std::string_view via,
+                const NotifyResult& result, const std::string& detail) const;
+    /// ProcessWechat's verdict on a decrypted refund resource, and its detail.
+    std::pair<NotifyResult, std::string> JudgeWechatRefund(const std::string& plaintext) const;
+
     const Providers& providers_;
     const billing::Wallet& wallet_;
     const base::Clock& clock_;
+    db::Pool* pool_;
+    std::optional<billing::Refunds> refunds_;
 };
 
 // --- Mock mode ---

@@ -336,7 +336,7 @@ std::string_view WechatNotifyErrorName(WechatNotifyError error) {
     return "unknown";
 }
 
-base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(
+base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(
     const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
     std::string_view apiv3_key, base::TimePoint now) {
     if (apiv3_key.size() != kAes256KeyBytes) {
@@ -365,48 +365,142 @@ base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(
     }
     const std::optional<std::string> sealed = Base64Decode(resource["ciphertext"].asString());
     if (!sealed) return base::Fail(WechatNotifyError::kBadCiphertext, "ciphertext is not base64");
-    const std::optional<std::string> plaintext =
+    std::optional<std::string> plaintext =
         Aes256GcmDecrypt(apiv3_key, resource["nonce"].asString(),
                          StringMember(resource, "associated_data"), *sealed);
     if (!plaintext) {
         return base::Fail(WechatNotifyError::kBadCiphertext,
                           "AES-256-GCM authentication failed (ciphertext, tag or APIv3 key)");
     }
+    WechatEnvelope opened;
+    opened.id = StringMember(envelope, "id");
+    opened.event_type = StringMember(envelope, "event_type");
+    opened.plaintext = std::move(*plaintext);
+    return opened;
+}
+
+base::Result<WechatNotification, WechatNotifyError> VerifyWechatNotify(
+    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
+    std::string_view apiv3_key, base::TimePoint now) {
+    base::Result<WechatEnvelope, WechatNotifyError> opened =
+        OpenWechatNotify(headers, body, platform, apiv3_key, now);
+    if (!opened.ok()) return base::Fail(opened.error(), opened.detail());
     base::Result<WechatTransaction, WechatTransactionError> transaction =
-        ParseWechatTransaction(*plaintext);
+        ParseWechatTransaction(opened.value().plaintext);
     if (!transaction.ok()) {
         return base::Fail(WechatNotifyError::kMalformedTransaction, transaction.detail());
     }
     WechatNotification notification;
-    notification.id = StringMember(envelope, "id");
-    notification.event_type = StringMember(envelope, "event_type");
+    notification.id = opened.value().id;
+    notification.event_type = opened.value().event_type;
     notification.transaction = std::move(transaction).value();
     return notification;
 }
 
-WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::string_view apiv3_key,
+namespace {
+
+WechatSignedMessage BuildSealedNotify(std::string_view resource_json,
+                                      std::string_view original_type, std::string_view event_type,
+                                      std::string_view summary, std::string_view apiv3_key,
                                       const PrivateKey& platform_key,
                                       std::string_view platform_serial, base::TimePoint now) {
     const std::string nonce = RandomHex(6);  // 12 characters, like WeChat Pay's
-    const std::string associated_data = "transaction";
+    const std::string associated_data(original_type);
     Json::Value resource(Json::objectValue);
-    resource["original_type"] = "transaction";
+    resource["original_type"] = associated_data;
     resource["algorithm"] = kAlgorithm;
     resource["ciphertext"] =
-        Base64Encode(Aes256GcmEncrypt(apiv3_key, nonce, associated_data, transaction_json));
+        Base64Encode(Aes256GcmEncrypt(apiv3_key, nonce, associated_data, resource_json));
     resource["associated_data"] = associated_data;
     resource["nonce"] = nonce;
     Json::Value envelope(Json::objectValue);
     envelope["id"] = RandomHex(16);
     envelope["create_time"] = WechatTime(now);
     envelope["resource_type"] = "encrypt-resource";
-    envelope["event_type"] = "TRANSACTION.SUCCESS";
-    envelope["summary"] = "支付成功";
+    envelope["event_type"] = std::string(event_type);
+    envelope["summary"] = std::string(summary);
     envelope["resource"] = resource;
     WechatSignedMessage message;
     message.body = base::ToJson(envelope);
     message.headers = SignWechatMessage(message.body, platform_key, platform_serial, now);
     return message;
+}
+
+}  // namespace
+
+WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::string_view apiv3_key,
+                                      const PrivateKey& platform_key,
+                                      std::string_view platform_serial, base::TimePoint now) {
+    return BuildSealedNotify(transaction_json, "transaction", "TRANSACTION.SUCCESS", "支付成功",
+                             apiv3_key, platform_key, platform_serial, now);
+}
+
+WechatSignedMessage BuildWechatRefundNotify(std::string_view refund_json,
+                                            std::string_view event_type,
+                                            std::string_view apiv3_key,
+                                            const PrivateKey& platform_key,
+                                            std::string_view platform_serial, base::TimePoint now) {
+    return BuildSealedNotify(refund_json, "refund", event_type, "退款结果", apiv3_key,
+                             platform_key, platform_serial, now);
+}
+
+std::string BuildWechatRefundBody(const WechatMerchant& merchant,
+                                  const WechatRefundRequest& refund) {
+    RequireOutTradeNo(refund.out_trade_no);
+    if (refund.out_refund_no.empty() || refund.out_refund_no.size() > 64) {
+        throw std::invalid_argument("out_refund_no must be 1..64 characters");
+    }
+    if (refund.total_fen < 1 || refund.total_fen > std::numeric_limits<int32_t>::max() ||
+        refund.refund_fen < 1 || refund.refund_fen > refund.total_fen) {
+        throw std::invalid_argument("amount.refund must be 1 .. amount.total");
+    }
+    if (merchant.notify_url.empty()) throw std::invalid_argument("notify_url must be set");
+    Json::Value body(Json::objectValue);
+    body["out_trade_no"] = refund.out_trade_no;
+    body["out_refund_no"] = refund.out_refund_no;
+    if (!refund.reason.empty()) body["reason"] = base::Utf8Prefix(refund.reason, 80);
+    body["notify_url"] = merchant.notify_url;
+    Json::Value amount(Json::objectValue);
+    amount["refund"] = Json::Int64{refund.refund_fen};
+    amount["total"] = Json::Int64{refund.total_fen};
+    amount["currency"] = "CNY";
+    body["amount"] = amount;
+    return base::ToJson(body);
+}
+
+base::Result<WechatRefund, WechatTransactionError> ParseWechatRefund(std::string_view json) {
+    Json::Value parsed;
+    try {
+        parsed = http::ParseJsonObject(json);
+    } catch (const base::ApiError&) {
+        return base::Fail(WechatTransactionError::kMalformed, "not a JSON object");
+    }
+    const Json::Value& object = parsed;
+    WechatRefund refund;
+    refund.mchid = StringMember(object, "mchid");
+    refund.out_trade_no = StringMember(object, "out_trade_no");
+    refund.out_refund_no = StringMember(object, "out_refund_no");
+    refund.refund_id = StringMember(object, "refund_id");
+    refund.status = StringMember(object, "status");
+    if (refund.status.empty()) refund.status = StringMember(object, "refund_status");
+    if (refund.out_refund_no.empty() || refund.refund_id.empty() || refund.status.empty()) {
+        return base::Fail(WechatTransactionError::kMalformed,
+                          "out_refund_no, refund_id or status missing");
+    }
+    const Json::Value& amount = object["amount"];
+    if (amount.isObject() && amount.isMember("refund")) {
+        const Json::Value& value = amount["refund"];
+        if (!IsJsonInteger(value) || !value.isInt64() || value.asInt64() < 0) {
+            return base::Fail(WechatTransactionError::kMalformed,
+                              "amount.refund is not a non-negative integer");
+        }
+        refund.refund_fen = value.asInt64();
+    }
+    return refund;
+}
+
+bool IsTransientWechatRefusal(std::string_view code) {
+    return code == "SYSTEM_ERROR" || code == "FREQUENCY_LIMITED" || code == "NOT_ENOUGH";
 }
 
 std::string BuildWechatNativeOrderBody(const WechatMerchant& merchant,
@@ -564,6 +658,54 @@ base::Result<WechatOrderQuery, WechatApiError> WechatPayClient::QueryOrder(
                           "the answer is about another order or merchant");
     }
     return WechatOrderQuery{true, std::move(transaction).value()};
+}
+
+base::Result<WechatRefundReply, WechatApiError> WechatPayClient::RefundReply(
+    base::Result<Answer, WechatApiError> answer, std::string_view out_refund_no) const {
+    if (!answer.ok()) return base::Fail(answer.error(), answer.detail());
+    const Answer& reply = answer.value();
+    WechatRefundReply result;
+    result.http_status = reply.status;
+    if (reply.status >= 400 && reply.status < 500) {
+        result.refused = true;
+        try {
+            const Json::Value error = http::ParseJsonObject(reply.body);
+            result.code = StringMember(error, "code");
+            result.message = StringMember(error, "message");
+        } catch (const base::ApiError&) {
+            result.code = "HTTP_" + std::to_string(reply.status);
+        }
+        return result;
+    }
+    if (reply.status != 200) {
+        return base::Fail(WechatApiError::kApiError, ApiErrorText(reply.status, reply.body));
+    }
+    base::Result<WechatRefund, WechatTransactionError> refund = ParseWechatRefund(reply.body);
+    if (!refund.ok()) return base::Fail(WechatApiError::kMalformedResponse, refund.detail());
+    if (refund.value().out_refund_no != out_refund_no) {
+        return base::Fail(WechatApiError::kMalformedResponse,
+                          "the answer is about another out_refund_no");
+    }
+    result.refund = std::move(refund).value();
+    return result;
+}
+
+base::Result<WechatRefundReply, WechatApiError> WechatPayClient::CreateRefund(
+    const WechatRefundRequest& refund, base::TimePoint now) const {
+    const std::string body = BuildWechatRefundBody(merchant_, refund);
+    return RefundReply(Call("POST", kWechatRefundPath, body, now), refund.out_refund_no);
+}
+
+base::Result<WechatRefundReply, WechatApiError> WechatPayClient::QueryRefund(
+    std::string_view out_refund_no, base::TimePoint now) const {
+    const std::string path = std::string(kWechatRefundPath) + "/" +
+                             PercentEncode(out_refund_no);
+    return RefundReply(Call("GET", path, "", now), out_refund_no);
+}
+
+base::Result<WechatEnvelope, WechatNotifyError> WechatPayClient::OpenNotify(
+    const WechatSignedHeaders& headers, std::string_view body, base::TimePoint now) const {
+    return OpenWechatNotify(headers, body, platform_, apiv3_key_, now);
 }
 
 base::Result<WechatNotification, WechatNotifyError> WechatPayClient::VerifyNotify(

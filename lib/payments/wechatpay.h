@@ -165,6 +165,20 @@ enum class WechatNotifyError {
 };
 std::string_view WechatNotifyErrorName(WechatNotifyError error);
 
+/// A notify whose signature verified and whose resource decrypted, before it is read as a
+/// transaction (TRANSACTION.*) or a refund (REFUND.*).
+struct WechatEnvelope {
+    std::string id;
+    std::string event_type;  ///< TRANSACTION.SUCCESS, REFUND.SUCCESS, REFUND.ABNORMAL, ...
+    std::string plaintext;   ///< the decrypted resource (JSON)
+};
+
+/// The first half of VerifyWechatNotify: signature (nothing is decrypted before it passes),
+/// then the envelope and the AES-256-GCM resource. kMalformedTransaction is not returned.
+base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(
+    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
+    std::string_view apiv3_key, base::TimePoint now);
+
 /// Verifies a notify from its headers and raw body (VerifyWechatSignature first: nothing is
 /// decrypted before the signature passes), then decrypts and parses the resource.
 /// Throws std::invalid_argument when `apiv3_key` is not 32 bytes (a setup bug).
@@ -182,6 +196,62 @@ struct WechatSignedMessage {
 WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::string_view apiv3_key,
                                       const PrivateKey& platform_key,
                                       std::string_view platform_serial, base::TimePoint now);
+
+// --- Refunds ---
+
+inline constexpr char kWechatRefundPath[] = "/v3/refund/domestic/refunds";
+
+/// One refund of a paid order. `out_refund_no` is our refund_no: WeChat Pay refunds one
+/// out_refund_no at most once, so a repeated request answers the first refund.
+struct WechatRefundRequest {
+    std::string out_trade_no;
+    std::string out_refund_no;  ///< 1..64 of [0-9A-Za-z_-|*@]
+    std::string reason;         ///< at most 80 characters (cut when longer); may be empty
+    int64_t refund_fen = 0;     ///< 1 .. total_fen
+    int64_t total_fen = 0;      ///< the order's amount
+};
+
+/// The JSON body of POST /v3/refund/domestic/refunds: out_trade_no, out_refund_no, reason,
+/// notify_url (the merchant's notify_url: refund notifies arrive where payment notifies do),
+/// amount {refund, total, currency "CNY"}. std::invalid_argument outside the limits.
+std::string BuildWechatRefundBody(const WechatMerchant& merchant,
+                                  const WechatRefundRequest& refund);
+
+/// A refund as WeChat Pay reports it: the answer to a refund request or query (`status`), or a
+/// decrypted refund notify (`refund_status`).
+struct WechatRefund {
+    std::string mchid;  ///< notifies only
+    std::string out_trade_no;
+    std::string out_refund_no;
+    std::string refund_id;
+    std::string status;      ///< SUCCESS, PROCESSING, CLOSED, ABNORMAL
+    int64_t refund_fen = 0;  ///< amount.refund
+};
+
+/// Parses a refund object. Required: out_refund_no, refund_id, status or refund_status.
+base::Result<WechatRefund, WechatTransactionError> ParseWechatRefund(std::string_view json);
+
+/// WeChat Pay's answer to a refund request or query: the refund, or its refusal (an error
+/// status with WeChat Pay's error code: NOT_ENOUGH, INVALID_REQUEST, RESOURCE_NOT_EXISTS...).
+struct WechatRefundReply {
+    bool refused = false;
+    long http_status = 0;
+    std::string code;     ///< when refused
+    std::string message;  ///< when refused
+    WechatRefund refund;  ///< when not refused
+};
+
+/// The refusal codes that may succeed when asked again later with the same out_refund_no
+/// (SYSTEM_ERROR, FREQUENCY_LIMITED, NOT_ENOUGH); any other refusal is final.
+bool IsTransientWechatRefusal(std::string_view code);
+
+/// A refund notify as WeChat Pay sends one (event REFUND.SUCCESS etc., associated_data
+/// "refund"), encrypted and signed like BuildWechatNotify. For the mock provider and tests.
+WechatSignedMessage BuildWechatRefundNotify(std::string_view refund_json,
+                                            std::string_view event_type,
+                                            std::string_view apiv3_key,
+                                            const PrivateKey& platform_key,
+                                            std::string_view platform_serial, base::TimePoint now);
 
 // --- Orders ---
 
@@ -244,12 +314,30 @@ class WechatPayClient final {
     base::Result<WechatOrderQuery, WechatApiError> QueryOrder(std::string_view out_trade_no,
                                                               base::TimePoint now) const;
 
+    /// POST /v3/refund/domestic/refunds, verified. An answer about another out_refund_no is
+    /// kMalformedResponse; a 5xx is kApiError (ask again); a 4xx is a refusal.
+    base::Result<WechatRefundReply, WechatApiError> CreateRefund(const WechatRefundRequest& refund,
+                                                                 base::TimePoint now) const;
+
+    /// GET /v3/refund/domestic/refunds/{out_refund_no}, verified; 404 is a refusal with code
+    /// RESOURCE_NOT_EXISTS (the request never arrived: send it again).
+    base::Result<WechatRefundReply, WechatApiError> QueryRefund(std::string_view out_refund_no,
+                                                                base::TimePoint now) const;
+
+    /// OpenWechatNotify with this client's platform key and APIv3 key.
+    base::Result<WechatEnvelope, WechatNotifyError> OpenNotify(const WechatSignedHeaders& headers,
+                                                               std::string_view body,
+                                                               base::TimePoint now) const;
+
     /// VerifyWechatNotify with this client's platform key and APIv3 key.
     base::Result<WechatNotification, WechatNotifyError> VerifyNotify(
         const WechatSignedHeaders& headers, std::string_view body, base::TimePoint now) const;
 
   private:
     struct Answer;
+    /// A refund answer: 200 → the refund (about `out_refund_no`), 4xx → refused, else kApiError.
+    base::Result<WechatRefundReply, WechatApiError> RefundReply(
+        base::Result<Answer, WechatApiError> answer, std::string_view out_refund_no) const;
     base::Result<Answer, WechatApiError> Call(const char* method,
                                               const std::string& path_with_query,
                                               const std::string& body, base::TimePoint now) const;
