@@ -317,8 +317,8 @@ int OrderCommand(const lib::base::Config& config, const std::vector<std::string>
         }
         const std::string reason = lib::admin::CheckReason(*reason_text);
         if (action == "refund") {
-            const lib::admin::RefundResult result = lib::admin::RefundOrder(
-                pool, clock, notifies, actor, args[1], amount, reason);
+            const lib::admin::RefundResult result =
+                lib::admin::RefundOrder(pool, clock, notifies, actor, args[1], amount, reason);
             Json::Value body = lib::admin::RefundToJson(result.refund);
             body["balance"] = Json::Int64{result.balance};
             std::cout << lib::base::ToJson(body) << "\n";

@@ -16,24 +16,28 @@ using base::TimePoint;
 // Both kinds in one list: each branch takes the same filters (a NULL one matches everything),
 // and the kind filter switches a branch off. Plans and months are NULL for recharges, credits
 // for memberships.
-#define INKSTONE_ORDER_BRANCH(table, kind, credits, bonus, plan, months)                          \
-    "SELECT o.order_no, '" kind "' AS kind, o.user_id, u.username, o.status, o.amount_fen, "      \
-    credits " AS credits, " bonus " AS bonus_credits, " plan " AS plan, " months " AS months, "  \
-    "o.payment_method, o.created_at, o.paid_at, o.provider_trade_no, o.paid_provider, "          \
-    "o.expires_at, r.status AS refund_status FROM " table " o JOIN users u ON u.id = o.user_id " \
-    "LEFT JOIN order_refunds r ON r.order_no = o.order_no "                                       \
-    "WHERE (? IS NULL OR ? = '" kind "') AND (? IS NULL OR o.order_no = ?) "                      \
-    "AND (? IS NULL OR o.user_id = ?) AND (? IS NULL OR o.status = ?) "                           \
-    "AND (? IS NULL OR o.payment_method = ?) AND (? IS NULL OR o.created_at >= ?) "               \
+#define INKSTONE_ORDER_BRANCH(table, kind, credits, bonus, plan, months)                       \
+    "SELECT o.id, o.order_no, '" kind                                                          \
+    "' AS kind, o.user_id, u.username, o.status, o.amount_fen, " credits " AS credits, " bonus \
+    " AS bonus_credits, " plan " AS plan, " months                                             \
+    " AS months, "                                                                             \
+    "o.payment_method, o.created_at, o.paid_at, o.provider_trade_no, o.paid_provider, "        \
+    "o.expires_at, r.status AS refund_status FROM " table                                      \
+    " o JOIN users u ON u.id = o.user_id "                                                     \
+    "LEFT JOIN order_refunds r ON r.order_no = o.order_no "                                    \
+    "WHERE (? IS NULL OR ? = '" kind                                                           \
+    "') AND (? IS NULL OR o.order_no = ?) "                                                    \
+    "AND (? IS NULL OR o.user_id = ?) AND (? IS NULL OR o.status = ?) "                        \
+    "AND (? IS NULL OR o.payment_method = ?) AND (? IS NULL OR o.created_at >= ?) "            \
     "AND (? IS NULL OR o.created_at < ?)"
-#define INKSTONE_ORDERS_UNION                                                                   \
+#define INKSTONE_ORDERS_UNION                                                                    \
     INKSTONE_ORDER_BRANCH("recharge_orders", "recharge", "o.credits", "o.bonus_credits", "NULL", \
-                          "NULL")                                                               \
+                          "NULL")                                                                \
     " UNION ALL " INKSTONE_ORDER_BRANCH("membership_orders", "membership", "NULL", "NULL",       \
                                         "o.plan", "o.months")
 
-constexpr char kListOrdersSql[] =
-    "SELECT * FROM (" INKSTONE_ORDERS_UNION ") x ORDER BY created_at DESC, order_no LIMIT ? OFFSET ?";
+constexpr char kListOrdersSql[] = "SELECT * FROM (" INKSTONE_ORDERS_UNION
+                                  ") x ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
 constexpr char kCountOrdersSql[] = "SELECT COUNT(*) AS n FROM (" INKSTONE_ORDERS_UNION ") x";
 constexpr char kOneOrderSql[] = "SELECT * FROM (" INKSTONE_ORDERS_UNION ") x";
 #undef INKSTONE_ORDERS_UNION
@@ -109,8 +113,7 @@ Json::Value GrantRow(const db::Rows& row) {
 /// Runs `sql` (one of the union statements) with the filter's values, in the placeholders'
 /// order: per branch kind, order_no, user_id, status, method, from, to (each twice), then `tail`.
 template <class... Tail>
-db::Rows QueryOrders(db::Lease& lease, const char* sql, const OrderFilter& f,
-                     const Tail&... tail) {
+db::Rows QueryOrders(db::Lease& lease, const char* sql, const OrderFilter& f, const Tail&... tail) {
     return lease.Query(sql, f.kind, f.kind, f.order_no, f.order_no, f.user_id, f.user_id, f.status,
                        f.status, f.method, f.method, f.from, f.from, f.to, f.to, f.kind, f.kind,
                        f.order_no, f.order_no, f.user_id, f.user_id, f.status, f.status, f.method,
@@ -200,8 +203,7 @@ OrderFilter ParseOrderFilter(const http::Request& request) {
     return filter;
 }
 
-Json::Value SearchOrders(db::Pool& pool, const OrderFilter& filter,
-                         const http::PageRequest& page) {
+Json::Value SearchOrders(db::Pool& pool, const OrderFilter& filter, const http::PageRequest& page) {
     return db::WithLease(pool, [&](db::Lease& lease) {
         Json::Value items(Json::arrayValue);
         db::Rows rows = QueryOrders(lease, kListOrdersSql, filter, page.limit(), page.offset());
@@ -281,8 +283,9 @@ ReconcileResult ReconcileOrder(db::Pool& pool, const base::Clock& clock,
     if (status == "PENDING") {
         billing::OverdueOrder order;
         order.order_no = order_no;
-        INKSTONE_ASSERT(billing::FromSql(before["payment_method"].asString(), &order.payment_method),
-                        "order " + order_no + " without a known payment method");
+        INKSTONE_ASSERT(
+            billing::FromSql(before["payment_method"].asString(), &order.payment_method),
+            "order " + order_no + " without a known payment method");
         order.amount_fen = before["amount_fen"].asInt64();
         // Live: the provider is asked and a payment it knows is settled (as the expiry job
         // does); a provider that cannot be asked leaves it pending. Mock: nobody to ask.
@@ -336,9 +339,8 @@ RefundResult RefundOrder(db::Pool& pool, const base::Clock& clock,
     const billing::Refunds* refunds = notifies.refunds();
     INKSTONE_ASSERT(refunds != nullptr, "the admin console's notify processor has a pool");
     const Json::Value order = FindOrder(pool, order_no);
-    const std::string paid_provider = order["paid_provider"].isString()
-                                          ? order["paid_provider"].asString()
-                                          : std::string();
+    const std::string paid_provider =
+        order["paid_provider"].isString() ? order["paid_provider"].asString() : std::string();
     if (!paid_provider.empty() && (paid_provider == "mock") == notifies.live()) {
         throw base::ApiError::Specific(
             base::ErrorCode::kConflict, "MOCK_PAYMENT",
@@ -349,9 +351,9 @@ RefundResult RefundOrder(db::Pool& pool, const base::Clock& clock,
     request.order_no = order_no;
     request.amount_fen = amount_fen;
     request.reason = reason;
-    const billing::OpenedRefund opened = refunds->Open(
-        request, [&](db::Transaction& tx, const billing::OrderRefund& refund,
-                     const Json::Value& before, const Json::Value& after) {
+    const billing::OpenedRefund opened =
+        refunds->Open(request, [&](db::Transaction& tx, const billing::OrderRefund& refund,
+                                   const Json::Value& before, const Json::Value& after) {
             AuditEntry entry;
             entry.action = "order.refund";
             entry.target_type = "order";

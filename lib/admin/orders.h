@@ -26,9 +26,9 @@ namespace inkstone::lib::admin {
 struct OrderFilter {
     std::optional<std::string> order_no;
     std::optional<int64_t> user_id;
-    std::optional<std::string> kind;    ///< recharge | membership
-    std::optional<std::string> status;  ///< PENDING | PAID | EXPIRED
-    std::optional<std::string> method;  ///< alipay | wechat
+    std::optional<std::string> kind;      ///< recharge | membership
+    std::optional<std::string> status;    ///< PENDING | PAID | EXPIRED
+    std::optional<std::string> method;    ///< alipay | wechat
     std::optional<base::TimePoint> from;  ///< created_at >= (a UTC day's start)
     std::optional<base::TimePoint> to;    ///< created_at < (the day after `to`'s start)
 };

@@ -16,7 +16,8 @@ constexpr char kLockRechargeSql[] =
 constexpr char kLockMembershipSql[] =
     "SELECT user_id, status, amount_fen, member_from, member_until, paid_provider, "
     "payment_method FROM membership_orders WHERE order_no = ? FOR UPDATE";
-constexpr char kLockRechargeIdSql[] = "SELECT id FROM recharge_orders WHERE order_no = ? FOR UPDATE";
+constexpr char kLockRechargeIdSql[] =
+    "SELECT id FROM recharge_orders WHERE order_no = ? FOR UPDATE";
 constexpr char kLockMembershipIdSql[] =
     "SELECT id FROM membership_orders WHERE order_no = ? FOR UPDATE";
 
@@ -80,8 +81,8 @@ OrderRefund ReadRefund(const db::Rows& row) {
     refund.id = row.Int("id");
     refund.refund_no = row.String("refund_no");
     refund.order_no = row.String("order_no");
-    refund.kind = row.String("order_kind") == "membership" ? OrderKind::kMembership
-                                                            : OrderKind::kRecharge;
+    refund.kind =
+        row.String("order_kind") == "membership" ? OrderKind::kMembership : OrderKind::kRecharge;
     refund.user_id = row.Int("user_id");
     INKSTONE_ASSERT(FromSql(row.String("provider"), &refund.provider),
                     "refund " + refund.refund_no + " has an unknown provider");
@@ -207,20 +208,19 @@ OpenedRefund Refunds::Open(const RefundRequest& request, const RefundAuditHook& 
                 }
                 unused = until - start;
                 const int64_t refundable =
-                    from >= now ? refund.order_amount_fen
-                                : MulDiv(refund.order_amount_fen,
-                                         std::chrono::duration_cast<std::chrono::microseconds>(
-                                             unused)
-                                             .count(),
-                                         std::chrono::duration_cast<std::chrono::microseconds>(
-                                             until - from)
-                                             .count());
+                    from >= now
+                        ? refund.order_amount_fen
+                        : MulDiv(
+                              refund.order_amount_fen,
+                              std::chrono::duration_cast<std::chrono::microseconds>(unused).count(),
+                              std::chrono::duration_cast<std::chrono::microseconds>(until - from)
+                                  .count());
                 refund.amount_fen = request.amount_fen.value_or(refundable);
                 if (refundable < 1 || refund.amount_fen > refundable) {
-                    base::ApiError error = Conflict(
-                        "MEMBERSHIP_IN_USE",
-                        "part of the order's period has been used: at most " +
-                            std::to_string(refundable) + " fen can be refunded");
+                    base::ApiError error =
+                        Conflict("MEMBERSHIP_IN_USE",
+                                 "part of the order's period has been used: at most " +
+                                     std::to_string(refundable) + " fen can be refunded");
                     error.extra["refundable_fen"] = Json::Int64{refundable};
                     throw error;
                 }
@@ -240,15 +240,16 @@ OpenedRefund Refunds::Open(const RefundRequest& request, const RefundAuditHook& 
                           expired_before, expired_after, order_no, audit_id, now);
             }
             refund.id = tx.Insert(kInsertRefundSql, refund.refund_no, order_no,
-                                  std::string(recharge ? "recharge" : "membership"),
-                                  refund.user_id, refund.provider, refund.amount_fen,
-                                  refund.credits, refund.reason, audit_id, now, now);
+                                  std::string(recharge ? "recharge" : "membership"), refund.user_id,
+                                  refund.provider, refund.amount_fen, refund.credits, refund.reason,
+                                  audit_id, now, now);
             return OpenedRefund{refund, account->credits, account->member_expired_at};
         });
     } catch (const db::DbError& e) {
         // A concurrent refund of the order on another node won the UNIQUE key (the order's row
         // lock serialises them on one server; Galera certifies the keys across nodes).
-        if (e.code == 1062) throw Conflict("ALREADY_REFUNDED", "this order has been refunded already");
+        if (e.code == 1062)
+            throw Conflict("ALREADY_REFUNDED", "this order has been refunded already");
         throw;
     }
 }
@@ -269,8 +270,8 @@ bool Refunds::Resolve(std::string_view refund_no, RefundVerdict verdict,
         if (verdict == RefundVerdict::kSucceeded) {
             return tx.Execute(kSucceedRefundSql, id, now, now, refund_no) == 1;
         }
-        const std::string failure = base::Utf8Prefix(detail.empty() ? "refused" : detail,
-                                                     kMaxFailureChars);
+        const std::string failure =
+            base::Utf8Prefix(detail.empty() ? "refused" : detail, kMaxFailureChars);
         if (tx.Execute(kFailRefundSql, id, failure, now, refund_no) != 1) return false;
         std::optional<LockedAccount> account = wallet_.LockAccountIn(tx, known->user_id);
         INKSTONE_ASSERT(account.has_value(), "refund " + known->refund_no + " of a missing user");
@@ -279,8 +280,7 @@ bool Refunds::Resolve(std::string_view refund_no, RefundVerdict verdict,
                 LedgerLinks links;
                 links.related_order_no = known->order_no;
                 wallet_.PostLockedIn(tx, *account, LedgerType::kOrderRefundVoid, known->credits,
-                                     "Refund of order " + known->order_no + " refused",
-                                     links);
+                                     "Refund of order " + known->order_no + " refused", links);
             }
             return true;
         }
@@ -288,15 +288,15 @@ bool Refunds::Resolve(std::string_view refund_no, RefundVerdict verdict,
         INKSTONE_ASSERT(grant.Next(), "membership refund " + known->refund_no + " without grant");
         const std::optional<base::TimePoint> cut_from = grant.OptionalTime("expired_before");
         const base::TimePoint cut_to = grant.Time("expired_after");
-        const base::TimePoint::duration cut = cut_from && *cut_from > cut_to ? *cut_from - cut_to
-                                                                  : base::TimePoint::duration{0};
+        const base::TimePoint::duration cut =
+            cut_from && *cut_from > cut_to ? *cut_from - cut_to : base::TimePoint::duration{0};
         const base::TimePoint restored =
             std::max(now, account->member_expired_at.value_or(now)) + cut;
         tx.Execute(kSetMembershipSql, restored, now, known->user_id);
         tx.Insert(kInsertGrantSql, known->user_id, std::string("ORDER_REFUND_VOID"),
                   std::chrono::duration_cast<std::chrono::hours>(cut).count() / 24,
-                  account->member_expired_at, restored, known->order_no,
-                  std::optional<int64_t>(), now);
+                  account->member_expired_at, restored, known->order_no, std::optional<int64_t>(),
+                  now);
         return true;
     });
 }

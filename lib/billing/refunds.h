@@ -76,9 +76,8 @@ struct RefundRequest {
 
 /// Called inside Open's transaction with the refund about to be stored and the before/after of
 /// the user it changes; returns the audit row's id (lib/admin records `order.refund`).
-using RefundAuditHook =
-    std::function<int64_t(db::Transaction& tx, const OrderRefund& refund,
-                          const Json::Value& before, const Json::Value& after)>;
+using RefundAuditHook = std::function<int64_t(db::Transaction& tx, const OrderRefund& refund,
+                                              const Json::Value& before, const Json::Value& after)>;
 
 struct OpenedRefund {
     OrderRefund refund;

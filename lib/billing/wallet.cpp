@@ -147,11 +147,10 @@ Posted Post(db::Lease& lease, LockedAccount& account, const Entry& entry, base::
     account.ledger_seq += 1;
     Posted posted;
     posted.balance_after = account.credits;
-    posted.entry_id =
-        lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type, entry.amount,
-                     posted.balance_after, entry.description, entry.related_order_no,
-                     entry.related_generation_id, entry.refund_of,
-                     entry.related_redeem_code_id, now);
+    posted.entry_id = lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type,
+                                   entry.amount, posted.balance_after, entry.description,
+                                   entry.related_order_no, entry.related_generation_id,
+                                   entry.refund_of, entry.related_redeem_code_id, now);
     return posted;
 }
 
@@ -363,9 +362,8 @@ std::string_view LedgerTypeName(LedgerType type) {
 
 std::optional<LedgerType> ParseLedgerType(std::string_view name) {
     for (LedgerType type : {LedgerType::kRecharge, LedgerType::kBonus, LedgerType::kConsume,
-                            LedgerType::kRefund, LedgerType::kAdminAdjust,
-                            LedgerType::kOrderRefund, LedgerType::kOrderRefundVoid,
-                            LedgerType::kRedeem}) {
+                            LedgerType::kRefund, LedgerType::kAdminAdjust, LedgerType::kOrderRefund,
+                            LedgerType::kOrderRefundVoid, LedgerType::kRedeem}) {
         if (LedgerTypeName(type) == name) return type;
     }
     return std::nullopt;
@@ -496,8 +494,8 @@ ChargeResult Wallet::PostLockedIn(db::Transaction& tx, LockedAccount& account, L
     if (amount < 0 && account.credits < -amount) {
         base::ApiError error = base::ApiError::Specific(
             base::ErrorCode::kConflict, "INSUFFICIENT_CREDITS",
-            "the balance does not cover " + std::to_string(-amount) + " credits: " +
-                std::to_string(account.credits) + " available");
+            "the balance does not cover " + std::to_string(-amount) +
+                " credits: " + std::to_string(account.credits) + " available");
         error.extra["balance"] = Json::Int64{account.credits};
         throw error;
     }

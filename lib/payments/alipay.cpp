@@ -502,7 +502,8 @@ base::Result<AlipayRefundReply, AlipayQueryError> ParseAlipayTradeRefundResponse
 
 bool IsTransientAlipayRefusal(std::string_view sub_code) {
     return sub_code == "ACQ.SYSTEM_ERROR" || sub_code == "ACQ.SELLER_BALANCE_NOT_ENOUGH" ||
-           sub_code == "ACQ.REFUND_CHARGE_ERROR" || sub_code == "ACQ.CURRENT_TRADE_REFUND_PROCESSING";
+           sub_code == "ACQ.REFUND_CHARGE_ERROR" ||
+           sub_code == "ACQ.CURRENT_TRADE_REFUND_PROCESSING";
 }
 
 AlipayClient::AlipayClient(AlipayApp app, PrivateKey app_key, PublicKey alipay_key,

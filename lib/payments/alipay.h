@@ -208,8 +208,7 @@ struct AlipayRefundRequest {
 /// A signed `alipay.trade.refund` (biz_content out_trade_no, refund_amount in yuan,
 /// out_request_no, refund_reason). std::invalid_argument outside the limits above.
 AlipayGatewayRequest BuildAlipayTradeRefund(const AlipayApp& app, const PrivateKey& app_key,
-                                            const AlipayRefundRequest& refund,
-                                            base::TimePoint now);
+                                            const AlipayRefundRequest& refund, base::TimePoint now);
 
 /// A verified answer to alipay.trade.refund: code 10000 (accepted: the refund is done, Alipay's
 /// refund is synchronous) or code 40004 (refused, with Alipay's sub_code: ACQ.TRADE_NOT_EXIST,

@@ -298,8 +298,7 @@ NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
             client.OpenNotify(headers, body, clock_.Now());
         if (!opened.ok()) {
             return Verdict(WechatFailureOutcome(opened.error()),
-                           std::string(WechatNotifyErrorName(opened.error())), "",
-                           opened.detail());
+                           std::string(WechatNotifyErrorName(opened.error())), "", opened.detail());
         }
         if (opened.value().event_type.rfind("REFUND.", 0) == 0) {
             kind = "refund";
@@ -309,10 +308,10 @@ NotifyResult NotifyProcessor::ProcessWechat(const WechatSignedHeaders& headers,
         const base::Result<WechatTransaction, WechatTransactionError> parsed =
             ParseWechatTransaction(opened.value().plaintext);
         if (!parsed.ok()) {
-            return Verdict(NotifyOutcome::kRejected,
-                           std::string(WechatNotifyErrorName(
-                               WechatNotifyError::kMalformedTransaction)),
-                           "", parsed.detail());
+            return Verdict(
+                NotifyOutcome::kRejected,
+                std::string(WechatNotifyErrorName(WechatNotifyError::kMalformedTransaction)), "",
+                parsed.detail());
         }
         const WechatTransaction& transaction = parsed.value();
         // WeChat Pay's docs: compare the notify with the merchant's own records (false notifies).
@@ -350,7 +349,8 @@ std::pair<NotifyResult, std::string> NotifyProcessor::JudgeWechatRefund(
                               std::move(detail));
     };
     const base::Result<WechatRefund, WechatTransactionError> parsed = ParseWechatRefund(plaintext);
-    if (!parsed.ok()) return verdict(NotifyOutcome::kRejected, "malformed_refund", "", parsed.detail());
+    if (!parsed.ok())
+        return verdict(NotifyOutcome::kRejected, "malformed_refund", "", parsed.detail());
     const WechatRefund& refund = parsed.value();
     if (refund.mchid != providers_.wechat().merchant().mchid) {
         return verdict(NotifyOutcome::kRejected, "mchid_mismatch", refund.out_trade_no,
@@ -421,8 +421,8 @@ void NotifyProcessor::Record(std::string_view provider, std::string_view kind, s
     if (!result.reason.empty()) outcome += ":" + result.reason;
     std::string text = via == "notify" ? "" : std::string(via) + ": ";
     text += detail;
-    const PaymentProvider as = provider == kAlipay ? PaymentProvider::kAlipay
-                                                   : PaymentProvider::kWechat;
+    const PaymentProvider as =
+        provider == kAlipay ? PaymentProvider::kAlipay : PaymentProvider::kWechat;
     const int status = via == "notify" ? NotifyReplyStatus(as, result.outcome) : 0;
     const std::optional<std::string> order_no =
         result.order_no.empty() || result.order_no.size() > 32
@@ -590,9 +590,9 @@ billing::OrderRefund NotifyProcessor::SubmitRefund(const billing::OrderRefund& r
         amount["payer_refund"] = Json::Int64{refund.amount_fen};
         body["amount"] = amount;
         refunds.NotePending(no, "MOCK-REFUND-" + no, "");
-        const WechatSignedMessage notify = BuildWechatRefundNotify(
-            base::ToJson(body), "REFUND.SUCCESS", mock.apiv3_key, mock.key, kMockPlatformSerial,
-            now);
+        const WechatSignedMessage notify =
+            BuildWechatRefundNotify(base::ToJson(body), "REFUND.SUCCESS", mock.apiv3_key, mock.key,
+                                    kMockPlatformSerial, now);
         ProcessWechat(notify.headers, notify.body);
         return reread();
     }
@@ -606,8 +606,9 @@ billing::OrderRefund NotifyProcessor::SubmitRefund(const billing::OrderRefund& r
         const base::Result<AlipayRefundReply, AlipayQueryError> reply =
             providers_.alipay().Refund(request, now);
         if (!reply.ok()) {
-            const std::string detail =
-                "alipay " + std::string(AlipayQueryErrorName(reply.error())) + ": " + reply.detail();
+            const std::string detail = "alipay " +
+                                       std::string(AlipayQueryErrorName(reply.error())) + ": " +
+                                       reply.detail();
             refunds.NotePending(no, "", detail);
             log(kAlipay, "no_answer", detail);
         } else if (reply.value().accepted) {

@@ -12,9 +12,9 @@
 /// Thread-safe: everything here is immutable after construction.
 #include <chrono>
 #include <optional>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "lib/base/clock.h"
 #include "lib/base/config.h"

@@ -336,9 +336,11 @@ std::string_view WechatNotifyErrorName(WechatNotifyError error) {
     return "unknown";
 }
 
-base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(
-    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
-    std::string_view apiv3_key, base::TimePoint now) {
+base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(const WechatSignedHeaders& headers,
+                                                                 std::string_view body,
+                                                                 const WechatPlatformKey& platform,
+                                                                 std::string_view apiv3_key,
+                                                                 base::TimePoint now) {
     if (apiv3_key.size() != kAes256KeyBytes) {
         throw std::invalid_argument("the WeChat Pay APIv3 key must be 32 bytes");
     }
@@ -436,12 +438,11 @@ WechatSignedMessage BuildWechatNotify(std::string_view transaction_json, std::st
 }
 
 WechatSignedMessage BuildWechatRefundNotify(std::string_view refund_json,
-                                            std::string_view event_type,
-                                            std::string_view apiv3_key,
+                                            std::string_view event_type, std::string_view apiv3_key,
                                             const PrivateKey& platform_key,
                                             std::string_view platform_serial, base::TimePoint now) {
-    return BuildSealedNotify(refund_json, "refund", event_type, "退款结果", apiv3_key,
-                             platform_key, platform_serial, now);
+    return BuildSealedNotify(refund_json, "refund", event_type, "退款结果", apiv3_key, platform_key,
+                             platform_serial, now);
 }
 
 std::string BuildWechatRefundBody(const WechatMerchant& merchant,
@@ -698,8 +699,7 @@ base::Result<WechatRefundReply, WechatApiError> WechatPayClient::CreateRefund(
 
 base::Result<WechatRefundReply, WechatApiError> WechatPayClient::QueryRefund(
     std::string_view out_refund_no, base::TimePoint now) const {
-    const std::string path = std::string(kWechatRefundPath) + "/" +
-                             PercentEncode(out_refund_no);
+    const std::string path = std::string(kWechatRefundPath) + "/" + PercentEncode(out_refund_no);
     return RefundReply(Call("GET", path, "", now), out_refund_no);
 }
 

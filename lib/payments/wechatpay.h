@@ -175,9 +175,11 @@ struct WechatEnvelope {
 
 /// The first half of VerifyWechatNotify: signature (nothing is decrypted before it passes),
 /// then the envelope and the AES-256-GCM resource. kMalformedTransaction is not returned.
-base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(
-    const WechatSignedHeaders& headers, std::string_view body, const WechatPlatformKey& platform,
-    std::string_view apiv3_key, base::TimePoint now);
+base::Result<WechatEnvelope, WechatNotifyError> OpenWechatNotify(const WechatSignedHeaders& headers,
+                                                                 std::string_view body,
+                                                                 const WechatPlatformKey& platform,
+                                                                 std::string_view apiv3_key,
+                                                                 base::TimePoint now);
 
 /// Verifies a notify from its headers and raw body (VerifyWechatSignature first: nothing is
 /// decrypted before the signature passes), then decrypts and parses the resource.
@@ -248,8 +250,7 @@ bool IsTransientWechatRefusal(std::string_view code);
 /// A refund notify as WeChat Pay sends one (event REFUND.SUCCESS etc., associated_data
 /// "refund"), encrypted and signed like BuildWechatNotify. For the mock provider and tests.
 WechatSignedMessage BuildWechatRefundNotify(std::string_view refund_json,
-                                            std::string_view event_type,
-                                            std::string_view apiv3_key,
+                                            std::string_view event_type, std::string_view apiv3_key,
                                             const PrivateKey& platform_key,
                                             std::string_view platform_serial, base::TimePoint now);
 

@@ -36,6 +36,11 @@ inline const std::vector<AdminRoute>& AdminRoutes() {
         {"POST", "/api/v1/admin/catalog/tools"},
         {"POST", "/api/v1/admin/catalog/tools/preview"},
         {"PUT", "/api/v1/admin/catalog/tools/999999"},
+        // admin console: orders
+        {"GET", "/api/v1/admin/orders"},
+        {"GET", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA"},
+        {"POST", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA/reconcile"},
+        {"POST", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA/refund"},
     };
     return routes;
 }

@@ -105,8 +105,9 @@ const Check kChecks[] = {
     {"a recharge refund with credits has one ORDER_REFUND row, and one ORDER_REFUND_VOID row "
      "exactly when it FAILED; it takes back at most the order's credits + bonus, refunds at most "
      "its amount, and belongs to a PAID order",
-     "SELECT r.refund_no, r.status, r.credits, r.amount_fen, o.status, "
-     "       SUM(t.type = 'ORDER_REFUND'), SUM(t.type = 'ORDER_REFUND_VOID') "
+     "SELECT r.refund_no, r.status, r.credits, r.amount_fen, o.status AS order_status, "
+     "       o.credits + o.bonus_credits AS order_credits, o.amount_fen AS order_fen, "
+     "       SUM(t.type = 'ORDER_REFUND') AS taken, SUM(t.type = 'ORDER_REFUND_VOID') AS given "
      "FROM $S.order_refunds r "
      "LEFT JOIN $S.recharge_orders o ON o.order_no = r.order_no "
      "LEFT JOIN $S.credit_transactions t ON t.related_order_no = r.order_no "
@@ -114,10 +115,10 @@ const Check kChecks[] = {
      "WHERE r.order_kind = 'recharge' "
      "GROUP BY r.id, r.refund_no, r.status, r.credits, r.amount_fen, o.status, o.credits, "
      "  o.bonus_credits, o.amount_fen "
-     "HAVING o.status IS NULL OR o.status <> 'PAID' OR r.credits > o.credits + o.bonus_credits "
-     "  OR r.amount_fen > o.amount_fen "
-     "  OR COALESCE(SUM(t.type = 'ORDER_REFUND'), 0) <> (r.credits > 0) "
-     "  OR COALESCE(SUM(t.type = 'ORDER_REFUND_VOID'), 0) <> (r.credits > 0 AND r.status = 'FAILED')"},
+     "HAVING order_status IS NULL OR order_status <> 'PAID' OR r.credits > order_credits "
+     "  OR r.amount_fen > order_fen "
+     "  OR COALESCE(taken, 0) <> (r.credits > 0) "
+     "  OR COALESCE(given, 0) <> (r.credits > 0 AND r.status = 'FAILED')"},
     {"a membership refund belongs to a PAID membership order of the same user and refunds at "
      "most its amount",
      "SELECT r.refund_no, r.status, r.amount_fen, o.status, o.amount_fen FROM $S.order_refunds r "
