@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "handlers/admin_catalog.h"
+#include "handlers/admin_codes.h"
 #include "handlers/admin_users.h"
 #include "handlers/auth.h"
 #include "handlers/credit.h"
@@ -74,6 +75,7 @@ struct HandlerSet {
     MockPayHandler mock_pay;
     AdminUserHandlers admin_users;
     AdminCatalogHandlers admin_catalog;
+    AdminCodeHandlers admin_codes;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;
