@@ -36,6 +36,12 @@ inline const std::vector<AdminRoute>& AdminRoutes() {
         {"POST", "/api/v1/admin/catalog/tools"},
         {"POST", "/api/v1/admin/catalog/tools/preview"},
         {"PUT", "/api/v1/admin/catalog/tools/999999"},
+        // admin console: redemption codes
+        {"POST", "/api/v1/admin/codes/batches"},
+        {"GET", "/api/v1/admin/codes/batches"},
+        {"GET", "/api/v1/admin/codes/batches/999999"},
+        {"GET", "/api/v1/admin/codes/batches/999999/export"},
+        {"POST", "/api/v1/admin/codes/batches/999999/disable"},
     };
     return routes;
 }

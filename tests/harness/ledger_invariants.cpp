@@ -105,7 +105,8 @@ const Check kChecks[] = {
     {"a recharge refund with credits has one ORDER_REFUND row, and one ORDER_REFUND_VOID row "
      "exactly when it FAILED; it takes back at most the order's credits + bonus, refunds at most "
      "its amount, and belongs to a PAID order",
-     "SELECT r.refund_no, r.status, r.credits, r.amount_fen, o.status, "
+     "SELECT r.refund_no, r.status, r.credits, r.amount_fen, o.status, o.credits, "
+     "       o.bonus_credits, o.amount_fen, "
      "       SUM(t.type = 'ORDER_REFUND'), SUM(t.type = 'ORDER_REFUND_VOID') "
      "FROM $S.order_refunds r "
      "LEFT JOIN $S.recharge_orders o ON o.order_no = r.order_no "
