@@ -4,11 +4,17 @@
 //
 // Adding a command is one row in kCommands plus one function with the CommandFn signature.
 // Exit status: 0 success, 1 failure (message on stderr), 2 usage error.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +25,7 @@
 #include "lib/admin/audit.h"
 #include "lib/admin/catalog.h"
 #include "lib/admin/orders.h"
+#include "lib/admin/codes.h"
 #include "lib/admin/users.h"
 #include "lib/base/clock.h"
 #include "lib/base/config.h"
@@ -332,6 +339,147 @@ int OrderCommand(const lib::base::Config& config, const std::vector<std::string>
     } catch (const lib::base::ApiError& e) {
         std::cerr << "inkstone-admin order " << action << ": " << e.detail << " ("
                   << lib::base::ToJson(e.Body()["code"]) << ")\n";
+// ---- codes create|export: redemption code batches, through lib/admin/codes.h as the API's
+// code routes (the same audit row codes.create, actor cli:<unix user>).
+
+/// `--name VALUE` / `--name=VALUE` options of `args` (each at most once) and the positional
+/// rest; false (with a message) for an unknown option or one without its value.
+bool TakeOptions(const std::vector<std::string>& args, const std::vector<std::string>& names,
+                 std::map<std::string, std::string>* options, std::vector<std::string>* rest) {
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a.rfind("--", 0) != 0) {
+            rest->push_back(a);
+            continue;
+        }
+        const size_t eq = a.find('=');
+        const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        if (std::find(names.begin(), names.end(), name) == names.end()) {
+            std::cerr << "inkstone-admin codes: unknown option --" << name << "\n";
+            return false;
+        }
+        std::string value;
+        if (eq != std::string::npos) {
+            value = a.substr(eq + 1);
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            std::cerr << "inkstone-admin codes: --" << name << " needs a value\n";
+            return false;
+        }
+        if (!options->emplace(name, value).second) {
+            std::cerr << "inkstone-admin codes: --" << name << " given twice\n";
+            return false;
+        }
+    }
+    return true;
+}
+
+/// Writes `csv` to `path` (created or truncated, mode 0600: codes are worth money), or to
+/// stdout when `path` is empty. False (with a message) when the file cannot be written.
+bool WriteCsv(const std::string& path, const std::string& csv) {
+    if (path.empty()) {
+        std::cout << csv;
+        return true;
+    }
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        std::cerr << "inkstone-admin codes: cannot write " << path << ": " << std::strerror(errno)
+                  << "\n";
+        return false;
+    }
+    fchmod(fd, 0600);  // an existing file keeps no wider mode
+    size_t written = 0;
+    while (written < csv.size()) {
+        const ssize_t n = write(fd, csv.data() + written, csv.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        written += static_cast<size_t>(n);
+    }
+    const bool ok = written == csv.size() && close(fd) == 0;
+    if (!ok) std::cerr << "inkstone-admin codes: cannot write " << path << "\n";
+    return ok;
+}
+
+constexpr char kCodesUsage[] =
+    "usage: inkstone-admin codes create --count N (--credits X | --days D) --expires YYYY-MM-DD "
+    "--note TEXT --reason TEXT [--out FILE]\n"
+    "       inkstone-admin codes export BATCH_ID [--out FILE]\n";
+
+int CodesCommand(const lib::base::Config& config, const std::vector<std::string>& args) {
+    std::map<std::string, std::string> options;
+    std::vector<std::string> rest;
+    if (!TakeOptions(args, {"count", "credits", "days", "expires", "note", "reason", "out"},
+                     &options, &rest)) {
+        std::cerr << kCodesUsage;
+        return 2;
+    }
+    const auto option = [&](const char* name) -> std::optional<std::string> {
+        const auto it = options.find(name);
+        if (it == options.end()) return std::nullopt;
+        return it->second;
+    };
+    const std::string out = option("out").value_or("");
+    const bool create = rest.size() == 1 && rest[0] == "create";
+    const bool exporting = rest.size() == 2 && rest[0] == "export";
+    if (!create && !exporting) {
+        std::cerr << kCodesUsage;
+        return 2;
+    }
+    lib::admin::NewBatch batch;
+    std::optional<int64_t> batch_id;
+    if (exporting) {
+        batch_id = ParseInteger(rest[1]);
+        if (!batch_id || *batch_id < 1 || options.size() != (out.empty() ? 0u : 1u)) {
+            std::cerr << kCodesUsage;
+            return 2;
+        }
+    } else {
+        const std::optional<int64_t> count = ParseInteger(option("count").value_or(""));
+        const std::optional<std::string> credits = option("credits");
+        const std::optional<std::string> days = option("days");
+        const std::optional<std::string> expires = option("expires");
+        if (!count || credits.has_value() == days.has_value() || !expires || !option("note") ||
+            !option("reason")) {
+            std::cerr << "inkstone-admin codes create: --count, one of --credits and --days, "
+                         "--expires, --note and --reason are required\n"
+                      << kCodesUsage;
+            return 2;
+        }
+        const std::optional<int64_t> value = ParseInteger(credits ? *credits : *days);
+        const std::optional<lib::base::TimePoint> expires_at = lib::admin::ParseExpiry(*expires);
+        if (!value || !expires_at) {
+            std::cerr << "inkstone-admin codes create: --credits / --days take a whole number "
+                         "and --expires YYYY-MM-DD\n";
+            return 2;
+        }
+        // Out-of-range values are refused by CreateBatch below, with the API's messages.
+        batch.count = static_cast<int>(std::clamp<int64_t>(*count, -1, 1'000'000));
+        if (credits) {
+            batch.credits = std::clamp<int64_t>(*value, -1, 1'000'000'000'000);
+        } else {
+            batch.days = static_cast<int>(std::clamp<int64_t>(*value, -1, 1'000'000));
+        }
+        batch.expires_at = *expires_at;
+        batch.note = *option("note");
+    }
+    lib::db::Pool pool(AdminDbConfig(config));
+    const lib::base::SystemClock clock;
+    try {
+        if (create) {
+            const std::string reason = lib::admin::CheckReason(*option("reason"));
+            const lib::admin::CreatedBatch created =
+                lib::admin::CreateBatch(pool, clock, lib::admin::CliActor(), batch, reason);
+            batch_id = created.batch["id"].asInt64();
+            std::cerr << "created batch " << *batch_id << ": " << created.codes.size()
+                      << " codes\n";
+        }
+        return WriteCsv(out, lib::admin::ExportCsv(pool, *batch_id)) ? 0 : 1;
+    } catch (const lib::base::ApiError& e) {
+        const Json::Value body = e.Body();
+        std::cerr << "inkstone-admin codes " << rest[0] << ": " << e.detail;
+        if (body.isMember("field")) std::cerr << " (field " << body["field"].asString() << ")";
+        std::cerr << " (" << lib::base::ToJson(body["code"]) << ")\n";
         return 1;
     }
 }
@@ -348,6 +496,11 @@ constexpr Command kCommands[] = {
      "list model prices and packages, or set one (audited as cli:<unix user>)"},
     {"order", "show|refund|reconcile ORDER_NO [--amount-fen N] --reason TEXT", 2, 6, OrderCommand,
      "show an order, refund it through its provider, or ask the provider now (audited)"},
+    {"codes",
+     "create --count N (--credits X | --days D) --expires DAY --note TEXT --reason TEXT "
+     "[--out FILE] | export BATCH_ID [--out FILE]",
+     1, 16, CodesCommand,
+     "create a batch of redemption codes (audited as cli:<unix user>) or export one, as CSV"},
 };
 
 void PrintUsage(std::ostream& out) {

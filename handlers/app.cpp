@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "handlers/routes.h"
+#include "lib/admin/codes.h"
 #include "lib/billing/idempotency.h"
 #include "lib/payments/payment_keys.h"
 
@@ -126,6 +127,7 @@ HandlerSet::HandlerSet(const lib::base::Config& config, lib::db::Pool& db,
       admin_users(db, clock),
       admin_catalog(db, clock, models),
       admin_orders(db, clock, notifies),
+      admin_codes(db, clock, config.redeem),
       testing_hooks(config.testing.hooks),
       test_charge(wallet),
       test_refund(wallet),
@@ -186,6 +188,13 @@ std::vector<lib::base::Job> App::Jobs() {
              lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
                  return static_cast<int64_t>(lib::billing::PurgeExpiredIdempotencyKeys(
                      db, clock.Now(), static_cast<int>(kJobBatch)));
+             });
+         }},
+        {"redeem.purge_failures", std::chrono::minutes(10),
+         [&db, &clock, window = std::chrono::seconds(config_.redeem.failure_window_s)] {
+             lib::base::RunBatches(kJobBudget, kJobBatch, [&] {
+                 return lib::admin::PurgeRedeemFailures(db, clock.Now(), window,
+                                                        static_cast<int>(kJobBatch));
              });
          }},
     };

@@ -8,6 +8,7 @@
 
 #include "handlers/admin_catalog.h"
 #include "handlers/admin_orders.h"
+#include "handlers/admin_codes.h"
 #include "handlers/admin_users.h"
 #include "handlers/auth.h"
 #include "handlers/credit.h"
@@ -76,6 +77,7 @@ struct HandlerSet {
     AdminUserHandlers admin_users;
     AdminCatalogHandlers admin_catalog;
     AdminOrderHandlers admin_orders;
+    AdminCodeHandlers admin_codes;
     bool testing_hooks;
     SleepHandler test_sleep;
     StreamHandler test_stream;

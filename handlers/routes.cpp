@@ -67,6 +67,13 @@ std::vector<lib::http::Route> Routes(const HandlerSet& h) {
         {Method::kPost, "/api/v1/admin/orders/{order_no}/reconcile", &h.admin_orders.order_reconcile, Auth::kAdmin, BodyKind::kJson},
         {Method::kPost, "/api/v1/admin/orders/{order_no}/refund",   &h.admin_orders.order_refund,    Auth::kAdmin, BodyKind::kJson},
         {Method::kGet,  "/api/v1/admin/audit",                      &h.admin_users.audit, Auth::kAdmin, BodyKind::kNone},
+        // admin console: redemption codes
+        {Method::kPost, "/api/v1/admin/codes/batches",              &h.admin_codes.create,        Auth::kAdmin, BodyKind::kJson},
+        {Method::kGet,  "/api/v1/admin/codes/batches",              &h.admin_codes.batches,       Auth::kAdmin, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/admin/codes/batches/{id}",         &h.admin_codes.batch,         Auth::kAdmin, BodyKind::kNone},
+        {Method::kGet,  "/api/v1/admin/codes/batches/{id}/export",  &h.admin_codes.batch_export,  Auth::kAdmin, BodyKind::kNone},
+        {Method::kPost, "/api/v1/admin/codes/batches/{id}/disable", &h.admin_codes.batch_disable, Auth::kAdmin, BodyKind::kJson},
+        {Method::kPost, "/api/v1/credit/redeem",                    &h.admin_codes.redeem,        Auth::kUser,  BodyKind::kJson},
     };
     if (!h.payment_providers.live()) {
         routes.push_back(

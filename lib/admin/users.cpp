@@ -42,13 +42,15 @@ constexpr char kRecentGenerationsSql[] =
     "WHERE user_id = ? ORDER BY id DESC LIMIT 20";
 constexpr char kGrantsSql[] =
     "SELECT id, source, months, days, expired_before, expired_after, related_order_no, "
-    "created_at FROM membership_grants WHERE user_id = ? ORDER BY created_at DESC, id DESC";
+    "related_redeem_code_id, created_at FROM membership_grants WHERE user_id = ? "
+    "ORDER BY created_at DESC, id DESC";
 constexpr char kSelectGrantSql[] =
     "SELECT id, source, months, days, expired_before, expired_after, related_order_no, "
-    "created_at FROM membership_grants WHERE id = ?";
-constexpr char kInsertAdminGrantSql[] =
+    "related_redeem_code_id, created_at FROM membership_grants WHERE id = ?";
+constexpr char kInsertGrantSql[] =
     "INSERT INTO membership_grants (user_id, source, months, days, expired_before, "
-    "expired_after, audit_id, created_at) VALUES (?, 'ADMIN', ?, ?, ?, ?, ?, ?)";
+    "expired_after, related_redeem_code_id, audit_id, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr char kSetMembershipSql[] =
     "UPDATE users SET member_expired_at = ?, updated_at = ? WHERE id = ?";
 constexpr char kSetDisabledSql[] = "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?";
@@ -85,6 +87,9 @@ Json::Value GrantRow(const db::Rows& row) {
     json["expired_after"] = OptionalTime(row.OptionalTime("expired_after"));
     const std::optional<std::string> order_no = row.OptionalString("related_order_no");
     json["related_order_no"] = order_no ? Json::Value(*order_no) : Json::Value(Json::nullValue);
+    const std::optional<int64_t> code_id = row.OptionalInt("related_redeem_code_id");
+    json["related_redeem_code_id"] =
+        code_id ? Json::Value(Json::Int64{*code_id}) : Json::Value(Json::nullValue);
     json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
     return json;
 }
@@ -243,13 +248,10 @@ GrantResult GrantMembership(db::Pool& pool, const base::Clock& clock, const Acto
     }
     const billing::Wallet wallet(pool, clock);
     return db::RetryOnAborted(pool, "admin.grant_membership", [&](db::Transaction& tx) {
-        const billing::LockedAccount account = LockUser(wallet, tx, user_id);
+        billing::LockedAccount account = LockUser(wallet, tx, user_id);
         const TimePoint now = clock.Now();
         const std::optional<TimePoint> current = account.member_expired_at;
-        const TimePoint from = current && *current > now ? *current : now;
-        const TimePoint until = by_days ? from + std::chrono::hours(24) * grant.days
-                                        : billing::AddCalendarMonths(from, grant.months);
-        tx.Execute(kSetMembershipSql, until, now, user_id);
+        const TimePoint until = MembershipUntil(current, grant, now);
         AuditEntry entry;
         entry.action = "user.grant_membership";
         entry.target_type = "user";
@@ -260,14 +262,34 @@ GrantResult GrantMembership(db::Pool& pool, const base::Clock& clock, const Acto
         entry.after["months"] = grant.months;
         entry.reason = reason;
         const int64_t audit_id = RecordAudit(tx, actor, entry, now);
-        const int64_t grant_id = tx.Insert(kInsertAdminGrantSql, user_id, grant.months, grant.days,
-                                           current, until, audit_id, now);
+        GrantLinks links;
+        links.audit_id = audit_id;
+        const int64_t grant_id =
+            ApplyMembershipGrantIn(tx, account, grant, "ADMIN", until, links, now);
         GrantResult result;
         result.member_expired_at = until;
         db::Rows rows = tx.Query(kSelectGrantSql, grant_id);
         if (rows.Next()) result.grant = GrantRow(rows);
         return result;
     });
+}
+
+TimePoint MembershipUntil(std::optional<TimePoint> current, const MembershipGrant& grant,
+                          TimePoint now) {
+    const TimePoint from = current && *current > now ? *current : now;
+    return grant.days > 0 ? from + std::chrono::hours(24) * grant.days
+                          : billing::AddCalendarMonths(from, grant.months);
+}
+
+int64_t ApplyMembershipGrantIn(db::Transaction& tx, billing::LockedAccount& account,
+                               const MembershipGrant& grant, std::string_view source,
+                               TimePoint until, const GrantLinks& links, TimePoint now) {
+    tx.Execute(kSetMembershipSql, until, now, account.user_id);
+    const int64_t grant_id = tx.Insert(kInsertGrantSql, account.user_id, source, grant.months,
+                                       grant.days, account.member_expired_at, until,
+                                       links.related_redeem_code_id, links.audit_id, now);
+    account.member_expired_at = until;
+    return grant_id;
 }
 
 Json::Value SetDisabled(db::Pool& pool, const base::Clock& clock, const Actor& actor,

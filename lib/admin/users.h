@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/admin/audit.h"
@@ -66,6 +67,25 @@ struct GrantResult {
 GrantResult GrantMembership(db::Pool& pool, const base::Clock& clock, const Actor& actor,
                             int64_t user_id, const MembershipGrant& grant,
                             const std::string& reason);
+
+/// The membership end after `grant`: from max(now, `current`) plus the days, or the calendar
+/// months (clamped to the month's end, as a membership order). Pure.
+base::TimePoint MembershipUntil(std::optional<base::TimePoint> current,
+                                const MembershipGrant& grant, base::TimePoint now);
+/// What a membership_grants row links to: the audit row of an admin grant, or the redemption
+/// code it came from (UNIQUE: one grant per code).
+struct GrantLinks {
+    std::optional<int64_t> audit_id;
+    std::optional<int64_t> related_redeem_code_id;
+};
+/// The membership change shared by GrantMembership and redemption codes (lib/admin/codes.h), on
+/// a row locked by LockAccountIn in `tx`: sets users.member_expired_at to `until` (from
+/// MembershipUntil) and inserts the membership_grants row of `source` (`ADMIN`, `REDEEM`), with
+/// expired_before = the locked expiry. Returns the grant's id; `account` is updated. A second
+/// grant for one code surfaces as db::DbError 1062 (the caller's transaction must roll back).
+int64_t ApplyMembershipGrantIn(db::Transaction& tx, billing::LockedAccount& account,
+                               const MembershipGrant& grant, std::string_view source,
+                               base::TimePoint until, const GrantLinks& links, base::TimePoint now);
 
 /// Disables (sets users.disabled_at and revokes every token of the user, so the next request
 /// on any worker or host is 401) or enables the account, with the audit row `user.disable` /

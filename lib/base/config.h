@@ -76,6 +76,15 @@ struct AuthConfig {
     int registrations_per_address = 20;
 };
 
+/// Redemption codes (兑换码, lib/admin/codes.h): failed redeems are counted per user and per
+/// client address within a sliding window; past either limit POST /credit/redeem is 429
+/// TOO_MANY_ATTEMPTS with Retry-After, even for a valid code, until the window has room again.
+struct RedeemConfig {
+    int failures_per_user = 10;     ///< failed redeems of one user, any addresses, per window
+    int failures_per_address = 30;  ///< failed redeems from one client address (IPv4, IPv6 /64)
+    int failure_window_s = 900;     ///< the window, in seconds (15 minutes)
+};
+
 struct JobsConfig {
     bool enabled = true;  ///< run background jobs (expiry, recovery, purges) in this host's workers
 };
@@ -159,6 +168,7 @@ struct Config {
     DbConfig db;
     LogConfig log;
     AuthConfig auth;
+    RedeemConfig redeem;
     JobsConfig jobs;
     PaymentConfig payment;
     CreditConfig credit;

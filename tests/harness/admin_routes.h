@@ -41,6 +41,12 @@ inline const std::vector<AdminRoute>& AdminRoutes() {
         {"GET", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA"},
         {"POST", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA/reconcile"},
         {"POST", "/api/v1/admin/orders/R20260101AAAAAAAAAAAAAAAAAAAA/refund"},
+        // admin console: redemption codes
+        {"POST", "/api/v1/admin/codes/batches"},
+        {"GET", "/api/v1/admin/codes/batches"},
+        {"GET", "/api/v1/admin/codes/batches/999999"},
+        {"GET", "/api/v1/admin/codes/batches/999999/export"},
+        {"POST", "/api/v1/admin/codes/batches/999999/disable"},
     };
     return routes;
 }
