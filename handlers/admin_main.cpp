@@ -339,6 +339,10 @@ int OrderCommand(const lib::base::Config& config, const std::vector<std::string>
     } catch (const lib::base::ApiError& e) {
         std::cerr << "inkstone-admin order " << action << ": " << e.detail << " ("
                   << lib::base::ToJson(e.Body()["code"]) << ")\n";
+        return 1;
+    }
+}
+
 // ---- codes create|export: redemption code batches, through lib/admin/codes.h as the API's
 // code routes (the same audit row codes.create, actor cli:<unix user>).
 

@@ -81,10 +81,9 @@ TEST(WebE2e, AdminConsoleJourneys) {
     Stack& stack = SharedStack(options);
     const std::string admin = "e2e_admin_" + std::to_string(::getpid());
     MakeAdmin(stack, admin);
-    // Journeys 8 (credit adjustment; it also visits the orders pages), 9 (refund) and 10
-    // (codes and redeem) wait for the order and code routes of issue 12 part B; they are in
-    // web/e2e/admin.mjs and run with "8,9,10,11" once those land.
-    EXPECT_EQ(RunJourneys(stack.base_url(), "11",
+    // Journeys 8 (credit adjustment; it also visits the orders pages), 9 (refund in mock mode,
+    // the ORDER_REFUND row), 10 (codes and a user's redeem) and 11 (the 403 page).
+    EXPECT_EQ(RunJourneys(stack.base_url(), "8,9,10,11",
                           "INKSTONE_ADMIN_USER=" + ShellQuote(admin) +
                               " INKSTONE_ADMIN_PASSWORD=" + ShellQuote("correct horse battery")),
               0);
