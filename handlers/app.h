@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "handlers/admin_catalog.h"
-#include "handlers/admin_orders.h"
 #include "handlers/admin_codes.h"
+#include "handlers/admin_orders.h"
 #include "handlers/admin_users.h"
 #include "handlers/auth.h"
 #include "handlers/credit.h"
