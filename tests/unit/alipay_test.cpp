@@ -596,5 +596,73 @@ TEST(AlipayQuery, NotExistErrorsAndBadAmounts) {
         AlipayQueryError::kMalformedResponse);
 }
 
+// --- alipay.trade.refund ---
+
+TEST(AlipayRefund, RequestIsSignedAndCarriesTheRefundNumber) {
+    AlipayRefundRequest refund;
+    refund.out_trade_no = "R20260101AAAAAAAAAAAAAAAAAAAA";
+    refund.out_request_no = "RFR20260101AAAAAAAAAAAAAAAAAAAA";
+    refund.refund_fen = 505;
+    refund.reason = std::string(300, 'x');
+    const AlipayGatewayRequest call =
+        BuildAlipayTradeRefund(TestApp(), MerchantKey(), refund, kNewYearUtc);
+    const size_t question = call.url.find('?');
+    ASSERT_NE(question, std::string::npos);
+    std::optional<AlipayParams> params = ParseFormBody(call.url.substr(question + 1));
+    const std::optional<AlipayParams> body = ParseFormBody(call.form_body);
+    ASSERT_TRUE(params && body);
+    params->insert(body->begin(), body->end());
+    EXPECT_EQ(params->at("method"), "alipay.trade.refund");
+    EXPECT_TRUE(MerchantKey().Public().VerifySha256(AlipayRequestSigningString(*params),
+                                                    params->at("sign")));
+    Json::Value biz;
+    ASSERT_TRUE(Json::Reader().parse(params->at("biz_content"), biz));
+    EXPECT_EQ(biz["out_trade_no"], refund.out_trade_no);
+    EXPECT_EQ(biz["out_request_no"], refund.out_request_no);
+    EXPECT_EQ(biz["refund_amount"], "5.05");
+    EXPECT_EQ(biz["refund_reason"].asString().size(), 256u);  // cut to Alipay's limit
+    refund.refund_fen = 0;
+    EXPECT_THROW(BuildAlipayTradeRefund(TestApp(), MerchantKey(), refund, kNewYearUtc),
+                 std::invalid_argument);
+}
+
+TEST(AlipayRefund, AcceptedRefusedAndGatewayErrorAnswers) {
+    const auto signed_answer = [](const std::string& json) {
+        return SignAlipayResponse("alipay_trade_refund_response", json, ProviderKey());
+    };
+    const auto accepted = ParseAlipayTradeRefundResponse(
+        signed_answer(
+            R"({"code":"10000","msg":"Success","trade_no":"2026010122001","out_trade_no":"R1","fund_change":"Y","refund_fee":"5.05"})"),
+        ProviderKey().Public());
+    ASSERT_TRUE(accepted.ok()) << accepted.detail();
+    EXPECT_TRUE(accepted.value().accepted);
+    EXPECT_EQ(accepted.value().refund_fee_fen, 505);
+    EXPECT_EQ(accepted.value().fund_change, "Y");
+
+    const auto refused = ParseAlipayTradeRefundResponse(
+        signed_answer(
+            R"({"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_HAS_CLOSE","sub_msg":"交易已关闭"})"),
+        ProviderKey().Public());
+    ASSERT_TRUE(refused.ok()) << refused.detail();
+    EXPECT_FALSE(refused.value().accepted);
+    EXPECT_EQ(refused.value().sub_code, "ACQ.TRADE_HAS_CLOSE");
+    EXPECT_FALSE(IsTransientAlipayRefusal(refused.value().sub_code));
+    EXPECT_TRUE(IsTransientAlipayRefusal("ACQ.SYSTEM_ERROR"));
+
+    const auto unavailable = ParseAlipayTradeRefundResponse(
+        signed_answer(R"({"code":"20000","msg":"Service Currently Unavailable"})"),
+        ProviderKey().Public());
+    ASSERT_FALSE(unavailable.ok());
+    EXPECT_EQ(unavailable.error(), AlipayQueryError::kGatewayError);
+
+    const auto forged = ParseAlipayTradeRefundResponse(
+        SignAlipayResponse("alipay_trade_refund_response",
+                           R"({"code":"10000","msg":"Success","refund_fee":"5.05"})",
+                           StrangerKey()),
+        ProviderKey().Public());
+    ASSERT_FALSE(forged.ok());
+    EXPECT_EQ(forged.error(), AlipayQueryError::kBadSignature);
+}
+
 }  // namespace
 }  // namespace inkstone::lib

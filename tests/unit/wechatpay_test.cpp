@@ -518,5 +518,53 @@ TEST(WechatSignature, ResponsesWithEmptyBodies) {
     EXPECT_EQ(failure->code, WechatSignatureError::kBadSignature);
 }
 
+// --- Refunds ---
+
+TEST(WechatRefundTest, BodyHasTheDocumentedFields) {
+    WechatRefundRequest refund;
+    refund.out_trade_no = "R20260101AAAAAAAAAAAAAAAAAAAA";
+    refund.out_refund_no = "RFR20260101AAAAAAAAAAAAAAAAAAAA";
+    refund.reason = "退款";
+    refund.refund_fen = 505;
+    refund.total_fen = 1000;
+    const Json::Value body = ParseJson(BuildWechatRefundBody(TestMerchant(), refund));
+    EXPECT_EQ(body["out_trade_no"], refund.out_trade_no);
+    EXPECT_EQ(body["out_refund_no"], refund.out_refund_no);
+    EXPECT_EQ(body["notify_url"], TestMerchant().notify_url);
+    EXPECT_EQ(body["amount"]["refund"], 505);
+    EXPECT_EQ(body["amount"]["total"], 1000);
+    EXPECT_EQ(body["amount"]["currency"], "CNY");
+    refund.refund_fen = 1001;
+    EXPECT_THROW(BuildWechatRefundBody(TestMerchant(), refund), std::invalid_argument);
+}
+
+TEST(WechatRefundTest, ARefundNotifyOpensAndParses) {
+    const std::string refund_json =
+        R"({"mchid":"1900000001","out_trade_no":"R1","transaction_id":"42","out_refund_no":"RFR1",)"
+        R"("refund_id":"50000","refund_status":"SUCCESS","amount":{"total":1000,"refund":505}})";
+    const WechatSignedMessage message = BuildWechatRefundNotify(
+        refund_json, "REFUND.SUCCESS", ApiV3Key(), ProviderKey(), kPlatformSerial, kNow);
+    const auto opened =
+        OpenWechatNotify(message.headers, message.body, Platform(), ApiV3Key(), kNow);
+    ASSERT_TRUE(opened.ok()) << opened.detail();
+    EXPECT_EQ(opened.value().event_type, "REFUND.SUCCESS");
+    const auto refund = ParseWechatRefund(opened.value().plaintext);
+    ASSERT_TRUE(refund.ok()) << refund.detail();
+    EXPECT_EQ(refund.value().status, "SUCCESS");
+    EXPECT_EQ(refund.value().out_refund_no, "RFR1");
+    EXPECT_EQ(refund.value().refund_fen, 505);
+    // A refund is no payment: read as a transaction, it is refused.
+    EXPECT_FALSE(
+        VerifyWechatNotify(message.headers, message.body, Platform(), ApiV3Key(), kNow).ok());
+    // The API's answer says `status`; a refund without an id is malformed.
+    EXPECT_EQ(ParseWechatRefund(R"({"out_refund_no":"RFR1","refund_id":"1","status":"PROCESSING"})")
+                  .value()
+                  .status,
+              "PROCESSING");
+    EXPECT_FALSE(ParseWechatRefund(R"({"out_refund_no":"RFR1","status":"SUCCESS"})").ok());
+    EXPECT_TRUE(IsTransientWechatRefusal("NOT_ENOUGH"));
+    EXPECT_FALSE(IsTransientWechatRefusal("INVALID_REQUEST"));
+}
+
 }  // namespace
 }  // namespace inkstone::lib
