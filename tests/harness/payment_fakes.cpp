@@ -60,6 +60,16 @@ FakeResponse FakeAlipayGateway::Signed(const std::string& response_json) const {
     return SignedWith(response_json, alipay_key_);
 }
 
+FakeResponse FakeAlipayGateway::SignedRefund(const std::string& response_json) const {
+    return Json200(lib::payments::SignAlipayResponse("alipay_trade_refund_response", response_json,
+                                                     alipay_key_));
+}
+
+void FakeAlipayGateway::SetRefundScript(RefundScript script) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refund_script_ = std::move(script);
+}
+
 FakeResponse FakeAlipayGateway::SignedWith(const std::string& response_json,
                                            const lib::payments::PrivateKey& key) {
     return Json200(lib::payments::SignAlipayResponse(kQueryResponseName, response_json, key));
@@ -113,6 +123,24 @@ FakeResponse FakeAlipayGateway::Answer(const FakeRequest& request) {
             R"("sub_code":"isv.invalid-signature","sub_msg":"验签出错"}})");
     }
     ++verified_;
+    if ((*params)["method"] == "alipay.trade.refund" && (*params)["app_id"] == app_id_) {
+        const Json::Value biz = ParseJson((*params)["biz_content"]);
+        ++refund_requests_;
+        RefundScript refund_script;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            refund_script = refund_script_;
+        }
+        if (refund_script) return refund_script(biz);
+        Json::Value answer(Json::objectValue);
+        answer["code"] = "10000";
+        answer["msg"] = "Success";
+        answer["trade_no"] = "2026010122001400000000000001";
+        answer["out_trade_no"] = biz["out_trade_no"];
+        answer["fund_change"] = "Y";
+        answer["refund_fee"] = biz["refund_amount"];
+        return SignedRefund(lib::base::ToJson(answer));
+    }
     if ((*params)["method"] != "alipay.trade.query" || (*params)["app_id"] != app_id_ ||
         (*params)["sign_type"] != "RSA2" || (*params)["charset"] != "utf-8") {
         return Signed(R"({"code":"40002","msg":"Invalid Arguments","sub_code":"isv.x"})");
@@ -215,11 +243,15 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
     ++verified_;
     NativeScript native_script;
     QueryScript query_script;
+    RefundScript refund_script;
+    RefundQueryScript refund_query_script;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         nonces_.insert(auth->nonce_str);
         native_script = native_script_;
         query_script = query_script_;
+        refund_script = refund_script_;
+        refund_query_script = refund_query_script_;
     }
     if (request.Header("user-agent").empty() ||
         request.Header("accept").find("application/json") == std::string::npos) {
@@ -244,6 +276,29 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         answer["code_url"] = "weixin://wxpay/bizpayurl?pr=" + order["out_trade_no"].asString();
         return Signed(200, lib::base::ToJson(answer));
     }
+    if (request.method == "POST" && request.target == lib::payments::kWechatRefundPath) {
+        const Json::Value refund = ParseJson(request.body);
+        if (refund["out_trade_no"].asString().empty() ||
+            refund["out_refund_no"].asString().empty() ||
+            refund["amount"]["currency"].asString() != "CNY" ||
+            refund["amount"]["refund"].type() != Json::intValue ||
+            refund["amount"]["total"].type() != Json::intValue) {
+            return Signed(400, R"({"code":"PARAM_ERROR","message":"参数错误"})");
+        }
+        ++refund_requests_;
+        if (refund_script) return refund_script(refund);
+        return Signed(200, RefundJson("PROCESSING", refund["out_trade_no"].asString(),
+                                      refund["out_refund_no"].asString(),
+                                      refund["amount"]["refund"].asInt64(),
+                                      refund["amount"]["total"].asInt64()));
+    }
+    const std::string refund_prefix = std::string(lib::payments::kWechatRefundPath) + "/";
+    if (request.method == "GET" && request.target.rfind(refund_prefix, 0) == 0) {
+        ++refund_queries_;
+        const std::string out_refund_no = request.target.substr(refund_prefix.size());
+        if (refund_query_script) return refund_query_script(out_refund_no);
+        return Signed(404, R"({"code":"RESOURCE_NOT_EXISTS","message":"退款单不存在"})");
+    }
     const std::string query_prefix = "/v3/pay/transactions/out-trade-no/";
     const std::string mchid_suffix = "?mchid=" + ids_.mchid;
     if (request.method == "GET" && request.target.rfind(query_prefix, 0) == 0 &&
@@ -256,6 +311,36 @@ FakeResponse FakeWechatApi::Answer(const FakeRequest& request) {
         return Signed(404, R"({"code":"ORDER_NOT_EXIST","message":"订单不存在"})");
     }
     return Signed(404, R"({"code":"NOT_FOUND","message":"no such API"})");
+}
+
+void FakeWechatApi::SetRefundScript(RefundScript script) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refund_script_ = std::move(script);
+}
+
+void FakeWechatApi::SetRefundQueryScript(RefundQueryScript script) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    refund_query_script_ = std::move(script);
+}
+
+std::string FakeWechatApi::RefundJson(const std::string& status, const std::string& out_trade_no,
+                                      const std::string& out_refund_no, int64_t refund_fen,
+                                      int64_t total_fen) {
+    Json::Value refund(Json::objectValue);
+    refund["refund_id"] = "50300000002026010100000000001";
+    refund["out_refund_no"] = out_refund_no;
+    refund["transaction_id"] = "4200000000202601010000000001";
+    refund["out_trade_no"] = out_trade_no;
+    refund["channel"] = "ORIGINAL";
+    refund["user_received_account"] = "支付用户零钱";
+    refund["create_time"] = "2026-01-01T08:00:00+08:00";
+    refund["status"] = status;
+    refund["amount"]["refund"] = Json::Int64{refund_fen};
+    refund["amount"]["total"] = Json::Int64{total_fen};
+    refund["amount"]["payer_total"] = Json::Int64{total_fen};
+    refund["amount"]["payer_refund"] = Json::Int64{refund_fen};
+    refund["amount"]["currency"] = "CNY";
+    return lib::base::ToJson(refund);
 }
 
 // --- live config ---

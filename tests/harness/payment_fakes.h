@@ -33,8 +33,16 @@ class FakeAlipayGateway {
     FakeAlipayGateway(std::string app_id, lib::payments::PublicKey app_key,
                       lib::payments::PrivateKey alipay_key);
 
+    /// The answer to an authentic alipay.trade.refund, given its biz_content.
+    using RefundScript = std::function<FakeResponse(const Json::Value& biz)>;
     /// nullptr (the default) answers ACQ.TRADE_NOT_EXIST for every trade.
     void SetQueryScript(QueryScript script);
+    /// nullptr (the default) accepts every refund (code 10000, fund_change Y).
+    void SetRefundScript(RefundScript script);
+    /// Authentic alipay.trade.refund requests received.
+    int refund_requests() const { return refund_requests_; }
+    /// `{"alipay_trade_refund_response":<response_json>,"sign":...}` signed with the Alipay key.
+    FakeResponse SignedRefund(const std::string& response_json) const;
 
     /// `http://127.0.0.1:PORT/gateway.do`
     std::string gateway() const { return server_->BaseUrl() + "/gateway.do"; }
@@ -63,7 +71,9 @@ class FakeAlipayGateway {
     const lib::payments::PrivateKey alipay_key_;
     mutable std::mutex mutex_;
     QueryScript script_;
+    RefundScript refund_script_;
     std::atomic<int> verified_{0};
+    std::atomic<int> refund_requests_{0};
     std::unique_ptr<FakeHttpServer> server_;  // last: its thread stops before the rest goes
 };
 
@@ -91,8 +101,23 @@ class FakeWechatApi {
 
     /// nullptr (the default) answers 200 `{"code_url":"weixin://wxpay/bizpayurl?pr=<no>"}`.
     void SetNativeScript(NativeScript script);
+    /// The answer to a well-formed refund request (POST /v3/refund/domestic/refunds).
+    using RefundScript = std::function<FakeResponse(const Json::Value& refund)>;
+    /// The answer to GET /v3/refund/domestic/refunds/{out_refund_no}.
+    using RefundQueryScript = std::function<FakeResponse(const std::string& out_refund_no)>;
     /// nullptr (the default) answers 404 ORDER_NOT_EXIST.
     void SetQueryScript(QueryScript script);
+    /// nullptr (the default) answers 200 PROCESSING (RefundJson).
+    void SetRefundScript(RefundScript script);
+    /// nullptr (the default) answers 404 RESOURCE_NOT_EXISTS.
+    void SetRefundQueryScript(RefundQueryScript script);
+    /// Verified refund requests and refund queries received.
+    int refund_requests() const { return refund_requests_; }
+    int refund_queries() const { return refund_queries_; }
+    /// A refund object as WeChat Pay answers it (`status`), about `out_refund_no`.
+    static std::string RefundJson(const std::string& status, const std::string& out_trade_no,
+                                  const std::string& out_refund_no, int64_t refund_fen,
+                                  int64_t total_fen);
 
     std::string base() const { return server_->BaseUrl(); }
     int verified_requests() const { return verified_; }
@@ -124,6 +149,10 @@ class FakeWechatApi {
     mutable std::mutex mutex_;
     NativeScript native_script_;
     QueryScript query_script_;
+    RefundScript refund_script_;
+    RefundQueryScript refund_query_script_;
+    std::atomic<int> refund_requests_{0};
+    std::atomic<int> refund_queries_{0};
     std::set<std::string> nonces_;
     Json::Value last_order_;
     std::atomic<int> verified_{0};

@@ -310,6 +310,9 @@ class LivePayments : public ::testing::Test {
         Fakes().alipay().SetQueryScript(nullptr);
         Fakes().wechat().SetNativeScript(nullptr);
         Fakes().wechat().SetQueryScript(nullptr);
+        Fakes().alipay().SetRefundScript(nullptr);
+        Fakes().wechat().SetRefundScript(nullptr);
+        Fakes().wechat().SetRefundQueryScript(nullptr);
     }
     void TearDown() override {
         const LedgerReport report = CheckLedger(TheStack().db());
@@ -818,6 +821,215 @@ std::pair<int, std::string> RunInkstone(const std::string& config_path,
     }
     const int status = process.status();
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(log)};
+}
+
+// --- refunds (README, "Refunds"), through the admin API against the fakes ---
+
+ApiUser NewAdmin() {
+    ApiUser admin = RegisterUser(Client(), UniqueName("refund_admin"));
+    TheStack().db().Exec("UPDATE inkstone.users SET role = 'admin' WHERE id = " +
+                         std::to_string(admin.id));
+    return admin;
+}
+
+/// A user with a recharge order of 1000 fen (100 + 10 credits) paid by a signed notify.
+std::pair<ApiUser, std::string> PaidOrder(const std::string& method) {
+    const ApiUser user = RegisterUser(Client(), UniqueName("refund_" + method));
+    const std::string order_no = CreateOrder(user, method)["order_no"].asString();
+    if (method == "alipay") {
+        EXPECT_EQ(PostAlipay(lib::payments::SignAlipayNotify(
+                                 AlipayPaid(order_no, TradeNo("2026120322001")), ProviderKey()))
+                      .status,
+                  200);
+    } else {
+        EXPECT_EQ(PostWechat(WechatNotify(Transaction(order_no, TradeNo("42000000002030")))).status,
+                  204);
+    }
+    EXPECT_EQ(Credits(user), 110);
+    return {user, order_no};
+}
+
+HttpResponse AdminRefund(const ApiUser& admin, const std::string& order_no,
+                         Json::Value body = JsonObject({{"reason", "refund test"}})) {
+    return Client().Post("/api/v1/admin/orders/" + order_no + "/refund", body, admin.Auth());
+}
+
+std::string RefundStatus(const std::string& order_no) {
+    return Sql("SELECT status FROM inkstone.order_refunds WHERE order_no = '" + order_no + "'");
+}
+
+/// Makes the order's PENDING refund look a minute old, so the refunds job asks about it.
+void AgeRefund(const std::string& order_no) {
+    TheStack().db().Exec(
+        "UPDATE inkstone.order_refunds SET updated_at = updated_at - INTERVAL 2 "
+        "MINUTE WHERE order_no = '" +
+        order_no + "'");
+}
+
+TEST_F(LivePayments, AlipayRefundIsSynchronousAndSentOnce) {
+    const ApiUser admin = NewAdmin();
+    const auto [user, order_no] = PaidOrder("alipay");
+    Json::Value seen;
+    Fakes().alipay().SetRefundScript([&](const Json::Value& biz) {
+        seen = biz;
+        Json::Value answer(Json::objectValue);
+        answer["code"] = "10000";
+        answer["msg"] = "Success";
+        answer["trade_no"] = "2026120322001000000000000009";
+        answer["out_trade_no"] = biz["out_trade_no"];
+        answer["fund_change"] = "Y";
+        answer["refund_fee"] = biz["refund_amount"];
+        return Fakes().alipay().SignedRefund(lib::base::ToJson(answer));
+    });
+    const int before = Fakes().alipay().refund_requests();
+    const HttpResponse r = AdminRefund(admin, order_no);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.JsonBody()["refund"]["status"], "SUCCESS") << r.body;
+    EXPECT_EQ(r.JsonBody()["refund"]["provider_refund_id"], "2026120322001000000000000009");
+    EXPECT_EQ(Fakes().alipay().refund_requests(), before + 1);
+    EXPECT_EQ(seen["out_trade_no"], order_no);
+    EXPECT_EQ(seen["out_request_no"], "RF" + order_no);
+    EXPECT_EQ(seen["refund_amount"], "10.00");
+    EXPECT_EQ(Credits(user), 0);
+}
+
+TEST_F(LivePayments, AlipayRefusalGivesTheCreditsBackAndATransientOneIsAskedAgain) {
+    const ApiUser admin = NewAdmin();
+    const auto [user, order_no] = PaidOrder("alipay");
+    std::string sub_code = "ACQ.TRADE_HAS_CLOSE";
+    Fakes().alipay().SetRefundScript([&](const Json::Value&) {
+        Json::Value answer(Json::objectValue);
+        answer["code"] = "40004";
+        answer["msg"] = "Business Failed";
+        answer["sub_code"] = sub_code;
+        answer["sub_msg"] = "refused";
+        return Fakes().alipay().SignedRefund(lib::base::ToJson(answer));
+    });
+    const HttpResponse refused = AdminRefund(admin, order_no);
+    ASSERT_EQ(refused.status, 200) << refused.body;
+    EXPECT_EQ(refused.JsonBody()["refund"]["status"], "FAILED") << refused.body;
+    EXPECT_THAT(refused.JsonBody()["refund"]["failure"].asString(),
+                HasSubstr("ACQ.TRADE_HAS_CLOSE"));
+    EXPECT_EQ(refused.JsonBody()["balance"], 110) << refused.body;
+    EXPECT_EQ(Credits(user), 110);
+    EXPECT_EQ(Sql("SELECT GROUP_CONCAT(type ORDER BY seq) FROM inkstone.credit_transactions "
+                  "WHERE related_order_no = '" +
+                  order_no + "'"),
+              "RECHARGE,BONUS,ORDER_REFUND,ORDER_REFUND_VOID");
+
+    // A transient refusal leaves it PENDING; the refunds job asks again with the same number.
+    const auto [user2, order2] = PaidOrder("alipay");
+    sub_code = "ACQ.SYSTEM_ERROR";
+    const HttpResponse pending = AdminRefund(admin, order2);
+    ASSERT_EQ(pending.status, 200) << pending.body;
+    EXPECT_EQ(pending.JsonBody()["refund"]["status"], "PENDING") << pending.body;
+    EXPECT_EQ(Credits(user2), 0);  // taken back while the refund is pending
+    Fakes().alipay().SetRefundScript(nullptr);
+    RunJobs();
+    EXPECT_EQ(RefundStatus(order2), "PENDING");  // asked a moment ago: not yet again
+    AgeRefund(order2);
+    const int before = Fakes().alipay().refund_requests();
+    RunJobs();
+    EXPECT_EQ(RefundStatus(order2), "SUCCESS");
+    EXPECT_EQ(Fakes().alipay().refund_requests(), before + 1);
+}
+
+TEST_F(LivePayments, ARefusedMembershipRefundGivesTheTimeBack) {
+    const ApiUser admin = NewAdmin();
+    const ApiUser user = RegisterUser(Client(), UniqueName("refund_member"));
+    const HttpResponse created =
+        Client().Post("/api/v1/credit/membership",
+                      JsonObject({{"plan", "monthly"}, {"payment_method", "alipay"}}), user.Auth());
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string order_no = created.JsonBody()["order_no"].asString();
+    ASSERT_EQ(PostAlipay(lib::payments::SignAlipayNotify(
+                             AlipayPaid(order_no, TradeNo("2026120322002"), "9.90"), ProviderKey()))
+                  .status,
+              200);
+    const std::string expiry_sql =
+        "SELECT member_expired_at FROM inkstone.users WHERE id = " + std::to_string(user.id);
+    const std::string paid_until = Sql(expiry_sql);
+    Fakes().alipay().SetRefundScript([&](const Json::Value&) {
+        return Fakes().alipay().SignedRefund(
+            R"({"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_HAS_FINISHED","sub_msg":"交易已完结"})");
+    });
+    const HttpResponse refused = AdminRefund(admin, order_no);
+    ASSERT_EQ(refused.status, 200) << refused.body;
+    EXPECT_EQ(refused.JsonBody()["refund"]["status"], "FAILED") << refused.body;
+    // Shortened to now by the refund, then given back by the refusal: about the same end
+    // (the restored period starts from now, so it may end a moment later).
+    EXPECT_EQ(Sql("SELECT ABS(TIMESTAMPDIFF(SECOND, member_expired_at, '" + paid_until +
+                  "')) <= 5 FROM inkstone.users WHERE id = " + std::to_string(user.id)),
+              "1");
+    EXPECT_EQ(Sql("SELECT GROUP_CONCAT(source ORDER BY id) FROM inkstone.membership_grants WHERE "
+                  "related_order_no = '" +
+                  order_no + "'"),
+              "ORDER,ORDER_REFUND,ORDER_REFUND_VOID");
+}
+
+TEST_F(LivePayments, WechatRefundIsProcessingUntilItsNotifyAndConcurrentRequestsSendOne) {
+    const ApiUser admin = NewAdmin();
+    const auto [user, order_no] = PaidOrder("wechat");
+    const int before = Fakes().wechat().refund_requests();
+    std::vector<long> statuses(8);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) {
+        threads.emplace_back([&, i] { statuses[i] = AdminRefund(admin, order_no).status; });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 200), 1);
+    EXPECT_EQ(std::count(statuses.begin(), statuses.end(), 409), 7);
+    EXPECT_EQ(Fakes().wechat().refund_requests(), before + 1);
+    EXPECT_EQ(RefundStatus(order_no), "PENDING");
+    EXPECT_EQ(Credits(user), 0);
+
+    // WeChat Pay's REFUND.SUCCESS notify, to the payment notify URL, marks it (replays too).
+    Json::Value refund(Json::objectValue);
+    refund["mchid"] = kMchid;
+    refund["out_trade_no"] = order_no;
+    refund["transaction_id"] = "4200000000202601010000000001";
+    refund["out_refund_no"] = "RF" + order_no;
+    refund["refund_id"] = "50300000002026010100000000001";
+    refund["refund_status"] = "SUCCESS";
+    refund["success_time"] = lib::payments::WechatTime(Now());
+    refund["amount"]["total"] = 1000;
+    refund["amount"]["refund"] = 1000;
+    const lib::payments::WechatSignedMessage notify = lib::payments::BuildWechatRefundNotify(
+        lib::base::ToJson(refund), "REFUND.SUCCESS", Fakes().apiv3_key(), ProviderKey(),
+        kPlatformSerial, Now());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(PostWechat(notify).status, 204) << i;
+    EXPECT_EQ(RefundStatus(order_no), "SUCCESS");
+    // Another merchant's refund notify is rejected and changes nothing.
+    refund["mchid"] = "1900000099";
+    EXPECT_EQ(PostWechat(lib::payments::BuildWechatRefundNotify(
+                             lib::base::ToJson(refund), "REFUND.SUCCESS", Fakes().apiv3_key(),
+                             ProviderKey(), kPlatformSerial, Now()))
+                  .status,
+              400);
+    EXPECT_EQ(Sql("SELECT COUNT(*) FROM inkstone.notify_log WHERE kind = 'refund' AND order_no "
+                  "= '" +
+                  order_no + "'"),
+              "4");
+}
+
+TEST_F(LivePayments, WechatPendingRefundIsQueriedByTheJob) {
+    const ApiUser admin = NewAdmin();
+    const auto [user, order_no] = PaidOrder("wechat");
+    const HttpResponse r =
+        AdminRefund(admin, order_no, JsonObject({{"reason", "part"}, {"amount_fen", 500}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.JsonBody()["refund"]["status"], "PENDING") << r.body;
+    EXPECT_EQ(Credits(user), 55);
+    Fakes().wechat().SetRefundQueryScript([&](const std::string& out_refund_no) {
+        return Fakes().wechat().Signed(
+            200, FakeWechatApi::RefundJson("SUCCESS", order_no, out_refund_no, 500, 1000));
+    });
+    AgeRefund(order_no);
+    const int queries = Fakes().wechat().refund_queries();
+    RunJobs();
+    EXPECT_EQ(Fakes().wechat().refund_queries(), queries + 1);
+    EXPECT_EQ(RefundStatus(order_no), "SUCCESS");
+    EXPECT_EQ(Credits(user), 55);
 }
 
 TEST(LiveStartup, AMissingOrUnreadableKeyStopsStartupNamingIt) {
