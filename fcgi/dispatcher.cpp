@@ -12,6 +12,7 @@
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 #include "lib/base/utf8.h"
 #include "lib/http/json_body.h"
 
@@ -155,8 +156,9 @@ Response Dispatcher::Dispatch(lib::http::Request& request, lib::http::StreamWrit
     lib::base::LogContext log_request("request_id", request.request_id);
     RequestStream request_stream(stream, request.request_id);
     Response response;
+    const std::string* pattern = nullptr;
     try {
-        response = Route(request, request_stream, body_truncated);
+        response = Route(request, request_stream, body_truncated, &pattern);
     } catch (const ApiError& e) {
         response = Response::Error(e);
     } catch (const lib::base::ServiceError& e) {
@@ -186,11 +188,19 @@ Response Dispatcher::Dispatch(lib::http::Request& request, lib::http::StreamWrit
     if (request.principal) f["user_id"] = Json::Int64(request.principal->user_id);
     f["request_id"] = request.request_id;
     lib::base::Log(lib::base::LogLevel::kInfo, "request", f);
+    // By route pattern, never by path: the label set stays bounded whatever clients send.
+    const std::string_view route = pattern != nullptr ? std::string_view(*pattern) : "(none)";
+    lib::base::metrics::Count("inkstone_http_requests_total",
+                              {{"route", route},
+                               {"method", pattern != nullptr ? request.method_name : "-"},
+                               {"status", lib::base::metrics::StatusClass(response.status)}});
+    lib::base::metrics::Observe("inkstone_http_request_duration_seconds", {{"route", route}},
+                                static_cast<double>(us) / 1e6);
     return response;
 }
 
 Response Dispatcher::Route(lib::http::Request& request, lib::http::StreamWriter& stream,
-                           bool body_truncated) const {
+                           bool body_truncated, const std::string** pattern) const {
     if (!lib::base::IsValidUtf8(request.path) || !lib::base::IsValidUtf8(request.query)) {
         throw ApiError(ErrorCode::kBadRequest, "the request URI is not valid UTF-8");
     }
@@ -204,6 +214,7 @@ Response Dispatcher::Route(lib::http::Request& request, lib::http::StreamWriter&
         return r;
     }
     const lib::http::Route& route = *match.route;
+    *pattern = &route.pattern;
     request.path_params = std::move(match.params);
 
     if (body_truncated || request.body.size() > route.body_limit) {

@@ -28,7 +28,7 @@ class Dispatcher final {
 
   private:
     lib::http::Response Route(lib::http::Request& request, lib::http::StreamWriter& stream,
-                              bool body_truncated) const;
+                              bool body_truncated, const std::string** pattern) const;
 
     const lib::http::Router& router_;
     const lib::http::Authenticator* authenticator_;

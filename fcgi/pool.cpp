@@ -13,6 +13,7 @@
 #include "fcgi/scoreboard.h"
 #include "fcgi/worker.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 
 namespace inkstone::fcgi {
 namespace {
@@ -227,6 +228,8 @@ int Master::Run() {
         return 1;
     }
     board_ = Scoreboard::Create();
+    // Before any fork: every worker adds to this one table (README, "Metrics").
+    lib::base::metrics::Install();
     board_->master_pid = getpid();
     board_->started_ms = NowMs();
     board_->generation = generation_;

@@ -123,4 +123,52 @@ Json::Value Scoreboard::Status(int64_t now_ms) const {
     return out;
 }
 
+void Scoreboard::AppendMetrics(std::string_view family, std::string& out) const {
+    const auto sample = [&out](std::string_view name, std::string_view labels, uint64_t value) {
+        out.append(name.data(), name.size());
+        if (!labels.empty()) {
+            out += '{';
+            out.append(labels.data(), labels.size());
+            out += '}';
+        }
+        out += ' ';
+        out += std::to_string(value);
+        out += '\n';
+    };
+    uint64_t accepted = accepted_of_exited.load();
+    uint64_t slow = slow_of_exited.load();
+    uint64_t busy_total = 0;
+    uint64_t idle_total = 0;
+    uint64_t by_state[4] = {0, 0, 0, 0};
+    for (const WorkerSlot& slot : slots) {
+        if (slot.pid.load() == 0) continue;
+        const int32_t threads = slot.threads.load();
+        const int32_t busy = slot.busy.load();
+        busy_total += static_cast<uint64_t>(busy);
+        idle_total += static_cast<uint64_t>(threads > busy ? threads - busy : 0);
+        accepted += slot.accepted.load();
+        slow += slot.slow.load();
+        const int32_t state = slot.state.load();
+        if (state >= 0 && state < 4) ++by_state[state];
+    }
+    if (family == "inkstone_pool_threads") {
+        sample(family, "state=\"busy\"", busy_total);
+        sample(family, "state=\"idle\"", idle_total);
+    } else if (family == "inkstone_pool_workers") {
+        for (int32_t state : {1, 2, 3}) {
+            sample(family, std::string("state=\"") + StateName(state) + "\"", by_state[state]);
+        }
+    } else if (family == "inkstone_pool_requests_accepted_total") {
+        sample(family, "", accepted);
+    } else if (family == "inkstone_pool_slow_requests_total") {
+        sample(family, "", slow);
+    } else if (family == "inkstone_pool_worker_restarts_total") {
+        sample(family, "", restarts.load());
+    } else if (family == "inkstone_pool_worker_recycles_total") {
+        sample(family, "", recycles.load());
+    } else if (family == "inkstone_pool_reloads_total") {
+        sample(family, "", reloads.load());
+    }
+}
+
 }  // namespace inkstone::fcgi

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace inkstone::fcgi {
 
@@ -48,6 +50,10 @@ struct Scoreboard {
 
     /// The status page body.
     Json::Value Status(int64_t now_ms) const;
+
+    /// The pool's families for /metrics (lib/base/metrics.h ScrapeHook): appends the sample
+    /// lines of `family` when it is one of the scoreboard's (inkstone_pool_*).
+    void AppendMetrics(std::string_view family, std::string& out) const;
 };
 
 /// Milliseconds since the epoch (wall clock), for the status page.

@@ -24,8 +24,10 @@
 #include <vector>
 
 #include "fcgi/fcgi_io.h"
+#include "lib/accounts/auth.h"
 #include "lib/base/address.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 
 namespace inkstone::fcgi {
 namespace {
@@ -51,6 +53,38 @@ bool IsLoopback(const std::string& addr) {
            addr.empty() /* unix-socket peers that set no REMOTE_ADDR */;
 }
 
+/// GET /metrics (README, "Metrics"): loopback clients, the addresses of fcgi.metrics_allow, and
+/// the holder of fcgi.metrics_bearer_secret; everyone else gets 403.
+lib::http::Response MetricsResponse(const Worker& w, const lib::http::Request& request) {
+    bool allowed = IsLoopback(request.remote_addr);
+    if (!allowed && !w.config.fcgi.metrics_allow.empty()) {
+        const auto ranges = lib::base::ParseCidrList(w.config.fcgi.metrics_allow);
+        const auto address = lib::base::ParseIpAddress(request.remote_addr);
+        allowed = ranges && address && lib::base::AnyContains(*ranges, *address);
+    }
+    const std::string& secret = w.config.fcgi.metrics_bearer_secret;
+    if (!allowed && !secret.empty()) {
+        const std::string header = request.Header("authorization");
+        constexpr std::string_view kBearer = "Bearer ";
+        allowed = header.size() > kBearer.size() &&
+                  header.compare(0, kBearer.size(), kBearer) == 0 &&
+                  lib::accounts::ConstantTimeEquals(std::string_view(header).substr(kBearer.size()),
+                                                    secret);
+    }
+    if (!allowed) {
+        return lib::http::Response::Error(
+            lib::base::ApiError(lib::base::ErrorCode::kForbidden, "forbidden"));
+    }
+    const Scoreboard* board = w.board;
+    lib::http::Response response = lib::http::Response::Text(
+        200, "text/plain; version=0.0.4; charset=utf-8",
+        lib::base::metrics::Render([board](std::string_view family, std::string& out) {
+            if (board != nullptr) board->AppendMetrics(family, out);
+        }));
+    response.headers.emplace_back("Cache-Control", "no-store");
+    return response;
+}
+
 void ServeOne(Worker& w, FCGX_Request& fcgi) {
     auto start = std::chrono::steady_clock::now();
     lib::http::Request request;
@@ -64,6 +98,11 @@ void ServeOne(Worker& w, FCGX_Request& fcgi) {
                                                lib::base::ErrorCode::kForbidden, "forbidden"));
         status.headers.emplace_back("Cache-Control", "no-store");
         WriteResponse(fcgi, status, head);
+        return;
+    }
+
+    if (request.path == w.config.fcgi.metrics_path) {
+        WriteResponse(fcgi, MetricsResponse(w, request), head);
         return;
     }
 

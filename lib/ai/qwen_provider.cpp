@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 #include "lib/net/http_client.h"
 
 namespace inkstone::lib::ai {
@@ -110,6 +111,7 @@ struct Exchange final : net::CallHandler {
     std::string header_request_id;
     SteadyClock::time_point last_byte = SteadyClock::now();
     std::optional<SteadyClock::time_point> finished_at;
+    std::optional<SteadyClock::time_point> first_output;  ///< the first delta decoded
 
     // How it ended.
     std::optional<UpstreamError> setup_error;
@@ -141,6 +143,7 @@ struct Exchange final : net::CallHandler {
             // ends the call now. After the finish frame the rest of the body is read (and
             // ignored) so the connection can be reused.
             const auto state = decoder->Feed(bytes);
+            if (!first_output && decoder->after_output()) first_output = last_byte;
             // Feeding writes to the client, which may block on a slow reader: the idle timer
             // measures upstream's silence only, so it restarts when our own write returns.
             last_byte = SteadyClock::now();
@@ -276,6 +279,21 @@ Outcome<T> Finish(Outcome<T> outcome, std::string_view endpoint, const base::Qwe
                   const Exchange& ex, SteadyClock::time_point started, Json::Value fields) {
     fields["endpoint"] = std::string(endpoint);
     fields["http_status"] = static_cast<Json::Int>(ex.status);
+    {
+        const std::string model =
+            fields["model"].isString() ? fields["model"].asString() : std::string(endpoint);
+        const std::string_view result =
+            outcome.ok() ? std::string_view("ok") : UpstreamErrorKindName(outcome.error().kind);
+        base::metrics::Count("inkstone_upstream_requests_total",
+                             {{"model", model}, {"outcome", result}});
+        base::metrics::Observe("inkstone_upstream_duration_seconds", {{"model", model}},
+                               std::chrono::duration<double>(SteadyClock::now() - started).count());
+        if (ex.first_output) {
+            base::metrics::Observe(
+                "inkstone_upstream_first_token_seconds", {{"model", model}},
+                std::chrono::duration<double>(*ex.first_output - started).count());
+        }
+    }
     fields["ms"] = static_cast<Json::Int64>(
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started)
             .count());

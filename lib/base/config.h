@@ -39,6 +39,11 @@ struct FcgiConfig {
     int graceful_timeout_s = 30;   ///< SIGQUIT/recycle drain deadline before SIGKILL
     int slow_request_ms = 2000;    ///< a request slower than this counts as slow
     std::string status_path = "/inkstone-status";  ///< php-fpm style status page (loopback only)
+    /// Prometheus metrics (README, "Metrics"): loopback clients, plus `metrics_allow` and
+    /// anyone sending `Authorization: Bearer <metrics_bearer_secret>` when set.
+    std::string metrics_path = "/metrics";
+    std::string metrics_allow;
+    std::string metrics_bearer_secret;
     /// Over TCP, the peers that may connect (addresses or CIDRs, comma-separated); anyone else
     /// is closed before a request is read. Not used for a unix socket (its file mode decides).
     std::string allow = "127.0.0.0/8,::1";

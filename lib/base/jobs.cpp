@@ -6,6 +6,7 @@
 #include <map>
 
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 
 namespace inkstone::lib::base {
 
@@ -42,16 +43,24 @@ void JobRunner::RunAllOnce() {
 }
 
 void JobRunner::RunOne(const Job& job) {
+    const auto started = std::chrono::steady_clock::now();
+    const char* outcome = "ok";
     try {
         job.run();
     } catch (const std::exception& e) {
+        outcome = "failed";
         Json::Value f;
         f["job"] = job.name;
         f["error"] = e.what();
         Log(LogLevel::kError, "job_failed", f);
     } catch (...) {
+        outcome = "failed";
         Log(LogLevel::kError, "job_failed", Json::Value(job.name));
     }
+    metrics::Count("inkstone_job_runs_total", {{"job", job.name}, {"outcome", outcome}});
+    metrics::Observe(
+        "inkstone_job_duration_seconds", {{"job", job.name}},
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 void JobRunner::Loop(std::vector<size_t> lane) {

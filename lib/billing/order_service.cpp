@@ -4,6 +4,7 @@
 
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/base/metrics.h"
 
 namespace inkstone::lib::billing {
 
@@ -93,6 +94,12 @@ CreatedOrder OrderService::CreateOrder(int64_t user_id,
         if (locked.count >= max_pending_) throw TooManyPending(locked, now);
         InsertOrder(lease, order);
         if (idempotency) CompleteIdempotencyKey(lease, user_id, idempotency->key, fresh);
+        lease.AfterCommit([kind = order.kind, method = order.payment_method] {
+            base::metrics::Count(
+                "inkstone_orders_created_total",
+                {{"kind", kind == OrderKind::kRecharge ? "recharge" : "membership"},
+                 {"method", ToSql(method)}});
+        });
         return CreatedOrder{fresh, false};
     });
 }

@@ -5,6 +5,7 @@
 
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/base/metrics.h"
 #include "lib/base/utf8.h"
 
 namespace inkstone::lib::billing {
@@ -112,6 +113,13 @@ std::optional<OrderRefund> FindWhere(db::Pool& pool, const std::string& where,
         if (!row.Next()) return std::nullopt;
         return ReadRefund(row);
     });
+}
+
+void CountRefund(const OrderRefund& refund, const char* status) {
+    base::metrics::Count("inkstone_orders_refunded_total",
+                         {{"kind", refund.kind == OrderKind::kRecharge ? "recharge" : "membership"},
+                          {"provider", ToSql(refund.provider)},
+                          {"status", status}});
 }
 
 /// floor(a × b / c) without overflow for any amounts the schema allows.
@@ -243,6 +251,7 @@ OpenedRefund Refunds::Open(const RefundRequest& request, const RefundAuditHook& 
                                   std::string(recharge ? "recharge" : "membership"), refund.user_id,
                                   refund.provider, refund.amount_fen, refund.credits, refund.reason,
                                   audit_id, now, now);
+            tx.lease().AfterCommit([refund] { CountRefund(refund, "opened"); });
             return OpenedRefund{refund, account->credits, account->member_expired_at};
         });
     } catch (const db::DbError& e) {
@@ -268,11 +277,19 @@ bool Refunds::Resolve(std::string_view refund_no, RefundVerdict verdict,
         db::Rows row = tx.Query(kLockRefundSql, refund_no);
         if (!row.Next() || row.String("status") != kStatusPending) return false;
         if (verdict == RefundVerdict::kSucceeded) {
-            return tx.Execute(kSucceedRefundSql, id, now, now, refund_no) == 1;
+            if (tx.Execute(kSucceedRefundSql, id, now, now, refund_no) != 1) return false;
+            tx.lease().AfterCommit([refund = *known] {
+                CountRefund(refund, "succeeded");
+                base::metrics::Count("inkstone_refunded_fen_total",
+                                     {{"provider", ToSql(refund.provider)}},
+                                     static_cast<double>(refund.amount_fen));
+            });
+            return true;
         }
         const std::string failure =
             base::Utf8Prefix(detail.empty() ? "refused" : detail, kMaxFailureChars);
         if (tx.Execute(kFailRefundSql, id, failure, now, refund_no) != 1) return false;
+        tx.lease().AfterCommit([refund = *known] { CountRefund(refund, "failed"); });
         std::optional<LockedAccount> account = wallet_.LockAccountIn(tx, known->user_id);
         INKSTONE_ASSERT(account.has_value(), "refund " + known->refund_no + " of a missing user");
         if (recharge) {

@@ -7,6 +7,7 @@
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 #include "lib/base/utf8.h"
 
 namespace inkstone::lib::billing {
@@ -129,6 +130,40 @@ struct Posted {
     int64_t balance_after = 0;
 };
 
+/// The credit metrics of one committed ledger row (README, "Metrics").
+void CountLedger(LedgerType type, int64_t amount) {
+    namespace m = base::metrics;
+    const double credits = static_cast<double>(amount < 0 ? -amount : amount);
+    switch (type) {
+        case LedgerType::kConsume:
+            m::Count("inkstone_credits_charged_total", {}, credits);
+            return;
+        case LedgerType::kRefund:
+            m::Count("inkstone_credits_refunded_total", {}, credits);
+            return;
+        case LedgerType::kRecharge:
+            m::Count("inkstone_credits_issued_total", {{"source", "recharge"}}, credits);
+            return;
+        case LedgerType::kBonus:
+            m::Count("inkstone_credits_issued_total", {{"source", "bonus"}}, credits);
+            return;
+        case LedgerType::kRedeem:
+            m::Count("inkstone_credits_issued_total", {{"source", "redeem"}}, credits);
+            return;
+        case LedgerType::kOrderRefundVoid:
+            m::Count("inkstone_credits_issued_total", {{"source", "order_refund_void"}}, credits);
+            return;
+        case LedgerType::kAdminAdjust:
+            m::Count(
+                amount > 0 ? "inkstone_credits_issued_total" : "inkstone_credits_revoked_total",
+                {{"source", "admin"}}, credits);
+            return;
+        case LedgerType::kOrderRefund:
+            m::Count("inkstone_credits_revoked_total", {{"source", "order_refund"}}, credits);
+            return;
+    }
+}
+
 /// Applies `entry` to the locked `account` inside the caller's transaction: the conditional
 /// UPDATE of users and the ledger row, with the balance and seq computed from the locked row
 /// (which is updated to match). The caller has checked that a debit is covered.
@@ -147,6 +182,7 @@ Posted Post(db::Lease& lease, LockedAccount& account, const Entry& entry, base::
     account.ledger_seq += 1;
     Posted posted;
     posted.balance_after = account.credits;
+    lease.AfterCommit([type = entry.type, amount = entry.amount] { CountLedger(type, amount); });
     posted.entry_id = lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type,
                                    entry.amount, posted.balance_after, entry.description,
                                    entry.related_order_no, entry.related_generation_id,
@@ -567,9 +603,18 @@ SettleOutcome Wallet::Settle(const SettlementNotice& notice) const {
     const std::optional<OrderKind> kind = billing::OrderKindOf(notice.order_no);
     if (!kind) return SettleOutcome::kUnknownOrder;
     const base::TimePoint now = clock_.Now();
-    return db::RetryOnAborted(pool_, "payment.settle", [&](db::Transaction& tx) {
-        return SettleIn(tx, *kind, notice, now);
-    });
+    const SettleOutcome outcome =
+        db::RetryOnAborted(pool_, "payment.settle",
+                           [&](db::Transaction& tx) { return SettleIn(tx, *kind, notice, now); });
+    if (outcome == SettleOutcome::kSettled) {
+        const std::string provider(ToSql(notice.provider));
+        base::metrics::Count("inkstone_orders_paid_total",
+                             {{"kind", *kind == OrderKind::kRecharge ? "recharge" : "membership"},
+                              {"provider", provider}});
+        base::metrics::Count("inkstone_revenue_fen_total", {{"provider", provider}},
+                             static_cast<double>(notice.amount_fen));
+    }
+    return outcome;
 }
 
 SettleOutcome Wallet::SettleIn(db::Transaction& tx, OrderKind kind, const SettlementNotice& notice,
@@ -652,8 +697,14 @@ int64_t Wallet::ExpireOrders(base::TimePoint now, int batch, const Reconciler& r
             }
             expired += db::WithLease(pool_, [&](db::Lease& lease) -> int64_t {
                 try {
-                    return static_cast<int64_t>(
-                        lease.Execute(kind.expire, now, order.order_no, now));
+                    const auto changed =
+                        static_cast<int64_t>(lease.Execute(kind.expire, now, order.order_no, now));
+                    base::metrics::Count(
+                        "inkstone_orders_expired_total",
+                        {{"kind",
+                          kind.expire == kExpireRechargeOrderSql ? "recharge" : "membership"}},
+                        static_cast<double>(changed));
+                    return changed;
                 } catch (const db::DbError& e) {
                     // Someone is settling it right now; whichever way that ends, the next run
                     // sees the outcome.

@@ -16,6 +16,7 @@
 #include "lib/base/assert.h"
 #include "lib/base/clock.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 
 namespace inkstone::lib::db {
 namespace {
@@ -323,6 +324,8 @@ void LogReconnectRetry(std::string_view unit, const DbError& e) {
     fields["unit"] = std::string(unit);
     fields["code"] = e.code;
     base::Log(base::LogLevel::kInfo, "db.reconnect_retry", fields);
+    base::metrics::Count("inkstone_db_transaction_retries_total",
+                         {{"code", std::to_string(e.code)}});
 }
 
 void LogRetry(std::string_view name, int attempt, const DbError& e) {
@@ -331,6 +334,12 @@ void LogRetry(std::string_view name, int attempt, const DbError& e) {
     fields["attempt"] = attempt + 1;
     fields["code"] = e.code;
     base::Log(base::LogLevel::kInfo, "db.tx.retry", fields);
+    base::metrics::Count("inkstone_db_transaction_retries_total",
+                         {{"code", std::to_string(e.code)}});
+}
+
+void NoteRetriesExhausted() {
+    base::metrics::Count("inkstone_db_transaction_retries_exhausted_total", {});
 }
 
 // ---- Lease ----
@@ -524,6 +533,7 @@ Lease Pool::Acquire() {
     const auto deadline = Clock::now() + std::chrono::milliseconds(config_.acquire_timeout_ms);
     std::unique_ptr<Lease::Slot> slot;
     bool reused = false;
+    bool waited = false;
     {
         std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
@@ -538,8 +548,13 @@ Lease Pool::Acquire() {
                 ++open_;  // reserve the place; connect outside the lock
                 break;
             }
+            if (!waited) {
+                waited = true;
+                base::metrics::Count("inkstone_db_pool_waits_total", {});
+            }
             if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
                 open_ >= size_) {
+                base::metrics::Count("inkstone_db_pool_timeouts_total", {});
                 throw DbError(ErrorKind::kUnavailable, 0,
                               "db pool exhausted: no free connection within " +
                                   std::to_string(config_.acquire_timeout_ms) + " ms");
@@ -639,9 +654,11 @@ Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), n
         Rethrow(e, &lease_);
     }
     lease_.slot_->in_transaction = true;
+    lease_.transaction_ = this;
 }
 
 Transaction::~Transaction() {
+    if (lease_.transaction_ == this) lease_.transaction_ = nullptr;
     if (done_) return;
     try {
         try {
@@ -674,6 +691,16 @@ void Transaction::Commit() {
     }
     done_ = true;
     lease_.slot_->in_transaction = false;
+    lease_.transaction_ = nullptr;
+    for (const std::function<void()>& fn : after_commit_) fn();
+}
+
+void Lease::AfterCommit(std::function<void()> fn) {
+    if (transaction_ != nullptr) {
+        transaction_->after_commit_.push_back(std::move(fn));
+    } else {
+        fn();
+    }
 }
 
 }  // namespace inkstone::lib::db

@@ -141,6 +141,7 @@ void BindAll(Params& params, const A&... args) {
 }  // namespace detail
 
 class Lease;
+class Transaction;
 
 /// Converts a SQLException into DbError (classified), marking the lease broken when the
 /// server went away. For lib/db's own code.
@@ -246,6 +247,12 @@ class Lease {
     /// round trip; Insert() needs none on MariaDB).
     int64_t LastInsertId();
 
+    /// Runs `fn` once the transaction open on this lease commits (never when it rolls back, so
+    /// a retried attempt's calls are dropped with it); at once outside a transaction, where the
+    /// statements already committed. For effects outside the database that must follow only
+    /// committed writes: metrics.
+    void AfterCommit(std::function<void()> fn);
+
     /// For lib/db itself and its tests: the connector objects under this lease.
     sql::Connection& conn();
     /// Cached per connection; re-prepared after a reconnect. `sql` must be a string constant
@@ -273,6 +280,7 @@ class Lease {
     void RunText(const char* sql);
     Pool* pool_;
     std::unique_ptr<Slot> slot_;
+    Transaction* transaction_ = nullptr;  ///< the transaction open on this lease, if any
 };
 
 /// The `?` placeholders of a statement, outside quoted strings and identifiers.
@@ -340,9 +348,11 @@ class Transaction {
     int64_t LastInsertId() { return lease_.LastInsertId(); }
 
   private:
+    friend class Lease;
     Lease& lease_;
     std::string name_;
     bool done_ = false;
+    std::vector<std::function<void()>> after_commit_;
 };
 
 /// Runs `fn(Transaction&)` in a fresh transaction on a fresh lease, commits if it returns, and
@@ -359,6 +369,9 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
 /// is rethrown as the DbError it classifies as; anything else is left alone (returns).
 void TranslateCurrent(Lease* lease);
 
+/// Counts (inkstone_db_transaction_retries_exhausted_total) a transaction that failed on its
+/// last attempt.
+void NoteRetriesExhausted();
 /// Logs (info, `db.reconnect_retry`) that `unit` runs again on a fresh connection after `e`.
 void LogReconnectRetry(std::string_view unit, const DbError& e);
 
@@ -432,7 +445,11 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
                 LogReconnectRetry(name, e);
                 continue;
             }
-            if (e.kind != ErrorKind::kAborted || attempt + 1 >= attempts) throw;
+            if (e.kind != ErrorKind::kAborted) throw;
+            if (attempt + 1 >= attempts) {
+                NoteRetriesExhausted();
+                throw;
+            }
             LogRetry(name, attempt, e);
             BackoffSleep(attempt);
         }

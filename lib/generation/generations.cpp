@@ -8,6 +8,7 @@
 
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/base/metrics.h"
 #include "lib/billing/money.h"
 #include "lib/http/message.h"
 
@@ -470,19 +471,25 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
 
 FinishResult Generations::Finish(int64_t generation_id, const Verdict& verdict,
                                  const GenerationOutput& output) const {
-    if (!verdict.refund) {
-        if (std::optional<FinishResult> done =
-                FinishWithoutRefund(generation_id, verdict, output)) {
-            return *done;
+    const FinishResult result = [&] {
+        if (!verdict.refund) {
+            if (std::optional<FinishResult> done =
+                    FinishWithoutRefund(generation_id, verdict, output)) {
+                return *done;
+            }
         }
+        try {
+            return FinishOnce(generation_id, verdict, output);
+        } catch (const billing::AlreadyRefunded&) {
+            // Someone refunded this charge outside a finish (a concurrent path lost nothing:
+            // our transaction rolled back). Run again: finished without a refund.
+            return FinishOnce(generation_id, verdict, output);
+        }
+    }();
+    if (result.finished_now) {
+        base::metrics::Count("inkstone_generations_total", {{"status", ToSql(verdict.status)}});
     }
-    try {
-        return FinishOnce(generation_id, verdict, output);
-    } catch (const billing::AlreadyRefunded&) {
-        // Someone refunded this charge outside a finish (a concurrent path lost nothing: our
-        // transaction rolled back). Run again: the generation is finished without a refund.
-        return FinishOnce(generation_id, verdict, output);
-    }
+    return result;
 }
 
 std::optional<FinishResult> Generations::FinishWithoutRefund(int64_t generation_id,

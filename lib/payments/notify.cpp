@@ -8,6 +8,7 @@
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
 #include "lib/base/log.h"
+#include "lib/base/metrics.h"
 #include "lib/base/utf8.h"
 #include "lib/db/db.h"
 #include "lib/http/message.h"
@@ -416,6 +417,15 @@ void NotifyProcessor::Record(std::string_view provider, std::string_view kind, s
                              const NotifyResult& result, const std::string& detail) const {
     const std::string_view mode = providers_.live() ? "live" : kMock;
     Report(provider, kind, via, mode, Judged{result, detail});
+    // Reasons only for what a forger or a broken integration causes (a fixed set of names).
+    const bool security =
+        result.outcome == NotifyOutcome::kUnauthentic || result.outcome == NotifyOutcome::kRejected;
+    base::metrics::Count("inkstone_payment_notifies_total",
+                         {{"provider", provider},
+                          {"kind", kind},
+                          {"via", via},
+                          {"outcome", NotifyOutcomeName(result.outcome)},
+                          {"reason", security ? std::string_view(result.reason) : ""}});
     if (pool_ == nullptr) return;
     std::string outcome(NotifyOutcomeName(result.outcome));
     if (!result.reason.empty()) outcome += ":" + result.reason;

@@ -141,6 +141,7 @@ void Nginx::Render() {
          keepalive ? "keepalive " + std::to_string(options_.upstream_keepalive) + ";" : ""},
         {"FASTCGI_KEEP_CONN", keepalive ? "on" : "off"},
         {"STATUS_PATH", options_.status_path},
+        {"METRICS_PATH", options_.metrics_path},
         {"WEB_ROOT", options_.web_root},
         {"AUTH_RATE", options_.auth_rate},
         {"AUTH_BURST", std::to_string(options_.auth_burst)},

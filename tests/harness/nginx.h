@@ -37,6 +37,7 @@ struct NginxOptions {
     /// `fastcgi_keep_conn off`).
     int upstream_keepalive = 0;
     std::string status_path = "/inkstone-status";  ///< `fcgi.status_path` of the pool
+    std::string metrics_path = "/metrics";         ///< `fcgi.metrics_path` of the pool
     /// inkstone_auth's rate and burst (@AUTH_RATE@, @AUTH_BURST@). Every test client is
     /// 127.0.0.1, so by default a rate no test reaches; `make run` renders production's.
     std::string auth_rate = "100000r/s";

@@ -133,17 +133,22 @@ TEST(Auth, AuthenticatedReadsAreOneStatement) {
         EXPECT_EQ(got.JsonBody()["credits"], 77) << path;
         EXPECT_EQ(got.JsonBody()["is_member"], true) << path;
         EXPECT_EQ(got.JsonBody()["member_expired_at"], "2099-01-02T03:04:05Z") << path;
-        // The counter also sees this test's own SHOW and any background job: the overhead of
-        // a read with no request between is subtracted, and the least of a few tries counts.
-        int64_t least = 1000;
-        for (int i = 0; i < 5 && least > 1; ++i) {
+        // The counter also sees this test's own SHOW and any background job (the workers'
+        // jobs run on their own schedule): the overhead of a read with no request between is
+        // subtracted, and most of 5 tries must see exactly 1 (a stray job statement moves one
+        // try up or down; a second statement per read would move every try up).
+        int ones = 0;
+        std::string seen;
+        for (int i = 0; i < 5; ++i) {
             const int64_t q0 = Questions();
             const int64_t q1 = Questions();
             ASSERT_EQ(c.Get(path, auth).status, 200);
             const int64_t q2 = Questions();
-            least = std::min(least, (q2 - q1) - (q1 - q0));
+            const int64_t statements = (q2 - q1) - (q1 - q0);
+            ones += statements == 1;
+            seen += std::to_string(statements) + " ";
         }
-        EXPECT_EQ(least, 1) << path;
+        EXPECT_GE(ones, 3) << path << ": " << seen;
     }
     HttpResponse me = c.Get("/api/v1/users/me", auth);
     EXPECT_EQ(me.JsonBody()["username"], "one_trip");
