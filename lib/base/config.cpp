@@ -21,7 +21,7 @@ extern char** environ;
 namespace inkstone::lib::base {
 namespace {
 
-enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl, kCidrList };
+enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl, kCidrList, kOptionalCidrList };
 
 /// One configuration key. Every key is one row of the table in Keys(); the rest of this file
 /// (file/.env/environment parsing, validation, Describe) is driven by that table.
@@ -115,7 +115,9 @@ KeySpec StringKey(std::string name, Access access, Text rule = Text::kAny) {
             return "must be an http:// or https:// URL without spaces, query or fragment";
         }
         std::string bad;
-        if (rule == Text::kCidrList && !ParseCidrList(raw, &bad)) {
+        // An optional list may be empty (nobody beyond the built-in rule).
+        if ((rule == Text::kCidrList || (rule == Text::kOptionalCidrList && !raw.empty())) &&
+            !ParseCidrList(raw, &bad)) {
             return "must be a comma-separated list of addresses or CIDRs (\"" + bad +
                    "\" is not one)";
         }
@@ -180,7 +182,7 @@ const std::vector<KeySpec>& Keys() {
         StringKey("fcgi.status_path", Field(&C::fcgi, &FcgiConfig::status_path), Text::kUrlPath),
         StringKey("fcgi.metrics_path", Field(&C::fcgi, &FcgiConfig::metrics_path), Text::kUrlPath),
         StringKey("fcgi.metrics_allow", Field(&C::fcgi, &FcgiConfig::metrics_allow),
-                  Text::kCidrList),
+                  Text::kOptionalCidrList),
         StringKey("fcgi.metrics_bearer_secret",
                   Field(&C::fcgi, &FcgiConfig::metrics_bearer_secret)),
         StringKey("fcgi.allow", Field(&C::fcgi, &FcgiConfig::allow), Text::kCidrList),

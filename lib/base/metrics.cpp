@@ -284,7 +284,7 @@ void AppendNumber(std::string& out, double value) {
     if (value == std::floor(value) && std::fabs(value) < 9.007199254740992e15) {
         std::snprintf(buf, sizeof buf, "%.0f", value);
     } else {
-        std::snprintf(buf, sizeof buf, "%.17g", value);
+        std::snprintf(buf, sizeof buf, "%.15g", value);
     }
     out += buf;
 }
