@@ -42,7 +42,7 @@ function(inkstone_check_rendered file text)
   endif()
 endfunction()
 
-# --- systemd units: @BINDIR@ @SYSCONFDIR@ @LIBEXECDIR@ ---
+# --- systemd units: @BINDIR@ @SYSCONFDIR@ @LIBEXECDIR@ @DOCDIR@ ---
 foreach(unit inkstone.service inkstone-backup.service inkstone-backup.timer)
   file(READ "${INKSTONE_SOURCE_DIR}/packaging/${unit}" text)
   string(REPLACE "@BINDIR@" "${bindir}" text "${text}")
@@ -53,6 +53,13 @@ foreach(unit inkstone.service inkstone-backup.service inkstone-backup.timer)
   file(WRITE "${out}/${unit}" "${text}")
   file(INSTALL DESTINATION "${unitdir}" TYPE FILE FILES "${out}/${unit}")
 endforeach()
+
+# --- the backup script: @SYSCONFDIR@ ---
+file(READ "${INKSTONE_SOURCE_DIR}/packaging/inkstone-backup" text)
+string(REPLACE "@SYSCONFDIR@" "${sysconfdir}" text "${text}")
+inkstone_check_rendered("packaging/inkstone-backup" "${text}")
+file(WRITE "${out}/inkstone-backup" "${text}")
+file(INSTALL DESTINATION "${libexecdir}" TYPE PROGRAM FILES "${out}/inkstone-backup")
 
 # --- logrotate ---
 file(READ "${INKSTONE_SOURCE_DIR}/packaging/inkstone.logrotate" text)
