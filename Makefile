@@ -1,17 +1,20 @@
-# inkstone — the two commands: `make run` and `make test` (plus `make bench`).
+# inkstone — the two commands: `make run` and `make test` (plus `make bench`, and `make deb` /
+# `make install` for production: docs/deploy.md).
 # Each installs the Debian packages it needs first (apt-get; sudo when not root).
 
 PACKAGES := build-essential cmake pkg-config \
 	libfcgi-dev libcgicc-dev libcurl4-openssl-dev libjsoncpp-dev libmysqlcppconn-dev \
 	libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev libmariadb-dev \
-	mariadb-server mariadb-client nginx curl wrk clang-format git
+	mariadb-server mariadb-client nginx curl wrk clang-format git \
+	libsystemd-dev dpkg-dev
 
 JOBS ?= $(shell nproc)
 PORT ?= 8080
 SIM_PORT ?= 8090
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-debug run test check bench fuzz clean format web web-deps web-test web-e2e
+.PHONY: all deps build build-debug run test check bench fuzz clean format web web-deps web-test web-e2e \
+	deb install
 
 all: build
 
@@ -97,6 +100,25 @@ bench: deps
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build build/release -j $(JOBS) --target inkstone-bench
 	build/release/tests/inkstone-bench --json $(BENCH_JSON) $(BENCH_ARGS)
+
+# Production (docs/deploy.md). `make deb`: the Debian package of the Release build, web app
+# included (CPack's DEB generator; dependencies from dpkg-shlibdeps), in build/deb/.
+# `make install`: the same layout under PREFIX (default /usr/local; the config in PREFIX/etc,
+# /etc for PREFIX=/usr), staged under DESTDIR when set. Neither builds the tests.
+PREFIX ?= /usr/local
+DESTDIR ?=
+DEB_DIR := build/deb
+deb: deps web
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/release -j $(JOBS) --target inkstone inkstone-admin
+	rm -f $(DEB_DIR)/*.deb
+	cd build/release && cpack -G DEB -B $(CURDIR)/$(DEB_DIR)
+	@ls -l $(DEB_DIR)/*.deb
+
+install: deps web
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build/release -j $(JOBS) --target inkstone inkstone-admin
+	DESTDIR=$(DESTDIR) cmake --install build/release --prefix $(PREFIX) --strip
 
 # libFuzzer targets (request parsing, JSON bodies, ...), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 60

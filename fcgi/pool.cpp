@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "fcgi/scoreboard.h"
@@ -20,6 +23,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+/// How long a reload waits for its new generation before draining the old one regardless.
+constexpr std::chrono::seconds kReloadWait{10};
 
 struct Child {
     pid_t pid;
@@ -41,6 +47,27 @@ Json::Value Fields(std::initializer_list<std::pair<const char*, Json::Value>> it
     return f;
 }
 
+// systemd's readiness protocol (Type=notify, packaging/inkstone.service): READY=1 once every
+// worker of the current generation serves (at start, and again when a reload's new generation
+// does), RELOADING=1 when a SIGHUP reload begins, STOPPING=1 when a shutdown begins. Only the
+// master notifies (NotifyAccess=main). Without NOTIFY_SOCKET (make run, the tests) sd_notify
+// does nothing.
+void Notify(const std::string& state) {
+    const int rc = sd_notify(0, state.c_str());
+    if (rc < 0) {
+        lib::base::Log(lib::base::LogLevel::kWarn, "sd_notify_failed",
+                       Json::Value(std::strerror(-rc)));
+    }
+}
+
+/// RELOADING=1 carries the time the reload began (systemd 253+ wants it; older ones ignore it).
+std::string MonotonicUsec() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::to_string(static_cast<uint64_t>(ts.tv_sec) * 1000000 +
+                          static_cast<uint64_t>(ts.tv_nsec) / 1000);
+}
+
 class Master {
   public:
     Master(lib::base::Config config, std::function<lib::base::Config()> reload,
@@ -57,6 +84,10 @@ class Master {
     void Signal(int sig, bool only_generation_old);
     void BeginShutdown(bool graceful);
     int ActiveCurrent() const;
+    /// Every worker the current generation should have is running and accepting.
+    bool CurrentGenerationServes() const;
+    /// READY=1 once the current generation serves (or a reload gave up waiting for it).
+    void NotifyReadyWhenServing(Clock::time_point now);
     /// One pass of the supervision loop: reap, respawn, drain, escalate. false once the pool
     /// has stopped (shutting down and no child left).
     bool Supervise();
@@ -76,12 +107,40 @@ class Master {
     bool shutting_down_ = false;
     Clock::time_point kill_at_ = Clock::time_point::max();
     Clock::time_point reload_started_ = Clock::time_point::max();
+    bool ready_notified_ = false;  ///< READY=1 sent for the current generation
 };
 
 int Master::ActiveCurrent() const {
     return static_cast<int>(std::count_if(children_.begin(), children_.end(), [&](const Child& c) {
         return c.generation == generation_ && !c.stopping && !c.replaced;
     }));
+}
+
+bool Master::CurrentGenerationServes() const {
+    int ready = 0;
+    for (const Child& c : children_) {
+        if (c.generation != generation_ || c.stopping) continue;
+        WorkerSlot* slot = board_->Find(c.pid);
+        if (slot != nullptr && slot->state.load() == static_cast<int32_t>(WorkerState::kReady)) {
+            ++ready;
+        }
+    }
+    return ready >= WorkerCount(config_);
+}
+
+void Master::NotifyReadyWhenServing(Clock::time_point now) {
+    if (ready_notified_) return;
+    // A reload whose new generation is not all up after 10 s drains the old one anyway
+    // (DrainOldGeneration); it is then as done as it gets, and systemd must not stay in
+    // "reloading". The first start has no such limit: systemd's TimeoutStartSec decides.
+    const bool reload_gave_up =
+        reload_started_ != Clock::time_point::max() && now - reload_started_ > kReloadWait;
+    if (!CurrentGenerationServes() && !reload_gave_up) return;
+    ready_notified_ = true;
+    Notify("READY=1\nSTATUS=serving: " + std::to_string(WorkerCount(config_)) +
+           " workers, generation " + std::to_string(generation_));
+    lib::base::Log(lib::base::LogLevel::kInfo, "pool_ready",
+                   Fields({{"generation", generation_}, {"workers", WorkerCount(config_)}}));
 }
 
 void Master::Spawn() {
@@ -167,6 +226,7 @@ void Master::Signal(int sig, bool only_old_generation) {
 }
 
 void Master::Reload() {
+    Notify("RELOADING=1\nMONOTONIC_USEC=" + MonotonicUsec() + "\nSTATUS=reloading");
     try {
         lib::base::Config fresh = reload_();
         if (fresh.fcgi.listen != config_.fcgi.listen) {
@@ -178,12 +238,16 @@ void Master::Reload() {
         lib::base::LogInit(config_.log);
     } catch (const std::exception& e) {
         lib::base::Log(lib::base::LogLevel::kError, "reload_failed", Json::Value(e.what()));
+        // The running generation goes on serving with the running config.
+        Notify("READY=1\nSTATUS=reload failed, serving the previous config: " +
+               std::string(e.what()));
         return;
     }
     board_->reloads++;
     ++generation_;
     board_->generation = generation_;
     reload_started_ = Clock::now();
+    ready_notified_ = false;
     crash_streak_ = 0;
     next_spawn_ = Clock::time_point::min();
     lib::base::Log(lib::base::LogLevel::kInfo, "reload", Fields({{"generation", generation_}}));
@@ -192,6 +256,7 @@ void Master::Reload() {
 void Master::BeginShutdown(bool graceful) {
     if (shutting_down_ && graceful) return;
     shutting_down_ = true;
+    Notify(graceful ? "STOPPING=1\nSTATUS=draining" : "STOPPING=1\nSTATUS=stopping");
     for (Child& c : children_) c.stopping = true;
     Signal(graceful ? SIGQUIT : SIGTERM, false);
     auto grace = graceful ? std::chrono::seconds(config_.fcgi.graceful_timeout_s + 2)
@@ -272,6 +337,7 @@ bool Master::Supervise() {
     }
     while (ActiveCurrent() < WorkerCount(config_) && now >= next_spawn_) Spawn();
     DrainOldGeneration(now);
+    NotifyReadyWhenServing(now);
     return true;
 }
 
@@ -287,7 +353,7 @@ void Master::DrainOldGeneration(Clock::time_point now) {
         WorkerSlot* slot = board_->Find(c.pid);
         return slot != nullptr && slot->state.load() == static_cast<int32_t>(WorkerState::kReady);
     });
-    if (!ready && now - reload_started_ <= std::chrono::seconds(10)) return;
+    if (!ready && now - reload_started_ <= kReloadWait) return;
     for (Child& c : children_) {
         if (c.generation != generation_ && !c.stopping) {
             c.stopping = true;

@@ -11,6 +11,9 @@
 /// A worker that dies unexpectedly is replaced (immediately the first time, then with
 /// exponential backoff while it keeps dying young); a worker that reached `fcgi.max_requests`
 /// retires gracefully and is replaced before it stops accepting.
+/// Under systemd (Type=notify, packaging/inkstone.service) the master reports READY=1 once every
+/// worker of the current generation accepts (at start, and after a reload: RELOADING=1 first)
+/// and STOPPING=1 when a shutdown begins; without NOTIFY_SOCKET nothing is sent.
 #include <functional>
 #include <string>
 
