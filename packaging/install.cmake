@@ -99,7 +99,8 @@ file(INSTALL DESTINATION "${sysconfdir}/inkstone" TYPE FILE FILES "${out}/inksto
 # --- nginx snippets for the packaged socket and web root ---
 set(nginx_values
     "POOL_ADDRESS=unix:${socket}" "UPSTREAM_KEEPALIVE=" "FASTCGI_KEEP_CONN=off"
-    "STATUS_PATH=/inkstone-status" "WEB_ROOT=${datadir}/web" "AUTH_RATE=10r/s" "AUTH_BURST=20")
+    "STATUS_PATH=/inkstone-status" "METRICS_PATH=/metrics" "WEB_ROOT=${datadir}/web"
+    "AUTH_RATE=10r/s" "AUTH_BURST=20")
 foreach(snippet inkstone-upstream inkstone-locations)
   file(READ "${INKSTONE_SOURCE_DIR}/nginx/${snippet}.conf.in" text)
   foreach(pair ${nginx_values})
@@ -111,8 +112,8 @@ foreach(snippet inkstone-upstream inkstone-locations)
   endforeach()
   inkstone_check_rendered("nginx/${snippet}.conf.in" "${text}")
   set(note "# Rendered by the inkstone package from nginx/${snippet}.conf.in for the packaged paths:
-# socket unix:${socket}, web app ${datadir}/web, status page /inkstone-status, login
-# rate 10r/s with a burst of 20, no upstream keepalive. The placeholder notes below show the
+# socket unix:${socket}, web app ${datadir}/web, status page /inkstone-status, metrics
+# /metrics, login rate 10r/s with a burst of 20, no upstream keepalive. The placeholder notes below show the
 # values put in. Updated with the package: copy it elsewhere to change it.
 #
 ")

@@ -248,6 +248,8 @@ TEST_F(Packaging, HoldsTheLayout) {
         {"./usr/share/inkstone/nginx/inkstone-locations.conf", "-rw-r--r--"},
         {"./usr/share/inkstone/web/index.html", "-rw-r--r--"},
         {"./usr/share/doc/inkstone/deploy.md", "-rw-r--r--"},
+        {"./usr/share/doc/inkstone/ops/grafana/inkstone-dashboard.json", "-rw-r--r--"},
+        {"./usr/share/doc/inkstone/ops/prometheus/inkstone-alerts.yml", "-rw-r--r--"},
         // The config holds secrets: not world-readable even before postinst chgrps it.
         {"./etc/inkstone/inkstone.conf", "-rw-r-----"},
         {"./etc/logrotate.d/inkstone", "-rw-r--r--"},
@@ -470,6 +472,10 @@ TEST_F(Packaging, InstalledServerServesAndStopsGracefully) {
     HttpResponse page = client.Get("/");
     EXPECT_EQ(page.status, 200);
     EXPECT_EQ(page.body, ReadFile(Installed("/usr/share/inkstone/web/index.html")));
+    // The installed snippets route the metrics to the pool (loopback client: allowed).
+    HttpResponse metrics = client.Get("/metrics");
+    EXPECT_EQ(metrics.status, 200) << metrics.body;
+    EXPECT_NE(metrics.body.find("# TYPE inkstone_http_requests_total counter"), std::string::npos);
 
     // The socket: mode 0660, the process's group (the unit makes that www-data, for nginx).
     struct stat st {};
