@@ -131,12 +131,15 @@ void Nginx::Render() {
 
     const auto [user, group] = CurrentUserAndGroup();
     const bool keepalive = options_.upstream_keepalive > 0;
+    // The template has one `server @POOL_ADDRESS@;` line: more pools become more such lines.
+    std::string pools = options_.pool_address;
+    for (const std::string& more : options_.more_pool_addresses) pools += ";\n    server " + more;
     const std::map<std::string, std::string> values = {
         {"PREFIX", p},
         {"USER", user},
         {"GROUP", group},
         {"LISTEN", "127.0.0.1:" + std::to_string(options_.port)},
-        {"POOL_ADDRESS", options_.pool_address},
+        {"POOL_ADDRESS", pools},
         {"UPSTREAM_KEEPALIVE",
          keepalive ? "keepalive " + std::to_string(options_.upstream_keepalive) + ";" : ""},
         {"FASTCGI_KEEP_CONN", keepalive ? "on" : "off"},
