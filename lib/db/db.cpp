@@ -516,13 +516,6 @@ Pool::~Pool() {
         assert(leased_ == 0 && "Pool destroyed while connections are leased");
         idle_.clear();
     }
-    Json::Value fields;
-    fields["transactions"] = Json::UInt64{stats_.transactions.load()};
-    fields["aborted_retries"] = Json::UInt64{stats_.aborted_retries.load()};
-    fields["aborted_exhausted"] = Json::UInt64{stats_.aborted_exhausted.load()};
-    fields["host_failures"] = Json::UInt64{stats_.host_failures.load()};
-    fields["host_failovers"] = Json::UInt64{stats_.host_failovers.load()};
-    base::Log(base::LogLevel::kInfo, "db.pool.stats", fields);
 }
 
 std::string Pool::current_host() const {

@@ -152,8 +152,10 @@ void BindAll(Params& params, const A&... args) {
 
 class Lease;
 
-/// Counters of one Pool (per process), for logs and tests: the retry rate under contention
-/// and how often the pool changed hosts. Logged (`db.pool.stats`) when the Pool is destroyed.
+/// Counters of one Pool (per process): the retry rate under contention and how often the pool
+/// changed hosts. Each event is also logged (`db.tx.retry`, `db.tx.retries_exhausted`,
+/// `db.host_failed`, `db.host_failover`), which is how the cluster tests count them across
+/// worker processes.
 struct PoolStats {
     std::atomic<uint64_t> transactions{0};       ///< RetryOnAborted units run
     std::atomic<uint64_t> aborted_retries{0};    ///< re-runs after kAborted (1213, 1205, ...)

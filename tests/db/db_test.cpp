@@ -195,6 +195,46 @@ TEST(PoolTest, UnreachableServerIsUnavailableQuickly) {
     EXPECT_FALSE(pool.Ping());
 }
 
+// db.hosts: a dead first host is skipped (and counted), then tried last for kHostPenalty; a
+// plain server (no Galera) counts as ready; db.sync_wait does nothing there.
+TEST(PoolTest, HostListSkipsADeadHostAndTriesItLast) {
+    DbConfig config = TestConfig(2);
+    const int dead = inkstone::testing::FreePort();
+    config.hosts =
+        "127.0.0.1:" + std::to_string(dead) + ",127.0.0.1:" + std::to_string(config.port);
+    config.sync_wait = true;
+    Pool pool(config);
+    {
+        Lease lease = pool.Acquire();
+        EXPECT_GT(ConnectionId(lease), 0);
+        EXPECT_EQ(lease.Query(kSelectOne).Next(), true);
+    }
+    EXPECT_EQ(pool.stats().host_failures.load(), 1u);
+    EXPECT_EQ(pool.current_host(), "127.0.0.1:" + std::to_string(config.port));
+    // Within the penalty the dead host is tried after the live one: no second failure.
+    Lease a = pool.Acquire();
+    Lease b = pool.Acquire();
+    EXPECT_NE(ConnectionId(a), ConnectionId(b));
+    EXPECT_EQ(pool.stats().host_failures.load(), 1u);
+    EXPECT_EQ(pool.stats().host_failovers.load(), 0u);  // one host used so far
+}
+
+TEST(PoolTest, HostListWithNoLiveHostIsUnavailable) {
+    DbConfig config = TestConfig(1);
+    config.hosts = "127.0.0.1:" + std::to_string(inkstone::testing::FreePort()) +
+                   ",127.0.0.1:" + std::to_string(inkstone::testing::FreePort());
+    Pool pool(config);
+    try {
+        Lease lease = pool.Acquire();
+        FAIL() << "connected to closed ports";
+    } catch (const DbError& e) {
+        EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
+        EXPECT_NE(std::string(e.what()).find("every host"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.stats().host_failures.load(), 2u);
+    EXPECT_EQ(pool.in_use(), 0);
+}
+
 TEST(PoolTest, KilledConnectionIsDroppedAndReplaced) {
     Pool pool(TestConfig(2));
     int64_t id = 0;
