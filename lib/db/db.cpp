@@ -103,6 +103,11 @@ struct Lease::Slot {
     bool sent_autocommit_write = false;  ///< Execute/Insert outside a transaction
     bool sent_commit = false;
     bool in_transaction = false;  ///< between START TRANSACTION and COMMIT / ROLLBACK
+    /// A statement of the open transaction failed as kAborted: the server rolled the whole
+    /// transaction back (a deadlock, a Galera certification failure or BF abort), and a further
+    /// statement would run outside it, in autocommit (MariaDB, MDEV-36959), committing part of
+    /// the unit on its own. Every statement but ROLLBACK is refused until the transaction ends.
+    int aborted_code = 0;
 };
 
 namespace {
@@ -171,6 +176,10 @@ ErrorKind Classify(const sql::SQLException& e) {
 
 void Rethrow(const sql::SQLException& e, Lease* lease) {
     const ErrorKind kind = Classify(e);
+    if (kind == ErrorKind::kAborted && lease != nullptr && lease->slot_ != nullptr &&
+        lease->slot_->in_transaction) {
+        lease->slot_->aborted_code = e.getErrorCode();
+    }
     if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
     DbError error(kind, e.getErrorCode(), e.what());
     if (kind == ErrorKind::kUnavailable && lease != nullptr && lease->slot_ != nullptr) {
@@ -352,6 +361,14 @@ void LogRetry(std::string_view name, int attempt, const DbError& e) {
 
 // ---- Lease ----
 
+void Lease::RefuseIfAborted() const {
+    if (slot_->in_transaction && slot_->aborted_code != 0) {
+        throw DbError(ErrorKind::kAborted, slot_->aborted_code,
+                      "statement after the transaction was aborted (error " +
+                          std::to_string(slot_->aborted_code) + "): not sent");
+    }
+}
+
 Lease::Lease(Pool* pool, std::unique_ptr<Slot> slot) : pool_(pool), slot_(std::move(slot)) {}
 
 Lease::Lease(Lease&& other) noexcept : pool_(other.pool_), slot_(std::move(other.slot_)) {}
@@ -417,6 +434,7 @@ sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments, boo
 }
 
 uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     // Marked before it is sent: once it may have reached the server it must not be re-run.
     if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
     try {
@@ -427,6 +445,7 @@ uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
 }
 
 Rows Lease::RunQuery(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     try {
         return Rows(this, stmt.executeQuery());
     } catch (const sql::SQLException& e) {
@@ -458,6 +477,7 @@ sql::PreparedStatement* Lease::PrepareInsert(const char* sql, size_t* placeholde
 }
 
 int64_t Lease::RunInsertReturning(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
     try {
         std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
@@ -705,6 +725,7 @@ Lease Pool::Acquire() {
     slot->sent_autocommit_write = false;
     slot->sent_commit = false;
     slot->in_transaction = false;
+    slot->aborted_code = 0;
     return Lease(this, std::move(slot));
 }
 
@@ -772,6 +793,7 @@ Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), n
         Rethrow(e, &lease_);
     }
     lease_.slot_->in_transaction = true;
+    lease_.slot_->aborted_code = 0;
 }
 
 Transaction::~Transaction() {
@@ -780,6 +802,7 @@ Transaction::~Transaction() {
         try {
             lease_.RunText(kRollback);
             lease_.slot_->in_transaction = false;
+            lease_.slot_->aborted_code = 0;
         } catch (const sql::SQLException& e) {
             lease_.MarkBroken();
             Json::Value fields;
@@ -798,6 +821,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::Commit() {
+    lease_.RefuseIfAborted();  // a COMMIT now would commit what ran after the abort
     // Marked before it is sent: a COMMIT whose answer was lost may have committed.
     lease_.slot_->sent_commit = true;
     try {

@@ -295,6 +295,9 @@ class Lease {
     int64_t RunInsertReturning(sql::PreparedStatement& stmt);
     /// START TRANSACTION / COMMIT / ROLLBACK as plain text statements (one round trip each).
     void RunText(const char* sql);
+    /// Throws DbError(kAborted) without sending anything when a statement of the open
+    /// transaction failed as kAborted (see Slot::aborted_code).
+    void RefuseIfAborted() const;
     Pool* pool_;
     std::unique_ptr<Slot> slot_;
 };
@@ -392,7 +395,10 @@ class Transaction {
 /// a deadlock or a Galera certification failure can surface on any statement or at COMMIT, so
 /// the unit of retry is the transaction. Once more, at once, on a fresh connection when the
 /// server had dropped the pooled one before COMMIT was sent (DbError::retry_on_fresh_connection).
-/// Whatever else fn throws (ApiError, ...) rolls back and propagates.
+/// Whatever else fn throws (ApiError, ...) rolls back and propagates. Once a statement failed
+/// as kAborted the server has rolled the transaction back: every later statement of it, COMMIT
+/// included, is refused (kAborted, not sent), so code that catches the error and goes on can
+/// never commit the rest of the unit in autocommit.
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 8)
     -> decltype(fn(std::declval<Transaction&>()));

@@ -568,6 +568,71 @@ TEST(RetryTest, DeadlockIsRetriedUntilBothCommit) {
     EXPECT_EQ(ScalarAsRoot("SELECT v FROM inkstone.deadlock_rows WHERE id = 2"), "2");
 }
 
+// After a deadlock the server has rolled the victim's transaction back, and MariaDB runs its next
+// statements outside any transaction (autocommit). A caller that caught the 1213 and went on
+// would commit the rest of its unit piecemeal: lib/db refuses every later statement instead.
+TEST(RetryTest, StatementsAfterADeadlockAreRefusedNotAutocommitted) {
+    g_db->Exec("DROP TABLE IF EXISTS inkstone.deadlock_rows");
+    g_db->Exec(
+        "CREATE TABLE inkstone.deadlock_rows (id INT PRIMARY KEY, v INT NOT NULL) "
+        "ENGINE=InnoDB");
+    g_db->Exec("INSERT INTO inkstone.deadlock_rows VALUES (1, 0), (2, 0)");
+    g_db->Exec("DROP TABLE IF EXISTS inkstone.tx_rows");
+    g_db->Exec("CREATE TABLE inkstone.tx_rows (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
+    Pool pool(TestConfig(4));
+    Rendezvous both_hold_first_row(2);
+    std::atomic<int> victims{0};
+    std::vector<std::string> problems(2);
+    auto worker = [&](int index, int first, int second) {
+        Pool::ThreadInit();
+        try {
+            Lease lease = pool.Acquire();
+            Transaction tx(lease, "test.deadlock_victim");
+            tx.Execute(kBumpRow, first);
+            both_hold_first_row.ArriveAndWait();
+            bool victim = false;
+            try {
+                tx.Execute(kBumpRow, second);
+            } catch (const DbError& e) {
+                if (e.kind != ErrorKind::kAborted) throw;
+                victim = true;
+            }
+            if (victim) {
+                victims++;
+                try {
+                    tx.Execute(kInsertRow, 100 + index, 1);
+                    problems[index] = "a statement after the deadlock was sent";
+                } catch (const DbError& e) {
+                    if (e.kind != ErrorKind::kAborted) problems[index] = e.what();
+                }
+                try {
+                    tx.Commit();
+                    problems[index] = "COMMIT after the deadlock was sent";
+                } catch (const DbError& e) {
+                    if (e.kind != ErrorKind::kAborted) problems[index] = e.what();
+                }
+            } else {
+                tx.Commit();
+            }
+        } catch (const std::exception& e) {
+            problems[index] = e.what();
+        }
+        Pool::ThreadEnd();
+    };
+    std::thread a(worker, 0, 1, 2);
+    std::thread b(worker, 1, 2, 1);
+    a.join();
+    b.join();
+    EXPECT_EQ(problems[0], "");
+    EXPECT_EQ(problems[1], "");
+    EXPECT_EQ(victims.load(), 1);
+    EXPECT_EQ(ScalarAsRoot("SELECT COUNT(*) FROM inkstone.tx_rows"), "0");
+    EXPECT_EQ(ScalarAsRoot("SELECT SUM(v) FROM inkstone.deadlock_rows"), "2");  // the winner's
+    // The lease is clean again for its next user.
+    Lease lease = pool.Acquire();
+    EXPECT_TRUE(lease.Query(kSelectOne).Next());
+}
+
 TEST(ClassifyTest, LockWaitTimeoutIsAborted) {
     g_db->Exec("DROP TABLE IF EXISTS inkstone.lock_rows");
     g_db->Exec(
