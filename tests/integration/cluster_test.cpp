@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -667,6 +668,23 @@ TEST_F(Cluster, NodeKilledMidTrafficThenRejoinedLosesNothing) {
         << " unclean answers, first: " << (unexpected.empty() ? "" : unexpected[0]);
     const Deployment::LogCounts counts = d().Counts();
     EXPECT_GE(counts.failovers, 1) << "host A never left the killed node";
+    // Which hosts the pools found down or not ready, and with which error (for the record).
+    std::map<std::string, int> failed;
+    for (const auto& h : d().hosts) {
+        std::istringstream lines(ReadFile(h->log_path()));
+        for (std::string line; std::getline(lines, line);) {
+            if (line.find("\"db.host_failed\"") == std::string::npos) continue;
+            const size_t code = line.find("\"code\":");
+            const size_t host = line.find("\"host\":\"");
+            if (code == std::string::npos || host == std::string::npos) continue;
+            const size_t host_end = line.find('"', host + 8);
+            failed[line.substr(host + 8, host_end - host - 8) + " code " +
+                   std::to_string(std::atoi(line.c_str() + code + 7))]++;
+        }
+    }
+    std::string failed_summary;
+    for (const auto& [what, n] : failed) failed_summary += " " + what + " x" + std::to_string(n);
+    std::printf("[cluster] db.host_failed:%s\n", failed_summary.c_str());
     std::printf(
         "[cluster] so far: aborted_retries=%lld exhausted=%lld host_failovers=%lld "
         "host_failures=%lld\n",
