@@ -76,8 +76,11 @@ run: build web
 	  --var-dir var --port $(PORT) --sim-port $(SIM_PORT)
 
 # Every unit, DB and integration test, on the ASan+UBSan Debug build, then the web app's
-# Vitest suite; the Chromium journeys are the ctest `web_e2e_test` (label web).
+# Vitest suite; the Chromium journeys are the ctest `web_e2e_test` (label web). The cluster
+# suite (label cluster, README "Scaling out") also needs Galera and rsync: TEST_PACKAGES.
+TEST_PACKAGES := galera-4 rsync
 test: check build-debug web
+	@$(MAKE) --no-print-directory deps PACKAGES="$(TEST_PACKAGES)"
 	cd build/debug && ctest --output-on-failure --timeout 600 -j 2
 	cd web && npx vitest run
 

@@ -21,7 +21,41 @@ extern char** environ;
 namespace inkstone::lib::base {
 namespace {
 
-enum class Text { kAny, kNonEmpty, kUrlPath, kHttpUrl, kCidrList, kOptionalCidrList };
+enum class Text {
+    kAny,
+    kNonEmpty,
+    kUrlPath,
+    kHttpUrl,
+    kCidrList,
+    kOptionalCidrList,
+    kHostPortList
+};
+
+// `db.hosts`: "" or comma-separated host:port (host non-empty, no spaces, port 1-65535).
+bool IsHostPortList(const std::string& raw, std::string* bad) {
+    if (raw.empty()) return true;
+    size_t start = 0;
+    while (start <= raw.size()) {
+        const size_t comma = raw.find(',', start);
+        const std::string item =
+            raw.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        const size_t colon = item.rfind(':');
+        bool ok = colon != std::string::npos && colon > 0 && colon + 1 < item.size() &&
+                  item.find_first_of(" \t/") == std::string::npos;
+        if (ok) {
+            const std::string port = item.substr(colon + 1);
+            ok = port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                 std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+        }
+        if (!ok) {
+            *bad = item;
+            return false;
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return true;
+}
 
 /// One configuration key. Every key is one row of the table in Keys(); the rest of this file
 /// (file/.env/environment parsing, validation, Describe) is driven by that table.
@@ -115,6 +149,9 @@ KeySpec StringKey(std::string name, Access access, Text rule = Text::kAny) {
             return "must be an http:// or https:// URL without spaces, query or fragment";
         }
         std::string bad;
+        if (rule == Text::kHostPortList && !IsHostPortList(raw, &bad)) {
+            return "must be a comma-separated list of host:port (\"" + bad + "\" is not one)";
+        }
         // An optional list may be empty (nobody beyond the built-in rule).
         if ((rule == Text::kCidrList || (rule == Text::kOptionalCidrList && !raw.empty())) &&
             !ParseCidrList(raw, &bad)) {
@@ -189,6 +226,8 @@ const std::vector<KeySpec>& Keys() {
         StringKey("db.host", Field(&C::db, &DbConfig::host), Text::kNonEmpty),
         IntKey("db.port", Field(&C::db, &DbConfig::port), 1, 65535),
         StringKey("db.socket", Field(&C::db, &DbConfig::socket)),
+        StringKey("db.hosts", Field(&C::db, &DbConfig::hosts), Text::kHostPortList),
+        BoolKey("db.sync_wait", Field(&C::db, &DbConfig::sync_wait)),
         StringKey("db.user", Field(&C::db, &DbConfig::user), Text::kNonEmpty),
         StringKey("db.password", Field(&C::db, &DbConfig::password)),
         StringKey("db.name", Field(&C::db, &DbConfig::name), Text::kNonEmpty),

@@ -53,6 +53,10 @@ struct DbConfig {
     std::string host = "127.0.0.1";
     int port = 3306;
     std::string socket;  ///< unix socket; when set it wins over host/port
+    /// `db.hosts`: "host:port,host:port,..." (README "Scaling out"). When set it wins over
+    /// host/port/socket: each new connection goes to the first host that answers and, on a
+    /// Galera node, reports wsrep_ready = ON; a host that failed is tried last for a while.
+    std::string hosts;
     std::string user = "inkstone";
     std::string password;  ///< secret
     std::string name = "inkstone";
@@ -60,6 +64,10 @@ struct DbConfig {
     int connect_timeout_s = 2;
     int read_timeout_s = 30;
     int acquire_timeout_ms = 2000;  ///< wait for a free pooled connection before 503
+    /// `db.sync_wait`: autocommit reads wait until this Galera node has applied every write the
+    /// cluster committed before them (`wsrep_sync_wait = 1`), so a read right after a write
+    /// made through another node sees it. Off for a single server (the variable needs Galera).
+    bool sync_wait = false;
 };
 
 struct LogConfig {

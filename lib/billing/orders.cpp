@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "lib/base/assert.h"
+#include "lib/billing/wallet.h"
 
 namespace inkstone::lib::billing {
 namespace {
@@ -195,7 +196,6 @@ constexpr char kCountPendingRechargeSql[] =
 constexpr char kCountPendingMembershipSql[] =
     "SELECT COUNT(*) AS n, MIN(expires_at) AS first_expiry FROM membership_orders "
     "WHERE user_id = ? AND status = 'PENDING' AND expires_at > ?";
-constexpr char kLockOrderingUserSql[] = "SELECT id FROM users WHERE id = ? FOR UPDATE";
 
 PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePoint now) {
     PendingOrders pending;
@@ -212,7 +212,8 @@ PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePo
 }
 
 void LockOrderingUser(db::Lease& lease, int64_t user_id) {
-    lease.Query(kLockOrderingUserSql, user_id).Next();
+    // A write, not SELECT ... FOR UPDATE: on Galera the lock alone holds only on one node.
+    WriteLockUser(lease, user_id);
 }
 
 std::optional<Order> FindUserOrder(db::Pool& pool, OrderKind kind, int64_t user_id,

@@ -105,8 +105,9 @@ struct PendingOrders {
 };
 PendingOrders CountPendingOrders(db::Lease& lease, int64_t user_id, base::TimePoint now);
 
-/// Locks the user's row (SELECT ... FOR UPDATE) inside the caller's transaction, so that
-/// counting and inserting the user's orders is one step across workers and hosts.
+/// Locks the user's row by writing it (WriteLockUser, lib/billing/wallet.h) inside the caller's
+/// transaction, so that counting and inserting the user's orders is one step across workers and
+/// hosts, Galera nodes included (a lock alone holds on one node only).
 void LockOrderingUser(db::Lease& lease, int64_t user_id);
 
 /// The user's order `order_no` of the given kind; nullopt when it does not exist, is of the

@@ -22,10 +22,20 @@ constexpr char kLockAccountSql[] =
     "SELECT credits, ledger_seq, member_expired_at, disabled_at IS NOT NULL AS disabled "
     "FROM users WHERE id = ? FOR UPDATE";
 // Still conditional: with `min_balance` = the debit the balance check is part of the write
-// itself, so even a caller that had not locked the row could never overdraw.
+// itself, so even a caller that had not locked the row could never overdraw. And it matches the
+// row as locked (credits and ledger_seq), so the ledger row's seq and balance_after, computed
+// from the lock, are always those of this UPDATE: on Galera a row lock holds only on its own
+// node, and a row that changed anyway (another node's commit applied here) makes the
+// transaction abort and run again instead of posting a row from a stale read.
 constexpr char kApplyDeltaSql[] =
     "UPDATE users SET credits = credits + ?, ledger_seq = ledger_seq + 1, updated_at = ? "
-    "WHERE id = ? AND credits >= ?";
+    "WHERE id = ? AND credits >= ? AND credits = ? AND ledger_seq = ?";
+// On Galera, SELECT ... FOR UPDATE serialises only the transactions of its own node; a check
+// made under it (a member's in-flight cap, the pending-order cap) must also write the row, so
+// that certification aborts one of two such transactions committed on different nodes.
+constexpr char kWriteLockUserSql[] = "UPDATE users SET serial = serial + 1 WHERE id = ?";
+// The UNIQUE (user_id, seq) key the ledger INSERT can hit when two nodes appended the same seq.
+constexpr char kSeqKeyName[] = "uq_credit_transactions_seq";
 constexpr char kSelectBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 constexpr char kInsertEntrySql[] =
     "INSERT INTO credit_transactions (user_id, seq, type, amount, balance_after, description, "
@@ -175,18 +185,33 @@ Posted Post(db::Lease& lease, LockedAccount& account, const Entry& entry, base::
     INKSTONE_ASSERT(account.credits >= min_balance, "debit of " + std::to_string(-entry.amount) +
                                                         " over a balance of " +
                                                         std::to_string(account.credits));
-    INKSTONE_ASSERT(
-        lease.Execute(kApplyDeltaSql, entry.amount, now, entry.user_id, min_balance) == 1,
-        "locked user " + std::to_string(entry.user_id) + " changed under its row lock");
+    if (lease.Execute(kApplyDeltaSql, entry.amount, now, entry.user_id, min_balance,
+                      account.credits, account.ledger_seq) != 1) {
+        // One server: impossible under the row lock. Galera: another node's commit reached
+        // this row; the transaction runs again (db::RetryOnAborted) from a fresh lock.
+        throw db::DbError(db::ErrorKind::kAborted, 0,
+                          "user " + std::to_string(entry.user_id) +
+                              " changed under its row lock (a write from another node)");
+    }
     account.credits += entry.amount;
     account.ledger_seq += 1;
     Posted posted;
     posted.balance_after = account.credits;
     lease.AfterCommit([type = entry.type, amount = entry.amount] { CountLedger(type, amount); });
-    posted.entry_id = lease.Insert(kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type,
-                                   entry.amount, posted.balance_after, entry.description,
-                                   entry.related_order_no, entry.related_generation_id,
-                                   entry.refund_of, entry.related_redeem_code_id, now);
+    try {
+        posted.entry_id = lease.Insert(
+            kInsertEntrySql, entry.user_id, account.ledger_seq, entry.type, entry.amount,
+            posted.balance_after, entry.description, entry.related_order_no,
+            entry.related_generation_id, entry.refund_of, entry.related_redeem_code_id, now);
+    } catch (const db::DbError& e) {
+        // Two nodes appended the same seq: a certification-style conflict, not a duplicate
+        // the caller could mean (refund_of, related_order_no): retry the transaction.
+        if (e.kind == db::ErrorKind::kDuplicate &&
+            std::string_view(e.what()).find(kSeqKeyName) != std::string_view::npos) {
+            throw db::DbError(db::ErrorKind::kAborted, e.code, e.what());
+        }
+        throw;
+    }
     return posted;
 }
 
@@ -201,6 +226,12 @@ std::optional<LockedAccount> LockAccount(db::Lease& lease, int64_t user_id) {
     account.disabled = row.Bool("disabled");
     return account;
 }
+
+}  // namespace
+
+void WriteLockUser(db::Lease& lease, int64_t user_id) { lease.Execute(kWriteLockUserSql, user_id); }
+
+namespace {
 
 /// The lock of a user who must exist (the order's or the charge's owner).
 LockedAccount LockOwner(db::Lease& lease, int64_t user_id) {

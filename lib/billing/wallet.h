@@ -141,6 +141,13 @@ struct LedgerPage {
     int64_t total = 0;               ///< rows matching the filter, all pages
 };
 
+/// Writes the user's row (`users.serial = serial + 1`) inside the caller's transaction: an
+/// exclusive row lock like SELECT ... FOR UPDATE and, on Galera, a write that certification
+/// checks, so of two transactions on different nodes that decided under "the" user lock one
+/// aborts (1213) and runs again. For checks that write nothing else to the user's row: the
+/// in-flight cap of a member (charged 0), the pending-order cap. Does nothing to the ledger.
+void WriteLockUser(db::Lease& lease, int64_t user_id);
+
 /// Thrown out of RefundIn when a concurrent refund of the same charge committed first (the
 /// UNIQUE key on refund_of): the caller's transaction must roll back, since it already holds
 /// the credit. Refund() turns it into `false`.

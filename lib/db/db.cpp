@@ -42,6 +42,12 @@ constexpr const char* kStartTransaction = "START TRANSACTION";
 constexpr const char* kCommit = "COMMIT";
 constexpr const char* kRollback = "ROLLBACK";
 constexpr const char* kReturningId = " RETURNING id";
+// db.sync_wait: the causality wait for one autocommit read, no extra round trip.
+constexpr const char* kSyncWaitPrefix = "SET STATEMENT wsrep_sync_wait = 1 FOR ";
+// A Galera node (wsrep_on) takes queries only while wsrep_ready; a plain server has no such
+// state (the variable is absent, or OFF without a provider).
+constexpr const char* kShowWsrepOn = "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'";
+constexpr const char* kShowWsrepReady = "SHOW GLOBAL STATUS LIKE 'wsrep_ready'";
 
 // A connection unused for this long may have been cut by wait_timeout, a proxy or a failover.
 constexpr auto kValidateAfterIdle = std::chrono::seconds(30);
@@ -85,16 +91,24 @@ struct Lease::Slot {
     // connection.
     std::unordered_map<const char*, Statement> statements;
     std::unordered_map<const char*, Statement> returning;  ///< Insert()'s `... RETURNING id`
+    std::unordered_map<const char*, Statement> synced;     ///< reads with the causality wait
     std::unique_ptr<sql::Statement> text;                  ///< START TRANSACTION, COMMIT, ...
     Clock::time_point last_used = Clock::now();
     bool must_validate = false;
     bool broken = false;
     bool insert_returning = false;  ///< the server knows `INSERT ... RETURNING` (MariaDB 10.5+)
+    bool sync_wait = false;         ///< db.sync_wait on a Galera node
+    std::string host;               ///< "host:port" or the socket, for logs
     // Per lease (reset by Acquire): what decides whether a dropped connection may be retried.
     bool reused = false;                 ///< taken from the idle list, not connected for this lease
     bool sent_autocommit_write = false;  ///< Execute/Insert outside a transaction
     bool sent_commit = false;
     bool in_transaction = false;  ///< between START TRANSACTION and COMMIT / ROLLBACK
+    /// A statement of the open transaction failed as kAborted: the server rolled the whole
+    /// transaction back (a deadlock, a Galera certification failure or BF abort), and a further
+    /// statement would run outside it, in autocommit (MariaDB, MDEV-36959), committing part of
+    /// the unit on its own. Every statement but ROLLBACK is refused until the transaction ends.
+    int aborted_code = 0;
 };
 
 namespace {
@@ -163,6 +177,10 @@ ErrorKind Classify(const sql::SQLException& e) {
 
 void Rethrow(const sql::SQLException& e, Lease* lease) {
     const ErrorKind kind = Classify(e);
+    if (kind == ErrorKind::kAborted && lease != nullptr && lease->slot_ != nullptr &&
+        lease->slot_->in_transaction) {
+        lease->slot_->aborted_code = e.getErrorCode();
+    }
     if (kind == ErrorKind::kUnavailable && lease != nullptr) lease->MarkBroken();
     DbError error(kind, e.getErrorCode(), e.what());
     if (kind == ErrorKind::kUnavailable && lease != nullptr && lease->slot_ != nullptr) {
@@ -328,6 +346,14 @@ void LogReconnectRetry(std::string_view unit, const DbError& e) {
                          {{"code", std::to_string(e.code)}});
 }
 
+void LogRetriesExhausted(std::string_view name, int attempts, const DbError& e) {
+    Json::Value fields;
+    fields["tx"] = std::string(name);
+    fields["attempts"] = attempts;
+    fields["code"] = e.code;
+    base::Log(base::LogLevel::kWarn, "db.tx.retries_exhausted", fields);
+}
+
 void LogRetry(std::string_view name, int attempt, const DbError& e) {
     Json::Value fields;
     fields["tx"] = std::string(name);
@@ -343,6 +369,14 @@ void NoteRetriesExhausted() {
 }
 
 // ---- Lease ----
+
+void Lease::RefuseIfAborted() const {
+    if (slot_->in_transaction && slot_->aborted_code != 0) {
+        throw DbError(ErrorKind::kAborted, slot_->aborted_code,
+                      "statement after the transaction was aborted (error " +
+                          std::to_string(slot_->aborted_code) + "): not sent");
+    }
+}
 
 Lease::Lease(Pool* pool, std::unique_ptr<Slot> slot) : pool_(pool), slot_(std::move(slot)) {}
 
@@ -380,11 +414,25 @@ sql::PreparedStatement& Lease::PrepareCounted(const char* sql, size_t* placehold
     return *it->second.stmt;
 }
 
-sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
+sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments, bool read) {
     sql::PreparedStatement* stmt = nullptr;
     size_t placeholders = 0;
     try {
-        stmt = &PrepareCounted(sql, &placeholders);
+        if (read && slot_->sync_wait && !slot_->in_transaction) {
+            auto it = slot_->synced.find(sql);
+            if (it == slot_->synced.end()) {
+                Slot::Statement entry;
+                entry.stmt.reset(slot_->conn->prepareStatement(std::string(kSyncWaitPrefix) + sql));
+                entry.placeholders = CountPlaceholders(sql);
+                it = slot_->synced.emplace(sql, std::move(entry)).first;
+            } else {
+                it->second.stmt->clearParameters();
+            }
+            placeholders = it->second.placeholders;
+            stmt = it->second.stmt.get();
+        } else {
+            stmt = &PrepareCounted(sql, &placeholders);
+        }
     } catch (const sql::SQLException& e) {
         Rethrow(e, this);
     }
@@ -395,6 +443,7 @@ sql::PreparedStatement& Lease::PrepareFor(const char* sql, size_t arguments) {
 }
 
 uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     // Marked before it is sent: once it may have reached the server it must not be re-run.
     if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
     try {
@@ -405,6 +454,7 @@ uint64_t Lease::RunUpdate(sql::PreparedStatement& stmt) {
 }
 
 Rows Lease::RunQuery(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     try {
         return Rows(this, stmt.executeQuery());
     } catch (const sql::SQLException& e) {
@@ -436,6 +486,7 @@ sql::PreparedStatement* Lease::PrepareInsert(const char* sql, size_t* placeholde
 }
 
 int64_t Lease::RunInsertReturning(sql::PreparedStatement& stmt) {
+    RefuseIfAborted();
     if (!slot_->in_transaction) slot_->sent_autocommit_write = true;
     try {
         std::unique_ptr<sql::ResultSet> rs(stmt.executeQuery());
@@ -472,12 +523,35 @@ Pool::Pool(const base::DbConfig& config)
     : config_(config), driver_(get_driver_instance()), size_(std::max(1, config.pool_size)) {
     sql::Driver* expected = nullptr;
     g_driver.compare_exchange_strong(expected, driver_);
+    // "a:1,b:2" (validated by the config reader; anything else here is a broken invariant).
+    std::string_view list = config_.hosts;
+    while (!list.empty()) {
+        const size_t comma = list.find(',');
+        const std::string_view item = list.substr(0, comma);
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        const size_t colon = item.rfind(':');
+        INKSTONE_ASSERT(colon != std::string_view::npos && colon > 0,
+                        "db.hosts entry without host:port: " + std::string(item));
+        Host host;
+        host.host = std::string(item.substr(0, colon));
+        host.port = std::stoi(std::string(item.substr(colon + 1)));
+        hosts_.push_back(std::move(host));
+    }
 }
 
 Pool::~Pool() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        assert(leased_ == 0 && "Pool destroyed while connections are leased");
+        idle_.clear();
+    }
+}
+
+std::string Pool::current_host() const {
     std::lock_guard<std::mutex> lock(mu_);
-    assert(leased_ == 0 && "Pool destroyed while connections are leased");
-    idle_.clear();
+    if (last_host_ < 0) return "";
+    const Host& host = hosts_[static_cast<size_t>(last_host_)];
+    return host.host + ":" + std::to_string(host.port);
 }
 
 void Pool::ThreadInit() {
@@ -496,10 +570,71 @@ int Pool::in_use() const {
 }
 
 std::unique_ptr<Lease::Slot> Pool::Connect() {
+    if (!hosts_.empty()) return ConnectToList();
+    return ConnectTo(config_.socket.empty()
+                         ? "tcp://" + config_.host + ":" + std::to_string(config_.port)
+                         : "unix://" + config_.socket);
+}
+
+std::unique_ptr<Lease::Slot> Pool::ConnectToList() {
+    // The hosts in list order, those that failed within kHostPenalty after the others.
+    std::vector<size_t> order;
+    const auto now = Clock::now();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (size_t i = 0; i < hosts_.size(); ++i) {
+            if (hosts_[i].failed_until <= now) order.push_back(i);
+        }
+        for (size_t i = 0; i < hosts_.size(); ++i) {
+            if (hosts_[i].failed_until > now) order.push_back(i);
+        }
+    }
+    std::string problems;
+    int last_code = 0;
+    for (const size_t i : order) {
+        const std::string name = hosts_[i].host + ":" + std::to_string(hosts_[i].port);
+        try {
+            std::unique_ptr<Lease::Slot> slot = ConnectTo("tcp://" + name);
+            int from = -1;
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                hosts_[i].failed_until = {};
+                if (last_host_ != static_cast<int>(i)) {
+                    from = last_host_;
+                    last_host_ = static_cast<int>(i);
+                } else {
+                    from = -2;  // unchanged
+                }
+            }
+            if (from >= 0) {
+                stats_.host_failovers.fetch_add(1, std::memory_order_relaxed);
+                Json::Value fields;
+                fields["from"] = hosts_[static_cast<size_t>(from)].host + ":" +
+                                 std::to_string(hosts_[static_cast<size_t>(from)].port);
+                fields["to"] = name;
+                base::Log(base::LogLevel::kWarn, "db.host_failover", fields);
+            }
+            return slot;
+        } catch (const DbError& e) {
+            stats_.host_failures.fetch_add(1, std::memory_order_relaxed);
+            {
+                std::lock_guard<std::mutex> lock(mu_);
+                hosts_[i].failed_until = Clock::now() + kHostPenalty;
+            }
+            Json::Value fields;
+            fields["host"] = name;
+            fields["code"] = e.code;
+            base::Log(base::LogLevel::kWarn, "db.host_failed", fields);
+            problems += (problems.empty() ? "" : "; ") + std::string(e.what());
+            last_code = e.code;
+        }
+    }
+    throw DbError(ErrorKind::kUnavailable, last_code,
+                  "db connect failed on every host: " + problems);
+}
+
+std::unique_ptr<Lease::Slot> Pool::ConnectTo(const std::string& host) {
     sql::ConnectOptionsMap options;
-    const std::string host = config_.socket.empty()
-                                 ? "tcp://" + config_.host + ":" + std::to_string(config_.port)
-                                 : "unix://" + config_.socket;
     options["hostName"] = sql::SQLString(host);
     options["userName"] = sql::SQLString(config_.user);
     options["password"] = sql::SQLString(config_.password);
@@ -514,6 +649,9 @@ std::unique_ptr<Lease::Slot> Pool::Connect() {
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
 
     auto slot = std::make_unique<Lease::Slot>();
+    slot->host = host;
+    bool galera = false;
+    bool ready = true;
     try {
         slot->conn.reset(driver_->connect(options));
         std::unique_ptr<sql::Statement> stmt(slot->conn->createStatement());
@@ -521,11 +659,26 @@ std::unique_ptr<Lease::Slot> Pool::Connect() {
         stmt->execute(kSetSession);
         slot->insert_returning = ServerHasInsertReturning(
             slot->conn->getMetaData()->getDatabaseProductVersion().asStdString());
+        if (!hosts_.empty() || config_.sync_wait) {
+            // Two round trips, once per connection: only for a cluster's host list.
+            std::unique_ptr<sql::ResultSet> on(stmt->executeQuery(kShowWsrepOn));
+            galera = on->next() && on->getString(2).asStdString() == "ON";
+            if (galera) {
+                std::unique_ptr<sql::ResultSet> rs(stmt->executeQuery(kShowWsrepReady));
+                ready = rs->next() && rs->getString(2).asStdString() == "ON";
+            }
+        }
     } catch (const sql::SQLException& e) {
         // Whatever the reason (down, refused, bad credentials), the caller can only answer 503.
         throw DbError(ErrorKind::kUnavailable, e.getErrorCode(),
-                      std::string("db connect to ") + host + " failed: " + e.what());
+                      "db connect to " + host + " failed: " + e.what());
     }
+    if (!ready) {
+        // A joining, donor or non-primary node: it would refuse (1047) or serve stale data.
+        throw DbError(ErrorKind::kUnavailable, kErUnknownCom,
+                      "db connect to " + host + ": Galera node not ready (wsrep_ready OFF)");
+    }
+    slot->sync_wait = config_.sync_wait && galera;
     return slot;
 }
 
@@ -587,6 +740,7 @@ Lease Pool::Acquire() {
     slot->sent_autocommit_write = false;
     slot->sent_commit = false;
     slot->in_transaction = false;
+    slot->aborted_code = 0;
     return Lease(this, std::move(slot));
 }
 
@@ -655,6 +809,7 @@ Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), n
     }
     lease_.slot_->in_transaction = true;
     lease_.transaction_ = this;
+    lease_.slot_->aborted_code = 0;
 }
 
 Transaction::~Transaction() {
@@ -664,6 +819,7 @@ Transaction::~Transaction() {
         try {
             lease_.RunText(kRollback);
             lease_.slot_->in_transaction = false;
+            lease_.slot_->aborted_code = 0;
         } catch (const sql::SQLException& e) {
             lease_.MarkBroken();
             Json::Value fields;
@@ -682,6 +838,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::Commit() {
+    lease_.RefuseIfAborted();  // a COMMIT now would commit what ran after the abort
     // Marked before it is sent: a COMMIT whose answer was lost may have committed.
     lease_.slot_->sent_commit = true;
     try {

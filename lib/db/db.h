@@ -11,9 +11,19 @@
 /// not reached COMMIT, is retried whole; an autocommit write or a failed COMMIT is not (the
 /// server may have applied it) and surfaces as DbError(kUnavailable).
 ///
+/// Several hosts (`db.hosts`, README "Scaling out"): each new connection goes to the first
+/// host of the list that accepts it and, on a Galera node, reports `wsrep_ready = ON`; a host
+/// that failed is tried last for kHostPenalty. A connection lost to a dead node fails as above
+/// (503 or one retry on a fresh connection), and its replacement goes to the next host. With
+/// `db.sync_wait`, reads outside a transaction wait for the node to apply what the cluster
+/// committed before them (`SET STATEMENT wsrep_sync_wait = 1 FOR SELECT ...`): read-your-writes
+/// across app hosts. Reads inside a transaction do not: a causality wait there, with row locks
+/// held, can stall an applier that needs them until the wait times out.
+///
 /// Threading: construct the Pool before starting threads (get_driver_instance() is not
 /// thread-safe). Every thread that touches the DB calls ThreadInit() once at start and
 /// ThreadEnd() before it exits. A Lease is used by one thread at a time.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -143,6 +153,19 @@ void BindAll(Params& params, const A&... args) {
 class Lease;
 class Transaction;
 
+/// Counters of one Pool (per process): the retry rate under contention and how often the pool
+/// changed hosts. Each event is also logged (`db.tx.retry`, `db.tx.retries_exhausted`,
+/// `db.host_failed`, `db.host_failover`), which is how the cluster tests count them across
+/// worker processes.
+struct PoolStats {
+    std::atomic<uint64_t> transactions{0};       ///< RetryOnAborted units run
+    std::atomic<uint64_t> aborted_retries{0};    ///< re-runs after kAborted (1213, 1205, ...)
+    std::atomic<uint64_t> aborted_exhausted{0};  ///< units that were still aborted at the end
+    std::atomic<uint64_t> host_failures{0};      ///< connects to a host that failed / not ready
+    std::atomic<uint64_t> host_failovers{0};     ///< new connections to another host than the
+                                                 ///< last one
+};
+
 /// Converts a SQLException into DbError (classified), marking the lease broken when the
 /// server went away. For lib/db's own code.
 [[noreturn]] void Rethrow(const sql::SQLException& e, Lease* lease);
@@ -217,10 +240,10 @@ class Lease {
         detail::BindAll(params, args...);
         return RunUpdate(stmt);
     }
-    /// Runs a SELECT.
+    /// Runs a SELECT (outside a transaction with `db.sync_wait`, after a causality wait).
     template <class... A>
     Rows Query(const char* sql, const A&... args) {
-        sql::PreparedStatement& stmt = PrepareFor(sql, sizeof...(A));
+        sql::PreparedStatement& stmt = PrepareFor(sql, sizeof...(A), /*read=*/true);
         Params params(stmt);
         detail::BindAll(params, args...);
         return RunQuery(stmt);
@@ -270,7 +293,8 @@ class Lease {
     Lease(Pool* pool, std::unique_ptr<Slot> slot);
     /// Prepare(), also telling the statement's placeholder count (counted once, cached).
     sql::PreparedStatement& PrepareCounted(const char* sql, size_t* placeholders);
-    sql::PreparedStatement& PrepareFor(const char* sql, size_t arguments);
+    /// `read`: a SELECT, run after a causality wait when outside a transaction with sync_wait.
+    sql::PreparedStatement& PrepareFor(const char* sql, size_t arguments, bool read = false);
     /// The `... RETURNING id` form of `sql`, cached; nullptr when the server cannot do it.
     sql::PreparedStatement* PrepareInsert(const char* sql, size_t* placeholders);
     uint64_t RunUpdate(sql::PreparedStatement& stmt);
@@ -278,6 +302,9 @@ class Lease {
     int64_t RunInsertReturning(sql::PreparedStatement& stmt);
     /// START TRANSACTION / COMMIT / ROLLBACK as plain text statements (one round trip each).
     void RunText(const char* sql);
+    /// Throws DbError(kAborted) without sending anything when a statement of the open
+    /// transaction failed as kAborted (see Slot::aborted_code).
+    void RefuseIfAborted() const;
     Pool* pool_;
     std::unique_ptr<Slot> slot_;
     Transaction* transaction_ = nullptr;  ///< the transaction open on this lease, if any
@@ -305,10 +332,25 @@ class Pool {
 
     int size() const { return size_; }
     int in_use() const;
+    PoolStats& stats() { return stats_; }
+    /// "host:port" of the host new connections go to now ("" for a single host or socket).
+    std::string current_host() const;
+
+    /// How long a host that failed is tried only after the others.
+    static constexpr std::chrono::seconds kHostPenalty{5};
 
   private:
     friend class Lease;
+    struct Host {
+        std::string host;
+        int port = 0;
+        std::chrono::steady_clock::time_point failed_until{};
+    };
     std::unique_ptr<Lease::Slot> Connect();
+    /// One connection attempt to host:port (tcp) or the socket; sets up the session.
+    std::unique_ptr<Lease::Slot> ConnectTo(const std::string& url);
+    /// Connect() over the host list: first ready host wins.
+    std::unique_ptr<Lease::Slot> ConnectToList();
     void Return(std::unique_ptr<Lease::Slot> slot, bool broken);
 
     base::DbConfig config_;
@@ -319,6 +361,9 @@ class Pool {
     std::vector<std::unique_ptr<Lease::Slot>> idle_;
     int open_ = 0;  ///< connections alive (idle + leased)
     int leased_ = 0;
+    std::vector<Host> hosts_;  ///< db.hosts; empty = host/port or socket
+    int last_host_ = -1;       ///< the host the last new connection went to (guarded by mu_)
+    PoolStats stats_;
 };
 
 /// RAII transaction: `START TRANSACTION` on construction, `ROLLBACK` on destruction unless
@@ -360,9 +405,12 @@ class Transaction {
 /// a deadlock or a Galera certification failure can surface on any statement or at COMMIT, so
 /// the unit of retry is the transaction. Once more, at once, on a fresh connection when the
 /// server had dropped the pooled one before COMMIT was sent (DbError::retry_on_fresh_connection).
-/// Whatever else fn throws (ApiError, ...) rolls back and propagates.
+/// Whatever else fn throws (ApiError, ...) rolls back and propagates. Once a statement failed
+/// as kAborted the server has rolled the transaction back: every later statement of it, COMMIT
+/// included, is refused (kAborted, not sent), so code that catches the error and goes on can
+/// never commit the rest of the unit in autocommit.
 template <class F>
-auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 5)
+auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts = 8)
     -> decltype(fn(std::declval<Transaction&>()));
 
 /// Called in a catch block: a sql::SQLException in flight (from lib/db's own raw statements)
@@ -413,11 +461,14 @@ void BackoffSleep(int attempt);
 
 /// Logs (info, `db.tx.retry`) that transaction `name` is retried after `e`.
 void LogRetry(std::string_view name, int attempt, const DbError& e);
+/// Logs (warn, `db.tx.retries_exhausted`) that `name` was still aborted after `attempts` runs.
+void LogRetriesExhausted(std::string_view name, int attempts, const DbError& e);
 
 template <class F>
 auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
     -> decltype(fn(std::declval<Transaction&>())) {
     bool reconnected = false;
+    pool.stats().transactions.fetch_add(1, std::memory_order_relaxed);
     for (int attempt = 0;; ++attempt) {
         try {
             Lease lease = pool.Acquire();
@@ -447,9 +498,12 @@ auto RetryOnAborted(Pool& pool, std::string_view name, F&& fn, int attempts)
             }
             if (e.kind != ErrorKind::kAborted) throw;
             if (attempt + 1 >= attempts) {
+                pool.stats().aborted_exhausted.fetch_add(1, std::memory_order_relaxed);
+                LogRetriesExhausted(name, attempts, e);
                 NoteRetriesExhausted();
                 throw;
             }
+            pool.stats().aborted_retries.fetch_add(1, std::memory_order_relaxed);
             LogRetry(name, attempt, e);
             BackoffSleep(attempt);
         }

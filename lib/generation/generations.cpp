@@ -458,6 +458,11 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
             started.charge_id = charge.charge_id;
             started.credits_charged = credits;
             started.balance = charge.balance;
+        } else {
+            // No debit writes the user's row: the limits checked above held only under a lock
+            // that, on Galera, another node does not see. Writing the row lets certification
+            // abort one of two starts that both passed the checks on different nodes.
+            billing::WriteLockUser(tx.lease(), g.user_id);
         }
         if (g.idempotency) {
             Json::Value body;

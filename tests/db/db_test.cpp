@@ -195,6 +195,46 @@ TEST(PoolTest, UnreachableServerIsUnavailableQuickly) {
     EXPECT_FALSE(pool.Ping());
 }
 
+// db.hosts: a dead first host is skipped (and counted), then tried last for kHostPenalty; a
+// plain server (no Galera) counts as ready; db.sync_wait does nothing there.
+TEST(PoolTest, HostListSkipsADeadHostAndTriesItLast) {
+    DbConfig config = TestConfig(2);
+    const int dead = inkstone::testing::FreePort();
+    config.hosts =
+        "127.0.0.1:" + std::to_string(dead) + ",127.0.0.1:" + std::to_string(config.port);
+    config.sync_wait = true;
+    Pool pool(config);
+    {
+        Lease lease = pool.Acquire();
+        EXPECT_GT(ConnectionId(lease), 0);
+        EXPECT_EQ(lease.Query(kSelectOne).Next(), true);
+    }
+    EXPECT_EQ(pool.stats().host_failures.load(), 1u);
+    EXPECT_EQ(pool.current_host(), "127.0.0.1:" + std::to_string(config.port));
+    // Within the penalty the dead host is tried after the live one: no second failure.
+    Lease a = pool.Acquire();
+    Lease b = pool.Acquire();
+    EXPECT_NE(ConnectionId(a), ConnectionId(b));
+    EXPECT_EQ(pool.stats().host_failures.load(), 1u);
+    EXPECT_EQ(pool.stats().host_failovers.load(), 0u);  // one host used so far
+}
+
+TEST(PoolTest, HostListWithNoLiveHostIsUnavailable) {
+    DbConfig config = TestConfig(1);
+    config.hosts = "127.0.0.1:" + std::to_string(inkstone::testing::FreePort()) +
+                   ",127.0.0.1:" + std::to_string(inkstone::testing::FreePort());
+    Pool pool(config);
+    try {
+        Lease lease = pool.Acquire();
+        FAIL() << "connected to closed ports";
+    } catch (const DbError& e) {
+        EXPECT_EQ(e.kind, ErrorKind::kUnavailable);
+        EXPECT_NE(std::string(e.what()).find("every host"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.stats().host_failures.load(), 2u);
+    EXPECT_EQ(pool.in_use(), 0);
+}
+
 TEST(PoolTest, KilledConnectionIsDroppedAndReplaced) {
     Pool pool(TestConfig(2));
     int64_t id = 0;
@@ -526,6 +566,71 @@ TEST(RetryTest, DeadlockIsRetriedUntilBothCommit) {
     EXPECT_GT(attempts.load(), 2) << "no deadlock happened, so nothing was retried";
     EXPECT_EQ(ScalarAsRoot("SELECT v FROM inkstone.deadlock_rows WHERE id = 1"), "2");
     EXPECT_EQ(ScalarAsRoot("SELECT v FROM inkstone.deadlock_rows WHERE id = 2"), "2");
+}
+
+// After a deadlock the server has rolled the victim's transaction back, and MariaDB runs its next
+// statements outside any transaction (autocommit). A caller that caught the 1213 and went on
+// would commit the rest of its unit piecemeal: lib/db refuses every later statement instead.
+TEST(RetryTest, StatementsAfterADeadlockAreRefusedNotAutocommitted) {
+    g_db->Exec("DROP TABLE IF EXISTS inkstone.deadlock_rows");
+    g_db->Exec(
+        "CREATE TABLE inkstone.deadlock_rows (id INT PRIMARY KEY, v INT NOT NULL) "
+        "ENGINE=InnoDB");
+    g_db->Exec("INSERT INTO inkstone.deadlock_rows VALUES (1, 0), (2, 0)");
+    g_db->Exec("DROP TABLE IF EXISTS inkstone.tx_rows");
+    g_db->Exec("CREATE TABLE inkstone.tx_rows (id INT PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB");
+    Pool pool(TestConfig(4));
+    Rendezvous both_hold_first_row(2);
+    std::atomic<int> victims{0};
+    std::vector<std::string> problems(2);
+    auto worker = [&](int index, int first, int second) {
+        Pool::ThreadInit();
+        try {
+            Lease lease = pool.Acquire();
+            Transaction tx(lease, "test.deadlock_victim");
+            tx.Execute(kBumpRow, first);
+            both_hold_first_row.ArriveAndWait();
+            bool victim = false;
+            try {
+                tx.Execute(kBumpRow, second);
+            } catch (const DbError& e) {
+                if (e.kind != ErrorKind::kAborted) throw;
+                victim = true;
+            }
+            if (victim) {
+                victims++;
+                try {
+                    tx.Execute(kInsertRow, 100 + index, 1);
+                    problems[index] = "a statement after the deadlock was sent";
+                } catch (const DbError& e) {
+                    if (e.kind != ErrorKind::kAborted) problems[index] = e.what();
+                }
+                try {
+                    tx.Commit();
+                    problems[index] = "COMMIT after the deadlock was sent";
+                } catch (const DbError& e) {
+                    if (e.kind != ErrorKind::kAborted) problems[index] = e.what();
+                }
+            } else {
+                tx.Commit();
+            }
+        } catch (const std::exception& e) {
+            problems[index] = e.what();
+        }
+        Pool::ThreadEnd();
+    };
+    std::thread a(worker, 0, 1, 2);
+    std::thread b(worker, 1, 2, 1);
+    a.join();
+    b.join();
+    EXPECT_EQ(problems[0], "");
+    EXPECT_EQ(problems[1], "");
+    EXPECT_EQ(victims.load(), 1);
+    EXPECT_EQ(ScalarAsRoot("SELECT COUNT(*) FROM inkstone.tx_rows"), "0");
+    EXPECT_EQ(ScalarAsRoot("SELECT SUM(v) FROM inkstone.deadlock_rows"), "2");  // the winner's
+    // The lease is clean again for its next user.
+    Lease lease = pool.Acquire();
+    EXPECT_TRUE(lease.Query(kSelectOne).Next());
 }
 
 TEST(ClassifyTest, LockWaitTimeoutIsAborted) {

@@ -27,6 +27,7 @@
 ///
 /// Thread-safety: as MariaDb::Query (root over the unix socket).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,20 @@ struct LedgerReport {
 
 /// Runs every check against `schema` (default `inkstone`).
 LedgerReport CheckLedger(MariaDb& db, const std::string& schema = "inkstone");
+
+/// Runs one statement, returns its rows as text (MariaDb::Query, GaleraCluster::Query bound to
+/// one node).
+using LedgerQuery = std::function<std::vector<std::vector<std::string>>(const std::string&)>;
+
+/// The same checks through `query`: one node of a Galera cluster, for example. `multi_writer`
+/// (several nodes took writes) skips "id order agrees with seq order": Galera nodes allocate
+/// AUTO_INCREMENT ids in interleaved ranges, so ids need not follow a user's seq.
+LedgerReport CheckLedger(const LedgerQuery& query, const std::string& schema = "inkstone",
+                         bool multi_writer = false);
+
+/// Whether every node holds the same credits, ledger_seq, SUM(amount) and row count for every
+/// user: one line per difference (empty = they agree). Call once the nodes are Synced.
+std::vector<std::string> CompareLedgers(const std::vector<LedgerQuery>& nodes,
+                                        const std::string& schema = "inkstone");
 
 }  // namespace inkstone::testing

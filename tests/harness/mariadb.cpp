@@ -31,6 +31,23 @@ constexpr const char* kPasswordFile = "inkstone.password";
 constexpr auto kStartTimeout = seconds(60);
 constexpr auto kStopGrace = seconds(30);
 
+std::string CurrentUser() {
+    const passwd* pw = getpwuid(geteuid());
+    if (pw == nullptr) throw std::runtime_error("MariaDb: getpwuid failed");
+    return pw->pw_name;
+}
+
+std::string Tail(const std::string& text, size_t n) {
+    return text.size() <= n ? text : text.substr(text.size() - n);
+}
+
+std::string Trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+}  // namespace
+
 std::string FindBinary(const std::vector<std::string>& names) {
     std::vector<std::string> dirs;
     if (const char* path = std::getenv("PATH")) {
@@ -56,16 +73,6 @@ std::string FindBinary(const std::vector<std::string>& names) {
                              "... found in PATH, /usr/bin, /usr/sbin (install mariadb-server)");
 }
 
-std::string CurrentUser() {
-    const passwd* pw = getpwuid(geteuid());
-    if (pw == nullptr) throw std::runtime_error("MariaDb: getpwuid failed");
-    return pw->pw_name;
-}
-
-std::string Tail(const std::string& text, size_t n) {
-    return text.size() <= n ? text : text.substr(text.size() - n);
-}
-
 std::string RandomPassword() {
     unsigned char bytes[18];
     if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
@@ -78,12 +85,35 @@ std::string RandomPassword() {
     return out;
 }
 
-std::string Trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-    return s;
+std::vector<std::vector<std::string>> QueryAsRoot(sql::Driver* driver, const std::string& socket,
+                                                  const std::string& sql) {
+    try {
+        sql::ConnectOptionsMap options;
+        options["hostName"] = sql::SQLString("unix://" + socket);
+        options["userName"] = sql::SQLString("root");
+        options["password"] = sql::SQLString("");
+        options["OPT_CONNECT_TIMEOUT"] = 5;
+        options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+        std::unique_ptr<sql::Connection> conn(driver->connect(options));
+        std::unique_ptr<sql::Statement> stmt(conn->createStatement());
+        std::vector<std::vector<std::string>> rows;
+        if (!stmt->execute(sql)) return rows;
+        std::unique_ptr<sql::ResultSet> rs(stmt->getResultSet());
+        const unsigned columns = rs->getMetaData()->getColumnCount();
+        while (rs->next()) {
+            std::vector<std::string> row;
+            for (unsigned i = 1; i <= columns; ++i) {
+                row.push_back(rs->isNull(i) ? std::string("NULL")
+                                            : static_cast<std::string>(rs->getString(i)));
+            }
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    } catch (const sql::SQLException& e) {
+        throw std::runtime_error("MariaDb::Query failed (" + std::to_string(e.getErrorCode()) +
+                                 "): " + e.what() + " -- in: " + sql);
+    }
 }
-
-}  // namespace
 
 MariaDb::MariaDb(std::string dir, int port)
     : dir_(std::move(dir)), port_(port == 0 ? FreePort() : port), driver_(get_driver_instance()) {
@@ -236,32 +266,7 @@ lib::base::DbConfig MariaDb::AppConfig() const {
 }
 
 std::vector<std::vector<std::string>> MariaDb::Query(const std::string& sql) {
-    try {
-        sql::ConnectOptionsMap options;
-        options["hostName"] = sql::SQLString("unix://" + socket());
-        options["userName"] = sql::SQLString("root");
-        options["password"] = sql::SQLString("");
-        options["OPT_CONNECT_TIMEOUT"] = 5;
-        options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
-        std::unique_ptr<sql::Connection> conn(driver_->connect(options));
-        std::unique_ptr<sql::Statement> stmt(conn->createStatement());
-        std::vector<std::vector<std::string>> rows;
-        if (!stmt->execute(sql)) return rows;
-        std::unique_ptr<sql::ResultSet> rs(stmt->getResultSet());
-        const unsigned columns = rs->getMetaData()->getColumnCount();
-        while (rs->next()) {
-            std::vector<std::string> row;
-            for (unsigned i = 1; i <= columns; ++i) {
-                row.push_back(rs->isNull(i) ? std::string("NULL")
-                                            : static_cast<std::string>(rs->getString(i)));
-            }
-            rows.push_back(std::move(row));
-        }
-        return rows;
-    } catch (const sql::SQLException& e) {
-        throw std::runtime_error("MariaDb::Query failed (" + std::to_string(e.getErrorCode()) +
-                                 "): " + e.what() + " -- in: " + sql);
-    }
+    return QueryAsRoot(driver_, socket(), sql);
 }
 
 void MariaDb::Exec(const std::string& sql) { Query(sql); }

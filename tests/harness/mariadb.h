@@ -32,6 +32,16 @@ class Driver;
 
 namespace inkstone::testing {
 
+/// The first of `names` found executable in PATH, /usr/bin or /usr/sbin (Debian keeps mariadbd
+/// in /usr/sbin, which a normal user's PATH often lacks). Throws std::runtime_error.
+std::string FindBinary(const std::vector<std::string>& names);
+/// 36 random hex digits (a generated DB password).
+std::string RandomPassword();
+/// Runs one statement as root (no password) over the unix socket `socket`; all rows as text
+/// (NULL is "NULL"), empty for statements without a result set. Throws std::runtime_error.
+std::vector<std::vector<std::string>> QueryAsRoot(sql::Driver* driver, const std::string& socket,
+                                                  const std::string& sql);
+
 class MariaDb {
   public:
     /// `dir` is created if missing. `port` 0 picks a free port once, here; Restart() keeps it.

@@ -155,7 +155,21 @@ void Nginx::Render() {
         const std::string path = options_.template_dir + "/" + source;
         const std::string text = ReadFile(path);
         if (text.empty()) throw std::runtime_error("nginx template missing or empty: " + path);
-        WriteFile(p + "/conf/" + target, RenderTemplate(text, values));
+        std::string rendered = RenderTemplate(text, values);
+        if (std::string(target) == "inkstone-upstream.conf") {
+            // The upstream has one `server POOL;` line: more pools (app hosts) become more lines.
+            const std::string line = "server " + options_.pool_address + ";";
+            const size_t at = rendered.find(line);
+            if (at == std::string::npos && !options_.more_pool_addresses.empty()) {
+                throw std::runtime_error("nginx upstream template has no '" + line + "'");
+            }
+            std::string more;
+            for (const std::string& address : options_.more_pool_addresses) {
+                more += "\n    server " + address + ";";
+            }
+            if (at != std::string::npos) rendered.insert(at + line.size(), more);
+        }
+        WriteFile(p + "/conf/" + target, rendered);
     }
 
     // Rewritten whole on every render, so a file dropped from the options disappears too.

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/harness/process.h"
 
@@ -33,6 +34,8 @@ struct NginxOptions {
     std::string prefix;        ///< absolute directory; created if missing
     int port = 0;              ///< 0 = a free port, chosen in the constructor
     std::string pool_address;  ///< nginx server address: "unix:/abs/inkstone.sock" or "host:port"
+    /// More pools in the same upstream (one `server` line each): app hosts behind one nginx.
+    std::vector<std::string> more_pool_addresses;
     /// `keepalive` of the upstream block: idle connections per nginx worker; 0 = none (and
     /// `fastcgi_keep_conn off`).
     int upstream_keepalive = 0;

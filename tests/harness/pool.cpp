@@ -123,6 +123,8 @@ void AppPool::WriteConfig() {
         {"auth.login_failures_per_username", "1000000"},
     };
     if (!db.socket.empty()) keys["db.socket"] = db.socket;
+    if (!db.hosts.empty()) keys["db.hosts"] = db.hosts;
+    if (db.sync_wait) keys["db.sync_wait"] = "true";
     for (const auto& [key, value] : options_.config) keys[key] = value;
 
     const std::string socket = listen();

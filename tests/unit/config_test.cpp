@@ -422,6 +422,25 @@ TEST_F(ConfigTest, HardeningLimitsDefaultsAndValidation) {
     EXPECT_THROW(LoadConfig(sources_), ConfigError);
 }
 
+TEST_F(ConfigTest, DbHostsIsAListOfHostPort) {
+    const Config defaults = LoadConfig(sources_);
+    EXPECT_EQ(defaults.db.hosts, "");
+    EXPECT_FALSE(defaults.db.sync_wait);
+    WriteFile("db.hosts = 10.0.0.1:3306,db2:3307\ndb.sync_wait = true\n");
+    const Config config = LoadConfig(sources_);
+    EXPECT_EQ(config.db.hosts, "10.0.0.1:3306,db2:3307");
+    EXPECT_TRUE(config.db.sync_wait);
+    for (const char* bad : {"db1", "db1:", ":3306", "db1:3306,", "db1:99999", "db1:33a6"}) {
+        WriteFile(std::string("db.hosts = \"") + bad + "\"\n");
+        try {
+            LoadConfig(sources_);
+            ADD_FAILURE() << "db.hosts accepted " << bad;
+        } catch (const ConfigError& e) {
+            EXPECT_TRUE(Contains(e.what(), "db.hosts")) << e.what();
+        }
+    }
+}
+
 TEST(ShippedConfigTest, InkstoneConfDocumentsEveryKeyWithItsDefault) {
     // Uncommenting every `# key = value` line of the shipped file must give the defaults.
     std::ifstream in(std::string(INKSTONE_SOURCE_DIR) + "/inkstone.conf");
