@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "fcgi/fcgi_io.h"
-#include "lib/accounts/auth.h"
 #include "lib/base/address.h"
+#include "lib/base/compare.h"
 #include "lib/base/log.h"
 #include "lib/base/metrics.h"
 
@@ -66,10 +66,9 @@ lib::http::Response MetricsResponse(const Worker& w, const lib::http::Request& r
     if (!allowed && !secret.empty()) {
         const std::string header = request.Header("authorization");
         constexpr std::string_view kBearer = "Bearer ";
-        allowed = header.size() > kBearer.size() &&
-                  header.compare(0, kBearer.size(), kBearer) == 0 &&
-                  lib::accounts::ConstantTimeEquals(std::string_view(header).substr(kBearer.size()),
-                                                    secret);
+        allowed =
+            header.size() > kBearer.size() && header.compare(0, kBearer.size(), kBearer) == 0 &&
+            lib::base::ConstantTimeEquals(std::string_view(header).substr(kBearer.size()), secret);
     }
     if (!allowed) {
         return lib::http::Response::Error(

@@ -232,12 +232,6 @@ std::optional<std::string> TokenHashHex(std::string_view token) {
     return std::string(hex);
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    if (a.empty()) return true;
-    return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 std::optional<std::string> UsernameError(std::string_view username) {
     const size_t chars = base::IsValidUtf8(username) ? base::Utf8Length(username) : username.size();
     if (chars < kUsernameMinChars || chars > kUsernameMaxChars) {

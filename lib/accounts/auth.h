@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "lib/base/compare.h"
+
 namespace inkstone::lib::accounts {
 
 // ---- Passwords ---------------------------------------------------------------------------
@@ -69,9 +71,8 @@ bool IsWellFormedToken(std::string_view token);
 /// digits (stored as BINARY(32) via UNHEX). nullopt when the token is not well-formed.
 std::optional<std::string> TokenHashHex(std::string_view token);
 
-/// Constant-time equality for secrets and their digests (sodium_memcmp). Different lengths
-/// compare unequal (the length is not secret).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
+/// Constant-time equality for secrets and their digests (lib/base/compare.h).
+using base::ConstantTimeEquals;
 
 // ---- Validation (pure) -------------------------------------------------------------------
 
