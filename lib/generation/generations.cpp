@@ -45,7 +45,8 @@ constexpr char kFinishSql[] =
     "delta_ends = IF(?, ?, delta_ends), "
     "first_delta_at = IF(? AND first_delta_at IS NULL, ?, first_delta_at), images = ?, "
     "finish_reason = ?, input_tokens = ?, output_tokens = ?, upstream_request_id = ?, "
-    "error_code = ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING'";
+    "error_code = ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'RUNNING' "
+    "AND refund_id IS NULL";
 // The flush, the heartbeat and the cancel check in one statement: 0 rows means stop.
 constexpr char kSaveProgressSql[] =
     "UPDATE generations SET content = CONCAT(COALESCE(content, ''), ?), "
@@ -475,11 +476,12 @@ StartedGeneration Generations::Start(const NewGeneration& g) const {
 }
 
 FinishResult Generations::Finish(int64_t generation_id, const Verdict& verdict,
-                                 const GenerationOutput& output) const {
+                                 const GenerationOutput& output,
+                                 std::optional<int64_t> balance_after_charge) const {
     const FinishResult result = [&] {
         if (!verdict.refund) {
             if (std::optional<FinishResult> done =
-                    FinishWithoutRefund(generation_id, verdict, output)) {
+                    FinishWithoutRefund(generation_id, verdict, output, balance_after_charge)) {
                 return *done;
             }
         }
@@ -497,9 +499,9 @@ FinishResult Generations::Finish(int64_t generation_id, const Verdict& verdict,
     return result;
 }
 
-std::optional<FinishResult> Generations::FinishWithoutRefund(int64_t generation_id,
-                                                             const Verdict& verdict,
-                                                             const GenerationOutput& output) const {
+std::optional<FinishResult> Generations::FinishWithoutRefund(
+    int64_t generation_id, const Verdict& verdict, const GenerationOutput& output,
+    std::optional<int64_t> balance_after_charge) const {
     // Without a refund the status change is the only write, and one conditional UPDATE is
     // atomic on its own: no transaction (BEGIN, locking SELECT, COMMIT, autocommit back) is
     // needed. Anything unusual (finished by someone else meanwhile, a lock wait) goes the
@@ -508,6 +510,14 @@ std::optional<FinishResult> Generations::FinishWithoutRefund(int64_t generation_
         return db::WithLease(pool_, [&](db::Lease& lease) -> std::optional<FinishResult> {
             if (!UpdateFinished(lease, generation_id, verdict, output, clock_.Now())) {
                 return std::nullopt;
+            }
+            if (balance_after_charge) {
+                // The UPDATE matched a RUNNING row without a refund, so none happened: the
+                // balance is the one the start answered (no read-back).
+                FinishResult result;
+                result.finished_now = true;
+                result.balance = *balance_after_charge;
+                return result;
             }
             db::Rows row = lease.Query(kSelectFinishedSql, generation_id);
             INKSTONE_ASSERT(row.Next(),

@@ -209,9 +209,13 @@ class Generations {
 
     /// Finishes a RUNNING generation once, with the status and refund of `verdict` (see the
     /// class comment). A second call, or a call after recovery/poller finished it, changes
-    /// nothing and reports finished_now = false.
+    /// nothing and reports finished_now = false. `balance_after_charge`, when the caller knows
+    /// it (the balance Start answered), is what a finish without a refund reports as the
+    /// balance, saving the read-back: the user's credits right after this generation's charge.
+    /// A finish that refunds reads the balance under its lock, as without it.
     FinishResult Finish(int64_t generation_id, const Verdict& verdict,
-                        const GenerationOutput& output) const;
+                        const GenerationOutput& output,
+                        std::optional<int64_t> balance_after_charge = std::nullopt) const;
 
     /// Appends the text that arrived to each RUNNING generation and beats its heart: one
     /// statement each, all in one transaction (LiveBoard's tick). For each, false: stop its
@@ -251,8 +255,9 @@ class Generations {
   private:
     /// Finish() for a verdict without a refund when the generation is still RUNNING: one
     /// conditional UPDATE outside a transaction. nullopt: take the transactional path.
-    std::optional<FinishResult> FinishWithoutRefund(int64_t generation_id, const Verdict& verdict,
-                                                    const GenerationOutput& output) const;
+    std::optional<FinishResult> FinishWithoutRefund(
+        int64_t generation_id, const Verdict& verdict, const GenerationOutput& output,
+        std::optional<int64_t> balance_after_charge) const;
     FinishResult FinishOnce(int64_t generation_id, const Verdict& verdict,
                             const GenerationOutput& output) const;
 

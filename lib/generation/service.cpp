@@ -193,7 +193,8 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
     }
 
     const Verdict verdict = Settle(facts);
-    const FinishResult finish = FinishRetrying(started.generation_id, verdict, output);
+    const FinishResult finish =
+        FinishRetrying(started.generation_id, verdict, output, started.balance);
     if (facts.ending == Ending::kCancelled) {
         LogStopped(started.generation_id, output.deltas, finish);
     }
@@ -204,7 +205,8 @@ TextResult GenerationService::Write(const TextOrder& order, TextClient& client) 
 }
 
 FinishResult GenerationService::FinishRetrying(int64_t generation_id, const Verdict& verdict,
-                                               const GenerationOutput& output) const {
+                                               const GenerationOutput& output,
+                                               std::optional<int64_t> balance_after_charge) const {
     // Generations::Finish already retries deadlocks a few times; this outlasts a database
     // restart or a full pool. Every attempt is the same conditional UPDATE, so a retry after
     // an unknown outcome changes nothing twice.
@@ -212,7 +214,7 @@ FinishResult GenerationService::FinishRetrying(int64_t generation_id, const Verd
     std::chrono::milliseconds backoff(100);
     while (true) {
         try {
-            return generations_.Finish(generation_id, verdict, output);
+            return generations_.Finish(generation_id, verdict, output, balance_after_charge);
         } catch (const db::DbError& e) {
             if (e.kind != db::ErrorKind::kUnavailable && e.kind != db::ErrorKind::kAborted) throw;
             if (SteadyClock::now() + backoff >= give_up) throw;

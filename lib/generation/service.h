@@ -168,7 +168,8 @@ class GenerationService {
     ai::Provider& ProviderFor(const ModelInfo& model) const;
     /// Finish with retries (ProgressTiming::finish_retry_for) on DB failures.
     FinishResult FinishRetrying(int64_t generation_id, const Verdict& verdict,
-                                const GenerationOutput& output) const;
+                                const GenerationOutput& output,
+                                std::optional<int64_t> balance_after_charge = std::nullopt) const;
 
     const Generations& generations_;
     const ai::ProviderMap& providers_;
