@@ -19,22 +19,6 @@ constexpr int64_t kMaxAmount = 1'000'000'000;
 constexpr int64_t kMaxSortOrder = 1'000'000;
 constexpr size_t kMaxPromptChars = 20'000;
 
-http::Response Private(int status, const Json::Value& body) {
-    http::Response response = http::Response::Json(status, body);
-    response.headers.emplace_back("Cache-Control", "no-store");
-    return response;
-}
-
-int64_t IdOf(const http::Request& request, const char* what) {
-    const std::string text = request.PathParam("id");
-    int64_t id = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
-        throw ApiError(ErrorCode::kNotFound, std::string(what) + " not found");
-    }
-    return id;
-}
-
 admin::PackageFields PackageOf(const http::Request& request) {
     const http::JsonFields f(request.json);
     admin::PackageFields fields;
@@ -76,56 +60,56 @@ admin::ToolFields ToolOf(const http::Request& request) {
 AdminCatalogHandlers::AdminCatalogHandlers(lib::db::Pool& pool, const lib::base::Clock& clock,
                                            const std::vector<lib::generation::ModelInfo>& models)
     : catalog(pool, clock, models),
-      packages([this](const http::Request&) { return Private(200, catalog.ListPackages()); }),
+      packages([this](const http::Request&) { return AdminJson(200, catalog.ListPackages()); }),
       package_create([this](const http::Request& request) {
           const admin::PackageFields fields = PackageOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(201, catalog.CreatePackage(admin::ActorOf(request), fields, reason));
+          return AdminJson(201, catalog.CreatePackage(admin::ActorOf(request), fields, reason));
       }),
       package_update([this](const http::Request& request) {
-          const int64_t id = IdOf(request, "package");
+          const int64_t id = AdminPathId(request, "package");
           const admin::PackageFields fields = PackageOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(200, catalog.UpdatePackage(admin::ActorOf(request), id, fields, reason));
+          return AdminJson(200, catalog.UpdatePackage(admin::ActorOf(request), id, fields, reason));
       }),
-      plans([this](const http::Request&) { return Private(200, catalog.ListPlans()); }),
+      plans([this](const http::Request&) { return AdminJson(200, catalog.ListPlans()); }),
       plan_create([this](const http::Request& request) {
           const admin::PlanFields fields = PlanOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(201, catalog.CreatePlan(admin::ActorOf(request), fields, reason));
+          return AdminJson(201, catalog.CreatePlan(admin::ActorOf(request), fields, reason));
       }),
       plan_update([this](const http::Request& request) {
-          const int64_t id = IdOf(request, "plan");
+          const int64_t id = AdminPathId(request, "plan");
           const admin::PlanFields fields = PlanOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(200, catalog.UpdatePlan(admin::ActorOf(request), id, fields, reason));
+          return AdminJson(200, catalog.UpdatePlan(admin::ActorOf(request), id, fields, reason));
       }),
-      models([this](const http::Request&) { return Private(200, catalog.ListModels()); }),
+      models([this](const http::Request&) { return AdminJson(200, catalog.ListModels()); }),
       model_update([this](const http::Request& request) {
           const int64_t credits =
               http::JsonFields(request.json).RequiredInt("credits", 0, 1'000'000);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(200, catalog.SetModelPrice(admin::ActorOf(request),
-                                                    request.PathParam("model"), credits, reason));
+          return AdminJson(200, catalog.SetModelPrice(admin::ActorOf(request),
+                                                      request.PathParam("model"), credits, reason));
       }),
-      tools([this](const http::Request&) { return Private(200, catalog.ListTools()); }),
+      tools([this](const http::Request&) { return AdminJson(200, catalog.ListTools()); }),
       tool_create([this](const http::Request& request) {
           const admin::ToolFields fields = ToolOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(201, catalog.CreateTool(admin::ActorOf(request), fields, reason));
+          return AdminJson(201, catalog.CreateTool(admin::ActorOf(request), fields, reason));
       }),
       tool_update([this](const http::Request& request) {
-          const int64_t id = IdOf(request, "tool");
+          const int64_t id = AdminPathId(request, "tool");
           const admin::ToolFields fields = ToolOf(request);
           const std::string reason = admin::ParseReason(request.json);
-          return Private(200, catalog.UpdateTool(admin::ActorOf(request), id, fields, reason));
+          return AdminJson(200, catalog.UpdateTool(admin::ActorOf(request), id, fields, reason));
       }),
       tool_preview([](const http::Request& request) {
           const http::JsonFields f(request.json);
           const std::string system_prompt = f.RequiredString("system_prompt", 0, kMaxPromptChars);
           const std::string user_template = f.RequiredString("user_template", 1, kMaxPromptChars);
           const std::string prompt = f.RequiredString("prompt", 0, kMaxPromptChars);
-          return Private(200, admin::PreviewTool(system_prompt, user_template, prompt));
+          return AdminJson(200, admin::PreviewTool(system_prompt, user_template, prompt));
       }) {}
 
 }  // namespace inkstone::handlers

@@ -19,24 +19,6 @@ namespace http = lib::http;
 using lib::base::ApiError;
 using lib::base::ErrorCode;
 
-/// Admin pages (and a code just redeemed) must never be cached by a browser or a proxy.
-http::Response Private(int status, const Json::Value& body) {
-    http::Response response = http::Response::Json(status, body);
-    response.headers.emplace_back("Cache-Control", "no-store");
-    return response;
-}
-
-/// The {id} of /admin/codes/batches/{id}...: digits only, else 404 like an unknown id.
-int64_t BatchIdOf(const http::Request& request) {
-    const std::string text = request.PathParam("id");
-    int64_t id = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
-        throw ApiError(ErrorCode::kNotFound, "batch not found");
-    }
-    return id;
-}
-
 /// What a user may type into the redeem box: long enough for a code with generous spacing.
 constexpr size_t kMaxCodeInputChars = 100;
 
@@ -54,17 +36,17 @@ AdminCodeHandlers::AdminCodeHandlers(lib::db::Pool& pool, const lib::base::Clock
           Json::Value codes(Json::arrayValue);
           for (const std::string& code : created.codes) codes.append(code);
           body["codes"] = std::move(codes);
-          return Private(201, body);
+          return AdminJson(201, body);
       }),
       batches([&pool](const http::Request& request) {
-          return Private(200, admin::ListBatches(pool, http::ParsePageRequest(request)));
+          return AdminJson(200, admin::ListBatches(pool, http::ParsePageRequest(request)));
       }),
       batch([&pool](const http::Request& request) {
-          const int64_t id = BatchIdOf(request);
-          return Private(200, admin::GetBatch(pool, id, http::ParsePageRequest(request)));
+          const int64_t id = AdminPathId(request, "batch");
+          return AdminJson(200, admin::GetBatch(pool, id, http::ParsePageRequest(request)));
       }),
       batch_export([&pool](const http::Request& request) {
-          const int64_t id = BatchIdOf(request);
+          const int64_t id = AdminPathId(request, "batch");
           http::Response response =
               http::Response::Text(200, "text/csv; charset=utf-8", admin::ExportCsv(pool, id));
           response.headers.emplace_back(
@@ -74,10 +56,10 @@ AdminCodeHandlers::AdminCodeHandlers(lib::db::Pool& pool, const lib::base::Clock
           return response;
       }),
       batch_disable([&pool, &clock](const http::Request& request) {
-          const int64_t id = BatchIdOf(request);
+          const int64_t id = AdminPathId(request, "batch");
           const std::string reason = admin::ParseReason(request.json);
-          return Private(200,
-                         admin::DisableBatch(pool, clock, admin::ActorOf(request), id, reason));
+          return AdminJson(200,
+                           admin::DisableBatch(pool, clock, admin::ActorOf(request), id, reason));
       }),
       redeem([&pool, &clock,
               limits = admin::RedeemLimits::FromConfig(config)](const http::Request& request) {
@@ -94,7 +76,7 @@ AdminCodeHandlers::AdminCodeHandlers(lib::db::Pool& pool, const lib::base::Clock
               result.member_expired_at
                   ? Json::Value(lib::base::FormatRfc3339(*result.member_expired_at))
                   : Json::Value(Json::nullValue);
-          return Private(200, body);
+          return AdminJson(200, body);
       }) {}
 
 }  // namespace inkstone::handlers

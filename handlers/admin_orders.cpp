@@ -8,6 +8,7 @@
 #include "lib/admin/audit.h"
 #include "lib/admin/orders.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/http/json_body.h"
 #include "lib/http/paging.h"
 
@@ -24,12 +25,6 @@ constexpr size_t kMaxOrderNoChars = 64;
 /// Far above any order's amount (the columns allow more, the providers 2^31-1 fen).
 constexpr int64_t kMaxRefundFen = 2'147'483'647;
 
-http::Response Private(int status, const Json::Value& body) {
-    http::Response response = http::Response::Json(status, body);
-    response.headers.emplace_back("Cache-Control", "no-store");
-    return response;
-}
-
 std::string OrderNoOf(const http::Request& request) {
     std::string order_no = request.PathParam("order_no");
     if (order_no.empty() || order_no.size() > kMaxOrderNoChars) {
@@ -38,17 +33,13 @@ std::string OrderNoOf(const http::Request& request) {
     return order_no;
 }
 
-Json::Value OptionalTime(const std::optional<lib::base::TimePoint>& t) {
-    return t ? Json::Value(lib::base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
 }  // namespace
 
 AdminOrderHandlers::AdminOrderHandlers(lib::db::Pool& pool, const lib::base::Clock& clock,
                                        const lib::payments::NotifyProcessor& notifies)
     : orders([&pool](const http::Request& request) {
-          return Private(200, admin::SearchOrders(pool, admin::ParseOrderFilter(request),
-                                                  http::ParsePageRequest(request)));
+          return AdminJson(200, admin::SearchOrders(pool, admin::ParseOrderFilter(request),
+                                                    http::ParsePageRequest(request)));
       }),
       order([&pool, &notifies](const http::Request& request) {
           const admin::OrderDetail detail =
@@ -61,7 +52,7 @@ AdminOrderHandlers::AdminOrderHandlers(lib::db::Pool& pool, const lib::base::Clo
           body["ledger"] = std::move(ledger);
           body["notifies"] = detail.notifies;
           body["membership_grants"] = detail.membership_grants;
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       order_reconcile([&pool, &clock, &notifies](const http::Request& request) {
           const std::string order_no = OrderNoOf(request);
@@ -72,7 +63,7 @@ AdminOrderHandlers::AdminOrderHandlers(lib::db::Pool& pool, const lib::base::Clo
           body["order"] = result.order;
           body["outcome"] = result.outcome;
           body["refund"] = result.refund;
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       order_refund([&pool, &clock, &notifies](const http::Request& request) {
           const std::string order_no = OrderNoOf(request);
@@ -84,8 +75,8 @@ AdminOrderHandlers::AdminOrderHandlers(lib::db::Pool& pool, const lib::base::Clo
           Json::Value body(Json::objectValue);
           body["refund"] = admin::RefundToJson(result.refund);
           body["balance"] = Json::Int64{result.balance};
-          body["member_expired_at"] = OptionalTime(result.member_expired_at);
-          return Private(200, body);
+          body["member_expired_at"] = lib::base::TimeOrNull(result.member_expired_at);
+          return AdminJson(200, body);
       }) {}
 
 }  // namespace inkstone::handlers

@@ -10,6 +10,7 @@
 #include "lib/admin/dashboard.h"
 #include "lib/admin/users.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/http/json_body.h"
 #include "lib/http/paging.h"
 
@@ -21,39 +22,34 @@ namespace http = lib::http;
 using lib::base::ApiError;
 using lib::base::ErrorCode;
 
-/// Admin pages must never be cached by a browser or a proxy.
-http::Response Private(int status, const Json::Value& body) {
+}  // namespace
+
+http::Response AdminJson(int status, const Json::Value& body) {
     http::Response response = http::Response::Json(status, body);
     response.headers.emplace_back("Cache-Control", "no-store");
     return response;
 }
 
-/// The {id} of /admin/users/{id}...: digits only, else 404 like an unknown id.
-int64_t UserIdOf(const http::Request& request) {
+int64_t AdminPathId(const http::Request& request, const char* what) {
     const std::string text = request.PathParam("id");
     int64_t id = 0;
     const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
     if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || id <= 0) {
-        throw ApiError(ErrorCode::kNotFound, "user not found");
+        throw ApiError(ErrorCode::kNotFound, std::string(what) + " not found");
     }
     return id;
 }
-
-Json::Value OptionalTime(const std::optional<lib::base::TimePoint>& t) {
-    return t ? Json::Value(lib::base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
-}  // namespace
 
 AdminUserHandlers::AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock& clock)
     : users([&pool, &clock](const http::Request& request) {
           const std::string q = request.QueryParam("q").value_or("");
           if (q.size() > 254) throw ApiError::Validation("q", "at most 254 characters");
-          return Private(200,
-                         admin::SearchUsers(pool, q, http::ParsePageRequest(request), clock.Now()));
+          return AdminJson(
+              200, admin::SearchUsers(pool, q, http::ParsePageRequest(request), clock.Now()));
       }),
       user([&pool, &clock](const http::Request& request) {
-          const admin::UserDetail detail = admin::GetUserDetail(pool, clock, UserIdOf(request));
+          const admin::UserDetail detail =
+              admin::GetUserDetail(pool, clock, AdminPathId(request, "user"));
           Json::Value body(Json::objectValue);
           body["user"] = detail.user;
           Json::Value ledger(Json::arrayValue);
@@ -62,10 +58,10 @@ AdminUserHandlers::AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock
           body["orders"] = detail.orders;
           body["generations"] = detail.generations;
           body["membership_grants"] = detail.membership_grants;
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       user_credits([&pool, &clock](const http::Request& request) {
-          const int64_t user_id = UserIdOf(request);
+          const int64_t user_id = AdminPathId(request, "user");
           const http::JsonFields fields(request.json);
           const int64_t amount = fields.RequiredInt("amount", -1'000'000'000, 1'000'000'000);
           const std::string reason = admin::ParseReason(request.json);
@@ -74,10 +70,10 @@ AdminUserHandlers::AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock
           Json::Value body(Json::objectValue);
           body["balance"] = Json::Int64{result.balance};
           body["transaction"] = LedgerEntryToJson(result.transaction);
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       user_membership([&pool, &clock](const http::Request& request) {
-          const int64_t user_id = UserIdOf(request);
+          const int64_t user_id = AdminPathId(request, "user");
           const http::JsonFields fields(request.json);
           admin::MembershipGrant grant;
           grant.days =
@@ -88,32 +84,32 @@ AdminUserHandlers::AdminUserHandlers(lib::db::Pool& pool, const lib::base::Clock
           const admin::GrantResult result =
               admin::GrantMembership(pool, clock, admin::ActorOf(request), user_id, grant, reason);
           Json::Value body(Json::objectValue);
-          body["member_expired_at"] = OptionalTime(result.member_expired_at);
+          body["member_expired_at"] = lib::base::TimeOrNull(result.member_expired_at);
           body["grant"] = result.grant;
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       user_disable([&pool, &clock](const http::Request& request) {
-          const int64_t user_id = UserIdOf(request);
+          const int64_t user_id = AdminPathId(request, "user");
           const std::string reason = admin::ParseReason(request.json);
           Json::Value body(Json::objectValue);
           body["user"] =
               admin::SetDisabled(pool, clock, admin::ActorOf(request), user_id, true, reason);
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       user_enable([&pool, &clock](const http::Request& request) {
-          const int64_t user_id = UserIdOf(request);
+          const int64_t user_id = AdminPathId(request, "user");
           const std::string reason = admin::ParseReason(request.json);
           Json::Value body(Json::objectValue);
           body["user"] =
               admin::SetDisabled(pool, clock, admin::ActorOf(request), user_id, false, reason);
-          return Private(200, body);
+          return AdminJson(200, body);
       }),
       audit([&pool](const http::Request& request) {
-          return Private(200, admin::ListAudit(pool, admin::ParseAuditFilter(request),
-                                               http::ParsePageRequest(request)));
+          return AdminJson(200, admin::ListAudit(pool, admin::ParseAuditFilter(request),
+                                                 http::ParsePageRequest(request)));
       }),
       dashboard([&pool, &clock](const http::Request&) {
-          return Private(200, admin::Dashboard(pool, clock.Now()));
+          return AdminJson(200, admin::Dashboard(pool, clock.Now()));
       }) {}
 
 }  // namespace inkstone::handlers

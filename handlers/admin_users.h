@@ -2,7 +2,11 @@
 /// The admin console's user, dashboard-free part of the API (docs/admin-api.md, "Users" and
 /// "Audit"): thin handlers that parse, call one lib/admin service and render. Every route is
 /// Auth::kAdmin (routes.cpp), so the dispatcher has checked the role before these run.
+#include <json/value.h>
+
+#include <cstdint>
 #include <functional>
+#include <optional>
 
 #include "lib/base/clock.h"
 #include "lib/billing/wallet.h"
@@ -25,6 +29,14 @@ class AdminHandler final : public lib::http::Handler {
   private:
     Fn fn_;
 };
+
+/// An admin reply: JSON with `Cache-Control: no-store` (admin pages must never be cached by a
+/// browser or a proxy).
+lib::http::Response AdminJson(int status, const Json::Value& body);
+
+/// The `{id}` path segment of an admin route: digits only and > 0, else ApiError 404
+/// "<what> not found", like an unknown id.
+int64_t AdminPathId(const lib::http::Request& request, const char* what);
 
 /// GET /admin/users, GET /admin/users/{id}, POST /admin/users/{id}/credits|membership|disable|
 /// enable, GET /admin/audit, GET /admin/dashboard.

@@ -11,6 +11,7 @@
 
 #include "lib/admin/users.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/base/utf8.h"
 #include "lib/billing/wallet.h"
 #include "lib/http/json_body.h"
@@ -77,14 +78,6 @@ constexpr size_t kInsertChunk = 500;
 constexpr int kChunkAttempts = 3;
 constexpr auto kMaxExpiryAhead = std::chrono::hours(24 * 3660);
 
-Json::Value OptionalTime(const std::optional<TimePoint>& t) {
-    return t ? Json::Value(base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
-Json::Value OptionalInt(const std::optional<int64_t>& v) {
-    return v ? Json::Value(Json::Int64{*v}) : Json::Value(Json::nullValue);
-}
-
 Json::Value BatchRow(const db::Rows& row) {
     Json::Value json(Json::objectValue);
     json["id"] = Json::Int64{row.Int("id")};
@@ -96,7 +89,7 @@ Json::Value BatchRow(const db::Rows& row) {
     json["expires_at"] = base::FormatRfc3339(row.Time("expires_at"));
     const std::optional<TimePoint> disabled_at = row.OptionalTime("disabled_at");
     json["disabled"] = disabled_at.has_value();
-    json["disabled_at"] = OptionalTime(disabled_at);
+    json["disabled_at"] = base::TimeOrNull(disabled_at);
     json["created_by"] = row.String("created_by");
     json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
     return json;
@@ -406,8 +399,8 @@ Json::Value GetBatch(db::Pool& pool, int64_t batch_id, const http::PageRequest& 
         while (rows.Next()) {
             Json::Value code(Json::objectValue);
             code["code"] = DisplayCode(rows.String("code"));
-            code["used_by"] = OptionalInt(rows.OptionalInt("used_by"));
-            code["used_at"] = OptionalTime(rows.OptionalTime("used_at"));
+            code["used_by"] = base::IntOrNull(rows.OptionalInt("used_by"));
+            code["used_at"] = base::TimeOrNull(rows.OptionalTime("used_at"));
             codes.append(std::move(code));
         }
         Json::Value body = http::PageJson(std::move(codes), batch["code_count"].asInt64(), page);

@@ -3,8 +3,10 @@
 #include <ctime>
 #include <utility>
 
+#include "lib/admin/users.h"
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/billing/money.h"
 #include "lib/billing/refunds.h"
 
@@ -52,7 +54,8 @@ constexpr char kOrderNotifiesSql[] =
     "WHERE order_no = ? ORDER BY received_at, id";
 constexpr char kOrderGrantsSql[] =
     "SELECT id, source, months, days, expired_before, expired_after, related_order_no, "
-    "created_at FROM membership_grants WHERE related_order_no = ? ORDER BY id";
+    "related_redeem_code_id, created_at FROM membership_grants WHERE related_order_no = ? "
+    "ORDER BY id";
 constexpr char kUserBalanceSql[] = "SELECT credits, member_expired_at FROM users WHERE id = ?";
 constexpr char kExpireRechargeSql[] =
     "UPDATE recharge_orders SET status = 'EXPIRED', updated_at = ? "
@@ -60,18 +63,6 @@ constexpr char kExpireRechargeSql[] =
 constexpr char kExpireMembershipSql[] =
     "UPDATE membership_orders SET status = 'EXPIRED', updated_at = ? "
     "WHERE order_no = ? AND status = 'PENDING' AND expires_at < ?";
-
-Json::Value OptionalTime(const std::optional<TimePoint>& t) {
-    return t ? Json::Value(base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
-Json::Value OptionalInt(const std::optional<int64_t>& v) {
-    return v ? Json::Value(Json::Int64{*v}) : Json::Value(Json::nullValue);
-}
-
-Json::Value OptionalText(const std::optional<std::string>& v) {
-    return v ? Json::Value(*v) : Json::Value(Json::nullValue);
-}
 
 Json::Value OrderRow(const db::Rows& row, bool detail) {
     Json::Value json(Json::objectValue);
@@ -81,32 +72,19 @@ Json::Value OrderRow(const db::Rows& row, bool detail) {
     json["username"] = row.String("username");
     json["status"] = row.String("status");
     json["amount_fen"] = Json::Int64{row.Int("amount_fen")};
-    json["credits"] = OptionalInt(row.OptionalInt("credits"));
-    json["bonus_credits"] = OptionalInt(row.OptionalInt("bonus_credits"));
-    json["plan"] = OptionalText(row.OptionalString("plan"));
-    json["months"] = OptionalInt(row.OptionalInt("months"));
+    json["credits"] = base::IntOrNull(row.OptionalInt("credits"));
+    json["bonus_credits"] = base::IntOrNull(row.OptionalInt("bonus_credits"));
+    json["plan"] = base::TextOrNull(row.OptionalString("plan"));
+    json["months"] = base::IntOrNull(row.OptionalInt("months"));
     json["payment_method"] = row.String("payment_method");
     json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
-    json["paid_at"] = OptionalTime(row.OptionalTime("paid_at"));
-    json["provider_trade_no"] = OptionalText(row.OptionalString("provider_trade_no"));
-    json["refund_status"] = OptionalText(row.OptionalString("refund_status"));
+    json["paid_at"] = base::TimeOrNull(row.OptionalTime("paid_at"));
+    json["provider_trade_no"] = base::TextOrNull(row.OptionalString("provider_trade_no"));
+    json["refund_status"] = base::TextOrNull(row.OptionalString("refund_status"));
     if (detail) {
-        json["paid_provider"] = OptionalText(row.OptionalString("paid_provider"));
+        json["paid_provider"] = base::TextOrNull(row.OptionalString("paid_provider"));
         json["expires_at"] = base::FormatRfc3339(row.Time("expires_at"));
     }
-    return json;
-}
-
-Json::Value GrantRow(const db::Rows& row) {
-    Json::Value json(Json::objectValue);
-    json["id"] = Json::Int64{row.Int("id")};
-    json["source"] = row.String("source");
-    json["months"] = Json::Int64{row.Int("months")};
-    json["days"] = Json::Int64{row.Int("days")};
-    json["expired_before"] = OptionalTime(row.OptionalTime("expired_before"));
-    json["expired_after"] = OptionalTime(row.OptionalTime("expired_after"));
-    json["related_order_no"] = OptionalText(row.OptionalString("related_order_no"));
-    json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
     return json;
 }
 
@@ -220,11 +198,11 @@ Json::Value RefundToJson(const billing::OrderRefund& refund) {
     json["amount_fen"] = Json::Int64{refund.amount_fen};
     json["credits"] = Json::Int64{refund.credits};
     json["status"] = std::string(billing::ToSql(refund.status));
-    json["provider_refund_id"] = OptionalText(refund.provider_refund_id);
-    json["failure"] = OptionalText(refund.failure);
+    json["provider_refund_id"] = base::TextOrNull(refund.provider_refund_id);
+    json["failure"] = base::TextOrNull(refund.failure);
     json["reason"] = refund.reason;
     json["created_at"] = base::FormatRfc3339(refund.created_at);
-    json["succeeded_at"] = OptionalTime(refund.succeeded_at);
+    json["succeeded_at"] = base::TimeOrNull(refund.succeeded_at);
     return json;
 }
 
@@ -260,7 +238,7 @@ OrderDetail GetOrderDetail(db::Pool& pool, const payments::NotifyProcessor& noti
             detail.notifies.append(std::move(row));
         }
         db::Rows grants = lease.Query(kOrderGrantsSql, order_no);
-        while (grants.Next()) detail.membership_grants.append(GrantRow(grants));
+        while (grants.Next()) detail.membership_grants.append(MembershipGrantJson(grants));
         return 0;
     });
     const billing::Refunds* refunds = notifies.refunds();
@@ -301,10 +279,11 @@ ReconcileResult ReconcileOrder(db::Pool& pool, const base::Clock& clock,
     } else if (status == "PAID") {
         if (std::optional<billing::OrderRefund> refund = refunds->FindByOrder(order_no)) {
             if (refund->status == billing::RefundStatus::kPending) {
-                notifies.SubmitRefund(*refund);
+                // SubmitRefund answers the refund as stored after asking.
+                refund = notifies.SubmitRefund(*refund);
                 result.outcome = "refund_checked";
             }
-            result.refund = RefundToJson(*refunds->FindByOrder(order_no));
+            result.refund = RefundToJson(*refund);
         }
     }
     result.order = FindOrder(pool, order_no);

@@ -5,6 +5,7 @@
 
 #include "lib/accounts/accounts.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/billing/money.h"
 
 namespace inkstone::lib::admin {
@@ -55,10 +56,6 @@ constexpr char kSetMembershipSql[] =
     "UPDATE users SET member_expired_at = ?, updated_at = ? WHERE id = ?";
 constexpr char kSetDisabledSql[] = "UPDATE users SET disabled_at = ?, updated_at = ? WHERE id = ?";
 
-Json::Value OptionalTime(const std::optional<TimePoint>& t) {
-    return t ? Json::Value(base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
 Json::Value UserRow(const db::Rows& row, TimePoint now) {
     Json::Value json(Json::objectValue);
     json["id"] = Json::Int64{row.Int("id")};
@@ -69,27 +66,10 @@ Json::Value UserRow(const db::Rows& row, TimePoint now) {
     json["credits"] = Json::Int64{row.Int("credits")};
     const std::optional<TimePoint> expiry = row.OptionalTime("member_expired_at");
     json["is_member"] = billing::IsMember(expiry, now);
-    json["member_expired_at"] = OptionalTime(expiry);
+    json["member_expired_at"] = base::TimeOrNull(expiry);
     const std::optional<TimePoint> disabled_at = row.OptionalTime("disabled_at");
     json["disabled"] = disabled_at.has_value();
-    json["disabled_at"] = OptionalTime(disabled_at);
-    json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
-    return json;
-}
-
-Json::Value GrantRow(const db::Rows& row) {
-    Json::Value json(Json::objectValue);
-    json["id"] = Json::Int64{row.Int("id")};
-    json["source"] = row.String("source");
-    json["months"] = Json::Int64{row.Int("months")};
-    json["days"] = Json::Int64{row.Int("days")};
-    json["expired_before"] = OptionalTime(row.OptionalTime("expired_before"));
-    json["expired_after"] = OptionalTime(row.OptionalTime("expired_after"));
-    const std::optional<std::string> order_no = row.OptionalString("related_order_no");
-    json["related_order_no"] = order_no ? Json::Value(*order_no) : Json::Value(Json::nullValue);
-    const std::optional<int64_t> code_id = row.OptionalInt("related_redeem_code_id");
-    json["related_redeem_code_id"] =
-        code_id ? Json::Value(Json::Int64{*code_id}) : Json::Value(Json::nullValue);
+    json["disabled_at"] = base::TimeOrNull(disabled_at);
     json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
     return json;
 }
@@ -175,7 +155,7 @@ UserDetail GetUserDetail(db::Pool& pool, const base::Clock& clock, int64_t user_
                 order["amount_fen"] = Json::Int64{rows.Int("amount_fen")};
                 order["payment_method"] = rows.String("payment_method");
                 order["created_at"] = base::FormatRfc3339(rows.Time("created_at"));
-                order["paid_at"] = OptionalTime(rows.OptionalTime("paid_at"));
+                order["paid_at"] = base::TimeOrNull(rows.OptionalTime("paid_at"));
                 d.orders.append(std::move(order));
             }
         }
@@ -192,7 +172,7 @@ UserDetail GetUserDetail(db::Pool& pool, const base::Clock& clock, int64_t user_
             }
         }
         db::Rows rows = lease.Query(kGrantsSql, user_id);
-        while (rows.Next()) d.membership_grants.append(GrantRow(rows));
+        while (rows.Next()) d.membership_grants.append(MembershipGrantJson(rows));
         return d;
     });
     detail.ledger =
@@ -256,7 +236,7 @@ GrantResult GrantMembership(db::Pool& pool, const base::Clock& clock, const Acto
         entry.action = "user.grant_membership";
         entry.target_type = "user";
         entry.target_id = std::to_string(user_id);
-        entry.before["member_expired_at"] = OptionalTime(current);
+        entry.before["member_expired_at"] = base::TimeOrNull(current);
         entry.after["member_expired_at"] = base::FormatRfc3339(until);
         entry.after["days"] = grant.days;
         entry.after["months"] = grant.months;
@@ -269,7 +249,7 @@ GrantResult GrantMembership(db::Pool& pool, const base::Clock& clock, const Acto
         GrantResult result;
         result.member_expired_at = until;
         db::Rows rows = tx.Query(kSelectGrantSql, grant_id);
-        if (rows.Next()) result.grant = GrantRow(rows);
+        if (rows.Next()) result.grant = MembershipGrantJson(rows);
         return result;
     });
 }
@@ -328,6 +308,23 @@ std::optional<int64_t> FindUserId(db::Pool& pool, const std::string& username) {
         if (!rows.Next()) return std::nullopt;
         return rows.Int("id");
     });
+}
+
+Json::Value MembershipGrantJson(const db::Rows& row) {
+    Json::Value json(Json::objectValue);
+    json["id"] = Json::Int64{row.Int("id")};
+    json["source"] = row.String("source");
+    json["months"] = Json::Int64{row.Int("months")};
+    json["days"] = Json::Int64{row.Int("days")};
+    json["expired_before"] = base::TimeOrNull(row.OptionalTime("expired_before"));
+    json["expired_after"] = base::TimeOrNull(row.OptionalTime("expired_after"));
+    const std::optional<std::string> order_no = row.OptionalString("related_order_no");
+    json["related_order_no"] = order_no ? Json::Value(*order_no) : Json::Value(Json::nullValue);
+    const std::optional<int64_t> code_id = row.OptionalInt("related_redeem_code_id");
+    json["related_redeem_code_id"] =
+        code_id ? Json::Value(Json::Int64{*code_id}) : Json::Value(Json::nullValue);
+    json["created_at"] = base::FormatRfc3339(row.Time("created_at"));
+    return json;
 }
 
 }  // namespace inkstone::lib::admin

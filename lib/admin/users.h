@@ -94,6 +94,11 @@ int64_t ApplyMembershipGrantIn(db::Transaction& tx, billing::LockedAccount& acco
 Json::Value SetDisabled(db::Pool& pool, const base::Clock& clock, const Actor& actor,
                         int64_t user_id, bool disabled, const std::string& reason);
 
+/// One membership_grants row (selected with id, source, months, days, expired_before,
+/// expired_after, related_order_no, related_redeem_code_id, created_at) as the user and order
+/// details show it.
+Json::Value MembershipGrantJson(const db::Rows& row);
+
 /// The user id of `username` (case-insensitive, like login), for inkstone-admin; nullopt when
 /// there is none.
 std::optional<int64_t> FindUserId(db::Pool& pool, const std::string& username);

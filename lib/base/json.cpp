@@ -24,4 +24,16 @@ std::string ToJson(const Json::Value& value) {
     return stream.str();
 }
 
+Json::Value TimeOrNull(const std::optional<TimePoint>& t) {
+    return t ? Json::Value(FormatRfc3339(*t)) : Json::Value(Json::nullValue);
+}
+
+Json::Value IntOrNull(const std::optional<int64_t>& v) {
+    return v ? Json::Value(Json::Int64{*v}) : Json::Value(Json::nullValue);
+}
+
+Json::Value TextOrNull(const std::optional<std::string>& v) {
+    return v ? Json::Value(*v) : Json::Value(Json::nullValue);
+}
+
 }  // namespace inkstone::lib::base

@@ -11,13 +11,21 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "lib/base/clock.h"
 
 namespace inkstone::lib::base {
 
 /// Serialises JSON compactly (no trailing newline), UTF-8 kept as is.
 std::string ToJson(const Json::Value& value);
+
+/// Optional values as the API renders them: the value, or JSON null. Times are RFC 3339 UTC.
+Json::Value TimeOrNull(const std::optional<TimePoint>& t);
+Json::Value IntOrNull(const std::optional<int64_t>& v);
+Json::Value TextOrNull(const std::optional<std::string>& v);
 
 namespace json_detail {
 

@@ -5,6 +5,7 @@
 
 #include "lib/base/assert.h"
 #include "lib/base/errors.h"
+#include "lib/base/json.h"
 #include "lib/base/metrics.h"
 #include "lib/base/utf8.h"
 
@@ -66,14 +67,10 @@ base::ApiError Conflict(const char* code, std::string detail) {
     return base::ApiError::Specific(base::ErrorCode::kConflict, code, std::move(detail));
 }
 
-Json::Value TimeOrNull(const std::optional<base::TimePoint>& t) {
-    return t ? Json::Value(base::FormatRfc3339(*t)) : Json::Value(Json::nullValue);
-}
-
 Json::Value AccountJson(const LockedAccount& account) {
     Json::Value json(Json::objectValue);
     json["credits"] = Json::Int64{account.credits};
-    json["member_expired_at"] = TimeOrNull(account.member_expired_at);
+    json["member_expired_at"] = base::TimeOrNull(account.member_expired_at);
     return json;
 }
 
