@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "lib/base/metrics.h"
+
 namespace inkstone::fcgi {
 
 int64_t NowMs() {
@@ -125,15 +127,7 @@ Json::Value Scoreboard::Status(int64_t now_ms) const {
 
 void Scoreboard::AppendMetrics(std::string_view family, std::string& out) const {
     const auto sample = [&out](std::string_view name, std::string_view labels, uint64_t value) {
-        out.append(name.data(), name.size());
-        if (!labels.empty()) {
-            out += '{';
-            out.append(labels.data(), labels.size());
-            out += '}';
-        }
-        out += ' ';
-        out += std::to_string(value);
-        out += '\n';
+        lib::base::metrics::AppendSample(out, name, labels, static_cast<double>(value));
     };
     uint64_t accepted = accepted_of_exited.load();
     uint64_t slow = slow_of_exited.load();

@@ -289,18 +289,6 @@ void AppendNumber(std::string& out, double value) {
     out += buf;
 }
 
-void AppendSample(std::string& out, std::string_view name, std::string_view labels, double value) {
-    out.append(name.data(), name.size());
-    if (!labels.empty()) {
-        out += '{';
-        out.append(labels.data(), labels.size());
-        out += '}';
-    }
-    out += ' ';
-    AppendNumber(out, value);
-    out += '\n';
-}
-
 }  // namespace
 
 void Install(int capacity) {
@@ -345,6 +333,18 @@ void Observe(std::string_view family, Labels labels, double value) {
     }
     Add(EntryFor(index, kPartSum, text), value);
     Add(EntryFor(index, kPartCount, text), 1);
+}
+
+void AppendSample(std::string& out, std::string_view name, std::string_view labels, double value) {
+    out.append(name.data(), name.size());
+    if (!labels.empty()) {
+        out += '{';
+        out.append(labels.data(), labels.size());
+        out += '}';
+    }
+    out += ' ';
+    AppendNumber(out, value);
+    out += '\n';
 }
 
 std::string Render(const ScrapeHook& scrape) {

@@ -49,6 +49,10 @@ void Set(std::string_view family, Labels labels, double value);
 /// sample lines (`name{labels} value\n`) to `out`.
 using ScrapeHook = std::function<void(std::string_view family, std::string& out)>;
 
+/// Appends one sample line `name{labels} value\n` (no braces when `labels` is empty; `labels`
+/// already in `a="x",b="y"` form), for ScrapeHooks.
+void AppendSample(std::string& out, std::string_view name, std::string_view labels, double value);
+
 /// The whole table in the Prometheus text exposition format (0.0.4): every catalog family with
 /// its HELP and TYPE lines, then its series sorted by labels; histograms with cumulative
 /// buckets, +Inf, _sum and _count. Families without a series yet have only HELP and TYPE.

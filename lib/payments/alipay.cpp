@@ -377,31 +377,53 @@ std::string SignAlipayResponse(std::string_view response_name, std::string_view 
            ",\"sign\":\"" + sign + "\"}";
 }
 
-base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(
-    std::string_view body, const PublicKey& alipay_key) {
-    Json::Value parsed;
+namespace {
+
+/// A gateway answer whose signature verified: `response` is the object named `name` (or the
+/// gateway's `error_response`, then `is_error`), exactly the text Alipay signed.
+struct SignedAnswer {
+    Json::Value response;
+    bool is_error = false;
+};
+
+base::Result<SignedAnswer, AlipayQueryError> VerifySignedAnswer(std::string_view body,
+                                                                const PublicKey& alipay_key,
+                                                                const char* response_name) {
+    Json::Value root;
     try {
-        parsed = http::ParseJsonObject(body);
+        root = http::ParseJsonObject(body);
     } catch (const base::ApiError&) {
         return base::Fail(AlipayQueryError::kMalformedResponse, "the answer is not a JSON object");
     }
-    const Json::Value& root = parsed;
-    const bool is_error = !root.isMember(kQueryResponseName);
-    const char* name = is_error ? kErrorResponseName : kQueryResponseName;
+    SignedAnswer answer;
+    answer.is_error = !root.isMember(response_name);
+    const char* name = answer.is_error ? kErrorResponseName : response_name;
     if (!root[name].isObject()) {
         return base::Fail(AlipayQueryError::kMalformedResponse,
-                          "no alipay_trade_query_response object");
+                          std::string("no ") + response_name + " object");
     }
-    const Json::Value& response = root[name];
+    answer.response = root[name];
     if (!root["sign"].isString() || root["sign"].asString().empty()) {
         return base::Fail(AlipayQueryError::kMissingSignature,
-                          "unsigned answer (" + GatewayErrorText(response) + ")");
+                          "unsigned answer (" + GatewayErrorText(answer.response) + ")");
     }
     const std::optional<std::string_view> signed_text = RawJsonMember(body, name);
     if (!signed_text || !alipay_key.VerifySha256(*signed_text, root["sign"].asString())) {
         return base::Fail(AlipayQueryError::kBadSignature,
                           "sign does not verify with Alipay's key");
     }
+    return answer;
+}
+
+}  // namespace
+
+base::Result<AlipayTrade, AlipayQueryError> ParseAlipayTradeQueryResponse(
+    std::string_view body, const PublicKey& alipay_key) {
+    base::Result<SignedAnswer, AlipayQueryError> verified =
+        VerifySignedAnswer(body, alipay_key, kQueryResponseName);
+    if (!verified.ok()) return base::Fail(verified.error(), verified.detail());
+    const bool is_error = verified.value().is_error;
+    const Json::Value& response = verified.value().response;
 
     const std::string code = StringMember(response, "code");
     if (!is_error && code == "40004" &&
@@ -455,29 +477,11 @@ AlipayGatewayRequest BuildAlipayTradeRefund(const AlipayApp& app, const PrivateK
 
 base::Result<AlipayRefundReply, AlipayQueryError> ParseAlipayTradeRefundResponse(
     std::string_view body, const PublicKey& alipay_key) {
-    Json::Value parsed;
-    try {
-        parsed = http::ParseJsonObject(body);
-    } catch (const base::ApiError&) {
-        return base::Fail(AlipayQueryError::kMalformedResponse, "the answer is not a JSON object");
-    }
-    const Json::Value& root = parsed;
-    const bool is_error = !root.isMember(kRefundResponseName);
-    const char* name = is_error ? kErrorResponseName : kRefundResponseName;
-    if (!root[name].isObject()) {
-        return base::Fail(AlipayQueryError::kMalformedResponse,
-                          "no alipay_trade_refund_response object");
-    }
-    const Json::Value& response = root[name];
-    if (!root["sign"].isString() || root["sign"].asString().empty()) {
-        return base::Fail(AlipayQueryError::kMissingSignature,
-                          "unsigned answer (" + GatewayErrorText(response) + ")");
-    }
-    const std::optional<std::string_view> signed_text = RawJsonMember(body, name);
-    if (!signed_text || !alipay_key.VerifySha256(*signed_text, root["sign"].asString())) {
-        return base::Fail(AlipayQueryError::kBadSignature,
-                          "sign does not verify with Alipay's key");
-    }
+    base::Result<SignedAnswer, AlipayQueryError> verified =
+        VerifySignedAnswer(body, alipay_key, kRefundResponseName);
+    if (!verified.ok()) return base::Fail(verified.error(), verified.detail());
+    const bool is_error = verified.value().is_error;
+    const Json::Value& response = verified.value().response;
     const std::string code = StringMember(response, "code");
     AlipayRefundReply reply;
     reply.trade_no = StringMember(response, "trade_no");
