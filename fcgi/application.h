@@ -19,6 +19,10 @@ class Application {
     /// Starts / stops the worker's background jobs (once the threads accept / when draining).
     virtual void StartBackground() {}
     virtual void StopBackground() {}
+    /// The worker drains: called when it starts to, and again each time one of its request
+    /// threads ends, with the request threads still running (those serving a connection nginx
+    /// kept, or a request in flight). The application may free what they no longer need.
+    virtual void Draining(int /*threads_left*/) {}
     /// Serves one request. Must not throw: every failure is a response. `body_truncated`
     /// means the body was longer than MaxBodyBytes() and only that much was kept.
     virtual lib::http::Response Serve(lib::http::Request& request, lib::http::StreamWriter& stream,

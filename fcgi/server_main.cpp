@@ -42,6 +42,7 @@ class ServerApp final : public fcgi::Application {
         jobs_.Start(lib::db::Pool::ThreadInit, lib::db::Pool::ThreadEnd);
     }
     void StopBackground() override { jobs_.Stop(); }
+    void Draining(int threads_left) override { app_.Draining(threads_left); }
 
   private:
     handlers::App app_;

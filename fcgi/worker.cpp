@@ -230,6 +230,26 @@ Wait WaitForWork(Worker& w, int ep, const FCGX_Request& fcgi) {
     return readable ? Wait::kReady : Wait::kAgain;
 }
 
+/// A draining worker never closes a connection nginx kept. nginx may pick an idle kept
+/// connection for its next request at any moment, and the close can reach it only after it
+/// sent one: a GET it would retry elsewhere, but a POST already sent is never resent, so the
+/// client would get nginx's 502. Only nginx closes a kept connection safely (it decides before
+/// it sends), and it does so on its own: an idle one after the upstream's `keepalive_timeout`,
+/// a busy one after `keepalive_time` or `keepalive_requests` (nginx/inkstone-upstream.conf.in).
+/// So the thread goes on serving requests on it until nginx closes it; the worker's drain
+/// deadline bounds the wait. No new connection is taken meanwhile (listen_sock -1).
+template <typename Serve>
+void ServeKeptUntilClosed(FCGX_Request& fcgi, const Serve& serve) {
+    fcgi.listen_sock = -1;
+    while (fcgi.ipcFd >= 0) {
+        pollfd p{fcgi.ipcFd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
+        // nginx closed it: libfcgi closes our end too and, with no listening socket, says so.
+        if (FCGX_Accept_r(&fcgi) < 0) break;
+        serve();
+    }
+}
+
 void* ThreadMain(void* arg) {
     Worker& w = *static_cast<Worker*>(arg);
     w.app->ThreadStarted();
@@ -295,14 +315,13 @@ void* ThreadMain(void* arg) {
     // us. The socket is non-blocking, so with nothing waiting this is one EAGAIN.
     if (ep >= 0) close(ep);
     ep = -1;
-    // A connection nginx kept is given back first: FCGX_Accept_r would wait on it for a next
-    // request that may never come (nginx retries one sent meanwhile on another connection).
-    if (fcgi.ipcFd >= 0) FCGX_Free(&fcgi, 1);
-    if (ok && Accept(w, fcgi) >= 0) serve();
+    if (ok && fcgi.ipcFd < 0 && Accept(w, fcgi) >= 0) serve();
+    if (ok) ServeKeptUntilClosed(fcgi, serve);
     FCGX_Free(&fcgi, 1);
     w.slot->threads--;
     w.app->ThreadStopping();
-    w.running--;
+    const int left = --w.running;
+    if (w.stopping.load()) w.app->Draining(left);
     return nullptr;
 }
 
@@ -391,6 +410,7 @@ void RunWorker(int listen_fd, const lib::base::Config& config, Scoreboard* board
             if (w.retire.load() && sig != SIGQUIT) kill(master, SIGUSR2);
             StopAccepting(w);
             app->StopBackground();
+            app->Draining(w.running.load());
             deadline =
                 std::chrono::steady_clock::now() +
                 (sig == SIGQUIT ? std::chrono::duration_cast<std::chrono::milliseconds>(stop_drain)

@@ -98,6 +98,9 @@ class App final {
     const lib::http::Authenticator& authenticator() const { return authenticator_; }
     /// The background jobs every worker runs (each safe on every host at once).
     std::vector<lib::base::Job> Jobs();
+    /// The worker is draining with `threads_left` request threads: the DB pool keeps at most
+    /// one idle connection for each.
+    void Draining(int threads_left) { db_.LimitIdle(threads_left); }
 
   private:
     const lib::base::Config config_;

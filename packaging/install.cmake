@@ -98,11 +98,15 @@ file(INSTALL DESTINATION "${sysconfdir}/inkstone" TYPE FILE FILES "${out}/inksto
 
 # --- nginx snippets for the packaged socket and web root ---
 set(nginx_values
-    "POOL_ADDRESS=unix:${socket}" "UPSTREAM_KEEPALIVE=" "FASTCGI_KEEP_CONN=off"
+    "POOL_ADDRESS=unix:${socket}" "FASTCGI_KEEP_CONN=on"
     "STATUS_PATH=/inkstone-status" "METRICS_PATH=/metrics" "WEB_ROOT=${datadir}/web"
     "AUTH_RATE=10r/s" "AUTH_BURST=20")
 foreach(snippet inkstone-upstream inkstone-locations)
   file(READ "${INKSTONE_SOURCE_DIR}/nginx/${snippet}.conf.in" text)
+  # Upstream keepalive as the README's nginx section sizes it for the shipped defaults (one
+  # pool worker of 32 threads per core, nginx's one worker per core): 16 on any machine.
+  # Outside the list above, whose `;` would split the value.
+  string(REPLACE "@UPSTREAM_KEEPALIVE@" "keepalive 16;" text "${text}")
   foreach(pair ${nginx_values})
     string(FIND "${pair}" "=" eq)
     string(SUBSTRING "${pair}" 0 ${eq} name)

@@ -520,7 +520,10 @@ void Lease::MarkBroken() {
 // ---- Pool ----
 
 Pool::Pool(const base::DbConfig& config)
-    : config_(config), driver_(get_driver_instance()), size_(std::max(1, config.pool_size)) {
+    : config_(config),
+      driver_(get_driver_instance()),
+      size_(std::max(1, config.pool_size)),
+      max_idle_(size_) {
     sql::Driver* expected = nullptr;
     g_driver.compare_exchange_strong(expected, driver_);
     // "a:1,b:2" (validated by the config reader; anything else here is a broken invariant).
@@ -774,10 +777,32 @@ void Pool::Return(std::unique_ptr<Lease::Slot> slot, bool broken) {
         return;
     }
     slot->last_used = Clock::now();
-    std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(slot));
+    std::unique_lock<std::mutex> lock(mu_);
     --leased_;
+    if (static_cast<int>(idle_.size()) >= max_idle_) {
+        --open_;
+        lock.unlock();
+        slot.reset();  // closes the connection, outside the lock
+        cv_.notify_one();
+        return;
+    }
+    idle_.push_back(std::move(slot));
     cv_.notify_one();
+}
+
+void Pool::LimitIdle(int max_idle) {
+    std::vector<std::unique_ptr<Lease::Slot>> extra;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        max_idle_ = std::min(max_idle_, std::max(0, max_idle));
+        while (static_cast<int>(idle_.size()) > max_idle_) {
+            // The least recently used go first (Acquire takes from the back).
+            extra.push_back(std::move(idle_.front()));
+            idle_.erase(idle_.begin());
+            --open_;
+        }
+    }
+    // `extra` closes its connections here, outside the lock.
 }
 
 bool Pool::Ping() {

@@ -332,6 +332,12 @@ class Pool {
 
     int size() const { return size_; }
     int in_use() const;
+    /// Keeps at most `max_idle` idle connections from now on (it only ever lowers the limit,
+    /// so calls from several threads in any order end at the lowest): the extra ones close now, and
+    /// a connection handed back beyond the limit closes instead of waiting in the pool. A draining
+    /// worker sets it to the request threads it has left (fcgi/application.h), so the connections
+    /// it no longer needs go back to the server while it finishes.
+    void LimitIdle(int max_idle);
     PoolStats& stats() { return stats_; }
     /// "host:port" of the host new connections go to now ("" for a single host or socket).
     std::string current_host() const;
@@ -360,6 +366,7 @@ class Pool {
     std::condition_variable cv_;
     std::vector<std::unique_ptr<Lease::Slot>> idle_;
     int open_ = 0;  ///< connections alive (idle + leased)
+    int max_idle_;  ///< LimitIdle(); size_ until then
     int leased_ = 0;
     std::vector<Host> hosts_;  ///< db.hosts; empty = host/port or socket
     int last_host_ = -1;       ///< the host the last new connection went to (guarded by mu_)

@@ -143,6 +143,49 @@ TEST(PoolTest, ConnectsLazilyAndReusesIdleConnection) {
     EXPECT_EQ(ConnectionId(again), first);
 }
 
+// A draining worker keeps one idle connection per request thread it has left
+// (fcgi/application.h): the rest close on the server, now and as leases come back.
+TEST(PoolTest, LimitIdleClosesTheExtraConnectionsNowAndOnReturn) {
+    Pool pool(TestConfig(3));
+    // How many of `ids` the server still has once it reaches `expected` (it ends a closed
+    // session a moment after the client's COM_QUIT), or after 2 s.
+    const auto alive = [](const std::vector<int64_t>& ids, int expected) {
+        std::string list;
+        for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+        int count = -1;
+        for (int i = 0; i < 40 && count != expected; ++i) {
+            if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            count =
+                std::stoi(g_db->Query("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                                      "WHERE ID IN (" +
+                                      list + ")")[0][0]);
+        }
+        return count;
+    };
+    std::vector<int64_t> ids;
+    {
+        Lease a = pool.Acquire();
+        Lease b = pool.Acquire();
+        Lease c = pool.Acquire();
+        ids = {ConnectionId(a), ConnectionId(b), ConnectionId(c)};
+    }
+    EXPECT_EQ(alive(ids, 3), 3);
+    pool.LimitIdle(2);
+    pool.LimitIdle(5);  // never raises it again
+    EXPECT_EQ(alive(ids, 2), 2);
+    {
+        Lease a = pool.Acquire();
+        Lease b = pool.Acquire();
+        Lease c = pool.Acquire();  // connects anew: the pool's size is unchanged
+        ids = {ConnectionId(a), ConnectionId(b), ConnectionId(c)};
+        pool.LimitIdle(1);
+    }
+    EXPECT_EQ(pool.in_use(), 0);
+    EXPECT_EQ(alive(ids, 1), 1);
+    Lease kept = pool.Acquire();
+    EXPECT_EQ(alive({ConnectionId(kept)}, 1), 1);
+}
+
 TEST(PoolTest, ExhaustedPoolTimesOutWithUnavailable) {
     Pool pool(TestConfig(2, 300));
     Lease a = pool.Acquire();

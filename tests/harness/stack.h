@@ -54,12 +54,10 @@ struct StackOptions {
     std::map<std::string, std::string> config;  ///< extra inkstone.conf keys; win over the above
     std::map<std::string, std::string> env;     ///< extra environment for the pool
     std::string working_dir;                    ///< pool cwd ("" = the pool's dir), see AppPool
-    /// nginx's upstream `keepalive` (and `fastcgi_keep_conn on`): 0 (the default, as
-    /// `make run`) = none; -1 = half the pool's threads spread over nginx's workers (none when
-    /// that is 0); N = N per nginx worker. Off by default: a retiring or reloading worker closes
-    /// its kept connections, and a POST nginx sends on one at that moment is a 502 (README,
-    /// nginx).
-    int upstream_keepalive = 0;
+    /// nginx's upstream `keepalive` (and `fastcgi_keep_conn on`): -1 (the default, as
+    /// `make run` and the package) = half the pool's threads spread over nginx's workers, at
+    /// most 32 (none when that is 0); 0 = none; N = N per nginx worker.
+    int upstream_keepalive = -1;
     /// nginx's inkstone_auth limit (NginxOptions::auth_rate / auth_burst); "" / 0 = the
     /// harness's, which no test reaches.
     std::string auth_rate;

@@ -22,6 +22,8 @@ Stack& TheStack() {
     options.workers = 2;
     options.threads = 2;
     options.config["testing.hooks"] = "true";  // X-Inkstone-Worker tells who answered
+    // Each request on a new connection, so both workers answer (a kept one goes to one worker).
+    options.upstream_keepalive = 0;
     options.config["generation.per_minute"] = "100000";
     options.config["generation.in_flight"] = "100000";
     return SharedStack(options);

@@ -33,6 +33,8 @@ Stack& TheStack() {
     options.workers = 2;
     options.threads = 4;
     options.config["testing.hooks"] = "true";  // X-Inkstone-Worker, /_test/credit/*
+    // Each request on a new connection, so both workers answer (a kept one goes to one worker).
+    options.upstream_keepalive = 0;
     options.config["generation.per_minute"] = "100000";
     options.config["generation.in_flight"] = "100000";
     options.config["fcgi.metrics_bearer_secret"] = "scrape-secret-for-tests";

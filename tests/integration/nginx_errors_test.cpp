@@ -367,8 +367,11 @@ TEST(NginxRender, EveryPlaceholderIsFilled) {
     EXPECT_NE(locations.find("root " + options.web_root + ";"), std::string::npos);
     EXPECT_NE(upstream.find("server unix:/run/x.sock;"), std::string::npos);
     EXPECT_FALSE(ReadFile(options.prefix + "/conf/fastcgi_params").empty());
-    // No keepalive by default; with one, connections are kept on both sides.
-    EXPECT_EQ(upstream.find("    keepalive"), std::string::npos);
+    // upstream_keepalive 0 renders none (Stack's default, -1, sizes one); with one,
+    // connections are kept on both sides. nginx's own closing bounds are always there.
+    EXPECT_EQ(upstream.find("    keepalive "), std::string::npos);
+    EXPECT_NE(upstream.find("    keepalive_timeout 4s;"), std::string::npos);
+    EXPECT_NE(upstream.find("    keepalive_time 10s;"), std::string::npos);
     EXPECT_NE(locations.find("fastcgi_keep_conn off;"), std::string::npos);
     EXPECT_EQ(locations.find("fastcgi_keep_conn on;"), std::string::npos);
     options.upstream_keepalive = 3;

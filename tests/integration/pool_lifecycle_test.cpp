@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/harness/api_user.h"
+#include "tests/harness/ledger_invariants.h"
 #include "tests/harness/shared_stack.h"
 
 namespace inkstone::testing {
@@ -198,6 +200,73 @@ TEST(PoolLifecycle, KeptConnectionsAreServed) {
     EXPECT_GE(Status(stack)["accepted_requests"].asInt(), 20);
     // Threads idling on kept connections still drain.
     EXPECT_TRUE(stack.pool().Stop(10s));
+}
+
+// Upstream keepalive is on by default, so workers that retire (fcgi.max_requests) and reloads
+// happen while nginx holds kept connections to them. nginx may send a request on an idle kept
+// connection at any moment and never resends a POST it already sent: a worker that closed a
+// kept connection as it drained gave exactly that POST nginx's 502. Here every POST charges a
+// credit, workers retire every few dozen requests and the pool reloads under the load: every
+// answer must be the application's, and the ledger must hold exactly the charges answered 201.
+TEST(PoolLifecycle, KeptConnectionsSurviveRetirementAndReload) {
+    StackOptions options = Options(2, 4);
+    options.max_requests = 40;
+    options.config["jobs.enabled"] = "false";
+    options.config["log.level"] = "warn";
+    Stack stack(options);
+    stack.Start();
+    const std::string upstream = ReadFile(stack.nginx().prefix() + "/conf/inkstone-upstream.conf");
+    ASSERT_NE(upstream.find("\n    keepalive 2;"), std::string::npos) << upstream;
+
+    HttpClient setup = stack.client();
+    std::vector<ApiUser> users;
+    for (int i = 0; i < 4; ++i) {
+        users.push_back(RegisterUser(setup, "kept_" + std::to_string(i)));
+        RechargeAndPay(setup, users.back(), JsonObject({{"price_id", 4}}));
+    }
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> charged{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> load;
+    for (int t = 0; t < 8; ++t) {
+        load.emplace_back([&, t] {
+            HttpClient c = stack.client(10s);
+            const ApiUser& user = users[static_cast<size_t>(t) % users.size()];
+            while (!stop) {
+                const HttpResponse r = c.Post("/api/v1/_test/credit/charge",
+                                              JsonObject({{"credits", 1}}), user.Auth());
+                if (r.status == 201) {
+                    charged++;
+                } else if (r.status == 402 && r.JsonBody()["code"] == "INSUFFICIENT_CREDITS") {
+                    refused++;  // the application's answer too, once a user's credits ran out
+                } else if (unexpected++ < 5) {
+                    std::fprintf(stderr, "POST during retirement: %ld %s %s\n", r.status,
+                                 r.body.c_str(), r.error.c_str());
+                }
+            }
+        });
+    }
+    for (int i = 0; i < 4; ++i) {
+        std::this_thread::sleep_for(1500ms);
+        stack.pool().Signal(SIGHUP);
+    }
+    std::this_thread::sleep_for(1500ms);
+    stop = true;
+    for (auto& t : load) t.join();
+
+    EXPECT_EQ(unexpected.load(), 0);
+    EXPECT_GT(charged.load(), 200);
+    std::fprintf(stderr, "charged %d, refused (no credits left) %d\n", charged.load(),
+                 refused.load());
+    const Json::Value s = Status(stack);
+    EXPECT_EQ(s["reloads"].asInt(), 4) << s;
+    EXPECT_GE(s["recycles"].asInt(), 5) << s;
+    EXPECT_EQ(s["restarts"].asInt(), 0) << s;
+    const LedgerReport report = CheckLedger(stack.db());
+    EXPECT_TRUE(report.violations.empty()) << report.Summary();
+    EXPECT_EQ(report.charges, charged.load()) << report.Summary();
 }
 
 TEST(PoolLifecycle, WorkersRetireAfterMaxRequests) {

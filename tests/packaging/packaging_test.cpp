@@ -431,9 +431,12 @@ TEST_F(Packaging, InstalledServerServesAndStopsGracefully) {
             InstalledText(std::string("/usr/share/inkstone/nginx/") + name + ".conf");
         ASSERT_FALSE(text.empty()) << name;
         if (std::string(name) == "inkstone-upstream") {
+            // Upstream keepalive on, sized for the shipped defaults (README, nginx).
+            EXPECT_NE(text.find("\n    keepalive 16;\n"), std::string::npos) << text;
             MustReplace(text, "server unix:/run/inkstone/inkstone.sock;",
                         "server unix:" + root_ + "/run/inkstone/inkstone.sock;", name);
         } else {
+            EXPECT_NE(text.find("fastcgi_keep_conn on;"), std::string::npos) << name;
             MustReplace(text, "root /usr/share/inkstone/web;",
                         "root " + root_ + "/usr/share/inkstone/web;", name);
         }
