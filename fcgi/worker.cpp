@@ -207,17 +207,14 @@ bool RequeueWaiter(Worker& w, int ep) {
 
 enum class Wait { kReady, kAgain, kStop };
 
-/// Blocks until FCGX_Accept_r has something to read: a new connection on the listening socket
-/// or, when nginx kept the last connection open (`fastcgi_keep_conn on`), the next request on
-/// that connection, which never shows on the listening socket (waiting there instead would
-/// hold the request until some other connection arrives). The wake eventfd ends either wait.
+/// Blocks until FCGX_Accept_r has something to read: a new connection on the listening socket,
+/// or (the wake eventfd ends the wait) a stop. A connection nginx kept open (`fastcgi_keep_conn
+/// on`) is not waited for here: its next request never shows on the listening socket, and
+/// FCGX_Accept_r's own blocking read waits for it (or for nginx closing it) at no extra system
+/// call. Nothing needs to interrupt that read: a draining worker serves a kept connection until
+/// nginx closes it (ServeKeptUntilClosed), and its drain deadline ends the process.
 Wait WaitForWork(Worker& w, int ep, const FCGX_Request& fcgi) {
-    if (fcgi.ipcFd >= 0) {
-        pollfd fds[2] = {{fcgi.ipcFd, POLLIN, 0}, {w.wake_fd, POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0) return errno == EINTR ? Wait::kAgain : Wait::kStop;
-        if (fds[1].revents != 0 || w.stopping.load()) return Wait::kStop;
-        return Wait::kReady;  // a request, or nginx closing it: FCGX_Accept_r tells which
-    }
+    if (fcgi.ipcFd >= 0) return Wait::kReady;
     epoll_event events[2];
     const int n = epoll_wait(ep, events, 2, -1);
     if (n < 0) return errno == EINTR ? Wait::kAgain : Wait::kStop;
