@@ -21,12 +21,12 @@ constexpr char kListToolsSql[] =
 // An admin's per-model prices (sql/007_admin.sql); a model without a row costs its config price.
 constexpr char kListModelPricesSql[] = "SELECT model, credits FROM model_prices";
 
-// Both fair-use counts in one round trip (each on its own index, as before), with no derived
-// table: a FROM (subquery) made MariaDB build a temporary table for every generation.
+// Both fair-use counts in one round trip (each subquery on its own index, as before).
 constexpr char kCountLimitsSql[] =
-    "SELECT COUNT(*) AS recent, MIN(created_at) AS oldest, (SELECT COUNT(*) FROM generations "
-    "WHERE user_id = ? AND status = 'RUNNING' AND kind <> 'image' AND heartbeat_at > ?) AS "
-    "in_flight FROM generations WHERE user_id = ? AND created_at > ?";
+    "SELECT w.recent, w.oldest, (SELECT COUNT(*) FROM generations WHERE user_id = ? "
+    "AND status = 'RUNNING' AND kind <> 'image' AND heartbeat_at > ?) AS in_flight "
+    "FROM (SELECT COUNT(*) AS recent, MIN(created_at) AS oldest FROM generations "
+    "WHERE user_id = ? AND created_at > ?) w";
 // The row carries what it will be charged; the charge (the CONSUME ledger row) points at the
 // generation through related_generation_id, so no UPDATE links them afterwards.
 constexpr char kInsertGenerationSql[] =
