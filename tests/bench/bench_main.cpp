@@ -703,15 +703,21 @@ struct Bench {
 
     /// Waits until no generation is RUNNING (the requests wrk cut off at its end are being
     /// finished), at most a few seconds.
-    /// Waits (up to 15 s) until no generation runs; returns the statements it sent.
+    /// Waits (up to 15 s) until the pool is idle (no request thread busy but the one answering
+    /// the status page: requests wrk gave up on may still wait for a hot user's row lock,
+    /// before their generation exists) and no generation runs; returns the DB statements it
+    /// sent (the status page sends none).
     int Settle() {
         const auto deadline = Clock::now() + seconds(15);
         int queries = 0;
         while (Clock::now() < deadline) {
-            ++queries;
-            const auto rows = stack->db().Query(
-                "SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
-            if (rows.at(0).at(0) == "0") break;
+            const testing::HttpResponse status = stack->client().Get(stack->pool().status_path());
+            if (status.status == 200 && status.JsonBody()["busy_threads"].asInt() <= 1) {
+                ++queries;
+                const auto rows = stack->db().Query(
+                    "SELECT COUNT(*) FROM inkstone.generations WHERE status = 'RUNNING'");
+                if (rows.at(0).at(0) == "0") break;
+            }
             std::this_thread::sleep_for(milliseconds(100));
         }
         return queries;
@@ -845,7 +851,9 @@ struct Bench {
                 "simulator at zero latency (20 tokens); " + PerRequest(statements, started) +
                 " DB statements per generation; ratio by round " +
                 Rounds(RatiosOf(gen.per_second, raw.per_second), 2) + "; errors " +
-                std::to_string(gen.errors) + "; " + std::to_string(succeeded) + " succeeded, " +
+                std::to_string(gen.errors) + "; " + std::to_string(succeeded) + " succeeded (" +
+                std::to_string(gen.ok) + " answered to wrk in time" +
+                (answered ? "" : ": NOT within the cut-off bound") + "), " +
                 std::to_string(charged) + " credits charged (" +
                 (accounts ? "= succeeded x " + std::to_string(kCost)
                           : "MISMATCH; by status, end reason, charge standing: " + Outcomes()) +
