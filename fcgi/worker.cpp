@@ -313,12 +313,15 @@ void* ThreadMain(void* arg) {
     if (ep >= 0) close(ep);
     ep = -1;
     if (ok && fcgi.ipcFd < 0 && Accept(w, fcgi) >= 0) serve();
-    if (ok) ServeKeptUntilClosed(fcgi, serve);
+    // Whatever ended the loop (an epoll failure too): a kept connection is never closed here.
+    ServeKeptUntilClosed(fcgi, serve);
     FCGX_Free(&fcgi, 1);
     w.slot->threads--;
+    // Before ThreadStopping: LimitIdle may close DB connections, which needs this thread's
+    // client-library state.
+    if (w.stopping.load()) w.app->Draining(w.running.load() - 1);
     w.app->ThreadStopping();
-    const int left = --w.running;
-    if (w.stopping.load()) w.app->Draining(left);
+    w.running--;
     return nullptr;
 }
 

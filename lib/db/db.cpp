@@ -788,8 +788,8 @@ void Pool::Return(std::unique_ptr<Lease::Slot> slot, bool broken) {
     if (static_cast<int>(idle_.size()) >= max_idle_) {
         --open_;
         lock.unlock();
-        slot.reset();  // closes the connection, outside the lock
-        cv_.notify_one();
+        cv_.notify_one();  // a waiter may connect anew now: the place is free
+        slot.reset();      // closes the connection, outside the lock
         return;
     }
     idle_.push_back(std::move(slot));
@@ -808,6 +808,7 @@ void Pool::LimitIdle(int max_idle) {
             --open_;
         }
     }
+    if (!extra.empty()) cv_.notify_all();  // their places are free for a waiter to connect
     // `extra` closes its connections here, outside the lock.
 }
 
@@ -836,6 +837,15 @@ Transaction::Transaction(Lease& lease, std::string_view name) : lease_(lease), n
         lease_.RunText(lease_.slot_->sync_wait ? kStartTransactionSynced : kStartTransaction);
     } catch (const sql::SQLException& e) {
         done_ = true;  // nothing to roll back
+        if (lease_.slot_->sync_wait && e.getErrorCode() == kErLockWaitTimeout) {
+            // The causality wait timed out (Galera answers it as a lock wait timeout): this
+            // node lags. Not a deadlock to retry here: RetryOnAborted would wait on the same
+            // node again and again. The connection goes, so a retry reaches a fresh one.
+            lease_.MarkBroken();
+            throw DbError(
+                ErrorKind::kUnavailable, e.getErrorCode(),
+                std::string("the causality wait at START TRANSACTION timed out: ") + e.what());
+        }
         Rethrow(e, &lease_);
     }
     lease_.slot_->in_transaction = true;

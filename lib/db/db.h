@@ -17,8 +17,10 @@
 /// (503 or one retry on a fresh connection), and its replacement goes to the next host. With
 /// `db.sync_wait`, reads outside a transaction wait for the node to apply what the cluster
 /// committed before them (`SET STATEMENT wsrep_sync_wait = 1 FOR SELECT ...`): read-your-writes
-/// across app hosts. Reads inside a transaction do not: a causality wait there, with row locks
-/// held, can stall an applier that needs them until the wait times out.
+/// across app hosts. A transaction waits once, as it starts (`SET STATEMENT wsrep_sync_wait = 1
+/// FOR START TRANSACTION`), before it holds a row lock; its reads inside do not: a causality
+/// wait there, with row locks held, can stall an applier that needs them until the wait times
+/// out. A timed-out wait at the start is kUnavailable (the connection is dropped), not a retry.
 ///
 /// Threading: construct the Pool before starting threads (get_driver_instance() is not
 /// thread-safe). Every thread that touches the DB calls ThreadInit() once at start and
