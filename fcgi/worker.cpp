@@ -4,7 +4,6 @@
 #include <fcgiapp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -238,13 +237,9 @@ Wait WaitForWork(Worker& w, int ep, const FCGX_Request& fcgi) {
 template <typename Serve>
 void ServeKeptUntilClosed(FCGX_Request& fcgi, const Serve& serve) {
     fcgi.listen_sock = -1;
-    while (fcgi.ipcFd >= 0) {
-        pollfd p{fcgi.ipcFd, POLLIN, 0};
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) break;
-        // nginx closed it: libfcgi closes our end too and, with no listening socket, says so.
-        if (FCGX_Accept_r(&fcgi) < 0) break;
-        serve();
-    }
+    // FCGX_Accept_r blocks in its read for the next request; when nginx closed the connection
+    // libfcgi closes our end too and, with no listening socket, says so.
+    while (fcgi.ipcFd >= 0 && FCGX_Accept_r(&fcgi) >= 0) serve();
 }
 
 void* ThreadMain(void* arg) {

@@ -11,6 +11,7 @@
 #include <cassert>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <random>
 
 #include "lib/base/assert.h"
@@ -801,11 +802,12 @@ void Pool::LimitIdle(int max_idle) {
     {
         std::lock_guard<std::mutex> lock(mu_);
         max_idle_ = std::min(max_idle_, std::max(0, max_idle));
-        while (static_cast<int>(idle_.size()) > max_idle_) {
-            // The least recently used go first (Acquire takes from the back).
-            extra.push_back(std::move(idle_.front()));
-            idle_.erase(idle_.begin());
-            --open_;
+        if (static_cast<int>(idle_.size()) > max_idle_) {
+            // The least recently used go (Acquire takes from the back).
+            const auto last = idle_.end() - max_idle_;
+            extra.assign(std::make_move_iterator(idle_.begin()), std::make_move_iterator(last));
+            idle_.erase(idle_.begin(), last);
+            open_ -= static_cast<int>(extra.size());
         }
     }
     if (!extra.empty()) cv_.notify_all();  // their places are free for a waiter to connect

@@ -693,16 +693,12 @@ struct Bench {
 
     /// Statements the server has received so far (the MariaDB `Questions` counter): the
     /// delta over a run, per request, counts the round trips a request costs.
-    int64_t Questions() {
-        return std::stoll(stack->db().Query("SHOW GLOBAL STATUS LIKE 'Questions'").at(0).at(1));
-    }
+    int64_t Questions() { return stack->db().GlobalStatus("Questions"); }
 
     static std::string PerRequest(int64_t statements, int64_t requests, int decimals = 1) {
         return Fixed(requests > 0 ? static_cast<double>(statements) / requests : 0, decimals);
     }
 
-    /// Waits until no generation is RUNNING (the requests wrk cut off at its end are being
-    /// finished), at most a few seconds.
     /// Waits (up to 15 s) until the pool is idle (no request thread busy but the one answering
     /// the status page: requests wrk gave up on may still wait for a hot user's row lock,
     /// before their generation exists) and no generation runs; returns the DB statements it
@@ -724,9 +720,7 @@ struct Bench {
     }
 
     /// Connections the server has accepted so far (MariaDB's `Connections` counter).
-    int64_t ServerConnections() {
-        return std::stoll(stack->db().Query("SHOW GLOBAL STATUS LIKE 'Connections'").at(0).at(1));
-    }
+    int64_t ServerConnections() { return stack->db().GlobalStatus("Connections"); }
 
     /// What one of the bench's own queries costs in `Questions`: the harness connects anew for
     /// each (Connector/C++ sends its session setup first), so more than the query itself.

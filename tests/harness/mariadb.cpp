@@ -271,4 +271,16 @@ std::vector<std::vector<std::string>> MariaDb::Query(const std::string& sql) {
 
 void MariaDb::Exec(const std::string& sql) { Query(sql); }
 
+int64_t MariaDb::GlobalStatus(const std::string& name) {
+    return std::stoll(Query("SHOW GLOBAL STATUS LIKE '" + name + "'").at(0).at(1));
+}
+
+int64_t StatementsDuring(MariaDb& db, const std::function<void()>& call) {
+    const int64_t q0 = db.GlobalStatus("Questions");
+    const int64_t q1 = db.GlobalStatus("Questions");
+    call();
+    const int64_t q2 = db.GlobalStatus("Questions");
+    return (q2 - q1) - (q1 - q0);
+}
+
 }  // namespace inkstone::testing

@@ -19,6 +19,7 @@
 /// and Exec() may be called from any thread that called lib::db::Pool::ThreadInit() (or the
 /// main thread).
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,8 @@ class MariaDb {
     std::vector<std::vector<std::string>> Query(const std::string& sql);
     /// Query() without rows.
     void Exec(const std::string& sql);
+    /// A global status counter (`SHOW GLOBAL STATUS LIKE name`), e.g. `Questions`.
+    int64_t GlobalStatus(const std::string& name);
 
   private:
     void InitDataDir();
@@ -96,5 +99,10 @@ class MariaDb {
     std::unique_ptr<Process> server_;
     std::chrono::milliseconds last_start_{0};
 };
+
+/// The statements the server ran from every client while `call` ran (`Questions`), less what
+/// reading the counter itself costs (each read connects anew, with Connector/C++'s session
+/// setup). Background jobs still count: callers look at several tries.
+int64_t StatementsDuring(MariaDb& db, const std::function<void()>& call);
 
 }  // namespace inkstone::testing
